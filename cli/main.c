@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The kiln command: global options, the store root, and dispatch to subcommands. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "fs/store.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+static const char usage[] =
+	"usage: kiln [--root DIR] [--debug] COMMAND [ARG...]\n"
+	"       kiln --help | --version\n"
+	"\n"
+	"kiln builds container images; today it stores and serves snapshot trees.\n"
+	"\n"
+	"commands:\n"
+	"  tree import DIR            import a directory into the store, print its tree id\n"
+	"  tree export TREE-ID DIR    write a tree out to an empty directory\n"
+	"  tree ls [-r] TREE-ID [PATH]  list a tree's entries\n"
+	"  store du                   count the store's blobs and bytes\n"
+	"  store verify               re-hash every blob and report the corrupt ones\n"
+	"  mount [-f] SOURCE DIR      show a tree id or a local directory at DIR, lazily\n"
+	"  umount DIR                 unmount what kiln mount put at DIR\n"
+	"\n"
+	"options:\n"
+	"  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
+	"               else $XDG_DATA_HOME/kiln or ~/.local/share/kiln)\n"
+	"  --debug      log debug lines to stderr\n"
+	"\n"
+	"Run 'kiln COMMAND --help' for a command's own options.\n";
+
+static const struct {
+	const char *name;
+	cmd_fn fn;
+} commands[] = {
+	{"tree", cmd_tree},
+	{"store", cmd_store},
+	{"mount", cmd_mount},
+	{"umount", cmd_umount},
+};
+
+struct store *
+cli_store(struct cli *c)
+{
+	struct kl_error *err = NULL;
+
+	if (c->store)
+		return c->store;
+	if (store_open(c->root, /* opts= */ NULL, &c->store, &err) < 0) {
+		kl_log_error(&err, "opening the store");
+		return NULL;
+	}
+	return c->store;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "kiln: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'kiln %s --help'.\n", cmd);
+	return 2;
+}
+
+bool
+cli_wants_help(int argc, char **argv, const char *text)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(text, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+static char *
+default_root(void)
+{
+	const char *env = getenv("KILN_ROOT"), *xdg, *home;
+
+	if (env && *env)
+		return xstrdup(env);
+	if (geteuid() == 0)
+		return xstrdup("/var/lib/kiln");
+	xdg = getenv("XDG_DATA_HOME");
+	if (xdg && *xdg)
+		return xasprintf("%s/kiln", xdg);
+	home = getenv("HOME");
+	return xasprintf("%s/.local/share/kiln", home && *home ? home : ".");
+}
+
+static void
+log_to_stderr(enum kl_log_level level, const char *line, void *userdata)
+{
+	(void)userdata;
+	fprintf(stderr, "kiln: %s%s\n", level == KL_LOG_DEBUG ? "debug: " : "", line);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, NULL, 'r'}, {"debug", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli c = {0};
+	char *root = NULL;
+	int opt, status;
+
+	/* '+': stop at the command name; what follows belongs to the subcommand */
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			free(root);
+			root = xstrdup(optarg);
+			break;
+		case 'd':
+			c.debug = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("kiln %s\n", KILN_VERSION);
+			return 0;
+		default:
+			fputs("Try 'kiln --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	kl_log_setup(c.debug ? KL_LOG_DEBUG : KL_LOG_INFO, log_to_stderr, NULL);
+	c.root = root ? root : (root = default_root());
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int first = optind;
+
+		if (strcmp(argv[first], commands[i].name) != 0)
+			continue;
+		optind = 0; /* subcommands run getopt again over their own arguments */
+		status = commands[i].fn(&c, argc - first, argv + first);
+		store_unref(c.store);
+		free(root);
+		return status;
+	}
+	fprintf(stderr, "kiln: '%s' is not a kiln command. See 'kiln --help'.\n", argv[optind]);
+	free(root);
+	return 2;
+}

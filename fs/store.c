@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The content store: blobs by sha256, ingested through temporary files renamed into place. */
+#include "fs/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/hex.h"
+#include "util/io.h"
+#include "util/log.h"
+#include "util/path.h"
+#include "util/xalloc.h"
+
+/* Each open store holds an flock on ingest/<token>.lock; its temporary files are named
+ * ingest/<token>.<n>. A token whose lock can be taken belongs to a dead process, so its
+ * files are leftovers of killed ingests and are removed on the next open. */
+struct store {
+	atomic_int refs;
+	enum store_flags flags;
+	char *root;
+	int root_fd;
+	int content_fd; /* content/sha256 */
+	int ingest_fd;  /* ingest/ */
+	int lock_fd;
+	char token[33];
+	atomic_uint_fast64_t seq;
+};
+
+struct store_writer {
+	struct store *store;
+	int fd;
+	char *tmp_name;
+	struct digest_ctx *hash;
+	uint64_t size;
+};
+
+struct batch_item {
+	char *tmp_name;
+	struct digest digest;
+};
+
+struct store_batch {
+	struct store *store;
+	struct batch_item *items;
+	size_t n, cap;
+};
+
+static int
+open_dir_at(int dir_fd, const char *name, bool create, int *ret)
+{
+	int fd;
+
+	if (create && mkdirat(dir_fd, name, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*ret = fd;
+	return 0;
+}
+
+/* Removes ingest leftovers of dead processes; live ones hold their token's lock. */
+static void
+clean_ingest_leftovers(struct store *s)
+{
+	int fd = dup(s->ingest_fd);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		const char *dot = strchr(de->d_name, '.');
+		_cleanup_free_ char *lock_name = NULL;
+		_cleanup_close_ int lfd = -1;
+
+		if (de->d_name[0] == '.' || !dot || strcmp(dot, ".lock") == 0)
+			continue;
+		lock_name = xasprintf("%.*s.lock", (int)(dot - de->d_name), de->d_name);
+		lfd = openat(s->ingest_fd, lock_name, O_RDONLY | O_CLOEXEC);
+		if (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) < 0)
+			continue; /* its owner is alive */
+		kl_debug("store: removing ingest leftover '%s'", de->d_name);
+		(void)unlinkat(s->ingest_fd, de->d_name, 0);
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		const char *dot = strrchr(de->d_name, '.');
+		_cleanup_close_ int lfd = -1;
+
+		if (!dot || strcmp(dot, ".lock") != 0 || strncmp(de->d_name, s->token, 32) == 0)
+			continue;
+		lfd = openat(s->ingest_fd, de->d_name, O_RDONLY | O_CLOEXEC);
+		if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0)
+			(void)unlinkat(s->ingest_fd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static int
+take_ingest_token(struct store *s, struct kl_error **err)
+{
+	uint8_t rnd[16];
+	_cleanup_free_ char *name = NULL;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return kl_error_set(err, errno, "reading random bytes");
+	kl_hex_encode(rnd, sizeof(rnd), s->token);
+	name = xasprintf("%s.lock", s->token);
+	s->lock_fd = openat(s->ingest_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0)
+		return kl_error_set(err, errno, "creating '%s/ingest/%s'", s->root, name);
+	if (flock(s->lock_fd, LOCK_EX) < 0)
+		return kl_error_set(err, errno, "locking '%s/ingest/%s'", s->root, name);
+	return 0;
+}
+
+static int
+store_setup(struct store *s, bool create, struct kl_error **err)
+{
+	int r, content_fd = -1;
+
+	if (create) {
+		r = kl_path_mkdir_p(s->root, 0755);
+		if (r < 0)
+			return kl_error_set(err, -r, "creating store '%s'", s->root);
+	}
+	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0)
+		return kl_error_set(err, errno, "opening store '%s'", s->root);
+	r = open_dir_at(s->root_fd, "content", create, &content_fd);
+	if (r >= 0) {
+		r = open_dir_at(content_fd, "sha256", create, &s->content_fd);
+		close(content_fd);
+	}
+	if (r < 0)
+		return kl_error_set(err, -r, "opening '%s/content/sha256'", s->root);
+	if (!create)
+		return 0;
+	r = open_dir_at(s->root_fd, "ingest", true, &s->ingest_fd);
+	if (r < 0)
+		return kl_error_set(err, -r, "opening '%s/ingest'", s->root);
+	r = take_ingest_token(s, err);
+	if (r < 0)
+		return r;
+	clean_ingest_leftovers(s);
+	return 0;
+}
+
+int
+store_open(const char *root, const struct store_options *opts, struct store **ret,
+	   struct kl_error **err)
+{
+	_cleanup_(store_unrefp) struct store *s = xcalloc(1, sizeof(*s));
+	int r;
+
+	atomic_init(&s->refs, 1);
+	s->flags = opts ? opts->flags : 0;
+	s->root = xstrdup(root);
+	s->root_fd = s->content_fd = s->ingest_fd = s->lock_fd = -1;
+	r = store_setup(s, !(s->flags & STORE_READ_ONLY), err);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+struct store *
+store_ref(struct store *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+static void
+store_free(struct store *s)
+{
+	if (s->lock_fd >= 0) {
+		_cleanup_free_ char *name = xasprintf("%s.lock", s->token);
+		(void)unlinkat(s->ingest_fd, name, 0);
+		close(s->lock_fd);
+	}
+	if (s->ingest_fd >= 0)
+		close(s->ingest_fd);
+	if (s->content_fd >= 0)
+		close(s->content_fd);
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	free(s->root);
+	free(s);
+}
+
+struct store *
+store_unref(struct store *s)
+{
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		store_free(s);
+	return NULL;
+}
+
+const char *
+store_root(const struct store *s)
+{
+	return s->root;
+}
+
+int
+store_root_fd(const struct store *s)
+{
+	return s->root_fd;
+}
+
+int
+store_open_blob(struct store *s, const struct digest *d, struct kl_error **err)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	int fd;
+
+	digest_to_hex(d, hex);
+	fd = openat(s->content_fd, hex, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0)
+		return kl_error_set(err, errno, "opening blob sha256:%s in '%s'", hex, s->root);
+	return fd;
+}
+
+int
+store_open_blob_verified(struct store *s, const struct digest *d, struct kl_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	struct digest got;
+	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
+	int r;
+
+	fd = store_open_blob(s, d, err);
+	if (fd < 0)
+		return fd;
+	r = digest_fd(fd, &got);
+	if (r < 0)
+		return kl_error_set(err, -r, "reading blob %s in '%s'", digest_to_string(d, want_s),
+				    s->root);
+	if (!digest_equal(d, &got))
+		return kl_error_setf(err, EBADMSG, "blob %s in '%s' is corrupt: its bytes hash to %s",
+				     digest_to_string(d, want_s), s->root,
+				     digest_to_string(&got, got_s));
+	return TAKE_FD(fd);
+}
+
+int
+store_has_blob(struct store *s, const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	digest_to_hex(d, hex);
+	return faccessat(s->content_fd, hex, F_OK, AT_EACCESS) == 0 ? 1 : 0;
+}
+
+int
+store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret, size_t *ret_len,
+		struct kl_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	char name[DIGEST_STRING_SIZE];
+	struct digest got;
+	char *buf;
+	size_t len;
+	int r;
+
+	fd = store_open_blob(s, d, err);
+	if (fd < 0)
+		return fd;
+	r = kl_io_read_all(fd, max, &buf, &len);
+	if (r < 0)
+		return kl_error_set(err, -r, "reading blob %s in '%s'", digest_to_string(d, name),
+				    s->root);
+	digest_buffer(buf, len, &got);
+	if (!digest_equal(d, &got)) {
+		free(buf);
+		return kl_error_setf(err, EBADMSG, "blob %s in '%s' is corrupt: its bytes do not match its name",
+				     digest_to_string(d, name), s->root);
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int
+store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error **err)
+{
+	struct store_writer *w;
+	char *name;
+	int fd;
+
+	if (s->flags & STORE_READ_ONLY)
+		return kl_error_setf(err, EROFS, "store '%s' is open read-only", s->root);
+	name = xasprintf("%s.%" PRIuFAST64, s->token,
+			 atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
+	fd = openat(s->ingest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0) {
+		int e = errno;
+		free(name);
+		return kl_error_set(err, e, "creating a temporary file in '%s/ingest'", s->root);
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->store = store_ref(s);
+	w->fd = fd;
+	w->tmp_name = name;
+	w->hash = digest_ctx_new();
+	*ret = w;
+	return 0;
+}
+
+int
+store_writer_write(struct store_writer *w, const void *buf, size_t n, struct kl_error **err)
+{
+	int r = kl_io_write_all(w->fd, buf, n);
+
+	if (r < 0)
+		return kl_error_set(err, -r, "writing '%s/ingest/%s'", w->store->root, w->tmp_name);
+	store_writer_hash(w, buf, n);
+	return 0;
+}
+
+int
+store_writer_fd(struct store_writer *w)
+{
+	return w->fd;
+}
+
+void
+store_writer_hash(struct store_writer *w, const void *buf, size_t n)
+{
+	digest_ctx_update(w->hash, buf, n);
+	w->size += n;
+}
+
+uint64_t
+store_writer_size(const struct store_writer *w)
+{
+	return w->size;
+}
+
+/* Hashes, checks against expected, syncs unless deferred, and closes the temporary file. */
+static int
+writer_finish(struct store_writer *w, const struct digest *expected, bool sync,
+	      struct digest *ret, struct kl_error **err)
+{
+	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
+	struct digest got;
+
+	digest_ctx_final(w->hash, &got);
+	if (expected && !digest_equal(expected, &got))
+		return kl_error_setf(err, EBADMSG, "content does not match its digest: expected %s, got %s",
+				     digest_to_string(expected, want_s), digest_to_string(&got, got_s));
+	if (sync && !(w->store->flags & STORE_NO_SYNC) && fsync(w->fd) < 0)
+		return kl_error_set(err, errno, "syncing '%s/ingest/%s'", w->store->root, w->tmp_name);
+	if (close(w->fd) < 0) {
+		w->fd = -1;
+		return kl_error_set(err, errno, "closing '%s/ingest/%s'", w->store->root, w->tmp_name);
+	}
+	w->fd = -1;
+	*ret = got;
+	return 0;
+}
+
+/* Moves a finished temporary file to its name; an existing blob of that name is kept. */
+static int
+publish(struct store *s, const char *tmp_name, const struct digest *d, struct kl_error **err)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	digest_to_hex(d, hex);
+	if (renameat2(s->ingest_fd, tmp_name, s->content_fd, hex, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST || errno == EINVAL) {
+		/* EINVAL: a filesystem without RENAME_NOREPLACE; a plain rename is as atomic. */
+		if (errno == EINVAL && renameat(s->ingest_fd, tmp_name, s->content_fd, hex) == 0)
+			return 0;
+		(void)unlinkat(s->ingest_fd, tmp_name, 0);
+		return 0;
+	}
+	return kl_error_set(err, errno, "moving blob sha256:%s into '%s'", hex, s->root);
+}
+
+int
+store_writer_commit(struct store_writer *w, const struct digest *expected, struct digest *ret,
+		    struct kl_error **err)
+{
+	_cleanup_(store_writer_abortp) struct store_writer *owned = w;
+	struct digest got;
+	int r;
+
+	r = writer_finish(w, expected, true, &got, err);
+	if (r < 0)
+		return r;
+	r = publish(w->store, w->tmp_name, &got, err);
+	if (r < 0)
+		return r;
+	if (!(w->store->flags & STORE_NO_SYNC))
+		(void)fsync(w->store->content_fd);
+	free(TAKE_PTR(w->tmp_name));
+	if (ret)
+		*ret = got;
+	return 0;
+}
+
+struct store_writer *
+store_writer_abort(struct store_writer *w)
+{
+	if (!w)
+		return NULL;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_name) {
+		(void)unlinkat(w->store->ingest_fd, w->tmp_name, 0);
+		free(w->tmp_name);
+	}
+	digest_ctx_free(w->hash);
+	store_unref(w->store);
+	free(w);
+	return NULL;
+}
+
+struct store_batch *
+store_batch_new(struct store *s)
+{
+	struct store_batch *b = xcalloc(1, sizeof(*b));
+
+	b->store = store_ref(s);
+	return b;
+}
+
+int
+store_writer_commit_batch(struct store_writer *w, struct store_batch *b,
+			  const struct digest *expected, struct digest *ret, struct kl_error **err)
+{
+	_cleanup_(store_writer_abortp) struct store_writer *owned = w;
+	struct digest got;
+	int r;
+
+	r = writer_finish(w, expected, false, &got, err);
+	if (r < 0)
+		return r;
+	b->items = xgrow(b->items, &b->cap, b->n + 1, sizeof(*b->items));
+	b->items[b->n].tmp_name = TAKE_PTR(w->tmp_name);
+	b->items[b->n].digest = got;
+	b->n++;
+	if (ret)
+		*ret = got;
+	return 0;
+}
+
+int
+store_batch_commit(struct store_batch *b, struct kl_error **err)
+{
+	struct store *s = b->store;
+	int r = 0;
+
+	if (b->n == 0)
+		return 0;
+	if (!(s->flags & STORE_NO_SYNC) && syncfs(s->ingest_fd) < 0)
+		return kl_error_set(err, errno, "syncing store '%s'", s->root);
+	for (size_t i = 0; i < b->n; i++) {
+		if (r == 0)
+			r = publish(s, b->items[i].tmp_name, &b->items[i].digest, err);
+		else
+			(void)unlinkat(s->ingest_fd, b->items[i].tmp_name, 0);
+		free(b->items[i].tmp_name);
+	}
+	b->n = 0;
+	if (r == 0 && !(s->flags & STORE_NO_SYNC))
+		(void)fsync(s->content_fd);
+	return r;
+}
+
+struct store_batch *
+store_batch_free(struct store_batch *b)
+{
+	if (!b)
+		return NULL;
+	for (size_t i = 0; i < b->n; i++) {
+		(void)unlinkat(b->store->ingest_fd, b->items[i].tmp_name, 0);
+		free(b->items[i].tmp_name);
+	}
+	free(b->items);
+	store_unref(b->store);
+	free(b);
+	return NULL;
+}
+
+int
+store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *ret,
+		    struct kl_error **err)
+{
+	struct store_writer *w;
+	int r;
+
+	r = store_writer_begin(s, &w, err);
+	if (r < 0)
+		return r;
+	r = store_writer_write(w, buf, n, err);
+	if (r < 0) {
+		store_writer_abort(w);
+		return r;
+	}
+	return store_writer_commit(w, /* expected= */ NULL, ret, err);
+}
+
+int
+store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
+		struct kl_error **err)
+{
+	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
+	_cleanup_free_ char *buf = xmalloc(1 << 20);
+	int r;
+
+	r = store_writer_begin(s, &w, err);
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n = read(fd, buf, 1 << 20);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kl_error_set(err, errno, "reading content to ingest");
+		if (n == 0)
+			break;
+		r = store_writer_write(w, buf, (size_t)n, err);
+		if (r < 0)
+			return r;
+	}
+	return store_writer_commit(TAKE_PTR(w), expected, ret, err);
+}
+
+int
+store_foreach_blob(struct store *s, store_blob_fn fn, void *userdata, struct kl_error **err)
+{
+	int fd = dup(s->content_fd);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (fd < 0)
+		return kl_error_set(err, errno, "listing '%s/content/sha256'", s->root);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return kl_error_set(err, errno, "listing '%s/content/sha256'", s->root);
+	}
+	while (r >= 0 && (de = readdir(d))) {
+		struct digest dg;
+		struct stat st;
+
+		if (kl_hex_decode(de->d_name, strlen(de->d_name), dg.bytes, DIGEST_SIZE) < 0)
+			continue;
+		if (fstatat(s->content_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* removed meanwhile */
+		r = fn(&dg, (uint64_t)st.st_size, userdata);
+	}
+	closedir(d);
+	return r < 0 ? r : 0;
+}
+
+int
+store_verify_blob(struct store *s, const struct digest *d)
+{
+	_cleanup_close_ int fd = store_open_blob(s, d, NULL);
+	struct digest got;
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = digest_fd(fd, &got);
+	if (r < 0)
+		return r;
+	return digest_equal(d, &got) ? 0 : -EBADMSG;
+}

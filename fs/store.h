@@ -1,0 +1,93 @@
+/* store — blobs named by their sha256 under <root>/content/sha256/<hex>; a visible blob is
+ * complete. Ingest streams into <root>/ingest/, hashing while writing, then fsyncs and renames
+ * into place, so a killed ingest never leaves a partial blob visible.
+ *
+ * Thread-safe: one store may serve every thread; several processes may share one root. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/digest.h"
+#include "util/cleanup.h"
+
+struct kl_error;
+struct store;
+struct store_writer;
+
+enum store_flags {
+	STORE_READ_ONLY = 1 << 0, /* never create or write; open fails if the root is missing */
+	STORE_NO_SYNC = 1 << 1,   /* skip fsync on commit (tests, benchmarks) */
+};
+
+struct store_options {
+	enum store_flags flags;
+}; /* { 0 }: defaults */
+
+/* Opens (creating unless read-only) the store at root, and removes ingest leftovers of
+ * processes that died. */
+int store_open(const char *root, const struct store_options *opts, struct store **ret,
+	       struct kl_error **err);
+struct store *store_ref(struct store *s);
+struct store *store_unref(struct store *s);
+KL_DEFINE_CLEANUP(struct store *, store_unref)
+
+const char *store_root(const struct store *s);
+/* An O_DIRECTORY fd of the store root, owned by the store. */
+int store_root_fd(const struct store *s);
+
+/* Opens a blob read-only without re-hashing it; the caller owns the fd. -ENOENT (err untouched)
+ * when absent. Use store_open_blob_verified() when the bytes must be trusted. */
+int store_open_blob(struct store *s, const struct digest *d, struct kl_error **err);
+/* As store_open_blob, then hashes the whole blob: -EBADMSG with a message naming the blob when
+ * its bytes do not match its name (the bad blob is left for `store verify` to report). */
+int store_open_blob_verified(struct store *s, const struct digest *d, struct kl_error **err);
+/* 1 if present, 0 if absent. */
+int store_has_blob(struct store *s, const struct digest *d);
+/* Reads a whole verified blob into memory (at most max bytes, else -EFBIG). */
+int store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
+		    size_t *ret_len, struct kl_error **err);
+
+/* Streaming ingest. Begin → write… → commit (or abort, or free without commit = abort). */
+int store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error **err);
+int store_writer_write(struct store_writer *w, const void *buf, size_t n, struct kl_error **err);
+/* The fd of the temporary file, for callers that write with their own I/O (io_uring, splice).
+ * Bytes written through it must also be fed to store_writer_hash(). */
+int store_writer_fd(struct store_writer *w);
+void store_writer_hash(struct store_writer *w, const void *buf, size_t n);
+uint64_t store_writer_size(const struct store_writer *w);
+/* Makes the blob visible. With expected non-NULL, fails with -EBADMSG (naming both digests)
+ * when the bytes hash to something else, and nothing becomes visible. An existing identical
+ * blob is kept: two concurrent ingests both succeed. Frees w either way. */
+int store_writer_commit(struct store_writer *w, const struct digest *expected,
+			struct digest *ret, struct kl_error **err);
+/* Discards the temporary file; NULL-safe; returns NULL. */
+struct store_writer *store_writer_abort(struct store_writer *w);
+KL_DEFINE_CLEANUP(struct store_writer *, store_writer_abort)
+
+/* A batch makes many blobs durable with one filesystem sync instead of one fsync per blob:
+ * writers committed into it stay invisible until store_batch_commit(). Not thread-safe: one
+ * batch per thread. */
+struct store_batch;
+struct store_batch *store_batch_new(struct store *s);
+/* As store_writer_commit, but the blob becomes visible only at store_batch_commit(). */
+int store_writer_commit_batch(struct store_writer *w, struct store_batch *b,
+			      const struct digest *expected, struct digest *ret,
+			      struct kl_error **err);
+/* Syncs once, then makes every blob of the batch visible. The batch stays usable. */
+int store_batch_commit(struct store_batch *b, struct kl_error **err);
+/* Discards blobs not yet committed; NULL-safe; returns NULL. */
+struct store_batch *store_batch_free(struct store_batch *b);
+KL_DEFINE_CLEANUP(struct store_batch *, store_batch_free)
+
+/* Whole-buffer and whole-fd conveniences over the writer. */
+int store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *ret,
+			struct kl_error **err);
+int store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
+		    struct kl_error **err);
+
+/* Walks every blob name in the store (unordered). fn returns < 0 to stop with that value. */
+typedef int (*store_blob_fn)(const struct digest *d, uint64_t size, void *userdata);
+int store_foreach_blob(struct store *s, store_blob_fn fn, void *userdata, struct kl_error **err);
+/* Re-hashes one blob: 0 good, -EBADMSG mismatch, -ENOENT absent, other -errno on I/O error. */
+int store_verify_blob(struct store *s, const struct digest *d);

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Scanning a directory into a tree: a sorted depth-first walk, so hardlink leaders are the
+ * smallest path of their inode and the same filesystem always yields the same tree id. */
+#include "fs/tree-import.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fs/store.h"
+#include "fs/tree.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/io.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define SMALL_FILE_MAX (1u << 20) /* read whole, hash, and skip the write when already stored */
+
+struct inode_key {
+	dev_t dev;
+	ino_t ino;
+	char *path; /* the leader: first path of this inode in tree order */
+};
+
+struct importer {
+	struct store *store;
+	const struct tree_import_options *opts;
+	struct tree_builder *builder;
+	struct store_batch *batch;
+	char *abs_root;   /* absolute path of the scanned dir, for locators */
+	char *path;       /* current relative path */
+	size_t path_len, path_cap;
+	void *inodes; /* tsearch tree of struct inode_key: regular files with st_nlink > 1 */
+	char *buf;        /* SMALL_FILE_MAX bytes */
+	char *xbuf;       /* xattr names and values */
+	size_t xbuf_cap;
+};
+
+static const char *
+shown_path(struct importer *im)
+{
+	return im->path_len ? im->path : ".";
+}
+
+/* "/proc/self/fd/N/name": xattr calls on any entry type without PATH_MAX limits. */
+static char *
+fd_path(int dir_fd, const char *name)
+{
+	return xasprintf("/proc/self/fd/%d/%s", dir_fd, name);
+}
+
+/* An entry's xattrs: names point into names, values into the importer's xbuf. */
+struct xattr_list {
+	char *names;
+	struct tree_xattr *xs;
+	size_t n;
+};
+
+static void
+xattr_list_done(struct xattr_list *l)
+{
+	free(l->names);
+	free(l->xs);
+}
+
+static int
+read_xattrs(struct importer *im, int dir_fd, const char *name, struct xattr_list *l,
+	    struct kl_error **err)
+{
+	_cleanup_free_ char *p = fd_path(dir_fd, name);
+	size_t used = 0, max = 0;
+	ssize_t len;
+
+	len = llistxattr(p, NULL, 0);
+	if (len < 0 && (errno == ENOTSUP || errno == ENODATA))
+		len = 0;
+	if (len < 0)
+		return kl_error_set(err, errno, "listing xattrs of '%s'", shown_path(im));
+	if (len == 0)
+		return 0;
+	l->names = xmalloc((size_t)len);
+	len = llistxattr(p, l->names, (size_t)len);
+	if (len < 0)
+		return kl_error_set(err, errno, "listing xattrs of '%s'", shown_path(im));
+	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(l->names + i) + 1)
+		max++;
+	l->xs = xcalloc(max, sizeof(*l->xs));
+	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(l->names + i) + 1) {
+		const char *xn = l->names + i;
+		ssize_t vlen = lgetxattr(p, xn, NULL, 0);
+
+		if (vlen < 0 && errno == ENODATA)
+			continue; /* removed since listed */
+		if (vlen < 0 || (size_t)vlen > TREE_MAX_XATTR_VALUE)
+			return kl_error_set(err, vlen < 0 ? errno : E2BIG,
+					    "reading xattr '%s' of '%s'", xn, shown_path(im));
+		im->xbuf = xgrow(im->xbuf, &im->xbuf_cap, used + (size_t)vlen + 1, 1);
+		vlen = lgetxattr(p, xn, im->xbuf + used, (size_t)vlen);
+		if (vlen < 0)
+			return kl_error_set(err, errno, "reading xattr '%s' of '%s'", xn,
+					    shown_path(im));
+		/* an offset until xbuf stops growing */
+		l->xs[l->n] = (struct tree_xattr){xn, strlen(xn), (void *)(uintptr_t)used,
+						  (size_t)vlen};
+		used += (size_t)vlen;
+		l->n++;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		l->xs[i].value = im->xbuf + (uintptr_t)l->xs[i].value;
+	return 0;
+}
+
+/* Ingests a regular file's bytes; small files are skipped when their blob already exists. */
+static int
+ingest_file(struct importer *im, int fd, struct digest *ret, struct kl_error **err)
+{
+	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
+	ssize_t n;
+	int r;
+
+	n = kl_io_read_full(fd, im->buf, SMALL_FILE_MAX);
+	if (n < 0)
+		return kl_error_set(err, (int)-n, "reading '%s'", shown_path(im));
+	if ((size_t)n < SMALL_FILE_MAX) {
+		digest_buffer(im->buf, (size_t)n, ret);
+		if (store_has_blob(im->store, ret))
+			return 0;
+	}
+	r = store_writer_begin(im->store, &w, err);
+	if (r < 0)
+		return r;
+	while (n > 0) {
+		r = store_writer_write(w, im->buf, (size_t)n, err);
+		if (r < 0)
+			return r;
+		n = kl_io_read_full(fd, im->buf, SMALL_FILE_MAX);
+		if (n < 0)
+			return kl_error_set(err, (int)-n, "reading '%s'", shown_path(im));
+	}
+	return store_writer_commit_batch(TAKE_PTR(w), im->batch, /* expected= */ NULL, ret, err);
+}
+
+static int
+regular_content(struct importer *im, int dir_fd, const char *name, const struct stat *st,
+		struct tree_entry *e, char **ret_locator, struct kl_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat now;
+	int r;
+
+	if (im->opts->mode == TREE_IMPORT_LOCATE) {
+		_cleanup_free_ char *abs = xasprintf("%s/%s", im->abs_root, im->path);
+		*ret_locator = tree_local_locator_format(abs, st);
+		e->locator = *ret_locator;
+		e->locator_len = strlen(*ret_locator);
+		return 0;
+	}
+	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return kl_error_set(err, errno, "opening '%s'", shown_path(im));
+	r = ingest_file(im, fd, &e->digest, err);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &now) < 0)
+		return kl_error_set(err, errno, "stat '%s'", shown_path(im));
+	if (now.st_size != st->st_size || now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != st->st_mtim.tv_nsec)
+		return kl_error_setf(err, EAGAIN, "'%s' changed while it was being imported",
+				     shown_path(im));
+	e->flags |= TREE_ENTRY_HAS_DIGEST;
+	return 0;
+}
+
+static int
+compare_inodes(const void *a, const void *b)
+{
+	const struct inode_key *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+/* Returns the leader path when st's inode was seen before, else records it and returns NULL. */
+static const char *
+hardlink_leader(struct importer *im, const struct stat *st)
+{
+	struct inode_key probe = {st->st_dev, st->st_ino, NULL}, *k;
+	struct inode_key **found;
+
+	found = tfind(&probe, &im->inodes, compare_inodes);
+	if (found)
+		return (*found)->path;
+	k = xmalloc(sizeof(*k));
+	*k = (struct inode_key){st->st_dev, st->st_ino, xstrdup(im->path)};
+	if (!tsearch(k, &im->inodes, compare_inodes))
+		abort();
+	return NULL;
+}
+
+static void
+free_inode_key(void *p)
+{
+	struct inode_key *k = p;
+
+	free(k->path);
+	free(k);
+}
+
+static int
+fill_type(struct importer *im, int dir_fd, const char *name, const struct stat *st,
+	  struct tree_entry *e, char **ret_alloc, struct kl_error **err)
+{
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR:
+		e->type = TREE_DIR;
+		return 0;
+	case S_IFCHR:
+	case S_IFBLK:
+		e->type = S_ISCHR(st->st_mode) ? TREE_CHAR : TREE_BLOCK;
+		e->rdev = st->st_rdev;
+		return 0;
+	case S_IFIFO:
+		e->type = TREE_FIFO;
+		return 0;
+	case S_IFLNK: {
+		char *target = xmalloc((size_t)st->st_size + 1);
+		ssize_t n = readlinkat(dir_fd, name, target, (size_t)st->st_size + 1);
+		if (n < 0 || n > st->st_size) {
+			free(target);
+			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'",
+					    shown_path(im));
+		}
+		target[n] = '\0';
+		e->type = TREE_SYMLINK;
+		e->link = *ret_alloc = target;
+		e->link_len = (size_t)n;
+		e->size = (uint64_t)n;
+		return 0;
+	}
+	case S_IFREG: {
+		const char *leader = st->st_nlink > 1 ? hardlink_leader(im, st) : NULL;
+		if (leader) {
+			e->type = TREE_HARDLINK;
+			e->link = leader;
+			e->link_len = strlen(leader);
+			return 0;
+		}
+		e->type = TREE_REG;
+		e->size = (uint64_t)st->st_size;
+		return regular_content(im, dir_fd, name, st, e, ret_alloc, err);
+	}
+	default:
+		return -EOPNOTSUPP; /* sockets: not part of an image */
+	}
+}
+
+static int scan_dir(struct importer *im, int dir_fd, struct kl_error **err);
+
+/* Records the entry at im->path (name in dir_fd) and descends into directories. */
+static int
+scan_entry(struct importer *im, int dir_fd, const char *name, struct kl_error **err)
+{
+	_cleanup_(xattr_list_done) struct xattr_list xl = {0};
+	_cleanup_free_ char *alloc = NULL;
+	struct tree_entry e = {0};
+	struct stat st;
+	int r;
+
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return kl_error_set(err, errno, "stat '%s'", shown_path(im));
+	r = fill_type(im, dir_fd, name, &st, &e, &alloc, err);
+	if (r == -EOPNOTSUPP) {
+		kl_debug("tree import: skipping socket '%s'", shown_path(im));
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	e.path = im->path;
+	e.path_len = im->path_len;
+	e.mode = st.st_mode & 07777;
+	e.uid = st.st_uid;
+	e.gid = st.st_gid;
+	e.mtime_sec = st.st_mtim.tv_sec;
+	e.mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+	if (e.type != TREE_HARDLINK) {
+		r = read_xattrs(im, dir_fd, name, &xl, err);
+		if (r < 0)
+			return r;
+	}
+	r = tree_builder_add(im->builder, &e, xl.xs, xl.n, err);
+	if (r < 0)
+		return r;
+	if (e.type == TREE_DIR) {
+		_cleanup_close_ int fd =
+			openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return kl_error_set(err, errno, "opening directory '%s'", shown_path(im));
+		return scan_dir(im, fd, err);
+	}
+	return 0;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads a directory's names, sorted bytewise so the walk visits paths in tree order. */
+static int
+read_names(int fd, char ***ret, size_t *ret_n)
+{
+	int dfd = dup(fd);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		names = xgrow(names, &cap, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), compare_names);
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+static int
+scan_dir(struct importer *im, int dir_fd, struct kl_error **err)
+{
+	size_t base_len = im->path_len;
+	char **names = NULL;
+	size_t n = 0;
+	int r;
+
+	r = read_names(dir_fd, &names, &n);
+	if (r < 0)
+		return kl_error_set(err, -r, "reading directory '%s'", shown_path(im));
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strlen(names[i]);
+		if (r >= 0) {
+			im->path = xgrow(im->path, &im->path_cap, base_len + nl + 2, 1);
+			im->path_len = base_len;
+			if (base_len)
+				im->path[im->path_len++] = '/';
+			memcpy(im->path + im->path_len, names[i], nl + 1);
+			im->path_len += nl;
+			r = scan_entry(im, dir_fd, names[i], err);
+		}
+		free(names[i]);
+	}
+	free(names);
+	im->path_len = base_len;
+	im->path[base_len] = '\0';
+	return r < 0 ? r : 0;
+}
+
+static void
+importer_done(struct importer *im)
+{
+	tdestroy(im->inodes, free_inode_key);
+	free(im->path);
+	free(im->abs_root);
+	free(im->buf);
+	free(im->xbuf);
+	store_batch_free(im->batch);
+	tree_builder_free(im->builder);
+}
+
+int
+tree_import_dir(struct store *s, const char *dir, const struct tree_import_options *opts,
+		struct digest *ret, struct kl_error **err)
+{
+	static const struct tree_import_options defaults = {.mode = TREE_IMPORT_INGEST};
+	_cleanup_(importer_done) struct importer im = {
+		.store = s,
+		.opts = opts ? opts : &defaults,
+		.builder = tree_builder_new(),
+		.batch = store_batch_new(s),
+		.buf = xmalloc(SMALL_FILE_MAX),
+	};
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	im.abs_root = realpath(dir, NULL);
+	if (!im.abs_root)
+		return kl_error_set(err, errno, "'%s'", dir);
+	fd = open(im.abs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kl_error_set(err, errno, "opening directory '%s'", dir);
+	im.path = xgrow(NULL, &im.path_cap, 256, 1);
+	im.path[0] = '\0';
+	r = scan_entry(&im, fd, ".", err);
+	if (r >= 0)
+		r = store_batch_commit(im.batch, err);
+	if (r >= 0)
+		r = tree_builder_write(im.builder, s, ret, err);
+	if (r < 0)
+		return kl_error_prefix(err, "importing '%s'", dir);
+	return 0;
+}
+
+char *
+tree_local_locator_format(const char *path, const struct stat *st)
+{
+	return xasprintf("local:%" PRIu64 ":%" PRIu64 ":%" PRIu64 ":%" PRId64 ".%09ld:%" PRId64
+			 ".%09ld:%s",
+			 (uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size,
+			 (int64_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+			 (int64_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec, path);
+}
+
+int
+tree_local_locator_parse(const char *loc, size_t len, struct tree_local_locator *ret)
+{
+	_cleanup_free_ char *s = xstrndup(loc, len);
+	struct tree_local_locator l = {0};
+	int path_off = -1;
+
+	if (strlen(s) != len ||
+	    sscanf(s, "local:%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNd64 ".%" SCNu32 ":%" SCNd64
+		      ".%" SCNu32 ":%n",
+		   &l.dev, &l.ino, &l.size, &l.mtime_sec, &l.mtime_nsec, &l.ctime_sec,
+		   &l.ctime_nsec, &path_off) != 7 ||
+	    path_off < 0 || (size_t)path_off >= len || loc[path_off] != '/')
+		return -EINVAL;
+	l.path = loc + path_off;
+	l.path_len = len - (size_t)path_off;
+	*ret = l;
+	return 0;
+}
+
+bool
+tree_local_locator_matches(const struct tree_local_locator *l, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == l->dev &&
+	       (uint64_t)st->st_ino == l->ino && (uint64_t)st->st_size == l->size &&
+	       st->st_mtim.tv_sec == l->mtime_sec && (uint32_t)st->st_mtim.tv_nsec == l->mtime_nsec &&
+	       st->st_ctim.tv_sec == l->ctime_sec && (uint32_t)st->st_ctim.tv_nsec == l->ctime_nsec;
+}

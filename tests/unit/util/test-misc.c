@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests for util/: errors, hex, paths, io. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/hex.h"
+#include "util/io.h"
+#include "util/path.h"
+#include "tests/unit/test-helpers.h"
+
+static void
+test_error_set_keeps_innermost_and_prefix_adds_context(void **state)
+{
+	struct kl_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(kl_error_set(&err, ENOENT, "opening '%s'", "x"), -ENOENT);
+	assert_int_equal(kl_error_set(&err, EIO, "ignored"), -EIO);
+	assert_string_equal(err->msg, "opening 'x': No such file or directory");
+	assert_int_equal(kl_error_prefix(&err, "tree import"), -ENOENT);
+	assert_string_equal(err->msg, "tree import: opening 'x': No such file or directory");
+	kl_error_freep(&err);
+	assert_null(err);
+	assert_int_equal(kl_error_set(NULL, EPERM, "nobody listens"), -EPERM);
+}
+
+static void
+test_hex_round_trip_and_rejects_bad_digits(void **state)
+{
+	uint8_t in[3] = {0x00, 0xab, 0xff}, out[3];
+	char hex[7];
+
+	(void)state;
+	kl_hex_encode(in, 3, hex);
+	assert_string_equal(hex, "00abff");
+	assert_int_equal(kl_hex_decode("00ABff", 6, out, 3), 0);
+	assert_memory_equal(in, out, 3);
+	assert_int_equal(kl_hex_decode("00abfg", 6, out, 3), -EINVAL);
+	assert_int_equal(kl_hex_decode("00ab", 4, out, 3), -EINVAL);
+}
+
+static void
+test_clean_relative_paths(void **state)
+{
+	(void)state;
+	assert_true(kl_path_is_clean_relative("a/b c/d", 7));
+	assert_false(kl_path_is_clean_relative("/a", 2));
+	assert_false(kl_path_is_clean_relative("a/../b", 6));
+	assert_false(kl_path_is_clean_relative("a//b", 4));
+	assert_false(kl_path_is_clean_relative("./a", 3));
+	assert_false(kl_path_is_clean_relative("a/", 2));
+	assert_false(kl_path_is_clean_relative("", 0));
+	assert_false(kl_path_is_clean_relative("a\0b", 3));
+}
+
+static void
+test_path_join(void **state)
+{
+	char *p;
+
+	(void)state;
+	p = kl_path_join("a/", "b");
+	assert_string_equal(p, "a/b");
+	free(p);
+	p = kl_path_join("", "b");
+	assert_string_equal(p, "b");
+	free(p);
+}
+
+static void
+test_read_all_respects_limit(void **state)
+{
+	char *dir = test_tmpdir(), *file = kl_path_join(dir, "f"), *buf;
+	size_t len;
+	int fd;
+
+	(void)state;
+	fd = open(file, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(kl_io_write_all(fd, "hello world", 11), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(kl_io_read_all(fd, 100, &buf, &len), 0);
+	assert_int_equal(len, 11);
+	assert_string_equal(buf, "hello world");
+	free(buf);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(kl_io_read_all(fd, 5, &buf, &len), -EFBIG);
+	close(fd);
+	free(file);
+	test_rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_set_keeps_innermost_and_prefix_adds_context),
+		cmocka_unit_test(test_hex_round_trip_and_rejects_bad_digits),
+		cmocka_unit_test(test_clean_relative_paths),
+		cmocka_unit_test(test_path_join),
+		cmocka_unit_test(test_read_all_respects_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,28 @@
+/* log — leveled log lines through one sink that only cli/ installs.
+ *
+ * Library code logs at debug; a long-running server with no caller to hand an error to
+ * (the FUSE server) may warn. kl_log_error() is cli/'s way to report a failure once. */
+#pragma once
+#include <stdbool.h>
+
+struct kl_error;
+
+enum kl_log_level { KL_LOG_DEBUG, KL_LOG_INFO, KL_LOG_WARN, KL_LOG_ERROR, _KL_LOG_MAX };
+
+typedef void (*kl_log_fn)(enum kl_log_level level, const char *line, void *userdata);
+
+/* Installs the sink (NULL: lines go to stderr as "kiln: line") and the lowest level shown.
+ * Call once, before threads start. */
+void kl_log_setup(enum kl_log_level min_level, kl_log_fn fn, void *userdata);
+bool kl_log_enabled(enum kl_log_level level);
+void kl_log(enum kl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define kl_debug(...)                                                                              \
+	do {                                                                                       \
+		if (kl_log_enabled(KL_LOG_DEBUG))                                                  \
+			kl_log(KL_LOG_DEBUG, __VA_ARGS__);                                         \
+	} while (0)
+#define kl_warn(...) kl_log(KL_LOG_WARN, __VA_ARGS__)
+
+/* Logs "what: err->msg" at error level, frees *err, and returns 1: `return kl_log_error(…);`. */
+int kl_log_error(struct kl_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
