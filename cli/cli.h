@@ -7,6 +7,8 @@ struct store;
 struct cli {
 	const char *root; /* store root: --root, $KILN_ROOT, or the per-user default */
 	bool debug;
+	const char *auth_file; /* registry credentials: $DOCKER_CONFIG/config.json or
+				* ~/.docker/config.json, as docker looks for them */
 	struct store *store; /* opened on first cli_store() */
 };
 
@@ -20,7 +22,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* True (after printing usage to stdout) when argv holds -h/--help. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
 
+/* The subcommands, one file each (cli/cmd-*.c). */
 int cmd_tree(struct cli *c, int argc, char **argv);
+int cmd_context(struct cli *c, int argc, char **argv);
+int cmd_pull(struct cli *c, int argc, char **argv);
 int cmd_store(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);
 int cmd_umount(struct cli *c, int argc, char **argv);

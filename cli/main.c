@@ -18,7 +18,7 @@ static const char usage[] =
 	"usage: kiln [--root DIR] [--debug] COMMAND [ARG...]\n"
 	"       kiln --help | --version\n"
 	"\n"
-	"kiln builds container images; today it stores and serves snapshot trees.\n"
+	"kiln builds container images; today it stores, fetches and serves snapshot trees.\n"
 	"\n"
 	"commands:\n"
 	"  tree import DIR            import a directory into the store, print its tree id\n"
@@ -26,7 +26,11 @@ static const char usage[] =
 	"  tree ls [-r] TREE-ID [PATH]  list a tree's entries\n"
 	"  store du                   count the store's blobs and bytes\n"
 	"  store verify               re-hash every blob and report the corrupt ones\n"
-	"  mount [-f] SOURCE DIR      show a tree id or a local directory at DIR, lazily\n"
+	"  context hash [--ignore-file F] DIR  print a build context's tree id\n"
+	"  pull [--all] REF           fetch an image's metadata (and layers), print its tree id\n"
+	"  mount [-f] SOURCE DIR      show SOURCE at DIR, lazily: a tree id, a directory,\n"
+	"                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
+	"                             oci-layout://DIR[:tag]\n"
 	"  umount DIR                 unmount what kiln mount put at DIR\n"
 	"\n"
 	"options:\n"
@@ -42,6 +46,8 @@ static const struct {
 } commands[] = {
 	{"tree", cmd_tree},
 	{"store", cmd_store},
+	{"context", cmd_context},
+	{"pull", cmd_pull},
 	{"mount", cmd_mount},
 	{"umount", cmd_umount},
 };
@@ -103,6 +109,17 @@ default_root(void)
 	return xasprintf("%s/.local/share/kiln", home && *home ? home : ".");
 }
 
+/* Where docker keeps registry credentials; NULL when there is no home to look in. */
+static char *
+default_auth_file(void)
+{
+	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+
+	if (dir && *dir)
+		return xasprintf("%s/config.json", dir);
+	return home && *home ? xasprintf("%s/.docker/config.json", home) : NULL;
+}
+
 static void
 log_to_stderr(enum kl_log_level level, const char *line, void *userdata)
 {
@@ -119,7 +136,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct cli c = {0};
-	char *root = NULL;
+	char *root = NULL, *auth_file = NULL;
 	int opt, status;
 
 	/* '+': stop at the command name; what follows belongs to the subcommand */
@@ -149,6 +166,7 @@ main(int argc, char **argv)
 	}
 	kl_log_setup(c.debug ? KL_LOG_DEBUG : KL_LOG_INFO, log_to_stderr, NULL);
 	c.root = root ? root : (root = default_root());
+	c.auth_file = auth_file = default_auth_file();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		int first = optind;
 
@@ -158,9 +176,11 @@ main(int argc, char **argv)
 		status = commands[i].fn(&c, argc - first, argv + first);
 		store_unref(c.store);
 		free(root);
+		free(auth_file);
 		return status;
 	}
 	fprintf(stderr, "kiln: '%s' is not a kiln command. See 'kiln --help'.\n", argv[optind]);
 	free(root);
+	free(auth_file);
 	return 2;
 }

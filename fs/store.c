@@ -85,6 +85,7 @@ clean_ingest_leftovers(struct store *s)
 		close(fd);
 		return;
 	}
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		const char *dot = strchr(de->d_name, '.');
 		_cleanup_free_ char *lock_name = NULL;
@@ -564,6 +565,7 @@ store_foreach_blob(struct store *s, store_blob_fn fn, void *userdata, struct kl_
 		close(fd);
 		return kl_error_set(err, errno, "listing '%s/content/sha256'", s->root);
 	}
+	rewinddir(d); /* the dup shares its offset with content_fd: start from the top */
 	while (r >= 0 && (de = readdir(d))) {
 		struct digest dg;
 		struct stat st;

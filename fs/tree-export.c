@@ -116,8 +116,10 @@ write_regular(struct exporter *ex, int dir_fd, const struct tree_entry *e, struc
 	if (in == -ENOENT)
 		return kl_error_setf(err, ENOENT, "content %s of '%s' is missing from the store",
 				     digest_to_string(&e->digest, id), e->path);
-	if (in < 0)
-		return kl_error_prefix(err, "'%s'", e->path);
+	if (in < 0) {
+		kl_error_prefix(err, "'%s'", e->path);
+		return in;
+	}
 	r = copy_content(ex, in, out, e->path, err);
 	if (r < 0)
 		return r;
@@ -313,7 +315,9 @@ tree_export_dir(struct store *s, const struct tree *t, const char *dir, struct k
 	free(ex.dirs.idx);
 	free(ex.dirs.fd);
 	free(ex.buf);
-	if (r < 0)
-		return kl_error_prefix(err, "exporting to '%s'", dir);
+	if (r < 0) {
+		kl_error_prefix(err, "exporting to '%s'", dir);
+		return r;
+	}
 	return 0;
 }

@@ -421,8 +421,10 @@ tree_import_dir(struct store *s, const char *dir, const struct tree_import_optio
 		r = store_batch_commit(im.batch, err);
 	if (r >= 0)
 		r = tree_builder_write(im.builder, s, ret, err);
-	if (r < 0)
-		return kl_error_prefix(err, "importing '%s'", dir);
+	if (r < 0) {
+		kl_error_prefix(err, "importing '%s'", dir);
+		return r;
+	}
 	return 0;
 }
 

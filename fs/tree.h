@@ -43,6 +43,10 @@ enum tree_entry_type {
 enum tree_entry_flags {
 	TREE_ENTRY_OPAQUE = 1 << 0,     /* diff trees, dirs: hide every lower entry below this dir */
 	TREE_ENTRY_HAS_DIGEST = 1 << 1, /* digest names the file's bytes in the store */
+	/* Dirs the builder created because a descendant needed them; tree_apply keeps base's
+	 * entry at that path when base has a directory there (as docker does for a layer whose
+	 * tar omits a parent). */
+	TREE_ENTRY_IMPLICIT = 1 << 2,
 };
 
 /* A regular file's content: its sha256 when known, and/or a locator saying where the bytes can
@@ -81,10 +85,12 @@ struct tree_entry {
 /* Loading and the read API. */
 
 /* Loads tree id from the store, verifying the blob's bytes and the format; a corrupt or
- * truncated tree is -EBADMSG with a message naming the id. Returns a new reference. */
+ * truncated tree is -EBADMSG with a message naming the id, an absent one -ENOENT (err
+ * untouched). Returns a new reference. */
 int tree_load(struct store *s, const struct digest *id, struct tree **ret, struct kl_error **err);
 /* Parses a serialized tree held in memory; copies nothing, so buf must outlive the tree unless
- * free_fn is given, which the tree calls on buf when it is freed (free, or an munmap wrapper). */
+ * free_fn is given, which the tree calls on buf when it is freed (free, or an munmap wrapper).
+ * On failure (-EBADMSG for any malformed input) buf stays the caller's: free_fn is not called. */
 typedef void (*tree_release_fn)(void *buf, size_t len);
 int tree_parse(const void *buf, size_t len, tree_release_fn free_fn, struct tree **ret,
 	       struct kl_error **err);
@@ -119,14 +125,19 @@ uint32_t tree_subtree_end(const struct tree *t, uint32_t idx);
 int tree_path_compare(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Building. The builder copies everything it is given. Entries may be added in any order;
- * missing parent directories are created (mode 0755, owner 0:0, mtime 0) and so is the root. */
+ * missing parent directories are created (mode 0755, owner 0:0, mtime 0, flagged
+ * TREE_ENTRY_IMPLICIT) and so is the root. */
 
 struct tree_builder *tree_builder_new(void);
 struct tree_builder *tree_builder_free(struct tree_builder *b);
 KL_DEFINE_CLEANUP(struct tree_builder *, tree_builder_free)
 /* Adds e (its index, n_xattrs and xattr_first are ignored) with xattrs[0..n_xattrs). Fails with
  * -EINVAL and a message naming the path for an unclean path, a name or path too long, a link
- * on the wrong type, or too many entries; -EEXIST for a path added twice. */
+ * on the wrong type, or too many entries; likewise for a root that is not a directory, mode
+ * bits outside 07777, mtime_nsec >= 1e9, a digest or locator on a non-regular file, an opaque
+ * or implicit non-directory, a link or locator over 65535 bytes, and a bad or repeated xattr
+ * name; -EEXIST for a path added twice. The digest is kept only with TREE_ENTRY_HAS_DIGEST, an
+ * empty locator is none, and xattrs may come in any order. */
 int tree_builder_add(struct tree_builder *b, const struct tree_entry *e,
 		     const struct tree_xattr *xattrs, size_t n_xattrs, struct kl_error **err);
 /* Adds entry idx of t with its xattrs, at the same path. */
@@ -143,13 +154,15 @@ int tree_builder_write(struct tree_builder *b, struct store *s, struct digest *r
 /* Diffs (trees holding whiteouts and opaque directories). */
 
 /* Builds the diff that turns lower into upper: entries of upper that are new or differ from
- * lower (any field, xattrs included), their parent directories, and whiteouts for lower
- * entries gone from upper (one at the top of each removed subtree). */
+ * lower (any field, xattrs included, TREE_ENTRY_IMPLICIT aside), their parent directories,
+ * and whiteouts for lower entries gone from upper (one at the top of each removed subtree).
+ * Entries are upper's without TREE_ENTRY_IMPLICIT: a diff holds no implicit directory. */
 int tree_diff(const struct tree *lower, const struct tree *upper, struct tree_builder **ret,
 	      struct kl_error **err);
 /* Builds base with diff applied: a whiteout removes the path and its subtree, an opaque
- * directory drops base's entries below it, any other entry replaces base's at its path (a
+ * directory drops base's entries below it, an implicit directory over a directory of base
+ * keeps base's entry (metadata and xattrs), any other entry replaces base's at its path (a
  * non-directory replacing a directory removes its subtree). Hardlinks left pointing at a
- * removed entry become copies of it. The result has no whiteouts or opaque flags. */
+ * removed entry become copies of it. The result has no whiteouts, opaque or implicit flags. */
 int tree_apply(const struct tree *base, const struct tree *diff, struct tree_builder **ret,
 	       struct kl_error **err);

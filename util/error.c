@@ -58,14 +58,14 @@ kl_error_set(struct kl_error **err, int code, const char *fmt, ...)
 	return r;
 }
 
-int
+void
 kl_error_prefix(struct kl_error **err, const char *fmt, ...)
 {
 	va_list ap;
 	char *what, *msg;
 
 	if (!err || !*err)
-		return -kl_error_code(err ? *err : NULL);
+		return;
 	va_start(ap, fmt);
 	if (vasprintf(&what, fmt, ap) < 0)
 		abort();
@@ -74,7 +74,6 @@ kl_error_prefix(struct kl_error **err, const char *fmt, ...)
 	free(what);
 	free((*err)->msg);
 	(*err)->msg = msg;
-	return -(*err)->code;
 }
 
 int

@@ -19,8 +19,9 @@ int kl_error_setf(struct kl_error **err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int kl_error_vsetf(struct kl_error **err, int code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
-/* Prepends "what: " to an existing message (no-op when err or *err is NULL); returns -code. */
-int kl_error_prefix(struct kl_error **err, const char *fmt, ...)
+/* Prepends "what: " to an existing message (no-op when err or *err is NULL). It returns
+ * nothing: with err NULL the code is unknown here, so the caller returns its own. */
+void kl_error_prefix(struct kl_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The code recorded in err, or EIO when none. */
 int kl_error_code(const struct kl_error *err);

@@ -305,6 +305,10 @@ test_foreach_lists_every_blob(void **state)
 	assert_int_equal(store_ingest_buffer(f->store, "defgh", 5, NULL, NULL), 0);
 	assert_int_equal(store_foreach_blob(f->store, count_cb, &total, NULL), 0);
 	assert_int_equal(total, 8);
+	/* a second walk in the same process sees them all again */
+	total = 0;
+	assert_int_equal(store_foreach_blob(f->store, count_cb, &total, NULL), 0);
+	assert_int_equal(total, 8);
 }
 
 static void

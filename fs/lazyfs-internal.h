@@ -1,0 +1,132 @@
+/* lazyfs-internal — state shared by the FUSE handlers (lazyfs.c) and the inode, tree and content
+ * tables (lazyfs-inode.c). Nothing here knows about FUSE. */
+#pragma once
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs/digest.h"
+#include "fs/lazyfs.h"
+#include "fs/tree.h"
+
+struct fuse_session;
+struct provider_set;
+struct singleflight;
+struct store;
+struct uring_pool;
+
+#define LAZYFS_ROOT_INO 1u
+#define SLOT_CHUNK 1024u
+#define SLOT_CHUNKS 4096u /* up to 4M trees served by one mount */
+#define N_SHARDS 64u
+
+/* A tree served by the mount; slots are never freed, so inode numbers stay stable. */
+struct lazy_tree {
+	struct digest id;
+	_Atomic(struct tree *) tree; /* NULL while unloaded; set under trees_lock */
+	_Atomic uint64_t nlookup;    /* kernel references to this tree's inodes */
+};
+
+/* A regular file the kernel holds (looked up and not yet forgotten). */
+struct lazy_inode {
+	uint64_t ino;
+	uint64_t nlookup;        /* protected by the shard's lock */
+	int fd;                  /* verified content, -1 until first read; protected by the lock */
+	struct lazy_inode *next; /* hash chain; protected by the lock */
+};
+
+struct inode_shard {
+	pthread_mutex_t lock;
+	struct lazy_inode **buckets; /* protected by lock */
+	size_t n_buckets, count;     /* protected by lock */
+};
+
+/* Content keys already resolved in this mount, and the digest of their verified blob. */
+struct known {
+	struct digest key, digest;
+	struct known *next;
+};
+
+struct known_shard {
+	pthread_mutex_t lock;
+	struct known **buckets; /* protected by lock */
+	size_t n_buckets, count;
+};
+
+struct lazyfs {
+	struct store *store;
+	struct provider_set *providers;
+	struct singleflight *flights;
+	struct uring_pool *rings;
+	bool single; /* single-tree mode: slot 0 is the tree at the root */
+	unsigned max_threads;
+	bool handle_signals;
+	void (*ready)(void *userdata);
+	void *ready_userdata;
+	int64_t mount_time;
+
+	pthread_mutex_t trees_lock;
+	struct lazy_tree *_Atomic slots[SLOT_CHUNKS]; /* chunks of SLOT_CHUNK; set under trees_lock */
+	uint32_t n_slots;                             /* protected by trees_lock */
+	_Atomic uint64_t trees_loaded;
+
+	struct inode_shard inodes[N_SHARDS];
+	_Atomic uint64_t n_inodes;
+	/* Content fds kept by inodes, bounded so that a kernel holding many inodes cannot exhaust
+	 * the fd limit; past the bound, reads open the (already verified) blob each time. */
+	_Atomic int64_t kept_fds;
+	int64_t max_kept_fds;
+	struct known_shard known[N_SHARDS];
+
+	struct fuse_session *session;
+	char *mountpoint;
+	bool mounted;
+};
+
+static inline uint32_t
+lazyfs_ino_slot(uint64_t ino)
+{
+	return (uint32_t)(ino >> 32);
+}
+
+static inline uint32_t
+lazyfs_ino_index(uint64_t ino)
+{
+	return (uint32_t)(ino & 0xffffffffu) - 1;
+}
+
+static inline uint64_t
+lazyfs_ino(uint32_t slot, uint32_t idx)
+{
+	return ((uint64_t)slot << 32) | ((uint64_t)idx + 1);
+}
+
+/* True for the store-mode root, which belongs to no tree. */
+static inline bool
+lazyfs_is_store_root(const struct lazyfs *fs, uint64_t ino)
+{
+	return !fs->single && ino == LAZYFS_ROOT_INO;
+}
+
+/* Tables (lazyfs-inode.c). */
+void lazyfs_tables_init(struct lazyfs *fs);
+void lazyfs_tables_done(struct lazyfs *fs);
+/* The slot of an inode, or NULL when none was ever assigned. */
+struct lazy_tree *lazyfs_slot(struct lazyfs *fs, uint32_t slot);
+/* The loaded tree of a slot; the kernel's reference on one of its inodes keeps it loaded. */
+struct tree *lazyfs_slot_tree(struct lazyfs *fs, uint32_t slot);
+/* Store mode: finds or assigns the slot of tree id, loads it, and takes one reference on it
+ * (for the lookup of its root). -ENOENT when the store lacks it, else err describes it. */
+int lazyfs_tree_acquire(struct lazyfs *fs, const struct digest *id, uint32_t *ret_slot,
+			struct kl_error **err);
+/* Sets up slot 0 with t (single-tree mode). */
+void lazyfs_tree_install_root(struct lazyfs *fs, struct tree *t);
+/* A kernel reference on inode (slot, idx) of the given type was added (a lookup reply). */
+void lazyfs_inode_ref(struct lazyfs *fs, uint32_t slot, uint32_t idx, enum tree_entry_type type);
+/* The kernel dropped n references to ino. */
+void lazyfs_inode_forget(struct lazyfs *fs, uint64_t ino, uint64_t n);
+/* Returns an fd of the verified content of file idx (resolved with hardlinks) of the tree in
+ * slot; *ret_owned says whether the caller must close it (else it is the inode's, valid while
+ * the kernel holds the inode). Failures are logged once per fetch, with the path. */
+int lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owned);

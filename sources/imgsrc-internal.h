@@ -1,0 +1,64 @@
+/* imgsrc-internal — what the image source's files share: layer → diff tree conversions and
+ * the small records kept under <root>/imgsrc/. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/digest.h"
+
+struct kl_error;
+struct store;
+
+#define IMGSRC_MAX_LAYER_ENTRIES (1u << 20)  /* entries in one layer */
+#define IMGSRC_MAX_FILE_SIZE (64ull << 30)   /* bytes of one file in a layer */
+#define IMGSRC_MAX_LAYER_SIZE (256ull << 30) /* uncompressed bytes of one layer */
+#define IMGSRC_MAX_TOC_SIZE (64u << 20)      /* uncompressed bytes of a chunked layer's TOC */
+#define IMGSRC_MAX_XATTRS 64u                /* xattrs on one entry */
+
+/* Reads a layer blob (tar, tar+gzip or tar+zstd) from fd in one streaming pass: file contents
+ * go into the store, the entries become a diff tree (whiteouts and opaque dirs translated) whose
+ * id goes to ret. The compressed bytes are hashed as they are read and must match blob (when
+ * non-NULL) or nothing is written but content blobs. source names the layer in messages. */
+int imgsrc_layer_from_tar(struct store *s, int fd, const struct digest *blob, const char *source,
+                          struct digest *ret, struct kl_error **err);
+
+/* Builds the diff tree of a zstd:chunked layer from its table of contents (JSON): file
+ * contents stay behind "layer:<blob hex>:<offset>:<length>" locators. */
+int imgsrc_layer_from_toc(struct store *s, const char *toc, size_t len, const struct digest *blob,
+                          const char *source, struct digest *ret, struct kl_error **err);
+/* Parses "offset:length:ulength:type" of a zstd:chunked manifest-position annotation. */
+int imgsrc_chunked_position(const char *s, uint64_t *ret_off, uint64_t *ret_len,
+                            uint64_t *ret_ulen);
+/* Decompresses a zstd TOC of at most IMGSRC_MAX_TOC_SIZE bytes; -EBADMSG when corrupt. */
+int imgsrc_chunked_decompress(const void *buf, size_t len, uint64_t ulen, char **ret,
+                              size_t *ret_len, struct kl_error **err);
+
+/* Records under <root>/imgsrc/<kind>/<hex of key>: a digest (a tree id) per key.
+ * get: 0 with *ret set, -ENOENT when absent or unreadable. */
+int imgsrc_record_get(struct store *s, const char *kind, const struct digest *key,
+                      struct digest *ret);
+int imgsrc_record_put(struct store *s, const char *kind, const struct digest *key,
+                      const char *value, struct kl_error **err);
+/* The raw text of a record (for origins: "scheme host repository"); caller frees. */
+int imgsrc_record_read(struct store *s, const char *kind, const struct digest *key, char **ret);
+
+/* The entry collector every layer format shares: names cleaned (leading "/" and "./" dropped,
+ * ".." resolved, escaping the root an error), whiteouts and opaque markers translated, hardlinks
+ * resolved inside the layer, duplicates refused; finish writes the diff tree. */
+struct imgsrc_diff;
+struct store_batch;
+struct tree_entry;
+struct tree_xattr;
+struct imgsrc_diff *imgsrc_diff_new(struct store *s, const char *source);
+struct imgsrc_diff *imgsrc_diff_free(struct imgsrc_diff *d);
+/* The batch content blobs of this layer are committed into (made visible by finish). */
+struct store_batch *imgsrc_diff_batch(struct imgsrc_diff *d);
+/* Adds the entry named name (a tar name) with e's fields (path ignored; link and locator
+ * copied); hardlink, when non-NULL, makes it a hardlink to that name. *ret points to the stored
+ * entry (to set its digest later) or is NULL for markers, valid until the next add. */
+int imgsrc_diff_add(struct imgsrc_diff *d, const char *name, const char *hardlink,
+                    const struct tree_entry *e, const struct tree_xattr *x, size_t n_x,
+                    struct tree_entry **ret, struct kl_error **err);
+int imgsrc_diff_finish(struct imgsrc_diff *d, struct digest *ret, struct kl_error **err);
+/* Docker's cleaning of a tar name; NULL when ".." escapes the root. Caller frees. */
+char *imgsrc_clean_name(const char *name);

@@ -1,0 +1,50 @@
+/* source — turning a SOURCE string into a tree in the store, lazily.
+ *
+ * SOURCE is one of:
+ *   sha256:<hex>                              a tree already in the store
+ *   a local directory                         a build context (ctxsrc.h)
+ *   git://… https://… http://… ssh://… git@host:path file://… or a local repo path,
+ *     each with Docker's optional #ref[:subdir] suffix  (gitsrc.h; a local path is a git
+ *     source when it carries '#' or names a repository that is not a plain directory)
+ *   docker-image://[host[:port]/]repo[:tag|@digest]   (imgsrc.h)
+ *   oci-layout://DIR[:tag|@digest]                    (imgsrc.h)
+ *
+ * Only metadata is fetched to make the tree; file contents stay behind locators that the
+ * providers registered by source_add_providers() read on first use. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fs/digest.h"
+
+struct kl_error;
+struct provider_set;
+struct store;
+
+struct source_options {
+	const char *platform;                   /* "os/arch[/variant]"; NULL: linux/amd64 */
+	const char *const *insecure_registries; /* hosts allowed over plain HTTP (loopback always is) */
+	size_t n_insecure_registries;
+	const char *ignore_file;                /* contexts: instead of <dir>/.dockerignore */
+	const char *auth_file;                  /* images: a Docker config.json; NULL: anonymous */
+	bool all_layers;                        /* images: fetch every layer blob now, too */
+};
+
+enum source_kind {
+	SOURCE_TREE,
+	SOURCE_CONTEXT,
+	SOURCE_GIT,
+	SOURCE_IMAGE,
+	_SOURCE_KIND_MAX
+};
+
+/* Classifies spec without touching the network. */
+enum source_kind source_classify(const char *spec);
+
+/* Resolves spec into a tree written to the store; its id goes to ret. Errors name the source. */
+int source_resolve(struct store *s, const char *spec, const struct source_options *opts,
+		   struct digest *ret, struct kl_error **err);
+
+/* Registers in ps the providers that read the locators sources write ("git:", "layer:"), so a
+ * mount of any source's tree can fetch its contents; the local provider is ps's own. */
+void source_add_providers(struct provider_set *ps, struct store *s);

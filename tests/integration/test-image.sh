@@ -1,0 +1,187 @@
+#!/bin/bash
+# Images as trees: a busybox image (tar+gzip, and zstd:chunked) from an OCI layout and from a
+# docker-registry on loopback, mounted and compared byte for byte with `umoci unpack`; chunked
+# files fetched lazily by range; corrupt blobs and hostile tars refused, nothing cached.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-image.sh"
+
+need_cmd jq skopeo umoci docker-registry curl python3 zstd
+kiln pull --help >/dev/null 2>&1 || skip "this kiln has no pull command"
+make_busybox_oci_layout "$T/bb" latest
+
+# The truth: umoci's unpack of the same image.
+umoci unpack --rootless --image "$T/bb:latest" "$T/truth" >/dev/null 2>&1 ||
+	fail "umoci unpack failed"
+
+# A zstd:chunked copy of the image (skopeo writes one from an uncompressed layer).
+make_layer_tar "$T/bb-rootfs" "$T/bb-layer.tar"
+make_oci_layout "$T/bb-plain" latest "$T/bb-layer.tar"
+skopeo copy --quiet --dest-compress-format zstd:chunked "oci:$T/bb-plain:latest" \
+	"oci:$T/bb-zstd:latest" || fail "skopeo could not write a zstd:chunked image"
+zman=$(jq -r '.manifests[0].digest' "$T/bb-zstd/index.json")
+zlayer=$(jq -r '.layers[0].digest' "$T/bb-zstd/blobs/sha256/${zman#sha256:}")
+jq -e '.layers[0].annotations["io.containers.zstd-chunked.manifest-position"]' \
+	"$T/bb-zstd/blobs/sha256/${zman#sha256:}" >/dev/null || fail "skopeo wrote no TOC annotation"
+
+start_registry
+push_layout "$T/bb" latest busybox:latest
+push_layout "$T/bb-zstd" latest busybox:zstd
+
+compare_with_truth() {
+	local dir=$1 what=$2
+	diff -r --no-dereference "$T/truth/rootfs" "$dir" >"$T/diff" 2>&1 ||
+		fail "$what differs from umoci's unpack: $(head -5 "$T/diff")"
+	[ "$(meta_listing "$T/truth/rootfs")" = "$(meta_listing "$dir")" ] ||
+		fail "$what: metadata differs from umoci's unpack"
+	[ "$(link_groups "$T/truth/rootfs")" = "$(link_groups "$dir")" ] ||
+		fail "$what: hardlinks differ"
+}
+
+# Pull (no FUSE needed): every source resolves, the same image gives the same tree.
+t_layout=$(kiln pull "oci-layout://$T/bb:latest") || fail "pull of the layout failed"
+t_reg=$(kiln pull "docker-image://$REGISTRY/busybox:latest") || fail "pull from the registry failed"
+[ "$t_layout" = "$t_reg" ] || fail "layout and registry trees differ: $t_layout $t_reg"
+[ -s "$KILN_ROOT/imgsrc/layers/$(jq -r '.layers[0].digest' \
+	"$T/bb/blobs/sha256/$(jq -r '.manifests[0].digest' "$T/bb/index.json" | cut -d: -f2)" |
+	cut -d: -f2)" ] || fail "no layer record"
+ok "pull from a layout and a registry give the same tree"
+
+before=$(grep -c 'GET /v2/busybox/blobs' "$REGISTRY_LOG" || true)
+t_again=$(kiln pull "docker-image://$REGISTRY/busybox:latest")
+after=$(grep -c 'GET /v2/busybox/blobs' "$REGISTRY_LOG" || true)
+[ "$t_again" = "$t_reg" ] && [ "$before" = "$after" ] ||
+	fail "a second pull fetched blobs again ($before → $after)"
+ok "a second pull is served from the cache"
+
+t_zstd=$(kiln pull "docker-image://$REGISTRY/busybox:zstd") || fail "pull of zstd:chunked failed"
+zsize=$(stat -c %s "$(registry_blob_path "$zlayer")")
+got=$(grep 'GET /v2/busybox/blobs/'"$zlayer" "$REGISTRY_LOG" | grep -c 'HTTP/1.1" 206' || true)
+[ "$got" -ge 1 ] || fail "the chunked layer was not read by range"
+kiln store verify >/dev/null || fail "store verify after pulls"
+ok "zstd:chunked pull reads only the table of contents"
+
+# Mounts: compare bytes and metadata with the truth.
+mount_images=
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+	# Until cli/ passes image sources to mount, this reports and skips the mount checks.
+	mkdir -p "$T/probe"
+	if kiln mount "oci-layout://$T/bb:latest" "$T/probe" 2>"$T/probe.err"; then
+		track_mount "$T/probe"
+		kiln umount "$T/probe"
+		mount_images=1
+	elif grep -q "No such file or directory" "$T/probe.err"; then
+		echo "# SKIP mount checks: this kiln mount does not take image sources yet"
+	else
+		fail "mount of an image layout: $(cat "$T/probe.err")"
+	fi
+fi
+if [ -n "$mount_images" ]; then
+	for src in "oci-layout://$T/bb:latest" "docker-image://$REGISTRY/busybox:latest" \
+		"oci-layout://$T/bb-zstd:latest"; do
+		m=$T/mnt.$RANDOM
+		mkdir -p "$m"
+		kiln mount "$src" "$m" || fail "mount $src failed"
+		track_mount "$m"
+		compare_with_truth "$m" "$src"
+		kiln umount "$m"
+		ok "mount $src matches umoci's unpack"
+	done
+	# The chunked image from the registry, into a fresh store (the others hold its files
+	# already): one small file costs a few hundred bytes, fetched by range.
+	m=$T/mnt.zstd
+	mkdir -p "$m"
+	lines=$(wc -l <"$REGISTRY_LOG")
+	KILN_ROOT=$T/root-lazy kiln mount "docker-image://$REGISTRY/busybox:zstd" "$m" ||
+		fail "mount of zstd:chunked failed"
+	track_mount "$m"
+	[ "$(cat "$m/etc/motd")" = "hello from kiln" ] || fail "etc/motd of the chunked image"
+	sent=$(tail -n +"$((lines + 1))" "$REGISTRY_LOG" | grep -o 'http.response.written=[0-9]*' |
+		cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+	[ "$sent" -lt $((zsize / 50)) ] ||
+		fail "reading one small file moved $sent bytes of a $zsize-byte layer"
+	ok "reading etc/motd of the chunked image moved $sent of $zsize bytes"
+	ranges=$(tail -n +"$((lines + 1))" "$REGISTRY_LOG" | grep -c 'HTTP/1.1" 206' || true)
+	[ "$ranges" -ge 1 ] || fail "etc/motd was not fetched by a range request"
+	compare_with_truth "$m" "docker-image://$REGISTRY/busybox:zstd"
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox of the chunked image"
+	kiln umount "$m"
+	KILN_ROOT=$T/root-lazy kiln store verify >/dev/null || fail "store verify after lazy reads"
+	ok "mount of the zstd:chunked image from the registry matches umoci's unpack"
+else
+	echo "# mount checks skipped (no FUSE, no root, or no image mount)"
+fi
+
+# A corrupt layer in the registry's storage: an error naming the digest, nothing cached.
+make_rootfs_busybox "$T/r2"
+echo other >"$T/r2/etc/other"
+make_layer_tar "$T/r2" "$T/r2.tar.gz"
+make_oci_layout "$T/bad" latest "$T/r2.tar.gz"
+push_layout "$T/bad" latest bad:latest
+bad=$(jq -r '.layers[0].digest' "$T/bad/blobs/sha256/$(jq -r '.manifests[0].digest' \
+	"$T/bad/index.json" | cut -d: -f2)")
+f=$(registry_blob_path "$bad")
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0xff; open(p,"wb").write(b)' "$f"
+expect_fail 1 "${bad}.*(does not match|digest)" kiln pull "docker-image://$REGISTRY/bad:latest"
+[ ! -e "$KILN_ROOT/imgsrc/layers/${bad#sha256:}" ] || fail "a corrupt layer left a record"
+[ ! -e "$KILN_ROOT/content/sha256/${bad#sha256:}" ] || fail "a corrupt layer blob was stored"
+kiln store verify >/dev/null || fail "store verify after a corrupt blob"
+ok "a corrupt registry blob is refused by digest and nothing is cached"
+
+# The same corruption in a layout.
+f=$T/bad/blobs/sha256/${bad#sha256:}
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0xff; open(p,"wb").write(b)' "$f"
+expect_fail 1 "${bad}" kiln pull "oci-layout://$T/bad:latest"
+[ ! -e "$KILN_ROOT/imgsrc/layers/${bad#sha256:}" ] || fail "a corrupt layout layer left a record"
+ok "a corrupt layout blob is refused naming its digest"
+
+# Hostile tars: '..' escapes, hardlinks out of the layer, duplicates.
+hostile() {
+	local name=$1 pattern=$2
+	python3 - "$T/$name.tar" "$name" <<'PY'
+import io, sys, tarfile
+path, kind = sys.argv[1], sys.argv[2]
+with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
+    def add(name, data=b"x", **kw):
+        i = tarfile.TarInfo(name)
+        for k, v in kw.items():
+            setattr(i, k, v)
+        if i.type == tarfile.REGTYPE:
+            i.size = len(data)
+            t.addfile(i, io.BytesIO(data))
+        else:
+            t.addfile(i)
+    if kind == "dotdot":
+        add("../../etc/evil")
+    elif kind == "hardlink":
+        add("ok")
+        add("link", type=tarfile.LNKTYPE, linkname="../../etc/shadow")
+    elif kind == "dup":
+        add("a")
+        add("./a", b"y")
+PY
+	make_oci_layout "$T/$name" latest "$T/$name.tar"
+	expect_fail 1 "$pattern" kiln pull "oci-layout://$T/$name:latest"
+	[ -z "$(ls "$KILN_ROOT/imgsrc/layers" | grep -F "$(sha256sum "$T/$name.tar" | cut -c1-64)")" ] ||
+		fail "$name: a record was written"
+	ok "a tar with $name is refused"
+}
+hostile dotdot "escapes the root"
+hostile hardlink "outside the layer"
+hostile dup "duplicate entry"
+
+# Bearer-token auth with basic credentials from a docker config.json.
+start_auth_proxy kiln s3cret
+expect_fail 1 "token server|denied|unauthorized" \
+	env DOCKER_CONFIG="$T/no-such-dir" KILN_ROOT="$T/root-auth" "$KILN" pull \
+	"docker-image://$AUTH_REGISTRY/busybox:latest"
+mkdir -p "$T/docker"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$AUTH_REGISTRY" "$(printf kiln:s3cret | base64)" \
+	>"$T/docker/config.json"
+t_auth=$(DOCKER_CONFIG=$T/docker KILN_ROOT=$T/root-auth kiln pull \
+	"docker-image://$AUTH_REGISTRY/busybox:latest") || fail "pull with credentials failed"
+[ "$t_auth" = "$t_reg" ] || fail "the tree through the auth proxy differs"
+ok "bearer-token auth with credentials from config.json"
+
+# A manifest naming a blob the registry does not have.
+expect_fail 1 "not found" kiln pull "docker-image://$REGISTRY/nothere:latest"
+ok "a missing image is a clear error"

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests for fs/provider: the store and local providers, verification, batches. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/provider.h"
+#include "fs/store.h"
+#include "fs/tree-import.h"
+#include "fs/uring.h"
+#include "util/error.h"
+#include "util/io.h"
+#include "tests/unit/test-helpers.h"
+
+struct fixture {
+	char *dir;
+	struct store *store;
+	struct provider_set *ps;
+	struct uring *u;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	char *root;
+
+	f->dir = test_tmpdir();
+	root = kl_path_join(f->dir, "store");
+	if (store_open(root, &(struct store_options){ .flags = STORE_NO_SYNC }, &f->store, NULL) <
+	    0)
+		return -1;
+	free(root);
+	f->ps = provider_set_new_default(f->store, f->dir);
+	if (uring_new(0, &f->u, NULL) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	uring_free(f->u);
+	provider_set_free(f->ps);
+	store_unref(f->store);
+	test_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Writes a file of n pseudo-random bytes under the fixture dir; returns its path. */
+static char *
+make_file(struct fixture *f, const char *name, size_t n, unsigned seed)
+{
+	char *path = kl_path_join(f->dir, name);
+	char *buf = xmalloc(n ? n : 1);
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)((i * 2654435761u + seed) >> 13);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(kl_io_write_all(fd, buf, n), 0);
+	close(fd);
+	free(buf);
+	return path;
+}
+
+static char *
+locator_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return tree_local_locator_format(path, &st);
+}
+
+static void
+digest_of_file(const char *path, struct digest *ret)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(digest_fd(fd, ret), 0);
+	close(fd);
+}
+
+static void
+assert_fd_holds(int fd, const char *path)
+{
+	struct digest a, b;
+
+	assert_int_equal(digest_fd(fd, &a), 0);
+	digest_of_file(path, &b);
+	assert_true(digest_equal(&a, &b));
+}
+
+static void
+test_store_blob_is_verified_and_served(void **state)
+{
+	struct fixture *f = *state;
+	struct provider_stats st;
+	struct digest d, got;
+	int fd;
+
+	assert_int_equal(store_ingest_buffer(f->store, "hello", 5, &d, NULL), 0);
+	fd = provider_set_open(f->ps, f->u,
+			       &(struct provider_request){ .path = "a", .digest = &d, .size = 5 },
+			       &got, NULL);
+	assert_true(fd >= 0);
+	assert_true(digest_equal(&d, &got));
+	close(fd);
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.verified, 1);
+	assert_int_equal(st.fetched, 0);
+}
+
+static void
+test_corrupt_store_blob_fails_with_ebadmsg(void **state)
+{
+	struct fixture *f = *state;
+	struct kl_error *err = NULL;
+	char hex[DIGEST_HEX_LEN + 1];
+	struct digest d, got;
+	char *path;
+	int fd;
+
+	assert_int_equal(store_ingest_buffer(f->store, "hello", 5, &d, NULL), 0);
+	path = xasprintf("%s/store/content/sha256/%s", f->dir, digest_to_hex(&d, hex));
+	chmod(path, 0644);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(kl_io_pwrite_all(fd, "J", 1, 0), 0);
+	close(fd);
+	free(path);
+	fd = provider_set_open(f->ps, f->u,
+			       &(struct provider_request){ .path = "a", .digest = &d, .size = 5 },
+			       &got, &err);
+	assert_int_equal(fd, -EBADMSG);
+	assert_non_null(strstr(err->msg, "corrupt"));
+	assert_non_null(strstr(err->msg, hex));
+	kl_error_free(err);
+}
+
+static void
+test_missing_content_without_locator_is_enoent(void **state)
+{
+	struct fixture *f = *state;
+	struct digest d = { { 1, 2, 3 } }, got;
+
+	assert_int_equal(provider_set_open(f->ps, f->u,
+					   &(struct provider_request){ .digest = &d, .size = 1 },
+					   &got, NULL),
+			 -ENOENT);
+}
+
+static void
+test_local_file_is_ingested_and_hashed(void **state)
+{
+	struct fixture *f = *state;
+	char *path = make_file(f, "big", 3u << 20, 1), *loc = locator_of(path);
+	struct provider_stats st;
+	struct digest want, got;
+	int fd;
+
+	digest_of_file(path, &want);
+	fd = provider_set_open(f->ps, f->u,
+			       &(struct provider_request){ .path = "big", .locator = loc,
+							   .locator_len = strlen(loc),
+							   .size = 3u << 20 },
+			       &got, NULL);
+	assert_true(fd >= 0);
+	assert_true(digest_equal(&want, &got));
+	assert_fd_holds(fd, path);
+	close(fd);
+	assert_int_equal(store_has_blob(f->store, &want), 1);
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.fetched, 1);
+	free(loc);
+	free(path);
+}
+
+static void
+test_local_file_changed_since_scan_fails_with_eio(void **state)
+{
+	struct fixture *f = *state;
+	char *path = make_file(f, "f", 100, 1), *loc = locator_of(path);
+	struct kl_error *err = NULL;
+	struct digest got;
+
+	free(make_file(f, "f", 100, 2)); /* same size, new bytes, new mtime/ctime */
+	utimensat(AT_FDCWD, path, (struct timespec[2]){ { 0, UTIME_OMIT }, { 12345, 0 } }, 0);
+	assert_int_equal(provider_set_open(f->ps, f->u,
+					   &(struct provider_request){
+						   .path = "f", .locator = loc,
+						   .locator_len = strlen(loc), .size = 100 },
+					   &got, &err),
+			 -EIO);
+	assert_non_null(strstr(err->msg, "changed"));
+	assert_non_null(strstr(err->msg, path));
+	kl_error_free(err);
+	free(loc);
+	free(path);
+}
+
+static void
+test_local_bytes_must_match_known_digest(void **state)
+{
+	struct fixture *f = *state;
+	char *path = make_file(f, "f", 100, 1), *loc = locator_of(path);
+	struct digest wrong = { { 9 } }, got;
+
+	assert_int_equal(provider_set_open(f->ps, f->u,
+					   &(struct provider_request){
+						   .path = "f", .locator = loc,
+						   .locator_len = strlen(loc), .digest = &wrong,
+						   .size = 100 },
+					   &got, NULL),
+			 -EBADMSG);
+	assert_int_equal(store_has_blob(f->store, &wrong), 0);
+	free(loc);
+	free(path);
+}
+
+static void
+test_local_path_outside_root_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	const char *loc = "local:1:2:3:4.000000000:5.000000000:/etc/passwd";
+	struct digest got;
+
+	assert_int_equal(provider_set_open(f->ps, f->u,
+					   &(struct provider_request){ .locator = loc,
+								       .locator_len = strlen(loc),
+								       .size = 3 },
+					   &got, NULL),
+			 -EPERM);
+}
+
+static void
+test_unknown_scheme_is_enotsup(void **state)
+{
+	struct fixture *f = *state;
+	const char *loc = "nope:whatever";
+	struct digest got;
+
+	assert_int_equal(provider_set_open(f->ps, f->u,
+					   &(struct provider_request){ .locator = loc,
+								       .locator_len = strlen(loc),
+								       .size = 3 },
+					   &got, NULL),
+			 -ENOTSUP);
+}
+
+/* A provider that is not fd-backed: writes "fake:<text>"'s text as the content. */
+static int
+fake_fetch(void *data, const struct provider_request *req, struct store_writer *w,
+	   struct kl_error **err)
+{
+	(*(int *)data)++;
+	return store_writer_write(w, req->locator + 5, req->locator_len - 5, err);
+}
+
+static const struct provider_ops fake_ops = { .scheme = "fake", .fetch = fake_fetch };
+
+static void
+test_generic_provider_and_store_locator(void **state)
+{
+	struct fixture *f = *state;
+	static int calls;
+	const char *loc = "fake:some bytes";
+	char sloc[DIGEST_STRING_SIZE];
+	struct digest want, got;
+	int fd;
+
+	provider_set_add(f->ps, &fake_ops, &calls);
+	digest_buffer("some bytes", 10, &want);
+	fd = provider_set_open(f->ps, f->u,
+			       &(struct provider_request){ .locator = loc, .locator_len = strlen(loc),
+							   .digest = &want, .size = 10 },
+			       &got, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(calls, 1);
+	/* Now in the store: a "sha256:" locator finds it there. */
+	digest_to_string(&want, sloc);
+	fd = provider_set_open(f->ps, f->u,
+			       &(struct provider_request){ .locator = sloc,
+							   .locator_len = strlen(sloc), .size = 10 },
+			       &got, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_true(digest_equal(&want, &got));
+	assert_int_equal(calls, 1);
+}
+
+static void
+test_batch_fetches_all_and_reports_failures(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 40 };
+	struct provider_request reqs[N];
+	char *paths[N], *locs[N];
+	struct digest ds[N], stored;
+	struct kl_error *err = NULL;
+	int results[N];
+
+	assert_int_equal(store_ingest_buffer(f->store, "in the store", 12, &stored, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "f%d", i);
+		paths[i] = make_file(f, name, (size_t)i * 37000 + 1, (unsigned)i);
+		locs[i] = locator_of(paths[i]);
+		reqs[i] = (struct provider_request){ .path = paths[i], .locator = locs[i],
+						     .locator_len = strlen(locs[i]),
+						     .size = (size_t)i * 37000 + 1 };
+	}
+	reqs[7] = (struct provider_request){ .digest = &stored, .size = 12 };
+	free(make_file(f, "f13", 13 * 37000 + 1, 99)); /* changed after its "scan" */
+	utimensat(AT_FDCWD, paths[13], (struct timespec[2]){ { 0, UTIME_OMIT }, { 1, 0 } }, 0);
+
+	assert_int_equal(provider_set_fetch_batch(f->ps, f->u, reqs, N, results, ds, &err), -EIO);
+	assert_non_null(strstr(err->msg, "f13"));
+	kl_error_free(err);
+	for (int i = 0; i < N; i++) {
+		if (i == 13) {
+			assert_int_equal(results[i], -EIO);
+		} else if (i == 7) {
+			assert_int_equal(results[i], 0);
+			assert_true(digest_equal(&ds[i], &stored));
+		} else {
+			struct digest want;
+			assert_int_equal(results[i], 0);
+			digest_of_file(paths[i], &want);
+			assert_true(digest_equal(&ds[i], &want));
+			assert_int_equal(store_has_blob(f->store, &want), 1);
+		}
+		free(paths[i]);
+		free(locs[i]);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store_blob_is_verified_and_served, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_store_blob_fails_with_ebadmsg, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_missing_content_without_locator_is_enoent,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_file_is_ingested_and_hashed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_local_file_changed_since_scan_fails_with_eio,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_bytes_must_match_known_digest, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_local_path_outside_root_is_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_scheme_is_enotsup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generic_provider_and_store_locator, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_fetches_all_and_reports_failures, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

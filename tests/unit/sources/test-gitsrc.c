@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests for sources/gitsrc.c against a repository made with git in a temp dir. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/provider.h"
+#include "fs/store.h"
+#include "fs/tree.h"
+#include "sources/gitsrc.h"
+#include "util/error.h"
+#include "util/io.h"
+#include "tests/unit/test-helpers.h"
+
+#define T1 1600000000
+#define T2 1600000100
+
+/* main (= HEAD, tags v1 and light): sub/a.txt, sub/deep/b, run.sh (0755), link -> sub/a.txt,
+ * a submodule entry "mod"; dev: one more commit changing sub/a.txt. */
+static const char make_repo[] =
+    "set -e\n"
+    "export GIT_CONFIG_NOSYSTEM=1 HOME=\"$PWD\" GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e\n"
+    "export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@e\n"
+    "export GIT_AUTHOR_DATE='@1600000000 +0000' GIT_COMMITTER_DATE='@1600000000 +0000'\n"
+    "git init -q -b main origin && cd origin\n"
+    "mkdir -p sub/deep && printf 'hello\\n' >sub/a.txt && printf deep >sub/deep/b\n"
+    "printf '#!/bin/sh\\necho hi\\n' >run.sh && chmod 755 run.sh && ln -s sub/a.txt link\n"
+    "git add -A\n"
+    "git update-index --add --cacheinfo 160000,1111111111111111111111111111111111111111,mod\n"
+    "git commit -q -m one && git tag -a -m t v1 && git tag light\n"
+    "git checkout -q -b dev && printf 'two\\n' >sub/a.txt\n"
+    "GIT_COMMITTER_DATE='@1600000100 +0000' git commit -q -am two && git checkout -q main\n"
+    "git rev-parse main >../c1 && git rev-parse dev >../c2\n";
+
+struct fixture {
+	char *dir;
+	char *origin;
+	char c1[41], c2[41];
+	struct store *store;
+	char *root;
+};
+
+static void
+read_line(const char *dir, const char *name, char out[41])
+{
+	char *p = kl_path_join(dir, name);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(kl_io_read_full(fd, out, 41), 41);
+	out[40] = '\0';
+	close(fd);
+	free(p);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	char *cmd;
+
+	f->dir = test_tmpdir();
+	setenv("KILN_TEST_SCRIPT", make_repo, 1);
+	cmd = xasprintf("cd '%s' && sh -c \"$KILN_TEST_SCRIPT\"", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(cmd);
+	f->origin = kl_path_join(f->dir, "origin");
+	read_line(f->dir, "c1", f->c1);
+	read_line(f->dir, "c2", f->c2);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	free(f->origin);
+	test_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Each test gets its own store. */
+static int
+store_setup(void **state)
+{
+	struct fixture *f = *state;
+	static unsigned n;
+
+	f->root = xasprintf("%s/store%u", f->dir, n++);
+	return store_open(f->root, &(struct store_options){.flags = STORE_NO_SYNC}, &f->store,
+	                  NULL) < 0
+	           ? -1
+	           : 0;
+}
+
+static int
+store_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	f->store = store_unref(f->store);
+	free(f->root);
+	return 0;
+}
+
+static int
+resolve(struct fixture *f, const char *fragment, struct digest *ret, char *commit,
+        struct kl_error **err)
+{
+	char *spec = xasprintf("%s%s", f->origin, fragment);
+	int r = gitsrc_resolve(f->store, spec, ret, commit, err);
+
+	free(spec);
+	return r;
+}
+
+static void
+resolve_ok(struct fixture *f, const char *fragment, const char *want_commit, struct digest *ret)
+{
+	struct kl_error *err = NULL;
+	char commit[41];
+	struct digest d;
+
+	if (resolve(f, fragment, &d, commit, &err) < 0)
+		fail_msg("'%s': %s", fragment, err->msg);
+	assert_string_equal(commit, want_commit);
+	if (ret)
+		*ret = d;
+}
+
+static struct tree *
+load(struct fixture *f, const struct digest *d)
+{
+	struct tree *t = NULL;
+
+	assert_int_equal(tree_load(f->store, d, &t, NULL), 0);
+	return t;
+}
+
+static void
+entry(const struct tree *t, const char *path, struct tree_entry *e)
+{
+	uint32_t idx;
+
+	if (tree_lookup(t, path, strlen(path), &idx) < 0)
+		fail_msg("no '%s' in the tree", path);
+	tree_entry_at(t, idx, e);
+}
+
+static void
+test_branch_tree_has_git_modes_and_commit_time(void **state)
+{
+	struct fixture *f = *state;
+	struct tree_entry e;
+	struct digest d;
+	struct tree *t;
+
+	resolve_ok(f, "#main", f->c1, &d);
+	t = load(f, &d);
+	assert_int_equal(tree_count(t), 8); /* "", link, mod, run.sh, sub, sub/a.txt, deep, b */
+	entry(t, "", &e);
+	assert_int_equal(e.type, TREE_DIR);
+	assert_int_equal(e.mode, 0755);
+	assert_int_equal(e.mtime_sec, T1);
+	entry(t, "run.sh", &e);
+	assert_int_equal(e.type, TREE_REG);
+	assert_int_equal(e.mode, 0755);
+	assert_int_equal(e.size, 18);
+	assert_int_equal(e.uid, 0);
+	assert_int_equal(e.mtime_sec, T1);
+	entry(t, "sub/a.txt", &e);
+	assert_int_equal(e.type, TREE_REG);
+	assert_int_equal(e.mode, 0644);
+	assert_int_equal(e.size, 6);
+	assert_false(e.flags & TREE_ENTRY_HAS_DIGEST);
+	assert_non_null(e.locator);
+	assert_int_equal(e.locator_len, 4 + 64 + 1 + 40);
+	assert_memory_equal(e.locator, "git:", 4);
+	entry(t, "link", &e);
+	assert_int_equal(e.type, TREE_SYMLINK);
+	assert_int_equal(e.link_len, 9);
+	assert_memory_equal(e.link, "sub/a.txt", 9);
+	entry(t, "mod", &e);
+	assert_int_equal(e.type, TREE_DIR);
+	assert_int_equal(e.mode, 0755);
+	assert_int_equal(tree_first_child(t, e.index), TREE_NONE);
+	entry(t, "sub/deep/b", &e);
+	assert_int_equal(e.size, 4);
+	tree_unref(t);
+}
+
+static void
+test_tags_branches_and_commit_ids_resolve(void **state)
+{
+	struct fixture *f = *state;
+	struct digest head, v1, c2;
+	char frag[64];
+
+	resolve_ok(f, "", f->c1, &head);
+	resolve_ok(f, "#v1", f->c1, &v1); /* annotated: peeled */
+	assert_true(digest_equal(&head, &v1));
+	resolve_ok(f, "#light", f->c1, NULL);
+	resolve_ok(f, "#HEAD", f->c1, NULL);
+	resolve_ok(f, "#refs/heads/dev", f->c2, &c2);
+	assert_false(digest_equal(&head, &c2));
+	resolve_ok(f, "#dev", f->c2, NULL);
+	snprintf(frag, sizeof(frag), "#%s", f->c2);
+	resolve_ok(f, frag, f->c2, NULL);
+	snprintf(frag, sizeof(frag), "#%.7s", f->c2);
+	resolve_ok(f, frag, f->c2, NULL);
+}
+
+static void
+test_file_url_shares_the_bare_repository(void **state)
+{
+	struct fixture *f = *state;
+	struct kl_error *err = NULL;
+	char *spec = xasprintf("file://%s#v1", f->origin);
+	struct digest a, b;
+	char commit[41];
+
+	resolve_ok(f, "#v1", f->c1, &a);
+	if (gitsrc_resolve(f->store, spec, &b, commit, &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_true(digest_equal(&a, &b)); /* same locators: the same repository */
+	free(spec);
+}
+
+static void
+test_subdir_is_the_tree_below(void **state)
+{
+	struct fixture *f = *state;
+	struct kl_error *err = NULL;
+	struct tree_entry e;
+	struct digest d;
+	struct tree *t;
+
+	resolve_ok(f, "#dev:sub", f->c2, &d);
+	t = load(f, &d);
+	assert_int_equal(tree_count(t), 4); /* "", a.txt, deep, deep/b */
+	entry(t, "", &e);
+	assert_int_equal(e.mtime_sec, T2);
+	entry(t, "a.txt", &e);
+	assert_int_equal(e.size, 4);
+	tree_unref(t);
+
+	assert_int_equal(resolve(f, "#main:nope", &d, NULL, &err), -ENOENT);
+	assert_non_null(strstr(err->msg, "no 'nope' in commit"));
+	kl_error_freep(&err);
+	assert_int_equal(resolve(f, "#main:run.sh", &d, NULL, &err), -ENOTDIR);
+	kl_error_freep(&err);
+}
+
+static size_t
+count_dir(const char *root, const char *name)
+{
+	char *p = kl_path_join(root, name);
+	DIR *d = opendir(p);
+	struct dirent *de;
+	size_t n = 0;
+
+	free(p);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void
+test_unknown_ref_fails_cleanly(void **state)
+{
+	struct fixture *f = *state;
+	struct kl_error *err = NULL;
+	struct digest d;
+	char frag[64];
+	size_t before;
+
+	resolve_ok(f, "#main", f->c1, NULL);
+	before = count_dir(f->root, "git/trees");
+	assert_int_equal(before, 1);
+
+	assert_int_equal(resolve(f, "#nope", &d, NULL, &err), -ENOENT);
+	assert_non_null(strstr(err->msg, "git source '"));
+	assert_non_null(strstr(err->msg, "': ref 'nope' not found"));
+	kl_error_freep(&err);
+	snprintf(frag, sizeof(frag), "#%s", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	assert_int_equal(resolve(f, frag, &d, NULL, &err), -ENOENT);
+	assert_non_null(strstr(err->msg, "not found"));
+	kl_error_freep(&err);
+	assert_int_equal(resolve(f, "#abcdef0", &d, NULL, &err), -ENOENT);
+	kl_error_freep(&err);
+	assert_int_equal(resolve(f, "#a..b", &d, NULL, &err), -EINVAL);
+	kl_error_freep(&err);
+	assert_int_equal(count_dir(f->root, "git/trees"), before);
+	/* only the one bare repository (and its lock) beside the tree cache */
+	assert_int_equal(count_dir(f->root, "git"), 3);
+}
+
+static void
+test_provider_fetch_gives_blob_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct provider_set *ps = provider_set_new(f->store);
+	struct kl_error *err = NULL;
+	struct tree_entry e;
+	struct digest d, got;
+	struct tree *t;
+	char buf[16];
+	int fd;
+
+	gitsrc_add_provider(ps, f->store);
+	resolve_ok(f, "#dev", f->c2, &d);
+	t = load(f, &d);
+	entry(t, "sub/a.txt", &e);
+	struct provider_request req = {
+	    .path = e.path,
+	    .locator = e.locator,
+	    .locator_len = e.locator_len,
+	    .size = e.size,
+	};
+	fd = provider_set_open(ps, NULL, &req, &got, &err);
+	if (fd < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(kl_io_read_full(fd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "two\n", 4);
+	close(fd);
+
+	/* a locator naming a repository outside the store's is refused */
+	char bad[4 + 64 + 1 + 40 + 1];
+	memcpy(bad, e.locator, e.locator_len);
+	memcpy(bad + 4, "../../../../../../../../../../../../../../../../../../../../../etc", 64);
+	req.locator = bad;
+	assert_int_equal(provider_set_open(ps, NULL, &req, &got, &err), -EINVAL);
+	kl_error_freep(&err);
+	tree_unref(t);
+	provider_set_free(ps);
+}
+
+static void
+test_full_commit_id_present_needs_no_fetch(void **state)
+{
+	struct fixture *f = *state;
+	struct kl_error *err = NULL;
+	char frag[64], *moved = xasprintf("%s.away", f->origin);
+	struct digest a, b;
+
+	snprintf(frag, sizeof(frag), "#%s:sub", f->c1);
+	resolve_ok(f, frag, f->c1, &a);
+	/* the remote becomes an empty directory: any fetch would fail */
+	assert_int_equal(rename(f->origin, moved), 0);
+	assert_int_equal(mkdir(f->origin, 0755), 0);
+	resolve_ok(f, frag, f->c1, &b);
+	assert_true(digest_equal(&a, &b));
+	snprintf(frag, sizeof(frag), "#%s", f->c1);
+	resolve_ok(f, frag, f->c1, NULL); /* no tree cached for the root yet: built offline */
+	assert_true(resolve(f, "#main", &a, NULL, &err) < 0);
+	kl_error_freep(&err);
+	assert_int_equal(rmdir(f->origin), 0);
+	assert_int_equal(rename(moved, f->origin), 0);
+	free(moved);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_branch_tree_has_git_modes_and_commit_time,
+	                                    store_setup, store_teardown),
+	    cmocka_unit_test_setup_teardown(test_tags_branches_and_commit_ids_resolve, store_setup,
+	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_url_shares_the_bare_repository, store_setup,
+	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_subdir_is_the_tree_below, store_setup,
+	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_ref_fails_cleanly, store_setup,
+	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_provider_fetch_gives_blob_bytes, store_setup,
+	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_full_commit_id_present_needs_no_fetch, store_setup,
+	                                    store_teardown),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests for sources/imgsrc-layer: tar layers → diff trees (names, types, whiteouts, opaque
+ * dirs, hardlinks, xattrs) and every bad tar refused with a message and nothing stored. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fs/store.h"
+#include "fs/tree.h"
+#include "sources/imgsrc-internal.h"
+#include "util/error.h"
+#include "util/io.h"
+#include "util/xalloc.h"
+#include "../test-helpers.h"
+
+struct fx {
+	char *dir;
+	struct store *store;
+	char *tar;
+};
+
+struct ent {
+	const char *name;
+	int type;          /* AE_IF*; 0: hardlink */
+	const char *data;  /* file contents, symlink or hardlink target */
+	int64_t size;      /* -1: strlen(data) */
+	const char *xattr; /* "name=value" or NULL */
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+	struct store_options o = {.flags = STORE_NO_SYNC};
+	char *root;
+
+	f->dir = test_tmpdir();
+	root = kl_path_join(f->dir, "store");
+	assert_int_equal(store_open(root, &o, &f->store, NULL), 0);
+	free(root);
+	f->tar = kl_path_join(f->dir, "layer.tar");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_unref(f->store);
+	free(f->tar);
+	test_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Writes a tar (gzip when asked) of ents to f->tar. */
+static void
+write_tar(struct fx *f, const struct ent *ents, size_t n, bool gzip)
+{
+	struct archive *a = archive_write_new();
+
+	archive_write_set_format_pax_restricted(a);
+	if (gzip)
+		archive_write_add_filter_gzip(a);
+	assert_int_equal(archive_write_open_filename(a, f->tar), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct archive_entry *e = archive_entry_new();
+		const struct ent *x = &ents[i];
+		int64_t size = x->size >= 0 ? x->size : (int64_t)(x->data ? strlen(x->data) : 0);
+
+		archive_entry_set_pathname(e, x->name);
+		archive_entry_set_mtime(e, 1700000000, 5);
+		archive_entry_set_uid(e, 1000);
+		archive_entry_set_gid(e, 100);
+		if (x->type == 0) {
+			archive_entry_set_hardlink(e, x->data);
+		} else {
+			archive_entry_set_filetype(e, (unsigned)x->type);
+			archive_entry_set_perm(e, x->type == AE_IFDIR ? 0755 : 0644);
+		}
+		if (x->type == AE_IFLNK)
+			archive_entry_set_symlink(e, x->data);
+		if (x->type == AE_IFCHR)
+			archive_entry_set_rdev(e, makedev(1, 3));
+		if (x->type == AE_IFREG)
+			archive_entry_set_size(e, size);
+		if (x->xattr) {
+			const char *eq = strchr(x->xattr, '=');
+			char *name = xstrndup(x->xattr, (size_t)(eq - x->xattr));
+
+			archive_entry_xattr_add_entry(e, name, eq + 1, strlen(eq + 1));
+			free(name);
+		}
+		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+		if (x->type == AE_IFREG && x->data)
+			archive_write_data(a, x->data, strlen(x->data));
+		archive_entry_free(e);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+}
+
+static int
+convert(struct fx *f, const struct digest *blob, struct digest *ret, struct kl_error **err)
+{
+	int fd = open(f->tar, O_RDONLY | O_CLOEXEC), r;
+
+	assert_true(fd >= 0);
+	r = imgsrc_layer_from_tar(f->store, fd, blob, "test-layer", ret, err);
+	close(fd);
+	return r;
+}
+
+static struct tree *
+load(struct fx *f, const struct ent *ents, size_t n, bool gzip)
+{
+	struct kl_error *err = NULL;
+	struct tree *t;
+	struct digest id;
+
+	write_tar(f, ents, n, gzip);
+	if (convert(f, NULL, &id, &err) < 0)
+		fail_msg("converting: %s", err->msg);
+	assert_int_equal(tree_load(f->store, &id, &t, NULL), 0);
+	return t;
+}
+
+static void
+entry(const struct tree *t, const char *path, struct tree_entry *ret)
+{
+	uint32_t idx;
+
+	if (tree_lookup(t, path, strlen(path), &idx) < 0)
+		fail_msg("no entry '%s'", path);
+	tree_entry_at(t, idx, ret);
+}
+
+static void
+test_entries_become_tree_entries(void **state)
+{
+	static const struct ent ents[] = {
+	    {"./", AE_IFDIR, NULL, 0, NULL},
+	    {"./bin/", AE_IFDIR, NULL, 0, NULL},
+	    {"./bin/busybox", AE_IFREG, "#!busybox", -1, "user.k=v"},
+	    {"./bin/sh", AE_IFLNK, "/bin/busybox", -1, NULL},
+	    {"./bin/ash", 0, "./bin/busybox", -1, NULL},
+	    {"/dev/null", AE_IFCHR, NULL, 0, NULL},
+	    {"dev/fifo", AE_IFIFO, NULL, 0, NULL},
+	    {"empty", AE_IFREG, NULL, 0, NULL},
+	};
+	struct fx *f = *state;
+	struct tree *t = load(f, ents, sizeof(ents) / sizeof(ents[0]), true);
+	struct tree_entry e;
+	struct tree_xattr x;
+	char *buf;
+	size_t len;
+
+	entry(t, "bin/busybox", &e);
+	assert_int_equal(e.type, TREE_REG);
+	assert_int_equal(e.size, 9);
+	assert_int_equal(e.uid, 1000);
+	assert_int_equal(e.mtime_sec, 1700000000);
+	assert_int_equal(e.mode, 0644);
+	assert_true(e.flags & TREE_ENTRY_HAS_DIGEST);
+	assert_int_equal(store_read_blob(f->store, &e.digest, 100, &buf, &len, NULL), 0);
+	assert_memory_equal(buf, "#!busybox", 9);
+	free(buf);
+	assert_int_equal(e.n_xattrs, 1);
+	tree_entry_xattr(t, &e, 0, &x);
+	assert_string_equal(x.name, "user.k");
+	entry(t, "bin/sh", &e);
+	assert_int_equal(e.type, TREE_SYMLINK);
+	assert_memory_equal(e.link, "/bin/busybox", 12);
+	entry(t, "bin/ash", &e);
+	assert_int_equal(e.type, TREE_HARDLINK);
+	assert_memory_equal(e.link, "bin/busybox", 11);
+	entry(t, "dev/null", &e);
+	assert_int_equal(e.type, TREE_CHAR);
+	assert_int_equal(e.rdev, makedev(1, 3));
+	entry(t, "dev/fifo", &e);
+	assert_int_equal(e.type, TREE_FIFO);
+	entry(t, "empty", &e);
+	assert_int_equal(e.type, TREE_REG);
+	assert_int_equal(e.size, 0);
+	tree_unref(t);
+}
+
+static void
+test_whiteouts_and_opaque_dirs(void **state)
+{
+	static const struct ent lower[] = {
+	    {"etc/", AE_IFDIR, NULL, 0, NULL},    {"etc/a", AE_IFREG, "a", -1, NULL},
+	    {"etc/b", AE_IFREG, "b", -1, NULL},   {"var/", AE_IFDIR, NULL, 0, NULL},
+	    {"var/old", AE_IFREG, "o", -1, NULL},
+	};
+	static const struct ent upper[] = {
+	    {"etc/", AE_IFDIR, NULL, 0, NULL},    {"etc/.wh.a", AE_IFREG, NULL, 0, NULL},
+	    {"var/", AE_IFDIR, NULL, 0, NULL},    {"var/.wh..wh..opq", AE_IFREG, NULL, 0, NULL},
+	    {"var/new", AE_IFREG, "n", -1, NULL}, {".wh..wh.plnk/", AE_IFDIR, NULL, 0, NULL},
+	};
+	struct fx *f = *state;
+	struct tree *lo = load(f, lower, 5, false), *up = load(f, upper, 6, true), *merged;
+	struct tree_builder *b;
+	struct tree_entry e;
+	char *buf;
+	size_t len;
+	uint32_t idx;
+
+	entry(up, "etc/a", &e);
+	assert_int_equal(e.type, TREE_WHITEOUT);
+	entry(up, "var", &e);
+	assert_true(e.flags & TREE_ENTRY_OPAQUE);
+	assert_int_equal(tree_lookup(up, "var/.wh..wh..opq", 16, &idx), -ENOENT);
+	assert_int_equal(tree_apply(lo, up, &b, NULL), 0);
+	assert_int_equal(tree_builder_serialize(b, &buf, &len, NULL), 0);
+	tree_builder_free(b);
+	assert_int_equal(tree_parse(buf, len, NULL, &merged, NULL), 0);
+	assert_int_equal(tree_lookup(merged, "etc/a", 5, &idx), -ENOENT);
+	assert_int_equal(tree_lookup(merged, "etc/b", 5, &idx), 0);
+	assert_int_equal(tree_lookup(merged, "var/old", 7, &idx), -ENOENT);
+	assert_int_equal(tree_lookup(merged, "var/new", 7, &idx), 0);
+	tree_unref(merged);
+	free(buf);
+	tree_unref(lo);
+	tree_unref(up);
+}
+
+static void
+test_names_are_cleaned_like_docker(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"./a/b", "a/b"}, {"/a//b/", "a/b"}, {"a/./b", "a/b"}, {"a/c/../b", "a/b"},
+	    {".", ""},        {"./", ""},        {"///", ""},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *c = imgsrc_clean_name(cases[i].in);
+
+		assert_non_null(c);
+		assert_string_equal(c, cases[i].out);
+		free(c);
+	}
+	assert_null(imgsrc_clean_name(".."));
+	assert_null(imgsrc_clean_name("../etc/passwd"));
+	assert_null(imgsrc_clean_name("a/../../b"));
+	assert_null(imgsrc_clean_name("/../x"));
+}
+
+/* Counts blobs by listing the content directory (not store_foreach_blob, whose dup'd directory
+ * fd shares its offset with the store's, so a second walk sees nothing). */
+static int
+blob_count(struct fx *f)
+{
+	char *p = xasprintf("%s/content/sha256", store_root(f->store));
+	DIR *d = opendir(p);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	free(p);
+	return n;
+}
+
+/* The bad tar is refused with a message holding pattern, and the store gains nothing. */
+static void
+expect_bad(struct fx *f, const struct digest *blob, const char *pattern)
+{
+	struct kl_error *err = NULL;
+	struct digest id;
+	int before = blob_count(f);
+
+	if (convert(f, blob, &id, &err) >= 0)
+		fail_msg("a bad layer was accepted (wanted '%s')", pattern);
+	assert_non_null(err);
+	if (!strstr(err->msg, pattern))
+		fail_msg("message '%s' lacks '%s'", err->msg, pattern);
+	assert_non_null(strstr(err->msg, "test-layer"));
+	kl_error_free(err);
+	if (blob_count(f) != before)
+		fail_msg("the store went from %d to %d blobs", before, blob_count(f));
+}
+
+static void
+bad_tar(struct fx *f, const struct ent *ents, size_t n, const char *pattern)
+{
+	write_tar(f, ents, n, true);
+	expect_bad(f, NULL, pattern);
+}
+
+static void
+test_escaping_names_are_refused(void **state)
+{
+	static const struct ent e1[] = {{"../evil", AE_IFREG, "x", -1, NULL}};
+	static const struct ent e2[] = {{"a/../../evil", AE_IFREG, "x", -1, NULL}};
+	static const struct ent e3[] = {{"ok", AE_IFREG, "x", -1, NULL},
+	                                {"link", 0, "../ok", -1, NULL}};
+	static const struct ent e4[] = {{"x/.wh...", AE_IFREG, NULL, 0, NULL}};
+
+	bad_tar(*state, e1, 1, "escapes the root");
+	bad_tar(*state, e2, 1, "escapes the root");
+	bad_tar(*state, e3, 2, "outside the layer");
+	bad_tar(*state, e4, 1, "bad whiteout");
+}
+
+static void
+test_bad_hardlinks_are_refused(void **state)
+{
+	static const struct ent e1[] = {{"link", 0, "missing", -1, NULL}};
+	static const struct ent e2[] = {{"d/", AE_IFDIR, NULL, 0, NULL},
+	                                {"link", 0, "d", -1, NULL}};
+	static const struct ent e3[] = {{"a", 0, "b", -1, NULL}, {"b", 0, "a", -1, NULL}};
+	static const struct ent e4[] = {{"self", 0, "self", -1, NULL}};
+
+	bad_tar(*state, e1, 1, "not a file of this layer");
+	bad_tar(*state, e2, 2, "not a file of this layer");
+	bad_tar(*state, e3, 2, "not a file of this layer");
+	bad_tar(*state, e4, 1, "not a file of this layer");
+}
+
+static void
+test_hardlink_to_a_symlink_becomes_a_copy(void **state)
+{
+	static const struct ent ents[] = {{"s", AE_IFLNK, "/target", -1, NULL},
+	                                  {"h", 0, "s", -1, NULL}};
+	struct tree *t = load(*state, ents, 2, false);
+	struct tree_entry e;
+
+	entry(t, "h", &e);
+	assert_int_equal(e.type, TREE_SYMLINK);
+	assert_memory_equal(e.link, "/target", 7);
+	tree_unref(t);
+}
+
+static void
+test_duplicates_are_refused(void **state)
+{
+	static const struct ent e1[] = {{"a", AE_IFREG, "1", -1, NULL},
+	                                {"./a", AE_IFREG, "2", -1, NULL}};
+	static const struct ent e2[] = {{"a", AE_IFREG, "1", -1, NULL},
+	                                {".wh.a", AE_IFREG, NULL, 0, NULL}};
+
+	bad_tar(*state, e1, 2, "duplicate entry 'a'");
+	bad_tar(*state, e2, 2, "duplicate entry 'a'");
+}
+
+static void
+test_opaque_marker_in_a_file_is_refused(void **state)
+{
+	static const struct ent e1[] = {{"f", AE_IFREG, "1", -1, NULL},
+	                                {"f/.wh..wh..opq", AE_IFREG, NULL, 0, NULL}};
+
+	bad_tar(*state, e1, 2, "not a directory");
+}
+
+static void
+truncate_file(const char *path, off_t keep)
+{
+	assert_int_equal(truncate(path, keep), 0);
+}
+
+static void
+test_truncated_and_corrupt_blobs_are_refused(void **state)
+{
+	static const struct ent ents[] = {
+	    {"big", AE_IFREG, NULL, 0, NULL}, /* filled below */
+	};
+	struct fx *f = *state;
+	char *data = xmalloc(300001);
+	struct ent e[1] = {ents[0]};
+	struct stat st;
+	int fd;
+
+	for (size_t i = 0; i < 300000; i++)
+		data[i] = (char)('a' + (i * 7919) % 26);
+	data[300000] = '\0';
+	e[0].data = data;
+	e[0].size = -1;
+	{
+		/* Intact, it round-trips (contents larger than one read of the compressed blob). */
+		struct tree *t = load(f, e, 1, true);
+		struct tree_entry te;
+		char *buf;
+		size_t len;
+
+		entry(t, "big", &te);
+		assert_int_equal(store_read_blob(f->store, &te.digest, 1u << 20, &buf, &len, NULL), 0);
+		assert_int_equal(len, 300000);
+		assert_memory_equal(buf, data, 300000);
+		free(buf);
+		tree_unref(t);
+	}
+	write_tar(f, e, 1, true);
+	assert_int_equal(stat(f->tar, &st), 0);
+	truncate_file(f->tar, st.st_size / 2);
+	expect_bad(f, NULL, "test-layer");
+
+	write_tar(f, e, 1, true);
+	fd = open(f->tar, O_WRONLY);
+	assert_int_equal(pwrite(fd, "garbage!", 8, st.st_size / 3), 8);
+	close(fd);
+	expect_bad(f, NULL, "test-layer");
+
+	write_tar(f, e, 1, false);
+	truncate_file(f->tar, 1024);
+	expect_bad(f, NULL, "test-layer");
+	free(data);
+}
+
+static void
+test_a_blob_that_does_not_match_its_digest_stores_nothing(void **state)
+{
+	static const struct ent ents[] = {{"f", AE_IFREG, "contents", -1, NULL}};
+	struct fx *f = *state;
+	struct digest wrong;
+
+	write_tar(f, ents, 1, true);
+	digest_buffer("not this", 8, &wrong);
+	expect_bad(f, &wrong, "does not match its digest");
+}
+
+static void
+test_absurd_sizes_are_refused(void **state)
+{
+	struct fx *f = *state;
+	char hdr[1536] = {0};
+	unsigned sum = 0;
+	int fd;
+
+	/* A ustar header claiming a file of 2^60 bytes, then nothing. */
+	strcpy(hdr, "huge");
+	memcpy(hdr + 100, "0000644", 7);
+	memcpy(hdr + 108, "0000000", 7);
+	memcpy(hdr + 116, "0000000", 7);
+	hdr[124] = (char)0x80; /* base-256 size */
+	hdr[124 + 4] = 0x10;
+	memcpy(hdr + 136, "14000000000", 11);
+	hdr[156] = '0';
+	memcpy(hdr + 257, "ustar", 6);
+	memcpy(hdr + 263, "00", 2);
+	memset(hdr + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += (unsigned char)hdr[i];
+	snprintf(hdr + 148, 8, "%06o", sum);
+	fd = open(f->tar, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	close(fd);
+	expect_bad(f, NULL, "test-layer");
+}
+
+static void
+test_garbage_is_not_a_tar(void **state)
+{
+	struct fx *f = *state;
+	int fd = open(f->tar, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_int_equal(write(fd, "this is not a tar archive at all, not even close", 48), 48);
+	close(fd);
+	expect_bad(f, NULL, "test-layer");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_entries_become_tree_entries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_whiteouts_and_opaque_dirs, setup, teardown),
+	    cmocka_unit_test(test_names_are_cleaned_like_docker),
+	    cmocka_unit_test_setup_teardown(test_escaping_names_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_hardlinks_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hardlink_to_a_symlink_becomes_a_copy, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicates_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_opaque_marker_in_a_file_is_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_and_corrupt_blobs_are_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_blob_that_does_not_match_its_digest_stores_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_absurd_sizes_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_is_not_a_tar, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
