@@ -40,6 +40,10 @@ static const char mount_usage[] =
 	"\n"
 	"  -f, --foreground  serve in the foreground until unmounted or interrupted\n"
 	"  --log FILE        in the background, append log lines to FILE (default: discard)\n"
+	"  --platform P      images: the platform to pick from a multi-platform image\n"
+	"                    (OS/ARCH[/VARIANT], default linux/amd64)\n"
+	"  --insecure-registry HOST  images: allow plain HTTP to HOST[:PORT] (loopback always\n"
+	"                    is); repeatable\n"
 	"\n"
 	"Without -f, kiln returns once the mount is ready. A mount left by a killed kiln is\n"
 	"cleaned up first. Stop it with 'kiln umount DIR' (or SIGINT/SIGTERM to the server).\n";
@@ -139,6 +143,8 @@ struct mount_job {
 	const char *log_file;
 	bool foreground;
 	int ready_fd; /* background: the pipe to the waiting parent */
+	struct source_options source; /* git and image sources */
+	const char **insecure;        /* owned array behind source.insecure_registries */
 };
 
 /* Resolves SOURCE to a tree id, scanning a directory (metadata only). */
@@ -153,7 +159,7 @@ resolve_source(struct store *s, const char *source, struct mount_job *job, struc
 	if (strncmp(source, "sha256:", 7) == 0)
 		return digest_parse(source, strlen(source), &job->tree, err);
 	if (source_classify(source) != SOURCE_CONTEXT)
-		return source_resolve(s, source, /* opts= */ NULL, &job->tree, err);
+		return source_resolve(s, source, &job->source, &job->tree, err);
 	/* A directory is shown whole, as it is (a build context would apply .dockerignore). */
 	if (stat(source, &st) < 0)
 		return kl_error_set(err, errno, "source '%s'", source);
@@ -293,11 +299,14 @@ parse_mount_args(int argc, char **argv, struct mount_job *job)
 	static const struct option opts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "platform", required_argument, NULL, 'p' },
+		{ "insecure-registry", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
+	job->source.insecure_registries = job->insecure;
 	while ((opt = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
@@ -305,6 +314,12 @@ parse_mount_args(int argc, char **argv, struct mount_job *job)
 			break;
 		case 'l':
 			job->log_file = optarg;
+			break;
+		case 'p':
+			job->source.platform = optarg;
+			break;
+		case 'i':
+			job->insecure[job->source.n_insecure_registries++] = optarg;
 			break;
 		case 'h':
 			fputs(mount_usage, stdout);
@@ -324,9 +339,12 @@ cmd_mount(struct cli *c, int argc, char **argv)
 	struct mount_job job = { .ready_fd = -1 };
 	struct kl_error *err = NULL;
 	struct stat st;
+	_cleanup_free_ const char **insecure = xcalloc((size_t)argc + 1, sizeof(*insecure));
 	struct store *s;
 	int r;
 
+	job.insecure = insecure;
+	job.source.auth_file = c->auth_file;
 	r = parse_mount_args(argc, argv, &job);
 	if (r >= 0)
 		return r;

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "fs/store.h"
+#include "fs/tree-hardlinks.h"
 #include "fs/tree.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -26,12 +26,6 @@
 
 #define SMALL_FILE_MAX (1u << 20) /* read whole, hash, and skip the write when already stored */
 
-struct inode_key {
-	dev_t dev;
-	ino_t ino;
-	char *path; /* the leader: first path of this inode in tree order */
-};
-
 struct importer {
 	struct store *store;
 	const struct tree_import_options *opts;
@@ -40,7 +34,7 @@ struct importer {
 	char *abs_root;   /* absolute path of the scanned dir, for locators */
 	char *path;       /* current relative path */
 	size_t path_len, path_cap;
-	void *inodes; /* tsearch tree of struct inode_key: regular files with st_nlink > 1 */
+	struct tree_hardlinks *inodes; /* leaders of regular files with st_nlink > 1 */
 	char *buf;        /* SMALL_FILE_MAX bytes */
 	char *xbuf;       /* xattr names and values */
 	size_t xbuf_cap;
@@ -182,44 +176,6 @@ regular_content(struct importer *im, int dir_fd, const char *name, const struct 
 }
 
 static int
-compare_inodes(const void *a, const void *b)
-{
-	const struct inode_key *x = a, *y = b;
-
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return 0;
-}
-
-/* Returns the leader path when st's inode was seen before, else records it and returns NULL. */
-static const char *
-hardlink_leader(struct importer *im, const struct stat *st)
-{
-	struct inode_key probe = {st->st_dev, st->st_ino, NULL}, *k;
-	struct inode_key **found;
-
-	found = tfind(&probe, &im->inodes, compare_inodes);
-	if (found)
-		return (*found)->path;
-	k = xmalloc(sizeof(*k));
-	*k = (struct inode_key){st->st_dev, st->st_ino, xstrdup(im->path)};
-	if (!tsearch(k, &im->inodes, compare_inodes))
-		abort();
-	return NULL;
-}
-
-static void
-free_inode_key(void *p)
-{
-	struct inode_key *k = p;
-
-	free(k->path);
-	free(k);
-}
-
-static int
 fill_type(struct importer *im, int dir_fd, const char *name, const struct stat *st,
 	  struct tree_entry *e, char **ret_alloc, struct kl_error **err)
 {
@@ -251,7 +207,9 @@ fill_type(struct importer *im, int dir_fd, const char *name, const struct stat *
 		return 0;
 	}
 	case S_IFREG: {
-		const char *leader = st->st_nlink > 1 ? hardlink_leader(im, st) : NULL;
+		const char *leader = st->st_nlink > 1 ? tree_hardlinks_leader(im->inodes, st, im->path,
+										 im->path_len)
+						      : NULL;
 		if (leader) {
 			e->type = TREE_HARDLINK;
 			e->link = leader;
@@ -384,7 +342,7 @@ scan_dir(struct importer *im, int dir_fd, struct kl_error **err)
 static void
 importer_done(struct importer *im)
 {
-	tdestroy(im->inodes, free_inode_key);
+	tree_hardlinks_free(im->inodes);
 	free(im->path);
 	free(im->abs_root);
 	free(im->buf);
@@ -402,6 +360,7 @@ tree_import_dir(struct store *s, const char *dir, const struct tree_import_optio
 		.store = s,
 		.opts = opts ? opts : &defaults,
 		.builder = tree_builder_new(),
+		.inodes = tree_hardlinks_new(),
 		.batch = store_batch_new(s),
 		.buf = xmalloc(SMALL_FILE_MAX),
 	};

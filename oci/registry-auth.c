@@ -8,30 +8,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "oci/reference.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static char *
 base64_encode(const char *in, size_t n)
 {
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
 
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)(unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		*o++ = b64[(v >> 18) & 63];
-		*o++ = b64[(v >> 12) & 63];
-		*o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? b64[v & 63] : '=';
-	}
-	*o = '\0';
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
 	return out;
 }
 

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "fs/store.h"
 #include "fs/tree-import.h"
+#include "fs/tree-hardlinks.h"
 #include "fs/tree.h"
 #include "fs/uring.h"
 #include "sources/ctxsrc-statcache.h"
@@ -49,12 +49,6 @@ struct hash_item {
 	int fd;
 };
 
-struct inode_key {
-	dev_t dev;
-	ino_t ino;
-	char *path; /* the first included path of this inode, in tree order */
-};
-
 struct scanner {
 	struct store *store;
 	const struct ctxsrc_options *opts;
@@ -74,7 +68,7 @@ struct scanner {
 	size_t depth, frames_cap;
 	char **follow; /* cleaned followpaths; n_follow == 0: the whole directory */
 	size_t n_follow, follow_cap;
-	void *inodes; /* tsearch tree of struct inode_key */
+	struct tree_hardlinks *inodes; /* leaders of regular files with st_nlink > 1 */
 	struct hash_item items[HASH_BATCH];
 	struct uring_job jobs[HASH_BATCH];
 	struct digest_ctx *ctxs[HASH_BATCH];
@@ -442,44 +436,6 @@ add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st
 	return sc->n_items == HASH_BATCH ? flush_hashes(sc, err) : 0;
 }
 
-static int
-compare_inodes(const void *a, const void *b)
-{
-	const struct inode_key *x = a, *y = b;
-
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return 0;
-}
-
-/* The first included path of st's inode when there was one; else records this one. */
-static const char *
-hardlink_leader(struct scanner *sc, const struct stat *st)
-{
-	struct inode_key probe = {st->st_dev, st->st_ino, NULL}, *k;
-	struct inode_key **found;
-
-	found = tfind(&probe, &sc->inodes, compare_inodes);
-	if (found)
-		return (*found)->path;
-	k = xmalloc(sizeof(*k));
-	*k = (struct inode_key){st->st_dev, st->st_ino, xstrndup(sc->path, sc->path_len)};
-	if (!tsearch(k, &sc->inodes, compare_inodes))
-		abort();
-	return NULL;
-}
-
-static void
-free_inode_key(void *p)
-{
-	struct inode_key *k = p;
-
-	free(k->path);
-	free(k);
-}
-
 /* Adds the entry at sc->path (name in dir_fd). */
 static int
 emit(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, struct kl_error **err)
@@ -516,7 +472,9 @@ emit(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, st
 		e.size = (uint64_t)n;
 		break;
 	case S_IFREG:
-		leader = st->st_nlink > 1 ? hardlink_leader(sc, st) : NULL;
+		leader = st->st_nlink > 1
+				 ? tree_hardlinks_leader(sc->inodes, st, sc->path, sc->path_len)
+				 : NULL;
 		if (!leader)
 			return add_file(sc, dir_fd, name, st, &e, err);
 		e.type = TREE_HARDLINK;
@@ -738,7 +696,7 @@ scanner_done(struct scanner *sc)
 	for (size_t i = 0; i < sc->n_follow; i++)
 		free(sc->follow[i]);
 	free(sc->follow);
-	tdestroy(sc->inodes, free_inode_key);
+	tree_hardlinks_free(sc->inodes);
 	uring_free(sc->uring);
 	tree_builder_free(sc->builder);
 	ctxsrc_statcache_free(sc->cache);
@@ -818,6 +776,7 @@ ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
 	    .store = s,
 	    .opts = opts ? opts : &defaults,
 	    .builder = tree_builder_new(),
+	    .inodes = tree_hardlinks_new(),
 	};
 	struct timespec now;
 	int r;

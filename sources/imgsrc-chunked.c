@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,32 +74,27 @@ imgsrc_chunked_decompress(const void *buf, size_t len, uint64_t ulen, char **ret
 	return 0;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Decodes standard base64 (padding optional); -EINVAL on other bytes. out holds 3*len/4+3. */
+/* Decodes standard base64, padding optional, with openssl; -EINVAL on anything else. out holds
+ * 3*len/4+3 bytes. */
 static int
 base64_decode(const char *in, size_t len, uint8_t *out, size_t *ret_n)
 {
-	uint32_t acc = 0;
-	size_t n = 0;
-	int bits = 0;
+	size_t full = (len + 3) / 4 * 4, pad = 0;
+	_cleanup_free_ char *padded = NULL;
+	int n;
 
-	for (size_t i = 0; i < len; i++) {
-		const char *p;
-
-		if (in[i] == '=')
-			break;
-		p = strchr(b64, in[i]);
-		if (!p || !in[i])
-			return -EINVAL;
-		acc = (acc << 6) | (uint32_t)(p - b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*ret_n = n;
+	if (full > INT32_MAX)
+		return -EINVAL;
+	padded = xmalloc(full + 1);
+	memcpy(padded, in, len);
+	memset(padded + len, '=', full - len);
+	/* openssl decodes padding as zero bytes and counts them: take them off again */
+	while (pad < 2 && pad < full && padded[full - 1 - pad] == '=')
+		pad++;
+	n = EVP_DecodeBlock(out, (const unsigned char *)padded, (int)full);
+	if (n < 0 || (size_t)n < pad)
+		return -EINVAL;
+	*ret_n = (size_t)n - pad;
 	return 0;
 }
 

@@ -8,7 +8,7 @@ KILN=$(realpath "$KILN")
 w=$(mktemp -d "${TMPDIR:-/tmp}/kiln-demo.XXXXXX")
 export KILN_ROOT=$w/store
 cleanup() {
-	for m in "$w/mnt-tree" "$w/mnt-dir"; do
+	for m in "$w/mnt-tree" "$w/mnt-dir" "$w/mnt-git"; do
 		grep -q " $m " /proc/self/mounts && "$KILN" umount "$m"
 	done
 	rm -rf "$w"
@@ -43,4 +43,16 @@ echo "== kiln mount DIR (scanned, metadata only; bytes read from the directory o
 "$KILN" mount "$w/ctx" "$w/mnt-dir"
 cat "$w/mnt-dir/src/main.c"
 "$KILN" umount "$w/mnt-dir"
+
+echo "== kiln mount REPO#TAG (a git ref: tree from git objects, blobs read on first use)"
+git init -q -b main "$w/repo"
+cp -a "$w/ctx/." "$w/repo/"
+git -C "$w/repo" add -A
+git -C "$w/repo" -c user.name=demo -c user.email=demo@example.invalid commit -qm "first"
+git -C "$w/repo" tag v1
+mkdir -p "$w/mnt-git"
+"$KILN" mount "$w/repo#v1" "$w/mnt-git"
+ls -l "$w/mnt-git"
+"$w/mnt-git/run"
+"$KILN" umount "$w/mnt-git"
 echo "== done"

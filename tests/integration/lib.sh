@@ -94,3 +94,51 @@ link_groups() {
 		{ if ($1 != last && NR > 1) print line; if ($1 != last) line = $2; else line = line " " $2; last = $1 }
 		END { if (NR) print line }' | sort)
 }
+
+# A directory with every kind of entry the tree format knows, odd names, owners, modes, xattrs,
+# hardlinks, nanosecond mtimes, and a directory too big for one readdir reply.
+make_fixture() {
+	local d=$1 long i
+	mkdir -p "$d/dir with spaces" "$d/empty-dir" "$d/modes" "$d/many"
+	printf 'hello\n' >"$d/dir with spaces/file one"
+	printf 'newline\n' >"$d/name"$'\n'"with newline"
+	printf 'bytes\n' >"$d/"$'\xff\xfe-not-utf8'
+	: >"$d/empty-file"
+	long=$d
+	for i in 1 2 3 4 5; do
+		long=$long/segment$i-$(head -c 60 /dev/zero | tr '\0' x)
+	done
+	mkdir -p "$long"
+	printf 'deep\n' >"$long/leaf"
+	truncate -s 8M "$d/sparse"
+	printf 'middle' | dd of="$d/sparse" bs=1 seek=$((4 << 20)) conv=notrunc status=none
+	head -c 3000000 /dev/urandom >"$d/random.bin"
+	head -c 1 /dev/urandom >"$d/one-byte"
+	printf 'shared\n' >"$d/hard-a"
+	ln "$d/hard-a" "$d/hard-b"
+	ln "$d/hard-a" "$d/dir with spaces/hard-c"
+	ln -s "dir with spaces/file one" "$d/link-ok"
+	ln -s "/nonexistent/target" "$d/link-dangling"
+	ln -s "loop-b" "$d/loop-a"
+	ln -s "loop-a" "$d/loop-b"
+	ln -s "$(head -c 3000 /dev/zero | tr '\0' y)" "$d/link-long"
+	mknod "$d/chardev" c 1 3
+	mknod "$d/blockdev" b 7 200
+	mkfifo "$d/fifo"
+	setfattr -n user.kiln -v "value one" "$d/dir with spaces/file one"
+	setfattr -n user.bin -v 0x00ff10 "$d/random.bin"
+	setfattr -n user.dir -v dirvalue "$d/empty-dir"
+	setfattr -n trusted.onlink -v linkvalue -h "$d/link-ok"
+	chown 1234:5678 "$d/dir with spaces/file one"
+	chown -h 42:43 "$d/link-ok"
+	printf '#!/bin/sh\n' >"$d/modes/setuid" && chmod 4755 "$d/modes/setuid"
+	printf 'x' >"$d/modes/setgid" && chmod 2750 "$d/modes/setgid"
+	mkdir "$d/modes/sticky" && chmod 1777 "$d/modes/sticky"
+	printf 'x' >"$d/modes/none" && chmod 0000 "$d/modes/none"
+	mkdir "$d/modes/readonly-dir" && printf 'x' >"$d/modes/readonly-dir/f"
+	chmod 0555 "$d/modes/readonly-dir"
+	for i in $(seq 1 300); do printf '%s\n' "$i" >"$d/many/file-with-a-longish-name-$i"; done
+	touch -h -d '2001-02-03 04:05:06.123456789' "$d/link-ok" "$d/random.bin"
+	find "$d" -depth -not -path "$d/link-ok" -not -path "$d/random.bin" \
+		-exec touch -h -d '2010-10-10 10:10:10.987654321' {} +
+}

@@ -7,7 +7,7 @@ need_fuse
 need_cmd getfattr setfattr mknod
 
 src=$T/src
-make_mount_fixture "$src"
+make_fixture "$src"
 id=$(kiln tree import "$src")
 
 mount_bg "$id" "$T/by-id"

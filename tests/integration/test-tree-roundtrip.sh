@@ -7,50 +7,6 @@ need_cmd getfattr setfattr mknod
 
 src=$T/src
 mkdir -p "$src"
-make_fixture() {
-	local d=$1
-	mkdir -p "$d/dir with spaces" "$d/empty-dir" "$d/modes"
-	printf 'hello\n' >"$d/dir with spaces/file one"
-	printf 'newline\n' >"$d/name"$'\n'"with newline"
-	printf 'bytes\n' >"$d/"$'\xff\xfe-not-utf8'
-	: >"$d/empty-file"
-	# a path longer than 255 bytes overall
-	local long=$d
-	for i in 1 2 3 4 5; do
-		long=$long/$(printf 'segment%02d-%.0s' "$i" {1..1})$(head -c 60 /dev/zero | tr '\0' x)
-	done
-	mkdir -p "$long"
-	printf 'deep\n' >"$long/leaf"
-	# sparse: a hole, some data, a hole at the end
-	truncate -s 64M "$d/sparse"
-	printf 'middle' | dd of="$d/sparse" bs=1 seek=$((32 << 20)) conv=notrunc status=none
-	head -c 300000 /dev/urandom >"$d/random.bin"
-	printf 'shared\n' >"$d/hard-a"
-	ln "$d/hard-a" "$d/hard-b"
-	ln "$d/hard-a" "$d/dir with spaces/hard-c"
-	ln -s "dir with spaces/file one" "$d/link-ok"
-	ln -s "/nonexistent/target" "$d/link-dangling"
-	ln -s "loop-b" "$d/loop-a"
-	ln -s "loop-a" "$d/loop-b"
-	mknod "$d/chardev" c 1 3
-	mknod "$d/blockdev" b 7 200
-	mkfifo "$d/fifo"
-	setfattr -n user.kiln -v "value one" "$d/dir with spaces/file one"
-	setfattr -n user.bin -v 0x00ff10 "$d/random.bin"
-	setfattr -n user.dir -v dirvalue "$d/empty-dir"
-	setfattr -n trusted.onlink -v linkvalue -h "$d/link-ok"
-	chown 1234:5678 "$d/dir with spaces/file one"
-	chown -h 42:43 "$d/link-ok"
-	printf '#!/bin/sh\n' >"$d/modes/setuid" && chmod 4755 "$d/modes/setuid"
-	printf 'x' >"$d/modes/setgid" && chmod 2750 "$d/modes/setgid"
-	mkdir "$d/modes/sticky" && chmod 1777 "$d/modes/sticky"
-	printf 'x' >"$d/modes/none" && chmod 0000 "$d/modes/none"
-	mkdir "$d/modes/readonly-dir" && printf 'x' >"$d/modes/readonly-dir/f" && chmod 0555 "$d/modes/readonly-dir"
-	# nanosecond mtimes on files, links and directories (children first)
-	touch -h -d '2001-02-03 04:05:06.123456789' "$d/link-ok" "$d/random.bin"
-	find "$d" -depth -not -path "$d/link-ok" -not -path "$d/random.bin" \
-		-exec touch -h -d '2010-10-10 10:10:10.987654321' {} +
-}
 make_fixture "$src"
 
 id=$(kiln tree import "$src")
@@ -79,7 +35,7 @@ ok "metadata (types, modes, owners, mtimes, devices, link targets, xattrs) is id
 ok "hardlinks are still linked"
 
 cmp "$src/sparse" "$T/out/sparse" || fail "sparse file content differs"
-[ "$(du -k "$T/out/sparse" | cut -f1)" -lt 1024 ] || fail "sparse file lost its holes"
+[ "$(du -k "$T/out/sparse" | cut -f1)" -lt 256 ] || fail "sparse file lost its holes"
 ok "sparse file content equal and still sparse"
 
 [ "$(kiln tree import "$T/out")" = "$id" ] || fail "re-importing the export gave another id"
