@@ -3,7 +3,8 @@
 # 100000, 50–400 byte text files, 100 per directory) served by `git daemon` on 127.0.0.1, plus
 # a read of one file, against `git clone` + checkout of the same commit from the same remote;
 # then `kiln mount` of another commit of the already-fetched repository, and of the first commit
-# again. All in one run, warm caches; prints seconds and ratios. Needs a built kiln (KILN,
+# again. All in one run, warm caches; prints seconds, ratios and the load average (the baseline
+# writes 100k files and swings with other disk and CPU users: compare within one run). Needs a built kiln (KILN,
 # default build/cli/kiln), git with git-daemon, python3, and root with /dev/fuse.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,6 +76,7 @@ branch=$(secs mount_read "$url#main" "$w/m4")
 cmp -s <(git -C "$w/srv/repo.git" cat-file blob "$c1:$file") "$w/m1/$file" ||
 	{ echo "kiln read the wrong bytes" >&2; exit 1; }
 
+printf 'load average after the runs          %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'git clone --bare (fetch alone)       %7.3f s\n' "$fetch"
 printf 'git clone + checkout %.7s         %7.3f s\n' "$c1" "$baseline"
 printf 'kiln mount + read, first             %7.3f s  (%.1fx faster)\n' "$first" "$(echo "$baseline / $first" | bc -l)"

@@ -21,7 +21,7 @@
 #include "fs/lazyfs.h"
 #include "fs/provider.h"
 #include "fs/store.h"
-#include "fs/tree-import.h"
+#include "sources/ctxsrc.h"
 #include "sources/source.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -34,9 +34,10 @@ static const char mount_usage[] =
 	"\n"
 	"Shows SOURCE at DIR, read-only; file contents are read only when first used.\n"
 	"SOURCE is a tree id (sha256:<hex>) in the store, a local directory, which is scanned\n"
-	"(metadata only) and whose files are read, verified, when first used, or any source a\n"
-	"build accepts: a git URL or repository with #ref[:subdir], docker-image://REF,\n"
-	"oci-layout://DIR[:tag] (only metadata is fetched before the mount is ready).\n"
+	"as a build context (.dockerignore applied, metadata only) and whose files are read,\n"
+	"verified, when first used, or any source a build accepts: a git URL or repository\n"
+	"with #ref[:subdir], docker-image://REF, oci-layout://DIR[:tag] (only metadata is\n"
+	"fetched before the mount is ready).\n"
 	"\n"
 	"  -f, --foreground  serve in the foreground until unmounted or interrupted\n"
 	"  --log FILE        in the background, append log lines to FILE (default: discard)\n"
@@ -147,20 +148,19 @@ struct mount_job {
 	const char **insecure;        /* owned array behind source.insecure_registries */
 };
 
-/* Resolves SOURCE to a tree id, scanning a directory (metadata only). */
+/* Resolves SOURCE to a tree id, scanning a directory as a build context (metadata only). */
 static int
 resolve_source(struct store *s, const char *source, struct mount_job *job, struct kl_error **err)
 {
-	const struct tree_import_options opts = { .mode = TREE_IMPORT_LOCATE };
+	const struct ctxsrc_options opts = { .locate_only = true };
 	struct stat st;
 	char *real;
-	int r;
 
 	if (strncmp(source, "sha256:", 7) == 0)
 		return digest_parse(source, strlen(source), &job->tree, err);
 	if (source_classify(source) != SOURCE_CONTEXT)
 		return source_resolve(s, source, &job->source, &job->tree, err);
-	/* A directory is shown whole, as it is (a build context would apply .dockerignore). */
+	/* A directory is shown as a build would see it: .dockerignore applied. */
 	if (stat(source, &st) < 0)
 		return kl_error_set(err, errno, "source '%s'", source);
 	if (!S_ISDIR(st.st_mode))
@@ -170,12 +170,7 @@ resolve_source(struct store *s, const char *source, struct mount_job *job, struc
 	if (!real)
 		return kl_error_set(err, errno, "resolving '%s'", source);
 	job->local_root = real;
-	r = tree_import_dir(s, real, &opts, &job->tree, err);
-	if (r < 0) {
-		kl_error_prefix(err, "scanning '%s'", source);
-		return r;
-	}
-	return 0;
+	return ctxsrc_scan(s, real, &opts, &job->tree, err); /* errors name the context */
 }
 
 /* Runs in a FUSE thread once the kernel completed the handshake: the mount is usable. */

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fs/store.h"
 #include "fs/tree-hardlinks.h"
+#include "fs/tree-xattrs.h"
 #include "fs/tree.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -36,82 +36,12 @@ struct importer {
 	size_t path_len, path_cap;
 	struct tree_hardlinks *inodes; /* leaders of regular files with st_nlink > 1 */
 	char *buf;        /* SMALL_FILE_MAX bytes */
-	char *xbuf;       /* xattr names and values */
-	size_t xbuf_cap;
 };
 
 static const char *
 shown_path(struct importer *im)
 {
 	return im->path_len ? im->path : ".";
-}
-
-/* "/proc/self/fd/N/name": xattr calls on any entry type without PATH_MAX limits. */
-static char *
-fd_path(int dir_fd, const char *name)
-{
-	return xasprintf("/proc/self/fd/%d/%s", dir_fd, name);
-}
-
-/* An entry's xattrs: names point into names, values into the importer's xbuf. */
-struct xattr_list {
-	char *names;
-	struct tree_xattr *xs;
-	size_t n;
-};
-
-static void
-xattr_list_done(struct xattr_list *l)
-{
-	free(l->names);
-	free(l->xs);
-}
-
-static int
-read_xattrs(struct importer *im, int dir_fd, const char *name, struct xattr_list *l,
-	    struct kl_error **err)
-{
-	_cleanup_free_ char *p = fd_path(dir_fd, name);
-	size_t used = 0, max = 0;
-	ssize_t len;
-
-	len = llistxattr(p, NULL, 0);
-	if (len < 0 && (errno == ENOTSUP || errno == ENODATA))
-		len = 0;
-	if (len < 0)
-		return kl_error_set(err, errno, "listing xattrs of '%s'", shown_path(im));
-	if (len == 0)
-		return 0;
-	l->names = xmalloc((size_t)len);
-	len = llistxattr(p, l->names, (size_t)len);
-	if (len < 0)
-		return kl_error_set(err, errno, "listing xattrs of '%s'", shown_path(im));
-	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(l->names + i) + 1)
-		max++;
-	l->xs = xcalloc(max, sizeof(*l->xs));
-	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(l->names + i) + 1) {
-		const char *xn = l->names + i;
-		ssize_t vlen = lgetxattr(p, xn, NULL, 0);
-
-		if (vlen < 0 && errno == ENODATA)
-			continue; /* removed since listed */
-		if (vlen < 0 || (size_t)vlen > TREE_MAX_XATTR_VALUE)
-			return kl_error_set(err, vlen < 0 ? errno : E2BIG,
-					    "reading xattr '%s' of '%s'", xn, shown_path(im));
-		im->xbuf = xgrow(im->xbuf, &im->xbuf_cap, used + (size_t)vlen + 1, 1);
-		vlen = lgetxattr(p, xn, im->xbuf + used, (size_t)vlen);
-		if (vlen < 0)
-			return kl_error_set(err, errno, "reading xattr '%s' of '%s'", xn,
-					    shown_path(im));
-		/* an offset until xbuf stops growing */
-		l->xs[l->n] = (struct tree_xattr){xn, strlen(xn), (void *)(uintptr_t)used,
-						  (size_t)vlen};
-		used += (size_t)vlen;
-		l->n++;
-	}
-	for (size_t i = 0; i < l->n; i++)
-		l->xs[i].value = im->xbuf + (uintptr_t)l->xs[i].value;
-	return 0;
 }
 
 /* Ingests a regular file's bytes; small files are skipped when their blob already exists. */
@@ -231,7 +161,7 @@ static int scan_dir(struct importer *im, int dir_fd, struct kl_error **err);
 static int
 scan_entry(struct importer *im, int dir_fd, const char *name, struct kl_error **err)
 {
-	_cleanup_(xattr_list_done) struct xattr_list xl = {0};
+	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
 	_cleanup_free_ char *alloc = NULL;
 	struct tree_entry e = {0};
 	struct stat st;
@@ -254,7 +184,7 @@ scan_entry(struct importer *im, int dir_fd, const char *name, struct kl_error **
 	e.mtime_sec = st.st_mtim.tv_sec;
 	e.mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
 	if (e.type != TREE_HARDLINK) {
-		r = read_xattrs(im, dir_fd, name, &xl, err);
+		r = tree_xattrs_read(dir_fd, name, shown_path(im), &xl, err);
 		if (r < 0)
 			return r;
 	}
@@ -346,7 +276,6 @@ importer_done(struct importer *im)
 	free(im->path);
 	free(im->abs_root);
 	free(im->buf);
-	free(im->xbuf);
 	store_batch_free(im->batch);
 	tree_builder_free(im->builder);
 }

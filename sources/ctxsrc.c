@@ -16,6 +16,7 @@
 #include "fs/store.h"
 #include "fs/tree-import.h"
 #include "fs/tree-hardlinks.h"
+#include "fs/tree-xattrs.h"
 #include "fs/tree.h"
 #include "fs/uring.h"
 #include "sources/ctxsrc-statcache.h"
@@ -37,6 +38,7 @@ struct frame {
 	bool emitted;  /* in the tree: included, or the parent of something included */
 	bool selected; /* followpaths: inside a selected path */
 	uint8_t *info; /* its ignore match info, for its children; NULL without patterns */
+	int fd;        /* borrowed: open while the directory is walked */
 };
 
 /* A file waiting for its content to be hashed. */
@@ -46,6 +48,7 @@ struct hash_item {
 	size_t abs_len;
 	char *locator;
 	struct stat st;
+	struct tree_xattr_list xattrs;
 	int fd;
 };
 
@@ -308,6 +311,7 @@ items_clear(struct scanner *sc)
 		free(it->path);
 		free(it->abs);
 		free(it->locator);
+		tree_xattr_list_done(&it->xattrs);
 	}
 	sc->n_items = 0;
 }
@@ -343,7 +347,7 @@ finish_item(struct scanner *sc, size_t i, struct kl_error **err)
 	if (sc->cache && ts_before(&it->st.st_mtim, &sc->racy_from) &&
 	    ts_before(&it->st.st_ctim, &sc->racy_from))
 		ctxsrc_statcache_put(sc->cache, it->abs, it->abs_len, &it->st, &e.digest);
-	return tree_builder_add(sc->builder, &e, NULL, 0, err);
+	return tree_builder_add(sc->builder, &e, it->xattrs.xs, it->xattrs.n, err);
 }
 
 static int
@@ -393,9 +397,10 @@ set_abs(struct scanner *sc)
 	sc->abs_len = root + 1 + sc->path_len;
 }
 
+/* Adds a regular file with its xattrs xl, now or once hashed: may take over what xl holds. */
 static int
 add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st,
-         struct tree_entry *e, struct kl_error **err)
+         struct tree_entry *e, struct tree_xattr_list *xl, struct kl_error **err)
 {
 	_cleanup_free_ char *locator = NULL;
 	struct hash_item *it;
@@ -409,16 +414,16 @@ add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st
 	e->locator = locator;
 	e->locator_len = strlen(locator);
 	if (sc->opts->locate_only)
-		return tree_builder_add(sc->builder, e, NULL, 0, err);
+		return tree_builder_add(sc->builder, e, xl->xs, xl->n, err);
 	if (st->st_size == 0) {
 		digest_buffer("", 0, &e->digest);
 		e->flags |= TREE_ENTRY_HAS_DIGEST;
-		return tree_builder_add(sc->builder, e, NULL, 0, err);
+		return tree_builder_add(sc->builder, e, xl->xs, xl->n, err);
 	}
 	if (sc->cache && ctxsrc_statcache_lookup(sc->cache, sc->abs, sc->abs_len, st, &e->digest)) {
 		sc->stats.cached_files++;
 		e->flags |= TREE_ENTRY_HAS_DIGEST;
-		return tree_builder_add(sc->builder, e, NULL, 0, err);
+		return tree_builder_add(sc->builder, e, xl->xs, xl->n, err);
 	}
 	/* O_NONBLOCK: a file replaced by a fifo since the stat must not hang the scan. */
 	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -431,8 +436,10 @@ add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st
 	    .abs_len = sc->abs_len,
 	    .locator = TAKE_PTR(locator),
 	    .st = *st,
+	    .xattrs = *xl,
 	    .fd = fd,
 	};
+	*xl = (struct tree_xattr_list){0};
 	return sc->n_items == HASH_BATCH ? flush_hashes(sc, err) : 0;
 }
 
@@ -440,10 +447,12 @@ add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st
 static int
 emit(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, struct kl_error **err)
 {
+	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
 	_cleanup_free_ char *target = NULL;
 	const char *leader;
 	struct tree_entry e;
 	ssize_t n;
+	int r;
 
 	entry_from_stat(sc->path, sc->path_len, st, &e);
 	sc->stats.entries++;
@@ -475,16 +484,23 @@ emit(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, st
 		leader = st->st_nlink > 1
 				 ? tree_hardlinks_leader(sc->inodes, st, sc->path, sc->path_len)
 				 : NULL;
-		if (!leader)
-			return add_file(sc, dir_fd, name, st, &e, err);
-		e.type = TREE_HARDLINK;
-		e.link = leader;
-		e.link_len = strlen(leader);
-		break;
+		if (leader) { /* shares the leader's xattrs */
+			e.type = TREE_HARDLINK;
+			e.link = leader;
+			e.link_len = strlen(leader);
+			return tree_builder_add(sc->builder, &e, NULL, 0, err);
+		}
+		r = tree_xattrs_read(dir_fd, name, shown(sc->path), &xl, err);
+		if (r < 0)
+			return r;
+		return add_file(sc, dir_fd, name, st, &e, &xl, err);
 	default:
 		return 0; /* sockets: never asked for */
 	}
-	return tree_builder_add(sc->builder, &e, NULL, 0, err);
+	r = tree_xattrs_read(dir_fd, name, shown(sc->path), &xl, err);
+	if (r < 0)
+		return r;
+	return tree_builder_add(sc->builder, &e, xl.xs, xl.n, err);
 }
 
 /* Adds the directories above the current entry that were walked without being included. */
@@ -493,6 +509,7 @@ emit_parents(struct scanner *sc, struct kl_error **err)
 {
 	for (size_t i = 1; i < sc->depth; i++) {
 		struct frame *f = &sc->frames[i];
+		_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
 		_cleanup_free_ char *p = NULL;
 		struct tree_entry e;
 		int r;
@@ -500,9 +517,12 @@ emit_parents(struct scanner *sc, struct kl_error **err)
 		if (f->emitted)
 			continue;
 		p = xstrndup(sc->path, f->path_len);
+		r = tree_xattrs_read(f->fd, ".", shown(p), &xl, err);
+		if (r < 0)
+			return r;
 		entry_from_stat(p, f->path_len, &f->st, &e);
 		e.type = TREE_DIR;
-		r = tree_builder_add(sc->builder, &e, NULL, 0, err);
+		r = tree_builder_add(sc->builder, &e, xl.xs, xl.n, err);
 		if (r < 0)
 			return r;
 		sc->stats.entries++;
@@ -526,7 +546,7 @@ descend(struct scanner *sc, int dir_fd, const char *name, const struct stat *st,
 		return kl_error_set(err, errno, "opening directory '%s'", sc->path);
 	sc->frames = xgrow(sc->frames, &sc->frames_cap, sc->depth + 1, sizeof(*sc->frames));
 	f = &sc->frames[sc->depth++];
-	*f = (struct frame){sc->path_len, *st, emitted, selected, TAKE_PTR(*info)};
+	*f = (struct frame){sc->path_len, *st, emitted, selected, TAKE_PTR(*info), fd};
 	r = scan_dir(sc, fd, err);
 	free(sc->frames[--sc->depth].info);
 	return r;
@@ -726,6 +746,7 @@ write_tree(struct scanner *sc, struct digest *ret, struct kl_error **err)
 static int
 scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **err)
 {
+	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
 	_cleanup_close_ int fd = -1;
 	struct tree_entry e;
 	struct stat st;
@@ -749,14 +770,17 @@ scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **
 	}
 	sc->path = xgrow(NULL, &sc->path_cap, 256, 1);
 	sc->path[0] = '\0';
+	r = tree_xattrs_read(fd, ".", shown(""), &xl, err);
+	if (r < 0)
+		return r;
 	entry_from_stat("", 0, &st, &e);
 	e.type = TREE_DIR;
-	r = tree_builder_add(sc->builder, &e, NULL, 0, err);
+	r = tree_builder_add(sc->builder, &e, xl.xs, xl.n, err);
 	if (r < 0)
 		return r;
 	sc->stats.entries++;
 	sc->frames = xgrow(NULL, &sc->frames_cap, 16, sizeof(*sc->frames));
-	sc->frames[sc->depth++] = (struct frame){0, st, true, sc->n_follow == 0, NULL};
+	sc->frames[sc->depth++] = (struct frame){0, st, true, sc->n_follow == 0, NULL, fd};
 	r = scan_dir(sc, fd, err);
 	if (r >= 0)
 		r = flush_hashes(sc, err);

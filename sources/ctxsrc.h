@@ -36,7 +36,8 @@ struct ctxsrc_options {
  * kept. Followpaths ("a/b", "/a/b", "./a/b" alike) select those paths with their subtrees and
  * their parent directories, and the targets of symlinks among them; absent ones are skipped.
  * Symlinks are recorded as links, never followed; hardlinks as links to their first path;
- * sockets are skipped; xattrs are not recorded. Hashing reuses the stat cache of the store
+ * sockets are skipped; xattrs are recorded (hardlinks share their leader's), as BuildKit sends
+ * them with a context. Hashing reuses the stat cache of the store
  * (ctxsrc-statcache.h) and reads the misses over io_uring, many files at a time.
  *
  * Errors name the file: the ignore file with its line, or the entry's path in the context. */

@@ -13,9 +13,13 @@
  * fetch every branch and tag and look the prefix up; a full commit id that no ref advertises is
  * fetched with the branches and tags, then by id (servers that allow it).
  *
- * Files get no digest, only a locator "git:<repo>:<blob id>" (repo: the bare repository's
- * 64-hex name) and their size from the object header; the "git" provider reads the blob from
- * the object database when the file is first read. Symlink targets are read at build time.
+ * Files get no digest, only a locator "git:<repo id>:<blob id>" (repo id: the first 16 hex
+ * of the bare repository's 64-hex name, which keeps the tree blob small; the provider finds the
+ * one repository whose name starts with it, and still reads the full name of older trees) and
+ * their size from the object header. Sizes are cached per repository in <root>/git/<same>.sizes
+ * (sorted records of a raw blob id and a little-endian 64-bit size), so a blob's header is read
+ * once ever, not once per commit. The "git" provider reads the blob from the object database
+ * when the file is first read. Symlink targets are read at build time.
  * Every entry is owned by 0:0 and carries the commit's committer time as mtime, as `git
  * archive` does; files are 0644 or 0755, directories and submodules (gitlinks, shown as empty
  * directories) 0755.
@@ -34,6 +38,7 @@
 #include "sources/gitsrc.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <limits.h>
@@ -59,11 +64,15 @@
 #include "util/xalloc.h"
 
 #define REPO_NAME_LEN DIGEST_HEX_LEN
+#define REPO_ID_LEN 16 /* a locator names the repository by this much of its name */
 #define OID_HEX GIT_OID_HEXSZ
-#define LOCATOR_LEN (4 + REPO_NAME_LEN + 1 + OID_HEX) /* git:<repo>:<oid> */
+#define LOCATOR_LEN (4 + REPO_ID_LEN + 1 + OID_HEX)        /* git:<repo id>:<oid> */
+#define LONG_LOCATOR_LEN (4 + REPO_NAME_LEN + 1 + OID_HEX) /* git:<repo>:<oid>, older trees */
+#define SIZE_RECORD (GIT_OID_RAWSZ + 8)                    /* blob-size cache: oid, le64 size */
+#define MAX_SIZE_CACHE (1ull << 30)
 #define MAX_DEPTH 1024u
 #define MAX_SYMLINK 4096u
-#define TREE_CACHE_VERSION "kiln-git-tree-1"
+#define TREE_CACHE_VERSION "kiln-git-tree-2"
 
 /* Translates libgit2's last error (and its return code) into err: "what: libgit2's message". */
 static int __attribute__((format(printf, 3, 4)))
@@ -565,6 +574,132 @@ resolve_commit(struct resolve *rs, git_oid *ret, struct kl_error **err)
 	return peel_commit(rs, &oid, ret, err);
 }
 
+/* Blob-size cache: <root>/git/<repo>.sizes, records of SIZE_RECORD bytes sorted by blob id.
+ * Read whole before a build; the sizes read from headers during the build are merged in and
+ * the file replaced by rename after it. A missing, short or unsorted file is an empty cache. */
+
+struct sizes {
+	unsigned char *old; /* the file's records */
+	size_t n_old;
+	uint32_t *first; /* [b]: the first old record whose id starts with 16-bit b; [65536]: n */
+	unsigned char *fresh; /* records read from headers during this build, unsorted */
+	size_t n_fresh, cap;
+};
+
+static void
+sizes_done(struct sizes *sz)
+{
+	free(sz->old);
+	free(sz->first);
+	free(sz->fresh);
+}
+
+static int
+record_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, GIT_OID_RAWSZ);
+}
+
+static void
+sizes_load(struct sizes *sz, const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size % SIZE_RECORD != 0 ||
+	    (uint64_t)st.st_size > MAX_SIZE_CACHE || st.st_size == 0)
+		return;
+	sz->old = xmalloc((size_t)st.st_size);
+	n = kl_io_read_full(fd, sz->old, (size_t)st.st_size);
+	sz->n_old = n == st.st_size ? (size_t)n / SIZE_RECORD : 0;
+	for (size_t i = 1; i < sz->n_old; i++)
+		if (record_cmp(sz->old + (i - 1) * SIZE_RECORD, sz->old + i * SIZE_RECORD) >= 0) {
+			sz->n_old = 0; /* not sorted: not ours */
+			break;
+		}
+	if (sz->n_old == 0 || sz->n_old > UINT32_MAX)
+		return;
+	/* a bucket per leading 16 bits leaves a record or two to compare */
+	sz->first = xmalloc((65536 + 1) * sizeof(*sz->first));
+	for (size_t b = 0, i = 0; b <= 65536; b++) {
+		while (i < sz->n_old &&
+		       (size_t)(sz->old[i * SIZE_RECORD] << 8 | sz->old[i * SIZE_RECORD + 1]) < b)
+			i++;
+		sz->first[b] = (uint32_t)i;
+	}
+}
+
+static bool
+sizes_get(const struct sizes *sz, const git_oid *oid, size_t *ret)
+{
+	const unsigned char *rec = NULL;
+	size_t b = (size_t)(oid->id[0] << 8 | oid->id[1]);
+	uint64_t v = 0;
+
+	if (!sz->first)
+		return false;
+	for (uint32_t i = sz->first[b]; i < sz->first[b + 1] && !rec; i++)
+		if (memcmp(sz->old + (size_t)i * SIZE_RECORD, oid->id, GIT_OID_RAWSZ) == 0)
+			rec = sz->old + (size_t)i * SIZE_RECORD;
+	if (!rec)
+		return false;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | rec[GIT_OID_RAWSZ + i];
+	*ret = (size_t)v;
+	return true;
+}
+
+static void
+sizes_add(struct sizes *sz, const git_oid *oid, size_t size)
+{
+	unsigned char *rec;
+
+	sz->fresh = xgrow(sz->fresh, &sz->cap, (sz->n_fresh + 1) * SIZE_RECORD, 1);
+	rec = sz->fresh + sz->n_fresh++ * SIZE_RECORD;
+	memcpy(rec, oid->id, GIT_OID_RAWSZ);
+	for (int i = 0; i < 8; i++)
+		rec[GIT_OID_RAWSZ + i] = (unsigned char)((uint64_t)size >> (8 * i));
+}
+
+/* Merges the fresh records into the file; a cache that cannot be written costs only headers. */
+static void
+sizes_save(struct sizes *sz, const char *path)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.XXXXXX", path);
+	_cleanup_free_ unsigned char *out = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t i = 0, k = 0, n = 0;
+
+	if (sz->n_fresh == 0 || (sz->n_old + sz->n_fresh) * SIZE_RECORD > MAX_SIZE_CACHE)
+		return;
+	qsort(sz->fresh, sz->n_fresh, SIZE_RECORD, record_cmp);
+	out = xmalloc((sz->n_old + sz->n_fresh) * SIZE_RECORD);
+	while (i < sz->n_old || k < sz->n_fresh) {
+		const unsigned char *a = i < sz->n_old ? sz->old + i * SIZE_RECORD : NULL;
+		const unsigned char *b = k < sz->n_fresh ? sz->fresh + k * SIZE_RECORD : NULL;
+		int c = !a ? 1 : !b ? -1 : record_cmp(a, b);
+		const unsigned char *src = c <= 0 ? a : b;
+
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			k++;
+		if (n > 0 && record_cmp(out + (n - 1) * SIZE_RECORD, src) == 0)
+			continue; /* the same blob twice in one build */
+		memcpy(out + n * SIZE_RECORD, src, SIZE_RECORD);
+		n++;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (kl_io_write_all(fd, out, n * SIZE_RECORD) < 0 || fchmod(fd, 0644) < 0 ||
+	    rename(tmp, path) < 0) {
+		kl_debug("git: cannot write the size cache '%s'", path);
+		(void)unlink(tmp);
+	}
+}
+
 /* Tree building */
 
 struct walk {
@@ -572,6 +707,7 @@ struct walk {
 	git_odb *odb;
 	struct tree_builder *b;
 	const char *repo_name;
+	struct sizes *sizes;
 	int64_t mtime;
 	char *path; /* of the entry being added */
 	size_t len, cap;
@@ -603,16 +739,19 @@ add_file(struct walk *w, const git_oid *oid, uint32_t mode, struct kl_error **er
 	size_t size;
 	int r;
 
-	r = git_odb_read_header(&size, &type, w->odb, oid);
-	if (r < 0)
-		return error_from_git(err, r, "reading the header of '%s'", w->path);
-	if (type != GIT_OBJECT_BLOB)
-		return kl_error_setf(err, EINVAL, "'%s' is a %s, not a blob", w->path,
-		                     git_object_type2string(type));
+	if (!sizes_get(w->sizes, oid, &size)) {
+		r = git_odb_read_header(&size, &type, w->odb, oid);
+		if (r < 0)
+			return error_from_git(err, r, "reading the header of '%s'", w->path);
+		if (type != GIT_OBJECT_BLOB)
+			return kl_error_setf(err, EINVAL, "'%s' is a %s, not a blob", w->path,
+			                     git_object_type2string(type));
+		sizes_add(w->sizes, oid, size);
+	}
 	memcpy(locator, "git:", 4);
-	memcpy(locator + 4, w->repo_name, REPO_NAME_LEN);
-	locator[4 + REPO_NAME_LEN] = ':';
-	git_oid_fmt(locator + 5 + REPO_NAME_LEN, oid);
+	memcpy(locator + 4, w->repo_name, REPO_ID_LEN);
+	locator[4 + REPO_ID_LEN] = ':';
+	git_oid_fmt(locator + 5 + REPO_ID_LEN, oid);
 	struct tree_entry e = {
 	    .path = w->path,
 	    .path_len = w->len,
@@ -680,16 +819,47 @@ add_entry(struct walk *w, const git_tree_entry *te, unsigned depth, struct kl_er
 }
 
 static int
+entry_name_cmp(const void *a, const void *b)
+{
+	return strcmp(git_tree_entry_name(*(const git_tree_entry *const *)a),
+	              git_tree_entry_name(*(const git_tree_entry *const *)b));
+}
+
+/* The entries of t in the tree format's order (names bytewise) when git's differs ("a.b"
+ * before the directory "a"), so the builder gets every entry in path order and skips its
+ * sort; NULL when git's order is that order already. */
+static const git_tree_entry **
+sibling_order(const git_tree *t, size_t n)
+{
+	const git_tree_entry **v;
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (strcmp(git_tree_entry_name(git_tree_entry_byindex(t, i - 1)),
+		           git_tree_entry_name(git_tree_entry_byindex(t, i))) > 0)
+			break;
+	if (i >= n)
+		return NULL;
+	v = xmalloc(n * sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = git_tree_entry_byindex(t, i);
+	qsort(v, n, sizeof(*v), entry_name_cmp);
+	return v;
+}
+
+static int
 walk_tree(struct walk *w, const git_tree *t, unsigned depth, struct kl_error **err)
 {
 	size_t n = git_tree_entrycount(t), base = w->len;
+	_cleanup_free_ const git_tree_entry **order = NULL;
 	int r;
 
 	if (depth > MAX_DEPTH)
 		return kl_error_setf(err, EINVAL, "'%s' is nested more than %u directories deep",
 		                     w->path, MAX_DEPTH);
+	order = sibling_order(t, n);
 	for (size_t i = 0; i < n; i++) {
-		const git_tree_entry *te = git_tree_entry_byindex(t, i);
+		const git_tree_entry *te = order ? order[i] : git_tree_entry_byindex(t, i);
 		const char *name = git_tree_entry_name(te);
 		size_t nlen = strlen(name), want = base + (base > 0) + nlen;
 
@@ -719,9 +889,12 @@ build_tree(struct resolve *rs, const git_oid *commit_id, struct digest *ret, str
 	_cleanup_(tree_builder_freep) struct tree_builder *b = NULL;
 	_cleanup_(tree_freep) git_tree *root = NULL, *sub = NULL;
 	_cleanup_(object_freep) git_object *commit = NULL;
+	_cleanup_free_ char *sizes_path = xasprintf("%s/%s.sizes", rs->git_dir, rs->repo_name);
 	git_tree_entry *te = NULL;
 	char hex[OID_HEX + 1];
-	struct walk w = {.repo = rs->repo, .odb = rs->odb, .repo_name = rs->repo_name};
+	struct sizes sz = {0};
+	struct walk w = {
+	    .repo = rs->repo, .odb = rs->odb, .repo_name = rs->repo_name, .sizes = &sz};
 	int r;
 
 	git_oid_tostr(hex, sizeof(hex), commit_id);
@@ -754,13 +927,17 @@ build_tree(struct resolve *rs, const git_oid *commit_id, struct digest *ret, str
 	w.b = b;
 	w.path = xstrdup("");
 	w.cap = 1;
+	sizes_load(&sz, sizes_path);
 	r = add_simple(&w, TREE_DIR, 0755, NULL, 0, err);
 	if (r >= 0)
 		r = walk_tree(&w, sub ? sub : root, 0, err);
 	free(w.path);
-	if (r < 0)
-		return r;
-	return tree_builder_write(b, rs->store, ret, err);
+	if (r >= 0)
+		r = tree_builder_write(b, rs->store, ret, err);
+	if (r >= 0)
+		sizes_save(&sz, sizes_path);
+	sizes_done(&sz);
+	return r;
 }
 
 /* Tree cache: <root>/git/trees/<commit>-<key> holds "sha256:<hex>\n", the tree built for that
@@ -945,21 +1122,64 @@ is_lower_hex(const char *s, size_t n)
 	return true;
 }
 
-/* "git:<64 hex>:<40 hex>"; the repository name is checked so it can only name a store dir. */
+/* "git:<16 or 64 hex>:<40 hex>"; the repository id is checked so it can only name a store
+ * dir. ret_name gets the id as written (16 or 64 hex). */
 static int
 parse_locator(const struct provider_request *req, char *ret_name, git_oid *ret_oid,
               struct kl_error **err)
 {
 	const char *l = req->locator;
+	size_t id = req->locator_len == LOCATOR_LEN ? REPO_ID_LEN : REPO_NAME_LEN;
 
-	if (!l || req->locator_len != LOCATOR_LEN || memcmp(l, "git:", 4) != 0 ||
-	    l[4 + REPO_NAME_LEN] != ':' || !is_lower_hex(l + 4, REPO_NAME_LEN) ||
-	    !is_lower_hex(l + 5 + REPO_NAME_LEN, OID_HEX) ||
-	    git_oid_fromstrn(ret_oid, l + 5 + REPO_NAME_LEN, OID_HEX) < 0)
+	if (!l || (req->locator_len != LOCATOR_LEN && req->locator_len != LONG_LOCATOR_LEN) ||
+	    memcmp(l, "git:", 4) != 0 || l[4 + id] != ':' || !is_lower_hex(l + 4, id) ||
+	    !is_lower_hex(l + 5 + id, OID_HEX) ||
+	    git_oid_fromstrn(ret_oid, l + 5 + id, OID_HEX) < 0)
 		return kl_error_setf(err, EINVAL, "malformed git locator for '%s'",
 		                     req->path ? req->path : "(unnamed)");
-	memcpy(ret_name, l + 4, REPO_NAME_LEN);
-	ret_name[REPO_NAME_LEN] = '\0';
+	memcpy(ret_name, l + 4, id);
+	ret_name[id] = '\0';
+	return 0;
+}
+
+/* The objects directory of the one repository whose name starts with id. */
+static int
+find_objects(const struct provider_git *g, const char *id, const struct provider_request *req,
+             char **ret, struct kl_error **err)
+{
+	const char *shown = req->path ? req->path : "(unnamed)";
+	size_t idlen = strlen(id);
+	char found[REPO_NAME_LEN + 1] = "";
+	struct dirent *de;
+	DIR *d;
+
+	if (idlen == REPO_NAME_LEN) {
+		memcpy(found, id, REPO_NAME_LEN + 1);
+	} else {
+		d = opendir(g->git_dir);
+		if (!d)
+			return kl_error_set(err, errno, "repository of '%s' ('%s')", shown,
+			                    g->git_dir);
+		while ((de = readdir(d))) {
+			if (strlen(de->d_name) != REPO_NAME_LEN + 4 ||
+			    strcmp(de->d_name + REPO_NAME_LEN, ".git") != 0 ||
+			    strncmp(de->d_name, id, idlen) != 0 ||
+			    !is_lower_hex(de->d_name, REPO_NAME_LEN))
+				continue;
+			if (found[0]) {
+				closedir(d);
+				return kl_error_setf(
+				    err, EIO, "repository id '%s' of '%s' is ambiguous", id, shown);
+			}
+			memcpy(found, de->d_name, REPO_NAME_LEN);
+			found[REPO_NAME_LEN] = '\0';
+		}
+		closedir(d);
+		if (!found[0])
+			return kl_error_setf(err, ENOENT, "no repository '%s' for '%s' in '%s'", id,
+			                     shown, g->git_dir);
+	}
+	*ret = xasprintf("%s/%s.git/objects", g->git_dir, found);
 	return 0;
 }
 
@@ -1003,7 +1223,9 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 		return r;
 	odb = odb_take(g, name);
 	if (!odb) {
-		objects = xasprintf("%s/%s.git/objects", g->git_dir, name);
+		r = find_objects(g, name, req, &objects, err);
+		if (r < 0)
+			return r;
 		if (access(objects, F_OK) < 0)
 			return kl_error_set(err, errno, "repository of '%s' ('%s')",
 			                    req->path ? req->path : "(unnamed)", objects);

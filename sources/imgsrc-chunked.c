@@ -1,23 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
-/* zstd:chunked layers: the table of contents → a diff tree of "layer:" locators, and the
- * "layer" provider that range-reads one file's frames from the registry (or a layout, or the
- * store) and decompresses them. */
+/* zstd:chunked and eStargz layers: the table of contents → a diff tree of "layer:" locators, and
+ * the "layer" provider that range-reads one file's frames (zstd) or gzip members (eStargz) from
+ * the registry (or a layout, or the store) and decompresses them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "fs/provider.h"
 #include "fs/store.h"
 #include "fs/tree.h"
+#include "oci/image.h"
 #include "oci/layout.h"
 #include "oci/reference.h"
 #include "oci/registry.h"
@@ -201,10 +204,56 @@ bad:
 	return kl_error_setf(err, EBADMSG, "layer %s: '%s': bad xattr value", source, name);
 }
 
+/* How a TOC's file ranges are spelled: zstd:chunked gives "endOffset"; eStargz gives only the
+ * member's start, which ends where the next member with content starts (or at the TOC). */
+struct toc_ctx {
+	const char *blob_hex;
+	const char *source;
+	bool estargz;
+	const uint64_t *starts; /* eStargz: sorted offsets of every member with content */
+	size_t n_starts;
+	uint64_t toc_off;
+};
+
+/* The smallest member start above off, or the TOC's offset. */
+static uint64_t
+next_start(const struct toc_ctx *c, uint64_t off)
+{
+	size_t lo = 0, hi = c->n_starts;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->starts[mid] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->n_starts ? c->starts[lo] : c->toc_off;
+}
+
+/* The last member of the file whose "reg" entry is entries[i] (its "chunk" entries follow). */
+static int64_t
+last_chunk_offset(json_t *entries, size_t i, int64_t off)
+{
+	for (size_t j = i + 1; j < json_array_size(entries); j++) {
+		json_t *o = json_array_get(entries, j);
+		const char *t = str_field(o, "type");
+
+		if (!t || strcmp(t, "chunk"))
+			break;
+		if (int_field(o, "offset") > off)
+			off = int_field(o, "offset");
+	}
+	return off;
+}
+
 static int
-toc_entry(struct imgsrc_diff *d, json_t *o, const char *blob_hex, const char *source,
+toc_entry(struct imgsrc_diff *d, json_t *entries, size_t i, const struct toc_ctx *c,
           struct kl_error **err)
 {
+	json_t *o = json_array_get(entries, i);
+	const char *blob_hex = c->blob_hex, *source = c->source;
 	const char *name = str_field(o, "name"), *type = str_field(o, "type");
 	const char *link = str_field(o, "linkName"), *mtime = str_field(o, "modtime");
 	const char *digest = str_field(o, "digest");
@@ -218,6 +267,9 @@ toc_entry(struct imgsrc_diff *d, json_t *o, const char *blob_hex, const char *so
 
 	if (type && !strcmp(type, "chunk"))
 		return 0; /* the file's "reg" entry spans all its chunks */
+	if (c->estargz && name &&
+	    (!strcmp(name, ".prefetch.landmark") || !strcmp(name, ".no.prefetch.landmark")))
+		return 0; /* eStargz's prefetch markers are not part of the layer */
 	if (!json_is_object(o) || !name || toc_type(type, &e.type) < 0)
 		return kl_error_setf(err, EBADMSG,
 		                     "layer %s: a TOC entry without a name or with an "
@@ -244,6 +296,8 @@ toc_entry(struct imgsrc_diff *d, json_t *o, const char *blob_hex, const char *so
 		e.size = (uint64_t)size;
 	}
 	if (e.type == TREE_REG && size > 0) {
+		if (c->estargz && off > 0 && (uint64_t)off < c->toc_off)
+			end = (int64_t)next_start(c, (uint64_t)last_chunk_offset(entries, i, off));
 		if (!digest || digest_parse(digest, strlen(digest), &e.digest, NULL) < 0 ||
 		    off < 0 || end <= off)
 			return kl_error_setf(err, EBADMSG,
@@ -251,7 +305,12 @@ toc_entry(struct imgsrc_diff *d, json_t *o, const char *blob_hex, const char *so
 			                     "or a byte range",
 			                     source, name);
 		e.flags |= TREE_ENTRY_HAS_DIGEST;
-		locator = xasprintf("layer:%s:%" PRId64 ":%" PRId64, blob_hex, off, end - off);
+		if (c->estargz)
+			locator =
+			    xasprintf("layer:%s:gz:%" PRId64 ":%" PRId64, blob_hex, off, end - off);
+		else
+			locator =
+			    xasprintf("layer:%s:%" PRId64 ":%" PRId64, blob_hex, off, end - off);
 		e.locator = locator;
 		e.locator_len = strlen(locator);
 	}
@@ -260,17 +319,51 @@ toc_entry(struct imgsrc_diff *d, json_t *o, const char *blob_hex, const char *so
 		return r;
 	r = imgsrc_diff_add(d, name, e.type == TREE_HARDLINK ? (link ? link : "") : NULL, &e, x,
 	                    n_x, &added, err);
-	for (size_t i = 0; i < n_x; i++)
-		free((void *)x[i].value);
+	for (size_t k = 0; k < n_x; k++)
+		free((void *)x[k].value);
 	free(x);
 	return r;
 }
 
-int
-imgsrc_layer_from_toc(struct store *s, const char *toc, size_t len, const struct digest *blob,
-                      const char *source, struct digest *ret, struct kl_error **err)
+static int
+cmp_u64(const void *a, const void *b)
 {
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* eStargz: every member start with content, sorted, for next_start(). */
+static void
+collect_starts(json_t *entries, struct toc_ctx *c, uint64_t **ret)
+{
+	uint64_t *starts = xcalloc(json_array_size(entries) + 1, sizeof(*starts));
+	size_t n = 0;
+
+	for (size_t i = 0; i < json_array_size(entries); i++) {
+		json_t *o = json_array_get(entries, i);
+		const char *t = str_field(o, "type");
+		int64_t off = int_field(o, "offset");
+
+		if (t && (!strcmp(t, "reg") || !strcmp(t, "chunk")) && off > 0 &&
+		    (uint64_t)off < c->toc_off)
+			starts[n++] = (uint64_t)off;
+	}
+	qsort(starts, n, sizeof(*starts), cmp_u64);
+	c->starts = starts;
+	c->n_starts = n;
+	*ret = starts;
+}
+
+static int
+layer_from_toc(struct store *s, const char *toc, size_t len, const struct digest *blob,
+               bool estargz, uint64_t toc_off, const char *source, struct digest *ret,
+               struct kl_error **err)
+{
+	_cleanup_free_ uint64_t *starts = NULL;
 	char hex[DIGEST_HEX_LEN + 1];
+	struct toc_ctx c = {
+	    .blob_hex = hex, .source = source, .estargz = estargz, .toc_off = toc_off};
 	json_auto_t *j = NULL;
 	struct imgsrc_diff *d;
 	json_error_t je;
@@ -293,13 +386,161 @@ imgsrc_layer_from_toc(struct store *s, const char *toc, size_t len, const struct
 		                     "with more than %u",
 		                     source, IMGSRC_MAX_LAYER_ENTRIES);
 	digest_to_hex(blob, hex);
+	if (estargz)
+		collect_starts(entries, &c, &starts);
 	d = imgsrc_diff_new(s, source);
 	for (size_t i = 0; r >= 0 && i < json_array_size(entries); i++)
-		r = toc_entry(d, json_array_get(entries, i), hex, source, err);
+		r = toc_entry(d, entries, i, &c, err);
 	if (r >= 0)
 		r = imgsrc_diff_finish(d, ret, err);
 	imgsrc_diff_free(d);
 	return r;
+}
+
+int
+imgsrc_layer_from_toc(struct store *s, const char *toc, size_t len, const struct digest *blob,
+                      const char *source, struct digest *ret, struct kl_error **err)
+{
+	return layer_from_toc(s, toc, len, blob, false, 0, source, ret, err);
+}
+
+int
+imgsrc_layer_from_estargz_toc(struct store *s, const char *toc, size_t len,
+                              const struct digest *blob, uint64_t toc_off, const char *source,
+                              struct digest *ret, struct kl_error **err)
+{
+	return layer_from_toc(s, toc, len, blob, true, toc_off, source, ret, err);
+}
+
+/* eStargz: the footer, the TOC member, and the TOC digests of a manifest's layers. */
+
+int
+imgsrc_estargz_footer(const void *buf, size_t len, uint64_t blob_size, uint64_t *ret_toc_off)
+{
+	static const uint8_t head[] = {0x1f, 0x8b, 8, 4};
+	const uint8_t *p = buf;
+	char hex[17];
+	char *end;
+	uint64_t off;
+
+	/* gzip header with FEXTRA, XLEN 26, subfield 'S' 'G' of 22 bytes: "%016xSTARGZ" */
+	if (len != IMGSRC_ESTARGZ_FOOTER_SIZE || memcmp(p, head, sizeof(head)) || p[10] != 26 ||
+	    p[11] != 0 || p[12] != 'S' || p[13] != 'G' || p[14] != 22 || p[15] != 0 ||
+	    memcmp(p + 32, "STARGZ", 6))
+		return -EINVAL;
+	memcpy(hex, p + 16, 16);
+	hex[16] = '\0';
+	for (int i = 0; i < 16; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+			return -EINVAL;
+	off = strtoull(hex, &end, 16);
+	if (blob_size < IMGSRC_ESTARGZ_FOOTER_SIZE || off >= blob_size - IMGSRC_ESTARGZ_FOOTER_SIZE)
+		return -EINVAL;
+	*ret_toc_off = off;
+	return 0;
+}
+
+static int
+error_from_zlib(struct kl_error **err, int code, const z_stream *z, const char *what)
+{
+	return kl_error_setf(err, EBADMSG, "%s: %s", what,
+	                     z->msg                ? z->msg
+	                     : code == Z_BUF_ERROR ? "truncated"
+	                                           : "corrupt");
+}
+
+/* Inflates the TOC's gzip member(s) into at most IMGSRC_MAX_TOC_SIZE + one tar header. */
+static int
+gunzip_toc(const void *buf, size_t len, char **ret, size_t *ret_len, struct kl_error **err)
+{
+	size_t cap = IMGSRC_MAX_TOC_SIZE + 1024;
+	_cleanup_free_ char *out = NULL;
+	z_stream z = {0};
+	int zr;
+
+	if (len > UINT32_MAX)
+		return kl_error_setf(err, EFBIG, "table of contents larger than %u bytes",
+		                     IMGSRC_MAX_TOC_SIZE);
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return kl_error_setf(err, ENOMEM, "creating a zlib stream");
+	out = xmalloc(cap + 1);
+	z.next_in = (Bytef *)buf;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	for (;;) {
+		zr = inflate(&z, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END && z.avail_in && z.avail_out) {
+			inflateReset(&z); /* the tar's end may sit in a member of its own */
+			continue;
+		}
+		break;
+	}
+	if (zr == Z_OK && !z.avail_out) {
+		inflateEnd(&z);
+		return kl_error_setf(err, EFBIG, "table of contents larger than %u bytes",
+		                     IMGSRC_MAX_TOC_SIZE);
+	}
+	if (zr != Z_STREAM_END) {
+		int r = error_from_zlib(err, zr, &z, "decompressing the table of contents");
+
+		inflateEnd(&z);
+		return r;
+	}
+	*ret_len = cap - z.avail_out;
+	inflateEnd(&z);
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+int
+imgsrc_estargz_toc(const void *buf, size_t len, char **ret, size_t *ret_len, struct kl_error **err)
+{
+	_cleanup_free_ char *tar = NULL;
+	char size_field[13];
+	unsigned long long size;
+	size_t tar_len = 0;
+	char *end;
+	int r;
+
+	r = gunzip_toc(buf, len, &tar, &tar_len, err);
+	if (r < 0)
+		return r;
+	if (tar_len < 512 || strncmp(tar, "stargz.index.json", 100))
+		return kl_error_setf(err, EBADMSG,
+		                     "table of contents: no 'stargz.index.json' tar entry");
+	memcpy(size_field, tar + 124, 12);
+	size_field[12] = '\0';
+	size = strtoull(size_field, &end, 8);
+	if (end == size_field || size > IMGSRC_MAX_TOC_SIZE || size > tar_len - 512)
+		return kl_error_setf(err, EBADMSG,
+		                     "table of contents: bad size of 'stargz.index.json'");
+	memmove(tar, tar + 512, (size_t)size);
+	tar[size] = '\0';
+	*ret = TAKE_PTR(tar);
+	*ret_len = (size_t)size;
+	return 0;
+}
+
+int
+imgsrc_estargz_toc_digests(const char *manifest, size_t len, size_t n_layers, char ***ret)
+{
+	json_auto_t *j = json_loadb(manifest, len, 0, NULL);
+	json_t *layers = j ? json_object_get(j, "layers") : NULL;
+	char **out;
+
+	if (!json_is_array(layers) || json_array_size(layers) != n_layers)
+		return -EINVAL;
+	out = xcalloc(n_layers + 1, sizeof(*out));
+	for (size_t i = 0; i < n_layers; i++) {
+		json_t *a = json_object_get(json_array_get(layers, i), "annotations");
+		const char *v = str_field(a, OCI_ANN_ESTARGZ_TOC);
+
+		if (v && strlen(v) <= OCI_MAX_ANNOTATION)
+			out[i] = xstrdup(v);
+	}
+	*ret = out;
+	return 0;
 }
 
 /* The "layer" provider. */
@@ -309,15 +550,52 @@ struct provider_data {
 	const char *auth_file; /* owned by the imgsrc caller's process lifetime (static path) */
 };
 
+/* One file's decoder: zstd frames or gzip members, writing at most want bytes (an eStargz
+ * member runs on into the tar padding and the next headers: that tail is dropped). */
 struct unzstd {
+	bool gz;
 	ZSTD_DStream *z;
+	z_stream zs;
+	bool zs_end;
 	struct store_writer *w;
 	uint64_t want, got;
 	char *out;
 	size_t out_size;
 	int error;
 	size_t zerr;
+	int gzerr;
 };
+
+static int
+gunzip_feed(struct unzstd *u, const void *buf, size_t n)
+{
+	u->zs.next_in = (Bytef *)buf;
+	u->zs.avail_in = (uInt)n;
+	while (u->zs.avail_in && u->got < u->want) {
+		uint64_t left = u->want - u->got;
+		size_t room = left < u->out_size ? (size_t)left : u->out_size;
+		int zr, w;
+
+		if (u->zs_end) {
+			inflateReset(&u->zs); /* a file split into chunks: one member per chunk */
+			u->zs_end = false;
+		}
+		u->zs.next_out = (Bytef *)u->out;
+		u->zs.avail_out = (uInt)room;
+		zr = inflate(&u->zs, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END)
+			u->zs_end = true;
+		else if (zr != Z_OK && !(zr == Z_BUF_ERROR && !u->zs.avail_in)) {
+			u->gzerr = zr;
+			return -EBADMSG;
+		}
+		u->got += room - u->zs.avail_out;
+		w = store_writer_write(u->w, u->out, room - u->zs.avail_out, NULL);
+		if (w < 0)
+			return w;
+	}
+	return 0;
+}
 
 static int
 unzstd_feed(const void *buf, size_t n, void *userdata)
@@ -325,6 +603,8 @@ unzstd_feed(const void *buf, size_t n, void *userdata)
 	struct unzstd *u = userdata;
 	ZSTD_inBuffer in = {buf, n, 0};
 
+	if (u->gz)
+		return gunzip_feed(u, buf, n);
 	while (in.pos < in.size) {
 		ZSTD_outBuffer out = {u->out, u->out_size, 0};
 		size_t r = ZSTD_decompressStream(u->z, &out, &in);
@@ -344,23 +624,29 @@ unzstd_feed(const void *buf, size_t n, void *userdata)
 	return 0;
 }
 
-/* Parses "layer:<hex>:<off>:<len>". */
+/* Parses "layer:<hex>:<off>:<len>" (zstd) or "layer:<hex>:gz:<off>:<len>" (eStargz). */
 static int
-parse_locator(const struct provider_request *req, struct digest *ret_blob, uint64_t *ret_off,
-              uint64_t *ret_len)
+parse_locator(const struct provider_request *req, struct digest *ret_blob, bool *ret_gz,
+              uint64_t *ret_off, uint64_t *ret_len)
 {
 	_cleanup_free_ char *s = xstrndup(req->locator, req->locator_len);
 	_cleanup_free_ char *d = NULL;
 	char hex[DIGEST_HEX_LEN + 1];
 	unsigned long long off, len;
+	bool gz = false;
 	int n = 0;
 
-	if (sscanf(s, "layer:%64[0-9a-f]:%llu:%llu%n", hex, &off, &len, &n) != 3 || s[n] ||
-	    strlen(hex) != DIGEST_HEX_LEN || len == 0 || off > UINT64_MAX - len)
+	if (sscanf(s, "layer:%64[0-9a-f]:gz:%llu:%llu%n", hex, &off, &len, &n) == 3 && !s[n])
+		gz = true;
+	else if (n = 0,
+	         sscanf(s, "layer:%64[0-9a-f]:%llu:%llu%n", hex, &off, &len, &n) != 3 || s[n])
+		return -EINVAL;
+	if (strlen(hex) != DIGEST_HEX_LEN || len == 0 || off > UINT64_MAX - len)
 		return -EINVAL;
 	d = xasprintf("sha256:%s", hex);
 	if (digest_parse(d, strlen(d), ret_blob, NULL) < 0)
 		return -EINVAL;
+	*ret_gz = gz;
 	*ret_off = off;
 	*ret_len = len;
 	return 0;
@@ -443,21 +729,27 @@ layer_fetch(void *data, const struct provider_request *req, struct store_writer 
 	uint64_t off, len;
 	int r;
 
-	if (parse_locator(req, &blob, &off, &len) < 0)
+	if (parse_locator(req, &blob, &u.gz, &off, &len) < 0)
 		return kl_error_setf(err, EINVAL, "bad layer locator '%.*s'", (int)req->locator_len,
 		                     req->locator);
-	u.z = ZSTD_createDStream();
-	if (!u.z)
-		return kl_error_setf(err, ENOMEM, "creating a zstd stream");
+	if (u.gz ? inflateInit2(&u.zs, 16 + MAX_WBITS) != Z_OK : !(u.z = ZSTD_createDStream()))
+		return kl_error_setf(err, ENOMEM, "creating a %s stream", u.gz ? "zlib" : "zstd");
 	u.out = xmalloc(u.out_size);
 	r = fetch_range(pd, &blob, off, len, &u, err);
 	if (r >= 0 && u.got != u.want)
 		r = kl_error_setf(err, EBADMSG,
-		                  "'%s': %" PRIu64 " bytes in its frames, expected %" PRIu64,
-		                  req->path ? req->path : "file", u.got, u.want);
+		                  "'%s': %" PRIu64 " bytes in its %s, expected %" PRIu64,
+		                  req->path ? req->path : "file", u.got,
+		                  u.gz ? "gzip members" : "frames", u.want);
 	if (r == -EBADMSG && u.zerr)
 		r = error_from_zstd(err, u.zerr, "decompressing a file of a zstd:chunked layer");
-	ZSTD_freeDStream(u.z);
+	if (r == -EBADMSG && u.gzerr)
+		r = error_from_zlib(err, u.gzerr, &u.zs,
+		                    "decompressing a file of an eStargz layer");
+	if (u.gz)
+		inflateEnd(&u.zs);
+	else
+		ZSTD_freeDStream(u.z);
 	free(u.out);
 	kl_debug("layer provider: %s %" PRIu64 "+%" PRIu64 ": %d", req->path ? req->path : "?", off,
 	         len, r);

@@ -33,6 +33,21 @@ int imgsrc_chunked_position(const char *s, uint64_t *ret_off, uint64_t *ret_len,
 int imgsrc_chunked_decompress(const void *buf, size_t len, uint64_t ulen, char **ret,
                               size_t *ret_len, struct kl_error **err);
 
+/* eStargz: the 51-byte footer → the TOC member's offset (-EINVAL when not one); the TOC
+ * member (gzip of a tar holding "stargz.index.json") → the JSON, -EBADMSG when corrupt; the
+ * diff tree of "layer:<blob hex>:gz:<offset>:<length>" locators (a file's gzip members run
+ * from its offset to the next member with content, or to the TOC at toc_off). */
+#define IMGSRC_ESTARGZ_FOOTER_SIZE 51u
+int imgsrc_estargz_footer(const void *buf, size_t len, uint64_t blob_size, uint64_t *ret_toc_off);
+int imgsrc_estargz_toc(const void *buf, size_t len, char **ret, size_t *ret_len,
+                       struct kl_error **err);
+int imgsrc_layer_from_estargz_toc(struct store *s, const char *toc, size_t len,
+                                  const struct digest *blob, uint64_t toc_off, const char *source,
+                                  struct digest *ret, struct kl_error **err);
+/* The "containerd.io/snapshot/stargz/toc.digest" annotation of each layer of a manifest
+ * (NULL where absent), in an array of n_layers; -EINVAL when the manifest disagrees. */
+int imgsrc_estargz_toc_digests(const char *manifest, size_t len, size_t n_layers, char ***ret);
+
 /* Records under <root>/imgsrc/<kind>/<hex of key>: a digest (a tree id) per key.
  * get: 0 with *ret set, -ENOENT when absent or unreadable. */
 int imgsrc_record_get(struct store *s, const char *kind, const struct digest *key,

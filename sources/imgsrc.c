@@ -37,6 +37,8 @@ struct image {
 	bool layout_has_digest;
 	struct digest layout_digest;
 	char *auth_file;
+	char **estargz_tocs; /* per layer: its eStargz TOC digest annotation, or NULL */
+	size_t n_layers;
 };
 
 static void
@@ -47,6 +49,9 @@ image_done(struct image *im)
 	free(im->layout);
 	free(im->layout_tag);
 	free(im->auth_file);
+	for (size_t i = 0; im->estargz_tocs && i < im->n_layers; i++)
+		free(im->estargz_tocs[i]);
+	free(im->estargz_tocs);
 }
 
 static int
@@ -160,6 +165,9 @@ read_manifest(struct image *im, struct oci_manifest *ret, struct digest *ret_dig
 			break;
 		if (kind == OCI_DOC_MANIFEST) {
 			r = oci_manifest_parse(buf, len, ret, err);
+			if (r >= 0 && imgsrc_estargz_toc_digests(buf, len, ret->n_layers,
+			                                         &im->estargz_tocs) >= 0)
+				im->n_layers = ret->n_layers;
 			*ret_digest = d;
 			break;
 		}
@@ -291,6 +299,57 @@ chunked_layer(struct image *im, const struct oci_descriptor *l, const char *sour
 	return imgsrc_layer_from_toc(im->store, toc, toc_len, &l->digest, source, ret, err);
 }
 
+/* An eStargz layer: the footer, then the TOC member, checked against the TOC digest
+ * annotation (toc_digest), both by range; files stay behind "layer:…:gz:…" locators. */
+static int
+estargz_layer(struct image *im, const struct oci_descriptor *l, const char *toc_digest,
+              const char *source, struct digest *ret, struct kl_error **err)
+{
+	_cleanup_free_ char *z = NULL, *toc = NULL;
+	char footer[IMGSRC_ESTARGZ_FOOTER_SIZE];
+	struct digest want, got;
+	uint64_t toc_off, len;
+	size_t toc_len;
+	int r;
+
+	if (digest_parse(toc_digest, strlen(toc_digest), &want, NULL) < 0)
+		return kl_error_setf(err, EBADMSG, "layer %s: bad eStargz TOC digest '%s'", source,
+		                     toc_digest);
+	if (l->size < IMGSRC_ESTARGZ_FOOTER_SIZE)
+		return kl_error_setf(err, EBADMSG, "layer %s: too short for an eStargz footer",
+		                     source);
+	r = read_blob_range(im, &l->digest, l->size - IMGSRC_ESTARGZ_FOOTER_SIZE, sizeof(footer),
+	                    footer, err);
+	if (r < 0)
+		return r;
+	if (imgsrc_estargz_footer(footer, sizeof(footer), l->size, &toc_off) < 0)
+		return kl_error_setf(err, EBADMSG, "layer %s: bad eStargz footer", source);
+	len = l->size - IMGSRC_ESTARGZ_FOOTER_SIZE - toc_off;
+	if (len > IMGSRC_MAX_TOC_SIZE)
+		return kl_error_setf(err, EFBIG, "layer %s: eStargz TOC larger than %u bytes",
+		                     source, IMGSRC_MAX_TOC_SIZE);
+	z = xmalloc(len ? len : 1);
+	r = read_blob_range(im, &l->digest, toc_off, len, z, err);
+	if (r < 0)
+		return r;
+	r = imgsrc_estargz_toc(z, len, &toc, &toc_len, err);
+	if (r < 0) {
+		kl_error_prefix(err, "layer %s", source);
+		return r;
+	}
+	digest_buffer(toc, toc_len, &got);
+	if (!digest_equal(&want, &got))
+		return kl_error_setf(err, EBADMSG,
+		                     "layer %s: eStargz table of contents does not match its "
+		                     "digest %s",
+		                     source, toc_digest);
+	r = write_origin(im, &l->digest, err);
+	if (r < 0)
+		return r;
+	return imgsrc_layer_from_estargz_toc(im->store, toc, toc_len, &l->digest, toc_off, source,
+	                                     ret, err);
+}
+
 static int
 tar_layer(struct image *im, const struct oci_descriptor *l, const char *source, struct digest *ret,
           struct kl_error **err)
@@ -312,13 +371,14 @@ tar_layer(struct image *im, const struct oci_descriptor *l, const char *source, 
 }
 
 static int
-layer_tree(struct image *im, const struct oci_descriptor *l, struct digest *ret,
+layer_tree(struct image *im, const struct oci_descriptor *l, size_t i, struct digest *ret,
            struct kl_error **err)
 {
 	char id[DIGEST_STRING_SIZE], tid[DIGEST_STRING_SIZE];
 	_cleanup_free_ char *source = NULL, *rec = NULL;
 	enum oci_layer_compression c = oci_layer_compression(l->media_type);
-	bool chunked = c == OCI_LAYER_ZSTD && l->chunked_position;
+	const char *estargz = c == OCI_LAYER_GZIP && i < im->n_layers ? im->estargz_tocs[i] : NULL;
+	bool chunked = (c == OCI_LAYER_ZSTD && l->chunked_position) || estargz;
 	int r;
 
 	digest_to_string(&l->digest, id);
@@ -331,7 +391,12 @@ layer_tree(struct image *im, const struct oci_descriptor *l, struct digest *ret,
 	if (c == OCI_LAYER_UNKNOWN)
 		return kl_error_setf(err, ENOTSUP, "layer %s: unsupported media type '%s'", source,
 		                     l->media_type ? l->media_type : "none");
-	r = chunked ? chunked_layer(im, l, source, ret, err) : tar_layer(im, l, source, ret, err);
+	if (estargz)
+		r = estargz_layer(im, l, estargz, source, ret, err);
+	else if (chunked)
+		r = chunked_layer(im, l, source, ret, err);
+	else
+		r = tar_layer(im, l, source, ret, err);
 	if (r >= 0 && chunked && im->opts->all_layers && im->reg)
 		r = registry_fetch_blob(im->reg, &l->digest, im->store, err);
 	if (r < 0)
@@ -451,7 +516,7 @@ resolve(struct image *im, struct digest *ret, struct kl_error **err)
 		r = store_ingest_buffer(im->store, cfg, cfg_len, &cdigest, err);
 	trees = xcalloc(m.n_layers + 1, sizeof(*trees));
 	for (size_t i = 0; r >= 0 && i < m.n_layers; i++)
-		r = layer_tree(im, &m.layers[i], &trees[i], err);
+		r = layer_tree(im, &m.layers[i], i, &trees[i], err);
 	if (r >= 0)
 		r = merge(im->store, trees, m.n_layers, ret, err);
 	if (r >= 0) {

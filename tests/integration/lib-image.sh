@@ -85,6 +85,32 @@ make_busybox_oci_layout() {
 	make_oci_layout "$dir" "$tag" "$T/bb-layer.tar.gz"
 }
 
+# make_estargz_oci_layout DIR TAG TAR [CHUNK_SIZE]: an image of one eStargz layer made from TAR
+# by make-estargz.py (files split into CHUNK_SIZE-byte gzip members), its TOC digest in the
+# layer annotation containerd.io/snapshot/stargz/toc.digest. Sets ESTARGZ_TOC_DIGEST.
+make_estargz_oci_layout() {
+	local dir=$1 tag=$2 tar=$3 chunk=${4:-4194304} man d s
+	need_cmd python3 jq sha256sum gzip
+	ESTARGZ_TOC_DIGEST=$(python3 "$(dirname "${BASH_SOURCE[0]}")/make-estargz.py" "$tar" \
+		"$T/estargz-$tag.tar.gz" "$chunk") || fail "make-estargz.py failed"
+	make_oci_layout "$dir" "$tag" "$T/estargz-$tag.tar.gz"
+	layout_annotate_layer "$dir" 0 containerd.io/snapshot/stargz/toc.digest "$ESTARGZ_TOC_DIGEST"
+}
+
+# layout_annotate_layer DIR N KEY VALUE: sets an annotation on layer N of the layout's (only)
+# manifest, rewriting the manifest blob and index.json.
+layout_annotate_layer() {
+	local dir=$1 n=$2 key=$3 value=$4 old man d s
+	old=$(jq -r '.manifests[0].digest' "$dir/index.json")
+	man=$(mktemp "$T/man.XXXXXX")
+	jq -c --argjson n "$n" --arg k "$key" --arg v "$value" \
+		'.layers[$n].annotations[$k] = $v' "$dir/blobs/sha256/${old#sha256:}" >"$man"
+	read -r d s < <(_layout_add_blob "$dir" "$man")
+	rm -f "$man" "$dir/blobs/sha256/${old#sha256:}"
+	jq --arg d "$d" --argjson s "$s" '.manifests[0].digest = $d | .manifests[0].size = $s' \
+		"$dir/index.json" >"$dir/index.json.new" && mv "$dir/index.json.new" "$dir/index.json"
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||

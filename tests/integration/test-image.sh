@@ -1,7 +1,8 @@
 #!/bin/bash
-# Images as trees: a busybox image (tar+gzip, and zstd:chunked) from an OCI layout and from a
-# docker-registry on loopback, mounted and compared byte for byte with `umoci unpack`; chunked
-# files fetched lazily by range; corrupt blobs and hostile tars refused, nothing cached.
+# Images as trees: a busybox image (tar+gzip, zstd:chunked, and eStargz) from an OCI layout and
+# from a docker-registry on loopback, mounted and compared byte for byte with `umoci unpack`;
+# chunked and eStargz files fetched lazily by range; corrupt blobs, bad TOCs and hostile tars
+# refused, nothing cached.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-image.sh"
 
@@ -23,9 +24,19 @@ zlayer=$(jq -r '.layers[0].digest' "$T/bb-zstd/blobs/sha256/${zman#sha256:}")
 jq -e '.layers[0].annotations["io.containers.zstd-chunked.manifest-position"]' \
 	"$T/bb-zstd/blobs/sha256/${zman#sha256:}" >/dev/null || fail "skopeo wrote no TOC annotation"
 
+# An eStargz copy (make-estargz.py, files in 512 KiB gzip members so bin/busybox has chunks);
+# it is still a plain tar.gz.
+make_estargz_oci_layout "$T/bb-estargz" latest "$T/bb-layer.tar" 524288
+eman=$(jq -r '.manifests[0].digest' "$T/bb-estargz/index.json")
+elayer=$(jq -r '.layers[0].digest' "$T/bb-estargz/blobs/sha256/${eman#sha256:}")
+tar -tzf "$T/bb-estargz/blobs/sha256/${elayer#sha256:}" | grep -x './bin/busybox' >/dev/null ||
+	fail "the eStargz layer is not a plain tar.gz"
+busybox_hex=$(sha256sum /bin/busybox | cut -c1-64)
+
 start_registry
 push_layout "$T/bb" latest busybox:latest
 push_layout "$T/bb-zstd" latest busybox:zstd
+push_layout "$T/bb-estargz" latest busybox:estargz
 
 compare_with_truth() {
 	local dir=$1 what=$2
@@ -60,6 +71,33 @@ got=$(grep 'GET /v2/busybox/blobs/'"$zlayer" "$REGISTRY_LOG" | grep -c 'HTTP/1.1
 kiln store verify >/dev/null || fail "store verify after pulls"
 ok "zstd:chunked pull reads only the table of contents"
 
+KILN_ROOT=$T/root-es kiln pull "oci-layout://$T/bb-estargz:latest" >/dev/null ||
+	fail "pull of the eStargz layout failed"
+[ -s "$T/root-es/imgsrc/layers/${elayer#sha256:}" ] || fail "no record of the eStargz layer"
+[ ! -e "$T/root-es/content/sha256/$busybox_hex" ] || fail "the eStargz pull fetched bin/busybox"
+esize=$(stat -c %s "$(registry_blob_path "$elayer")")
+lines=$(wc -l <"$REGISTRY_LOG")
+KILN_ROOT=$T/root-es2 kiln pull "docker-image://$REGISTRY/busybox:estargz" >/dev/null ||
+	fail "pull of eStargz from the registry failed"
+new=$(tail -n +"$((lines + 1))" "$REGISTRY_LOG" | grep "GET /v2/busybox/blobs/$elayer" || true)
+[ "$(grep -c 'HTTP/1.1" 206' <<<"$new")" = 2 ] && [ "$(grep -c 'HTTP/1.1" 200' <<<"$new")" = 0 ] ||
+	fail "the eStargz layer was not read as footer + TOC by range: $new"
+sent=$(tail -n +"$((lines + 1))" "$REGISTRY_LOG" | grep -o 'http.response.written=[0-9]*' |
+	cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+[ "$sent" -lt $((esize / 50)) ] || fail "an eStargz pull moved $sent bytes of $esize"
+KILN_ROOT=$T/root-es2 kiln store verify >/dev/null || fail "store verify after an eStargz pull"
+ok "eStargz pull reads only the footer and the table of contents ($sent of $esize bytes)"
+
+# A TOC that does not match its annotation: an error naming the layer, nothing cached.
+cp -r "$T/bb-estargz" "$T/es-bad"
+layout_annotate_layer "$T/es-bad" 0 containerd.io/snapshot/stargz/toc.digest \
+	"sha256:$(printf '%064d' 0)"
+expect_fail 1 "${elayer}.*does not match" \
+	env KILN_ROOT="$T/root-es3" "$KILN" pull "oci-layout://$T/es-bad:latest"
+[ ! -e "$T/root-es3/imgsrc/layers/${elayer#sha256:}" ] || fail "a bad eStargz TOC left a record"
+[ ! -e "$T/root-es3/imgsrc/origins/${elayer#sha256:}" ] || fail "a bad eStargz TOC left an origin"
+ok "an eStargz TOC that does not match its digest is refused naming the layer"
+
 # Mounts: compare bytes and metadata with the truth.
 mount_images=
 if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
@@ -77,7 +115,7 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; 
 fi
 if [ -n "$mount_images" ]; then
 	for src in "oci-layout://$T/bb:latest" "docker-image://$REGISTRY/busybox:latest" \
-		"oci-layout://$T/bb-zstd:latest"; do
+		"oci-layout://$T/bb-zstd:latest" "oci-layout://$T/bb-estargz:latest"; do
 		m=$T/mnt.$RANDOM
 		mkdir -p "$m"
 		kiln mount "$src" "$m" || fail "mount $src failed"
@@ -107,6 +145,33 @@ if [ -n "$mount_images" ]; then
 	kiln umount "$m"
 	KILN_ROOT=$T/root-lazy kiln store verify >/dev/null || fail "store verify after lazy reads"
 	ok "mount of the zstd:chunked image from the registry matches umoci's unpack"
+
+	# The eStargz image from the registry, into a fresh store: the mount reads the footer and
+	# the TOC, a first read of etc/motd one range (its gzip member), nothing more.
+	m=$T/mnt.estargz
+	mkdir -p "$m"
+	lines=$(wc -l <"$REGISTRY_LOG")
+	KILN_ROOT=$T/root-es-lazy kiln mount "docker-image://$REGISTRY/busybox:estargz" "$m" ||
+		fail "mount of eStargz failed"
+	track_mount "$m"
+	stats=$(getfattr --only-values -n user.kiln.lazyfs.stats "$m")
+	[[ $stats == *" fetched=0 "*" bytes=0 "* ]] || fail "the eStargz mount fetched files: $stats"
+	mounted=$(grep -c "GET /v2/busybox/blobs/$elayer" "$REGISTRY_LOG")
+	[ "$(cat "$m/etc/motd")" = "hello from kiln" ] || fail "etc/motd of the eStargz image"
+	stats=$(getfattr --only-values -n user.kiln.lazyfs.stats "$m")
+	[[ $stats == *" fetched=1 "*" bytes=16 "* ]] || fail "reading etc/motd: $stats"
+	[ "$(grep -c "GET /v2/busybox/blobs/$elayer" "$REGISTRY_LOG")" = $((mounted + 1)) ] ||
+		fail "etc/motd of the eStargz image took more than one range request"
+	sent=$(tail -n +"$((lines + 1))" "$REGISTRY_LOG" | grep -o 'http.response.written=[0-9]*' |
+		cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+	[ "$sent" -lt $((esize / 50)) ] ||
+		fail "mounting and reading one small file moved $sent bytes of $esize"
+	ok "eStargz mount reads the TOC, then etc/motd's member alone ($sent of $esize bytes)"
+	compare_with_truth "$m" "docker-image://$REGISTRY/busybox:estargz"
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox (chunked) of the eStargz image"
+	kiln umount "$m"
+	KILN_ROOT=$T/root-es-lazy kiln store verify >/dev/null || fail "store verify after eStargz"
+	ok "mount of the eStargz image from the registry matches umoci's unpack"
 else
 	echo "# mount checks skipped (no FUSE, no root, or no image mount)"
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# kiln mount shows a tree (by id, or a local directory scanned lazily) exactly as the source:
+# kiln mount shows a tree (by id, or a local directory scanned lazily as a build context, so
+# .dockerignore applies) exactly as the source:
 # bytes, types, modes, owners, sizes, mtimes, xattrs, link targets, hardlinks sharing an inode.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-mount.sh"
@@ -40,6 +41,25 @@ same_tree "$src" "$T/local"
 [ "$(mount_stat "$T/local" fetched)" = "$nfiles" ] ||
 	fail "fetched $(mount_stat "$T/local" fetched) contents, expected $nfiles"
 ok "a local directory mount equals its source and fetched each content once"
+
+# A local directory is scanned as a build context: .dockerignore applies, xattrs still show.
+ctx=$T/ctx
+mkdir -p "$ctx/secret-dir" "$ctx/kept"
+printf 'kept\n' >"$ctx/kept/file"
+printf 'secret\n' >"$ctx/secret"
+printf 'also secret\n' >"$ctx/secret-dir/key"
+printf 'secret\nsecret-dir\n' >"$ctx/.dockerignore"
+setfattr -n user.kiln -v ctxvalue "$ctx/kept/file"
+setfattr -n user.dir -v dirvalue "$ctx/kept"
+mount_bg "$ctx" "$T/ctx-mnt"
+[ -e "$T/ctx-mnt/secret" ] && fail "a path in .dockerignore is shown"
+[ -e "$T/ctx-mnt/secret-dir" ] && fail "a directory in .dockerignore is shown"
+[ "$(cat "$T/ctx-mnt/kept/file")" = kept ] || fail "a kept file reads wrong"
+[ "$(getfattr --only-values -n user.kiln "$T/ctx-mnt/kept/file")" = ctxvalue ] ||
+	fail "a file's xattr is not shown through a local directory mount"
+[ "$(getfattr --only-values -n user.dir "$T/ctx-mnt/kept")" = dirvalue ] ||
+	fail "a directory's xattr is not shown through a local directory mount"
+ok "a local directory mount applies .dockerignore and shows xattrs"
 
 # Symlink targets, readlink and statfs straight from the mount.
 [ "$(readlink "$T/by-id/link-dangling")" = /nonexistent/target ] || fail "readlink differs"

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -478,6 +479,81 @@ test_two_processes_scan_at_once(void **state)
 	assert_int_equal(st.hashed_files, 0);
 }
 
+/* Sets xattr name=value on rel in the context, not following a symlink. */
+static void
+set_xattr(struct fixture *f, const char *rel, const char *name, const char *value)
+{
+	char *p = xasprintf("%s/%s", f->ctx, rel);
+
+	if (lsetxattr(p, name, value, strlen(value), 0) < 0)
+		fail_msg("setting xattr '%s' on '%s': %s", name, p, strerror(errno));
+	free(p);
+}
+
+/* Asserts that path has exactly one xattr, name=value. */
+static void
+assert_xattr(const struct tree *t, const char *path, const char *name, const char *value)
+{
+	struct tree_xattr x;
+	struct tree_entry e;
+
+	entry(t, path, &e);
+	if (e.n_xattrs != 1)
+		fail_msg("'%s' has %u xattrs, not 1", path, (unsigned)e.n_xattrs);
+	tree_entry_xattr(t, &e, 0, &x);
+	assert_int_equal(x.name_len, strlen(name));
+	assert_memory_equal(x.name, name, x.name_len);
+	assert_int_equal(x.value_len, strlen(value));
+	assert_memory_equal(x.value, value, x.value_len);
+}
+
+static void
+test_xattrs_are_recorded(void **state)
+{
+	struct fixture *f = *state;
+	struct ctxsrc_stats st = {0};
+	struct tree_entry e;
+	struct tree *t;
+	char *p, *q;
+
+	put(f, "a.txt", "alpha\n");
+	put(f, "empty", "");
+	put(f, "kept/sub/b.txt", "beta\n"); /* kept/sub: a parent emitted for an exception */
+	put(f, ".dockerignore", "kept\n!kept/sub/b.txt\n");
+	p = xasprintf("%s/link", f->ctx);
+	assert_int_equal(symlink("a.txt", p), 0);
+	free(p);
+	p = xasprintf("%s/a.txt", f->ctx);
+	q = xasprintf("%s/hard", f->ctx);
+	assert_int_equal(link(p, q), 0);
+	free(p);
+	free(q);
+	set_xattr(f, ".", "user.root", "r");
+	set_xattr(f, "a.txt", "user.kiln", "one");
+	set_xattr(f, "empty", "user.kiln", "zero");
+	set_xattr(f, "kept/sub", "user.kiln", "parent");
+	set_xattr(f, "kept/sub/b.txt", "user.kiln", "two");
+	set_xattr(f, "link", "trusted.onlink", "l"); /* user.* is refused on symlinks */
+	wait_tick();
+
+	/* hashed, then from the stat cache, then located only: the same xattrs each time */
+	for (int pass = 0; pass < 3; pass++) {
+		t = scan(f, &(struct ctxsrc_options){.stats = &st, .locate_only = pass == 2});
+		if (pass == 1)
+			assert_int_equal(st.cached_files, 3); /* .dockerignore too */
+		assert_xattr(t, "", "user.root", "r");
+		assert_xattr(t, "a.txt", "user.kiln", "one");
+		assert_xattr(t, "empty", "user.kiln", "zero");
+		assert_xattr(t, "kept/sub", "user.kiln", "parent");
+		assert_xattr(t, "kept/sub/b.txt", "user.kiln", "two");
+		assert_xattr(t, "link", "trusted.onlink", "l");
+		entry(t, "hard", &e); /* a hardlink shares its leader's xattrs */
+		assert_int_equal(e.type, TREE_HARDLINK);
+		assert_int_equal(e.n_xattrs, 0);
+		tree_unref(t);
+	}
+}
+
 static void
 test_missing_directory_is_an_error(void **state)
 {
@@ -513,6 +589,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_hardlinks_and_fifos, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_stat_cache_is_replaced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_processes_scan_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xattrs_are_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_directory_is_an_error, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

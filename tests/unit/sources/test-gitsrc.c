@@ -187,7 +187,7 @@ test_branch_tree_has_git_modes_and_commit_time(void **state)
 	assert_int_equal(e.size, 6);
 	assert_false(e.flags & TREE_ENTRY_HAS_DIGEST);
 	assert_non_null(e.locator);
-	assert_int_equal(e.locator_len, 4 + 64 + 1 + 40);
+	assert_int_equal(e.locator_len, 4 + 16 + 1 + 40); /* a short repository id */
 	assert_memory_equal(e.locator, "git:", 4);
 	entry(t, "link", &e);
 	assert_int_equal(e.type, TREE_SYMLINK);
@@ -307,8 +307,68 @@ test_unknown_ref_fails_cleanly(void **state)
 	assert_int_equal(resolve(f, "#a..b", &d, NULL, &err), -EINVAL);
 	kl_error_freep(&err);
 	assert_int_equal(count_dir(f->root, "git/trees"), before);
-	/* only the one bare repository (and its lock) beside the tree cache */
-	assert_int_equal(count_dir(f->root, "git"), 3);
+	/* only the one bare repository (its lock, its blob-size cache) beside the tree cache */
+	assert_int_equal(count_dir(f->root, "git"), 4);
+}
+
+/* Empties git/trees and writes bytes over the one *.sizes file in git/. */
+static void
+reset_caches(struct fixture *f, const void *bytes, size_t n)
+{
+	char *git = kl_path_join(f->root, "git"), *trees = kl_path_join(git, "trees");
+	DIR *d = opendir(trees);
+	struct dirent *de;
+	size_t found = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			assert_int_equal(unlinkat(dirfd(d), de->d_name, 0), 0);
+	closedir(d);
+	d = opendir(git);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len > 6 && strcmp(de->d_name + len - 6, ".sizes") == 0) {
+			int fd = openat(dirfd(d), de->d_name, O_WRONLY | O_TRUNC | O_CLOEXEC);
+			assert_true(fd >= 0);
+			assert_int_equal(kl_io_write_all(fd, bytes, n), 0);
+			close(fd);
+			found++;
+		}
+	}
+	closedir(d);
+	assert_int_equal(found, 1);
+	free(trees);
+	free(git);
+}
+
+static void
+test_blob_size_cache_is_shared_and_checked(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char junk[2 * (20 + 8)];
+	struct digest one, two, again;
+	struct tree_entry e;
+	struct tree *t;
+
+	resolve_ok(f, "#main", f->c1, &one);
+	resolve_ok(f, "#dev", f->c2, &two); /* sizes of main's blobs from the cache */
+	t = load(f, &two);
+	entry(t, "sub/a.txt", &e);
+	assert_int_equal(e.size, 4);
+	entry(t, "run.sh", &e);
+	assert_int_equal(e.size, 18);
+	tree_unref(t);
+	/* a cache of the wrong length, or unsorted, is ignored: the same trees again */
+	memset(junk, 0xff, sizeof(junk));
+	reset_caches(f, junk, 30);
+	resolve_ok(f, "#main", f->c1, &again);
+	assert_true(digest_equal(&one, &again));
+	memset(junk + 20, 0x01, 8); /* two equal ids: not sorted, so not ours */
+	reset_caches(f, junk, sizeof(junk));
+	resolve_ok(f, "#dev", f->c2, &again);
+	assert_true(digest_equal(&two, &again));
 }
 
 static void
@@ -345,6 +405,14 @@ test_provider_fetch_gives_blob_bytes(void **state)
 	memcpy(bad, e.locator, e.locator_len);
 	memcpy(bad + 4, "../../../../../../../../../../../../../../../../../../../../../etc", 64);
 	req.locator = bad;
+	assert_int_equal(provider_set_open(ps, NULL, &req, &got, &err), -EINVAL);
+	kl_error_freep(&err);
+	memcpy(bad, e.locator, e.locator_len);
+	bad[4] = bad[4] == 'f' ? '0' : 'f'; /* an id naming no repository */
+	assert_int_equal(provider_set_open(ps, NULL, &req, &got, &err), -ENOENT);
+	kl_error_freep(&err);
+	req.locator_len = 4 + 64 + 1 + 40; /* the full-name form of older trees */
+	memcpy(bad + 4, "../../../../../../../../../../../../../../../../../../../../../etc", 64);
 	assert_int_equal(provider_set_open(ps, NULL, &req, &got, &err), -EINVAL);
 	kl_error_freep(&err);
 	tree_unref(t);
@@ -388,6 +456,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_subdir_is_the_tree_below, store_setup,
 	                                    store_teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_ref_fails_cleanly, store_setup,
+	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_blob_size_cache_is_shared_and_checked, store_setup,
 	                                    store_teardown),
 	    cmocka_unit_test_setup_teardown(test_provider_fetch_gives_blob_bytes, store_setup,
 	                                    store_teardown),

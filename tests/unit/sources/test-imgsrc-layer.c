@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for sources/imgsrc-layer: tar layers → diff trees (names, types, whiteouts, opaque
- * dirs, hardlinks, xattrs) and every bad tar refused with a message and nothing stored. */
+ * dirs, hardlinks, xattrs) and every bad tar refused with a message and nothing stored; eStargz
+ * footers, TOC members and TOCs → diff trees of "layer:…:gz:…" locators, malformed ones refused. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "fs/store.h"
 #include "fs/tree.h"
@@ -479,6 +482,245 @@ test_garbage_is_not_a_tar(void **state)
 	expect_bad(f, NULL, "test-layer");
 }
 
+/* eStargz. */
+
+/* A gzip member of buf (zlib, gzip wrapper). */
+static char *
+gzip_member(const void *buf, size_t len, size_t *ret_len)
+{
+	z_stream z = {0};
+	size_t cap = len + 1024;
+	char *out = xmalloc(cap);
+
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
+	z.next_in = (Bytef *)buf;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	*ret_len = cap - z.avail_out;
+	deflateEnd(&z);
+	return out;
+}
+
+static void
+make_footer(char out[51], uint64_t toc_off)
+{
+	static const char head[] = "\x1f\x8b\x08\x04\0\0\0\0\0\xff\x1a\0SG\x16\0";
+	char extra[23];
+
+	memcpy(out, head, 16);
+	snprintf(extra, sizeof(extra), "%016" PRIx64 "STARGZ", toc_off);
+	memcpy(out + 16, extra, 22);
+	memcpy(out + 38, "\x01\0\0\xff\xff\0\0\0\0\0\0\0\0", 13);
+}
+
+static void
+test_estargz_footer(void **state)
+{
+	char footer[51];
+	uint64_t off = 0;
+
+	(void)state;
+	make_footer(footer, 0x1234);
+	assert_int_equal(imgsrc_estargz_footer(footer, 51, 10000, &off), 0);
+	assert_int_equal(off, 0x1234);
+	/* the TOC must start before the footer */
+	assert_int_equal(imgsrc_estargz_footer(footer, 51, 0x1234 + 51, &off), -EINVAL);
+	assert_int_equal(imgsrc_estargz_footer(footer, 47, 10000, &off), -EINVAL);
+	footer[33] = 'X'; /* "SXARGZ" */
+	assert_int_equal(imgsrc_estargz_footer(footer, 51, 10000, &off), -EINVAL);
+	make_footer(footer, 0x1234);
+	footer[20] = 'g'; /* not hex */
+	assert_int_equal(imgsrc_estargz_footer(footer, 51, 10000, &off), -EINVAL);
+	make_footer(footer, 0x1234);
+	footer[0] = 0; /* not gzip */
+	assert_int_equal(imgsrc_estargz_footer(footer, 51, 10000, &off), -EINVAL);
+}
+
+/* The TOC member: a tar of name holding json (then the tar's end), gzipped. */
+static char *
+toc_member(const char *name, const char *json, size_t *ret_len)
+{
+	size_t len = strlen(json), tar_len = 512 + (len + 511) / 512 * 512 + 1024;
+	char *tar = xcalloc(1, tar_len), *z;
+	unsigned sum = 0;
+
+	snprintf(tar, 100, "%s", name);
+	memcpy(tar + 100, "0000644", 7);
+	snprintf(tar + 124, 12, "%011o", (unsigned)len);
+	tar[156] = '0';
+	memcpy(tar + 257, "ustar", 6);
+	memset(tar + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += (unsigned char)tar[i];
+	snprintf(tar + 148, 8, "%06o", sum);
+	memcpy(tar + 512, json, len);
+	z = gzip_member(tar, tar_len, ret_len);
+	free(tar);
+	return z;
+}
+
+static void
+test_estargz_toc_member(void **state)
+{
+	struct kl_error *err = NULL;
+	char *z, *json = NULL;
+	size_t z_len, len;
+
+	(void)state;
+	z = toc_member("stargz.index.json", "{\"version\":1,\"entries\":[]}", &z_len);
+	assert_int_equal(imgsrc_estargz_toc(z, z_len, &json, &len, &err), 0);
+	assert_string_equal(json, "{\"version\":1,\"entries\":[]}");
+	assert_int_equal(len, strlen(json));
+	free(json);
+	/* truncated, then corrupt */
+	assert_int_equal(imgsrc_estargz_toc(z, z_len / 2, &json, &len, &err), -EBADMSG);
+	assert_non_null(strstr(err->msg, "table of contents"));
+	kl_error_freep(&err);
+	z[z_len / 2] ^= 0x55;
+	z[z_len - 3] ^= 0x55;
+	assert_int_equal(imgsrc_estargz_toc(z, z_len, &json, &len, &err), -EBADMSG);
+	kl_error_freep(&err);
+	free(z);
+	/* some other file where the TOC should be */
+	z = toc_member("etc/passwd", "{}", &z_len);
+	assert_int_equal(imgsrc_estargz_toc(z, z_len, &json, &len, &err), -EBADMSG);
+	assert_non_null(strstr(err->msg, "stargz.index.json"));
+	kl_error_freep(&err);
+	free(z);
+}
+
+static const char estargz_toc[] =
+    "{\"version\":1,\"entries\":["
+    "{\"name\":\"etc\",\"type\":\"dir\",\"mode\":493,\"modtime\":\"2023-11-14T22:13:20Z\"},"
+    "{\"name\":\"etc/motd\",\"type\":\"reg\",\"size\":5,\"mode\":420,\"uid\":1000,"
+    "\"offset\":100,\"digest\":\"sha256:"
+    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\","
+    "\"xattrs\":{\"user.k\":\"dmFsdWU=\"}},"
+    "{\"name\":\"big\",\"type\":\"reg\",\"size\":10,\"offset\":200,\"chunkSize\":4,"
+    "\"digest\":\"sha256:"
+    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\"},"
+    "{\"name\":\"big\",\"type\":\"chunk\",\"offset\":300,\"chunkOffset\":4,\"chunkSize\":4},"
+    "{\"name\":\"big\",\"type\":\"chunk\",\"offset\":400,\"chunkOffset\":8,\"chunkSize\":2},"
+    "{\"name\":\"empty\",\"type\":\"reg\",\"size\":0},"
+    "{\"name\":\"link\",\"type\":\"symlink\",\"linkName\":\"etc/motd\"},"
+    "{\"name\":\"etc/hard\",\"type\":\"hardlink\",\"linkName\":\"etc/motd\"},"
+    "{\"name\":\"null\",\"type\":\"char\",\"devMajor\":1,\"devMinor\":3},"
+    "{\"name\":\".wh.gone\",\"type\":\"reg\",\"size\":0},"
+    "{\"name\":\"last\",\"type\":\"reg\",\"size\":1,\"offset\":500,\"digest\":\"sha256:"
+    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\"},"
+    "{\"name\":\".prefetch.landmark\",\"type\":\"reg\",\"size\":1,\"offset\":550,"
+    "\"digest\":\"sha256:"
+    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\"}"
+    "]}";
+
+static void
+expect_locator(const struct tree *t, const char *path, const char *want)
+{
+	struct tree_entry e;
+
+	entry(t, path, &e);
+	assert_true(e.flags & TREE_ENTRY_HAS_DIGEST);
+	if (e.locator_len != strlen(want) || memcmp(e.locator, want, e.locator_len))
+		fail_msg("'%s': locator '%.*s', wanted '%s'", path, (int)e.locator_len, e.locator,
+		         want);
+}
+
+static void
+test_estargz_toc_becomes_locators(void **state)
+{
+	struct fx *f = *state;
+	struct kl_error *err = NULL;
+	char hex[DIGEST_HEX_LEN + 1], *want;
+	struct tree *t;
+	struct tree_entry e;
+	struct digest blob, id;
+	uint32_t idx;
+
+	digest_buffer("blob", 4, &blob);
+	digest_to_hex(&blob, hex);
+	if (imgsrc_layer_from_estargz_toc(f->store, estargz_toc, strlen(estargz_toc), &blob, 600,
+	                                  "test-layer", &id, &err) < 0)
+		fail_msg("converting: %s", err->msg);
+	assert_int_equal(tree_load(f->store, &id, &t, NULL), 0);
+	/* a member runs to the next member with content; the last one to the TOC */
+	want = xasprintf("layer:%s:gz:100:100", hex);
+	expect_locator(t, "etc/motd", want);
+	free(want);
+	want = xasprintf("layer:%s:gz:200:300", hex); /* its chunks at 300 and 400 */
+	expect_locator(t, "big", want);
+	free(want);
+	want = xasprintf("layer:%s:gz:500:50", hex);
+	expect_locator(t, "last", want);
+	free(want);
+	entry(t, "etc/motd", &e);
+	assert_int_equal(e.size, 5);
+	assert_int_equal(e.mode, 0644);
+	assert_int_equal(e.uid, 1000);
+	assert_int_equal(e.n_xattrs, 1);
+	entry(t, "etc", &e);
+	assert_int_equal(e.type, TREE_DIR);
+	assert_int_equal(e.mtime_sec, 1700000000);
+	entry(t, "empty", &e);
+	assert_int_equal(e.type, TREE_REG);
+	assert_int_equal(e.locator_len, 0);
+	entry(t, "link", &e);
+	assert_int_equal(e.type, TREE_SYMLINK);
+	entry(t, "null", &e);
+	assert_int_equal(e.rdev, makedev(1, 3));
+	entry(t, "gone", &e);
+	assert_int_equal(e.type, TREE_WHITEOUT);
+	assert_int_equal(tree_lookup(t, ".prefetch.landmark", 18, &idx), -ENOENT);
+	tree_unref(t);
+}
+
+static void
+expect_bad_toc(struct fx *f, const char *toc, const char *pattern)
+{
+	struct kl_error *err = NULL;
+	struct digest blob, id;
+	int before = blob_count(f);
+
+	digest_buffer("blob", 4, &blob);
+	if (imgsrc_layer_from_estargz_toc(f->store, toc, strlen(toc), &blob, 600, "test-layer", &id,
+	                                  &err) >= 0)
+		fail_msg("a bad TOC was accepted (wanted '%s')", pattern);
+	if (!strstr(err->msg, pattern) || !strstr(err->msg, "test-layer"))
+		fail_msg("message '%s' lacks '%s' or the layer", err->msg, pattern);
+	kl_error_free(err);
+	if (blob_count(f) != before)
+		fail_msg("the store went from %d to %d blobs", before, blob_count(f));
+}
+
+static void
+test_malformed_estargz_tocs_are_refused(void **state)
+{
+	struct fx *f = *state;
+
+	expect_bad_toc(f, "{\"version\":1,", "malformed JSON");
+	expect_bad_toc(f, "{\"version\":1}", "without entries");
+	expect_bad_toc(f, "{\"entries\":[{\"name\":\"a\",\"type\":\"socket\"}]}", "unknown type");
+	/* content without an offset, or past the TOC */
+	expect_bad_toc(
+	    f,
+	    "{\"entries\":[{\"name\":\"a\",\"type\":\"reg\",\"size\":3,\"digest\":"
+	    "\"sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\"}]}",
+	    "byte range");
+	expect_bad_toc(f,
+	               "{\"entries\":[{\"name\":\"a\",\"type\":\"reg\",\"size\":3,\"offset\":700,"
+	               "\"digest\":\"sha256:"
+	               "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\"}]}",
+	               "byte range");
+	expect_bad_toc(f,
+	               "{\"entries\":[{\"name\":\"a\",\"type\":\"reg\",\"size\":3,\"offset\":9}]}",
+	               "digest");
+	expect_bad_toc(f, "{\"entries\":[{\"name\":\"../x\",\"type\":\"dir\"}]}", "escapes");
+	expect_bad_toc(f, "{\"entries\":[{\"name\":\"a\",\"type\":\"dir\",\"modtime\":\"noon\"}]}",
+	               "bad modtime");
+}
+
 int
 main(void)
 {
@@ -499,6 +741,11 @@ main(void)
 	        test_a_blob_that_does_not_match_its_digest_stores_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_absurd_sizes_are_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage_is_not_a_tar, setup, teardown),
+	    cmocka_unit_test(test_estargz_footer),
+	    cmocka_unit_test(test_estargz_toc_member),
+	    cmocka_unit_test_setup_teardown(test_estargz_toc_becomes_locators, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_estargz_tocs_are_refused, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
