@@ -207,9 +207,8 @@ compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads a directory's names, sorted bytewise so the walk visits paths in tree order. */
-static int
-read_names(int fd, char ***ret, size_t *ret_n)
+int
+tree_import_read_names(int fd, char ***ret, size_t *ret_n)
 {
 	int dfd = dup(fd);
 	char **names = NULL;
@@ -231,6 +230,14 @@ read_names(int fd, char ***ret, size_t *ret_n)
 		names = xgrow(names, &cap, n + 1, sizeof(*names));
 		names[n++] = xstrdup(de->d_name);
 	}
+	if (errno) {
+		int saved = errno;
+		closedir(d);
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return -saved;
+	}
 	closedir(d);
 	if (n > 1)
 		qsort(names, n, sizeof(*names), compare_names);
@@ -247,7 +254,7 @@ scan_dir(struct importer *im, int dir_fd, struct kl_error **err)
 	size_t n = 0;
 	int r;
 
-	r = read_names(dir_fd, &names, &n);
+	r = tree_import_read_names(dir_fd, &names, &n);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading directory '%s'", shown_path(im));
 	for (size_t i = 0; i < n; i++) {

@@ -31,6 +31,11 @@ int tree_import_dir(struct store *s, const char *dir, const struct tree_import_o
  * (verified); entries with only a locator fail with -ENOTSUP unless fetched first. */
 int tree_export_dir(struct store *s, const struct tree *t, const char *dir, struct kl_error **err);
 
+/* A directory's entry names but "." and "..", sorted bytewise, so a walk that visits them in
+ * this order visits paths in tree order (hardlink leaders are then the smallest path). The
+ * caller frees each name and the array; -errno on failure. */
+int tree_import_read_names(int dir_fd, char ***ret, size_t *ret_n);
+
 /* The "local:" locator of a scanned file: the absolute path and the stat fields that must
  * still match when the file is read later. */
 struct tree_local_locator {

@@ -597,52 +597,6 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, struct kl_error **e
 }
 
 static int
-compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A directory's names, sorted bytewise: the walk then visits paths in tree order. */
-static int
-read_names(int fd, char ***ret, size_t *ret_n)
-{
-	int dfd = dup(fd);
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *d;
-
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	errno = 0;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		names = xgrow(names, &cap, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
-	}
-	if (errno) {
-		int saved = errno;
-		closedir(d);
-		for (size_t i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-		return -saved;
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(names, n, sizeof(*names), compare_names);
-	*ret = names;
-	*ret_n = n;
-	return 0;
-}
-
-static int
 scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 {
 	size_t base_len = sc->path_len;
@@ -650,7 +604,7 @@ scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 	size_t n = 0;
 	int r;
 
-	r = read_names(dir_fd, &names, &n);
+	r = tree_import_read_names(dir_fd, &names, &n);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading directory '%s'", shown(sc->path));
 	for (size_t i = 0; i < n; i++) {
