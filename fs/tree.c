@@ -549,11 +549,12 @@ tree_entry_xattr(const struct tree *t, const struct tree_entry *e, uint32_t i,
 	ret->value_len = tree_le32(x + TREE_X_VALUE_LEN);
 }
 
-int
-tree_lookup(const struct tree *t, const char *path, size_t len, uint32_t *ret_idx)
+/* Binary search of [lo, hi) for the entry whose path, past its first skip bytes (a common
+ * "dir/" prefix of the range), equals key. */
+static int
+search_range(const struct tree *t, uint32_t lo, uint32_t hi, size_t skip, const char *key,
+	     size_t key_len, uint32_t *ret_idx)
 {
-	uint32_t lo = 0, hi = t->n;
-
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		size_t mlen;
@@ -564,8 +565,7 @@ tree_lookup(const struct tree *t, const char *path, size_t len, uint32_t *ret_id
 		 * while this one's path is compared. */
 		__builtin_prefetch(tree_rec(t, lo + (mid - lo) / 2));
 		__builtin_prefetch(tree_rec(t, mid + 1 + (hi - mid - 1) / 2));
-		c = tree_path_compare(m, mlen, path, len);
-
+		c = tree_path_compare(m + skip, mlen - skip, key, key_len);
 		if (c == 0) {
 			*ret_idx = mid;
 			return 0;
@@ -579,35 +579,25 @@ tree_lookup(const struct tree *t, const char *path, size_t len, uint32_t *ret_id
 }
 
 int
+tree_lookup(const struct tree *t, const char *path, size_t len, uint32_t *ret_idx)
+{
+	return search_range(t, 0, t->n, 0, path, len, ret_idx);
+}
+
+int
 tree_lookup_child(const struct tree *t, uint32_t dir, const char *name, size_t name_len,
                   uint32_t *ret_idx)
 {
-	uint32_t lo = dir + 1, hi;
 	size_t skip;
 
 	assert(dir < t->n);
 	/* A '/' in name would let it match a deeper entry's tail. */
 	if (rec_type(t, dir) != TREE_DIR || name_len == 0 || memchr(name, '/', name_len))
 		return -ENOENT;
-	hi = rec_u32(t, dir, TREE_R_SUBTREE_END);
 	/* Everything in the subtree starts with "dir/": compare only what follows it. */
 	skip = dir == TREE_ROOT ? 0 : rec_u16(t, dir, TREE_R_PATH_LEN) + 1u;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		size_t mlen;
-		const char *m = rec_path(t, mid, &mlen);
-		int c = tree_path_compare(m + skip, mlen - skip, name, name_len);
-
-		if (c == 0) {
-			*ret_idx = mid;
-			return 0;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -ENOENT;
+	return search_range(t, dir + 1, rec_u32(t, dir, TREE_R_SUBTREE_END), skip, name, name_len,
+			    ret_idx);
 }
 
 uint32_t

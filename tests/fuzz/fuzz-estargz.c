@@ -7,24 +7,12 @@
 #include <stdlib.h>
 
 #include "fs/store.h"
+#include "tests/fuzz/fuzz-store.h"
 #include "sources/imgsrc-internal.h"
 #include "util/error.h"
-#include "util/path.h"
 #include "util/xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static struct store *store; /* one store for the whole run */
-
-static void
-drop_store(void)
-{
-	char *root = xstrdup(store_root(store));
-
-	store = store_unref(store);
-	(void)kl_path_rm_rf_at(-100 /* AT_FDCWD */, root);
-	free(root);
-}
 
 static void
 from_toc(const char *toc, size_t len, uint64_t toc_off)
@@ -33,7 +21,7 @@ from_toc(const char *toc, size_t len, uint64_t toc_off)
 	struct digest blob, id;
 
 	digest_buffer("fuzz", 4, &blob);
-	if (imgsrc_layer_from_estargz_toc(store, toc, len, &blob, toc_off, "fuzz", &id, &err) < 0)
+	if (imgsrc_layer_from_estargz_toc(fuzz_store(), toc, len, &blob, toc_off, "fuzz", &id, &err) < 0)
 		kl_error_freep(&err);
 }
 
@@ -45,15 +33,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *toc = NULL;
 	size_t len;
 
-	if (!store) {
-		struct store_options o = {.flags = STORE_NO_SYNC};
-		char *root = xasprintf("%s/kiln-fuzz-estargz.XXXXXX", P_tmpdir);
-
-		if (!mkdtemp(root) || store_open(root, &o, &store, NULL) < 0)
-			abort();
-		free(root);
-		atexit(drop_store);
-	}
 	if (size >= IMGSRC_ESTARGZ_FOOTER_SIZE)
 		(void)imgsrc_estargz_footer(data + size - IMGSRC_ESTARGZ_FOOTER_SIZE,
 		                            IMGSRC_ESTARGZ_FOOTER_SIZE, size, &toc_off);
