@@ -24,3 +24,10 @@ int tree_xattrs_read(int dir_fd, const char *name, const char *shown_path,
 
 /* Frees what l holds and empties it. */
 void tree_xattr_list_done(struct tree_xattr_list *l);
+
+/* Packs xattrs into one new buffer (each: name, NUL, u32 little-endian value length, value),
+ * as the context stat cache keeps them. */
+void tree_xattrs_encode(const struct tree_xattr *xs, size_t n, char **ret, size_t *ret_len);
+/* Unpacks what tree_xattrs_encode made into an empty list l (which then owns a copy);
+ * -EBADMSG, and l empty, when buf is not such an encoding. */
+int tree_xattrs_decode(const void *buf, size_t len, struct tree_xattr_list *l);

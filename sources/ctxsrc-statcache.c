@@ -23,12 +23,14 @@ static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
     "PRAGMA mmap_size=268435456;"
-    "CREATE TABLE IF NOT EXISTS files_v1 ("
+    "DROP TABLE IF EXISTS files_v1;" /* v1 had no xattrs */
+    "CREATE TABLE IF NOT EXISTS files_v2 ("
     "  path BLOB PRIMARY KEY NOT NULL,"
     "  size INTEGER NOT NULL, mtime_sec INTEGER NOT NULL, mtime_nsec INTEGER NOT NULL,"
     "  ctime_sec INTEGER NOT NULL, ctime_nsec INTEGER NOT NULL,"
     "  ino INTEGER NOT NULL, dev INTEGER NOT NULL, mode INTEGER NOT NULL,"
-    "  digest BLOB NOT NULL"
+    "  digest BLOB NOT NULL,"
+    "  xattrs BLOB" /* tree_xattrs_encode()'s form; NULL: none */
     ") WITHOUT ROWID;";
 
 /* What must still hold for a record to be trusted. */
@@ -39,6 +41,8 @@ struct stat_key {
 struct record {
 	char *path;
 	size_t len;
+	char *xattrs; /* encoded; NULL: none */
+	size_t xattrs_len;
 	struct stat_key key;
 	struct digest digest;
 	bool seen;
@@ -104,8 +108,10 @@ key_from_stat(const struct stat *st, struct stat_key *k)
 static void
 records_free(struct record *r, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(r[i].path);
+		free(r[i].xattrs);
+	}
 	free(r);
 }
 
@@ -163,20 +169,33 @@ remove_db(struct ctxsrc_statcache *c)
 	}
 }
 
+/* Copies n bytes into the arena: their offset, a pointer once loading ends. */
+static size_t
+arena_add(struct ctxsrc_statcache *c, const void *p, size_t n)
+{
+	size_t off = c->arena_len;
+
+	c->arena = xgrow(c->arena, &c->arena_cap, c->arena_len + n + 1, 1);
+	memcpy(c->arena + off, p, n);
+	c->arena[off + n] = '\0';
+	c->arena_len += n + 1;
+	return off;
+}
+
 static int
 read_row(struct ctxsrc_statcache *c, sqlite3_stmt *st, struct record *r)
 {
 	const void *path = sqlite3_column_blob(st, 0), *digest = sqlite3_column_blob(st, 9);
-	int len = sqlite3_column_bytes(st, 0);
+	const void *xattrs = sqlite3_column_blob(st, 10);
+	int len = sqlite3_column_bytes(st, 0), xlen = sqlite3_column_bytes(st, 10);
 
 	if (!path || len <= 0 || sqlite3_column_bytes(st, 9) != DIGEST_SIZE)
 		return -EBADMSG;
-	c->arena = xgrow(c->arena, &c->arena_cap, c->arena_len + (size_t)len + 1, 1);
-	memcpy(c->arena + c->arena_len, path, (size_t)len);
-	c->arena[c->arena_len + (size_t)len] = '\0';
-	r->path = (char *)(uintptr_t)c->arena_len; /* an offset until the arena stops growing */
-	c->arena_len += (size_t)len + 1;
+	r->path = (char *)(uintptr_t)arena_add(c, path, (size_t)len);
 	r->len = (size_t)len;
+	r->xattrs = xattrs && xlen > 0 ? (char *)(uintptr_t)(arena_add(c, xattrs, (size_t)xlen) + 1)
+	                               : NULL; /* offset + 1: 0 is none */
+	r->xattrs_len = xattrs && xlen > 0 ? (size_t)xlen : 0;
 	r->key = (struct stat_key){
 	    .size = sqlite3_column_int64(st, 1),
 	    .mtime_sec = sqlite3_column_int64(st, 2),
@@ -207,7 +226,7 @@ load(struct ctxsrc_statcache *c, const char *abs_dir, struct kl_error **err)
 	hi = xasprintf("%.*s0", (int)dl, abs_dir);
 	rc = sqlite3_prepare_v2(c->db,
 	                        "SELECT path, size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec,"
-	                        " ino, dev, mode, digest FROM files_v1"
+	                        " ino, dev, mode, digest, xattrs FROM files_v2"
 	                        " WHERE path >= ?1 AND path < ?2 ORDER BY path",
 	                        -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -220,8 +239,13 @@ load(struct ctxsrc_statcache *c, const char *abs_dir, struct kl_error **err)
 			c->n_loaded++;
 	}
 	sqlite3_finalize(st);
-	for (size_t i = 0; i < c->n_loaded; i++)
-		c->loaded[i].path = c->arena + (uintptr_t)c->loaded[i].path;
+	for (size_t i = 0; i < c->n_loaded; i++) {
+		struct record *r = &c->loaded[i];
+
+		r->path = c->arena + (uintptr_t)r->path;
+		if (r->xattrs)
+			r->xattrs = c->arena + (uintptr_t)r->xattrs - 1;
+	}
 	if (rc != SQLITE_DONE)
 		return error_from_sqlite(c, rc, "reading", err);
 	return 0;
@@ -270,7 +294,8 @@ compare_paths(const char *a, size_t alen, const char *b, size_t blen)
 
 bool
 ctxsrc_statcache_lookup(struct ctxsrc_statcache *c, const char *path, size_t len,
-                        const struct stat *st, struct digest *ret)
+                        const struct stat *st, struct digest *ret, const void **ret_xattrs,
+                        size_t *ret_xattrs_len)
 {
 	size_t lo = 0, hi = c->n_loaded;
 	struct stat_key k;
@@ -290,6 +315,8 @@ ctxsrc_statcache_lookup(struct ctxsrc_statcache *c, const char *path, size_t len
 			if (memcmp(&k, &r->key, sizeof(k)) != 0)
 				return false;
 			*ret = r->digest;
+			*ret_xattrs = r->xattrs;
+			*ret_xattrs_len = r->xattrs_len;
 			return true;
 		}
 	}
@@ -298,7 +325,8 @@ ctxsrc_statcache_lookup(struct ctxsrc_statcache *c, const char *path, size_t len
 
 void
 ctxsrc_statcache_put(struct ctxsrc_statcache *c, const char *path, size_t len,
-                     const struct stat *st, const struct digest *d)
+                     const struct stat *st, const struct digest *d, const void *xattrs,
+                     size_t xattrs_len)
 {
 	struct record *r;
 
@@ -308,6 +336,8 @@ ctxsrc_statcache_put(struct ctxsrc_statcache *c, const char *path, size_t len,
 	r->len = len;
 	key_from_stat(st, &r->key);
 	r->digest = *d;
+	r->xattrs = xattrs_len ? xmemdup(xattrs, xattrs_len) : NULL;
+	r->xattrs_len = xattrs_len;
 	r->seen = true;
 }
 
@@ -319,12 +349,12 @@ run_batch(struct ctxsrc_statcache *c, bool prune)
 
 	rc =
 	    sqlite3_prepare_v2(c->db,
-	                       "INSERT OR REPLACE INTO files_v1 (path, size, mtime_sec, mtime_nsec,"
-	                       " ctime_sec, ctime_nsec, ino, dev, mode, digest)"
-	                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	                       "INSERT OR REPLACE INTO files_v2 (path, size, mtime_sec, mtime_nsec,"
+	                       " ctime_sec, ctime_nsec, ino, dev, mode, digest, xattrs)"
+	                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	                       -1, &ins, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(c->db, "DELETE FROM files_v1 WHERE path = ?1", -1, &del,
+		rc = sqlite3_prepare_v2(c->db, "DELETE FROM files_v2 WHERE path = ?1", -1, &del,
 		                        NULL);
 	for (size_t i = 0; rc == SQLITE_OK && i < c->n_queued; i++) {
 		const struct record *r = &c->queued[i];
@@ -336,6 +366,10 @@ run_batch(struct ctxsrc_statcache *c, bool prune)
 		for (int col = 0; col < 8; col++)
 			sqlite3_bind_int64(ins, 2 + col, f[col]);
 		sqlite3_bind_blob(ins, 10, r->digest.bytes, DIGEST_SIZE, SQLITE_STATIC);
+		if (r->xattrs)
+			sqlite3_bind_blob(ins, 11, r->xattrs, (int)r->xattrs_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ins, 11);
 		rc = sqlite3_step(ins);
 		rc = rc == SQLITE_DONE ? sqlite3_reset(ins) : rc;
 	}

@@ -25,6 +25,7 @@
 #include "util/error.h"
 #include "util/io.h"
 #include "util/log.h"
+#include "util/statbatch.h"
 #include "util/xalloc.h"
 
 #define HASH_BATCH 128u /* files open at once while hashing */
@@ -71,7 +72,8 @@ struct scanner {
 	size_t depth, frames_cap;
 	char **follow; /* cleaned followpaths; n_follow == 0: the whole directory */
 	size_t n_follow, follow_cap;
-	struct tree_hardlinks *inodes; /* leaders of regular files with st_nlink > 1 */
+	struct tree_hardlinks *inodes;   /* leaders of regular files with st_nlink > 1 */
+	struct kl_statbatch *stats_pool; /* stats a directory's names at once, on several cores */
 	struct hash_item items[HASH_BATCH];
 	struct uring_job jobs[HASH_BATCH];
 	struct digest_ctx *ctxs[HASH_BATCH];
@@ -345,8 +347,15 @@ finish_item(struct scanner *sc, size_t i, struct kl_error **err)
 	sc->stats.hashed_files++;
 	sc->stats.hashed_bytes += e.size;
 	if (sc->cache && ts_before(&it->st.st_mtim, &sc->racy_from) &&
-	    ts_before(&it->st.st_ctim, &sc->racy_from))
-		ctxsrc_statcache_put(sc->cache, it->abs, it->abs_len, &it->st, &e.digest);
+	    ts_before(&it->st.st_ctim, &sc->racy_from)) {
+		_cleanup_free_ char *xattrs = NULL;
+		size_t xattrs_len = 0;
+
+		if (it->xattrs.n)
+			tree_xattrs_encode(it->xattrs.xs, it->xattrs.n, &xattrs, &xattrs_len);
+		ctxsrc_statcache_put(sc->cache, it->abs, it->abs_len, &it->st, &e.digest, xattrs,
+		                     xattrs_len);
+	}
 	return tree_builder_add(sc->builder, &e, it->xattrs.xs, it->xattrs.n, err);
 }
 
@@ -397,14 +406,17 @@ set_abs(struct scanner *sc)
 	sc->abs_len = root + 1 + sc->path_len;
 }
 
-/* Adds a regular file with its xattrs xl, now or once hashed: may take over what xl holds. */
+/* Adds a regular file, now or once hashed. A stat cache hit brings its digest and xattrs. */
 static int
 add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st,
-         struct tree_entry *e, struct tree_xattr_list *xl, struct kl_error **err)
+         struct tree_entry *e, struct kl_error **err)
 {
+	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
 	_cleanup_free_ char *locator = NULL;
 	struct hash_item *it;
-	int fd;
+	const void *cached_xattrs;
+	size_t cached_xattrs_len;
+	int fd, r;
 
 	sc->stats.files++;
 	set_abs(sc);
@@ -413,17 +425,23 @@ add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st
 	e->size = (uint64_t)st->st_size;
 	e->locator = locator;
 	e->locator_len = strlen(locator);
+	if (!sc->opts->locate_only && st->st_size > 0 && sc->cache &&
+	    ctxsrc_statcache_lookup(sc->cache, sc->abs, sc->abs_len, st, &e->digest, &cached_xattrs,
+	                            &cached_xattrs_len) &&
+	    tree_xattrs_decode(cached_xattrs, cached_xattrs_len, &xl) == 0) {
+		sc->stats.cached_files++;
+		e->flags |= TREE_ENTRY_HAS_DIGEST;
+		return tree_builder_add(sc->builder, e, xl.xs, xl.n, err);
+	}
+	r = tree_xattrs_read(dir_fd, name, shown(sc->path), &xl, err);
+	if (r < 0)
+		return r;
 	if (sc->opts->locate_only)
-		return tree_builder_add(sc->builder, e, xl->xs, xl->n, err);
+		return tree_builder_add(sc->builder, e, xl.xs, xl.n, err);
 	if (st->st_size == 0) {
 		digest_buffer("", 0, &e->digest);
 		e->flags |= TREE_ENTRY_HAS_DIGEST;
-		return tree_builder_add(sc->builder, e, xl->xs, xl->n, err);
-	}
-	if (sc->cache && ctxsrc_statcache_lookup(sc->cache, sc->abs, sc->abs_len, st, &e->digest)) {
-		sc->stats.cached_files++;
-		e->flags |= TREE_ENTRY_HAS_DIGEST;
-		return tree_builder_add(sc->builder, e, xl->xs, xl->n, err);
+		return tree_builder_add(sc->builder, e, xl.xs, xl.n, err);
 	}
 	/* O_NONBLOCK: a file replaced by a fifo since the stat must not hang the scan. */
 	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -436,10 +454,10 @@ add_file(struct scanner *sc, int dir_fd, const char *name, const struct stat *st
 	    .abs_len = sc->abs_len,
 	    .locator = TAKE_PTR(locator),
 	    .st = *st,
-	    .xattrs = *xl,
+	    .xattrs = xl,
 	    .fd = fd,
 	};
-	*xl = (struct tree_xattr_list){0};
+	xl = (struct tree_xattr_list){0};
 	return sc->n_items == HASH_BATCH ? flush_hashes(sc, err) : 0;
 }
 
@@ -482,18 +500,15 @@ emit(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, st
 		break;
 	case S_IFREG:
 		leader = st->st_nlink > 1
-				 ? tree_hardlinks_leader(sc->inodes, st, sc->path, sc->path_len)
-				 : NULL;
+		             ? tree_hardlinks_leader(sc->inodes, st, sc->path, sc->path_len)
+		             : NULL;
 		if (leader) { /* shares the leader's xattrs */
 			e.type = TREE_HARDLINK;
 			e.link = leader;
 			e.link_len = strlen(leader);
 			return tree_builder_add(sc->builder, &e, NULL, 0, err);
 		}
-		r = tree_xattrs_read(dir_fd, name, shown(sc->path), &xl, err);
-		if (r < 0)
-			return r;
-		return add_file(sc, dir_fd, name, st, &e, &xl, err);
+		return add_file(sc, dir_fd, name, st, &e, err);
 	default:
 		return 0; /* sockets: never asked for */
 	}
@@ -553,9 +568,11 @@ descend(struct scanner *sc, int dir_fd, const char *name, const struct stat *st,
 }
 
 /* Decides about the entry at sc->path (name in dir_fd): included, walked for what may be
- * included below it, or left out. */
+ * included below it, or left out. pre is its stat when the directory's names were statted
+ * at once (pre_errno: that stat's errno), else NULL. */
 static int
-scan_entry(struct scanner *sc, int dir_fd, const char *name, struct kl_error **err)
+scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *pre, int pre_errno,
+           struct kl_error **err)
 {
 	const struct frame *parent = &sc->frames[sc->depth - 1];
 	_cleanup_free_ uint8_t *info = NULL;
@@ -569,7 +586,11 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, struct kl_error **e
 			return 0;
 		selected = fs == FOLLOW_SELECTED;
 	}
-	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (pre && pre_errno)
+		return kl_error_set(err, pre_errno, "stat '%s'", sc->path);
+	if (pre)
+		st = *pre;
+	else if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return kl_error_set(err, errno, "stat '%s'", sc->path);
 	if (S_ISSOCK(st.st_mode)) {
 		kl_debug("context: skipping socket '%s'", sc->path);
@@ -600,6 +621,8 @@ static int
 scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 {
 	size_t base_len = sc->path_len;
+	_cleanup_free_ struct stat *sts = NULL;
+	_cleanup_free_ int *errs = NULL;
 	char **names = NULL;
 	size_t n = 0;
 	int r;
@@ -607,6 +630,12 @@ scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 	r = tree_import_read_names(dir_fd, &names, &n);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading directory '%s'", shown(sc->path));
+	/* Every name of a selected directory is statted: all at once, on several cores. */
+	if (sc->frames[sc->depth - 1].selected && n > 1) {
+		sts = xmalloc(n * sizeof(*sts));
+		errs = xmalloc(n * sizeof(*errs));
+		kl_statbatch_run(sc->stats_pool, dir_fd, names, n, sts, errs);
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strlen(names[i]);
 
@@ -617,7 +646,8 @@ scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 				sc->path[sc->path_len++] = '/';
 			memcpy(sc->path + sc->path_len, names[i], nl + 1);
 			sc->path_len += nl;
-			r = scan_entry(sc, dir_fd, names[i], err);
+			r = scan_entry(sc, dir_fd, names[i], sts ? &sts[i] : NULL,
+			               errs ? errs[i] : 0, err);
 		}
 		free(names[i]);
 	}
@@ -671,6 +701,7 @@ scanner_done(struct scanner *sc)
 		free(sc->follow[i]);
 	free(sc->follow);
 	tree_hardlinks_free(sc->inodes);
+	kl_statbatch_free(sc->stats_pool);
 	uring_free(sc->uring);
 	tree_builder_free(sc->builder);
 	ctxsrc_statcache_free(sc->cache);
@@ -755,6 +786,7 @@ ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
 	    .opts = opts ? opts : &defaults,
 	    .builder = tree_builder_new(),
 	    .inodes = tree_hardlinks_new(),
+	    .stats_pool = kl_statbatch_new(/* max_helpers= */ 3),
 	};
 	struct timespec now;
 	int r;

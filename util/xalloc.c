@@ -55,6 +55,12 @@ xgrow(void *p, size_t *cap, size_t want, size_t elem)
 	return p;
 }
 
+void *
+xmemdup(const void *p, size_t n)
+{
+	return memcpy(xmalloc(n), p, n);
+}
+
 char *
 xstrdup(const char *s)
 {

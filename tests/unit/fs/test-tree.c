@@ -13,6 +13,7 @@
 
 #include "fs/store.h"
 #include "fs/tree.h"
+#include "fs/tree-xattrs.h"
 #include "util/error.h"
 #include "util/io.h"
 #include "tests/unit/test-helpers.h"
@@ -919,6 +920,50 @@ test_parse_rejects_implicit_on_a_non_directory(void **state)
 	tree_unref(t);
 }
 
+/* The stat cache's packed xattrs: a round trip, and every truncation or bad length refused. */
+static void
+test_xattrs_encode_decode(void **state)
+{
+	static const char big[] = "binary\0value";
+	const struct tree_xattr xs[] = {
+	    {"user.a", 6, "1", 1},
+	    {"security.selinux", 16, "", 0},
+	    {"trusted.b", 9, big, sizeof(big)},
+	};
+	struct tree_xattr_list l;
+	size_t len;
+	char *buf;
+
+	(void)state;
+	tree_xattrs_encode(xs, 3, &buf, &len);
+	assert_int_equal(tree_xattrs_decode(buf, len, &l), 0);
+	assert_int_equal(l.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(l.xs[i].name_len, xs[i].name_len);
+		assert_string_equal(l.xs[i].name, xs[i].name);
+		assert_int_equal(l.xs[i].value_len, xs[i].value_len);
+		assert_memory_equal(l.xs[i].value, xs[i].value, xs[i].value_len);
+	}
+	tree_xattr_list_done(&l);
+	for (size_t cut = 1; cut < len; cut++) { /* a cut inside the last value's length or bytes */
+		int r = tree_xattrs_decode(buf, cut, &l);
+
+		if (r == 0) /* only at an xattr boundary */
+			assert_true(cut == 6 + 1 + 4 + 1 || cut == 6 + 1 + 4 + 1 + 16 + 1 + 4);
+		else
+			assert_int_equal(r, -EBADMSG);
+		tree_xattr_list_done(&l);
+	}
+	buf[6 + 1 + 3] = 0x7f; /* user.a's length past the end */
+	assert_int_equal(tree_xattrs_decode(buf, len, &l), -EBADMSG);
+	assert_int_equal(l.n, 0);
+	buf[0] = '\0'; /* an empty name */
+	assert_int_equal(tree_xattrs_decode(buf, len, &l), -EBADMSG);
+	free(buf);
+	assert_int_equal(tree_xattrs_decode("", 0, &l), 0);
+	assert_int_equal(l.n, 0);
+}
+
 int
 main(void)
 {
@@ -943,6 +988,7 @@ main(void)
 	    cmocka_unit_test(test_builder_marks_created_parents_implicit),
 	    cmocka_unit_test(test_implicit_flag_roundtrips),
 	    cmocka_unit_test(test_parse_rejects_implicit_on_a_non_directory),
+	    cmocka_unit_test(test_xattrs_encode_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

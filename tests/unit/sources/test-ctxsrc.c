@@ -552,6 +552,55 @@ test_xattrs_are_recorded(void **state)
 		assert_int_equal(e.n_xattrs, 0);
 		tree_unref(t);
 	}
+
+	/* A changed xattr changes the file's ctime: the cache misses and the new value is read. */
+	set_xattr(f, "kept/sub/b.txt", "user.kiln", "three");
+	p = xasprintf("%s/kept/sub/b.txt", f->ctx);
+	assert_int_equal(lremovexattr(p, "user.kiln"), 0);
+	assert_int_equal(lsetxattr(p, "user.other", "4", 1, 0), 0);
+	free(p);
+	wait_tick();
+	t = scan(f, &(struct ctxsrc_options){.stats = &st});
+	assert_int_equal(st.cached_files, 2);
+	assert_int_equal(st.hashed_files, 1);
+	assert_xattr(t, "kept/sub/b.txt", "user.other", "4");
+	assert_xattr(t, "a.txt", "user.kiln", "one");
+	tree_unref(t);
+}
+
+/* A directory large enough to be statted by several threads: every entry, in order. */
+static void
+test_large_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct ctxsrc_stats st = {0};
+	struct tree_entry e;
+	struct tree *t;
+
+	for (int i = 0; i < 500; i++) {
+		char name[32], body[32];
+
+		snprintf(name, sizeof(name), "many/f%03d", i);
+		snprintf(body, sizeof(body), "%d\n", i);
+		put(f, name, body);
+	}
+	wait_tick();
+	for (int pass = 0; pass < 2; pass++) {
+		t = scan(f, &(struct ctxsrc_options){.stats = &st});
+		assert_int_equal(st.files, 500);
+		assert_int_equal(pass ? st.cached_files : st.hashed_files, 500);
+		for (int i = 0; i < 500; i++) {
+			char name[32], body[32];
+			struct digest d;
+
+			snprintf(name, sizeof(name), "many/f%03d", i);
+			snprintf(body, sizeof(body), "%d\n", i);
+			entry(t, name, &e);
+			digest_buffer(body, strlen(body), &d);
+			assert_true(digest_equal(&e.digest, &d));
+		}
+		tree_unref(t);
+	}
 }
 
 static void
@@ -591,6 +640,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_two_processes_scan_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_xattrs_are_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_directory_is_an_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_directory, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
