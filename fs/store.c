@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,23 @@
 /* Each open store holds an flock on ingest/<token>.lock; its temporary files are named
  * ingest/<token>.<n>. A token whose lock can be taken belongs to a dead process, so its
  * files are leftovers of killed ingests and are removed on the next open. */
+/* A blob this process wrote or hashed, as the inode it was then: while the file is still that
+ * inode, unchanged, its bytes need no hashing again (a tree just built, then mounted). */
+struct trusted_blob {
+	struct digest digest;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+#define TRUSTED_BLOBS 16
+
 struct store {
 	atomic_int refs;
+	pthread_mutex_t trusted_lock;
+	struct trusted_blob trusted[TRUSTED_BLOBS]; /* a ring */
+	unsigned n_trusted;
 	enum store_flags flags;
 	char *root;
 	int root_fd;
@@ -145,6 +161,14 @@ store_setup(struct store *s, bool create, struct kl_error **err)
 	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0)
 		return kl_error_set(err, errno, "opening store '%s'", s->root);
+	if (s->root[0] != '/') { /* paths under the root must outlive a chdir (a daemonized mount) */
+		char *abs = realpath(s->root, NULL);
+
+		if (!abs)
+			return kl_error_set(err, errno, "resolving store '%s'", s->root);
+		free(s->root);
+		s->root = abs;
+	}
 	r = open_dir_at(s->root_fd, "content", create, &content_fd);
 	if (r >= 0) {
 		r = open_dir_at(content_fd, "sha256", create, &s->content_fd);
@@ -172,6 +196,7 @@ store_open(const char *root, const struct store_options *opts, struct store **re
 	int r;
 
 	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->trusted_lock, NULL);
 	s->flags = opts ? opts->flags : 0;
 	s->root = xstrdup(root);
 	s->root_fd = s->content_fd = s->ingest_fd = s->lock_fd = -1;
@@ -204,6 +229,7 @@ store_free(struct store *s)
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	free(s->root);
+	pthread_mutex_destroy(&s->trusted_lock);
 	free(s);
 }
 
@@ -370,7 +396,9 @@ writer_finish(struct store_writer *w, const struct digest *expected, bool sync,
 	if (expected && !digest_equal(expected, &got))
 		return kl_error_setf(err, EBADMSG, "content does not match its digest: expected %s, got %s",
 				     digest_to_string(expected, want_s), digest_to_string(&got, got_s));
-	if (sync && !(w->store->flags & STORE_NO_SYNC) && fsync(w->fd) < 0)
+	/* A blob already present is durable: this copy is about to be dropped unsynced. */
+	if (sync && !(w->store->flags & STORE_NO_SYNC) && store_has_blob(w->store, &got) != 1 &&
+	    fsync(w->fd) < 0)
 		return kl_error_set(err, errno, "syncing '%s/ingest/%s'", w->store->root, w->tmp_name);
 	if (close(w->fd) < 0) {
 		w->fd = -1;
@@ -381,19 +409,53 @@ writer_finish(struct store_writer *w, const struct digest *expected, bool sync,
 	return 0;
 }
 
+static bool
+same_inode(const struct trusted_blob *t, const struct stat *st)
+{
+	return t->dev == st->st_dev && t->ino == st->st_ino && t->size == st->st_size &&
+	       t->mtime.tv_sec == st->st_mtim.tv_sec && t->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       t->ctime.tv_sec == st->st_ctim.tv_sec && t->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+void
+store_blob_trust(struct store *s, const struct digest *d, const struct stat *st)
+{
+	pthread_mutex_lock(&s->trusted_lock);
+	s->trusted[s->n_trusted++ % TRUSTED_BLOBS] = (struct trusted_blob){
+	    *d, st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim};
+	pthread_mutex_unlock(&s->trusted_lock);
+}
+
+bool
+store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&s->trusted_lock);
+	for (unsigned i = 0; i < TRUSTED_BLOBS && i < s->n_trusted && !found; i++)
+		found = digest_equal(&s->trusted[i].digest, d) && same_inode(&s->trusted[i], st);
+	pthread_mutex_unlock(&s->trusted_lock);
+	return found;
+}
+
 /* Moves a finished temporary file to its name; an existing blob of that name is kept. */
 static int
 publish(struct store *s, const char *tmp_name, const struct digest *d, struct kl_error **err)
 {
 	char hex[DIGEST_HEX_LEN + 1];
+	struct stat st;
 
 	digest_to_hex(d, hex);
-	if (renameat2(s->ingest_fd, tmp_name, s->content_fd, hex, RENAME_NOREPLACE) == 0)
+	if (renameat2(s->ingest_fd, tmp_name, s->content_fd, hex, RENAME_NOREPLACE) == 0) {
+		/* as it is now, after the rename changed its ctime */
+		if (fstatat(s->content_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			store_blob_trust(s, d, &st);
 		return 0;
+	}
 	if (errno == EEXIST || errno == EINVAL) {
 		/* EINVAL: a filesystem without RENAME_NOREPLACE; a plain rename is as atomic. */
 		if (errno == EINVAL && renameat(s->ingest_fd, tmp_name, s->content_fd, hex) == 0)
-			return 0;
+			return 0; /* rare: not worth trusting */
 		(void)unlinkat(s->ingest_fd, tmp_name, 0);
 		return 0;
 	}

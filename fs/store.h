@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "fs/digest.h"
 #include "util/cleanup.h"
@@ -32,6 +33,7 @@ struct store *store_ref(struct store *s);
 struct store *store_unref(struct store *s);
 KL_DEFINE_CLEANUP(struct store *, store_unref)
 
+/* The root as an absolute path (a relative root given to store_open is resolved). */
 const char *store_root(const struct store *s);
 /* An O_DIRECTORY fd of the store root, owned by the store. */
 int store_root_fd(const struct store *s);
@@ -44,6 +46,12 @@ int store_open_blob(struct store *s, const struct digest *d, struct kl_error **e
 int store_open_blob_verified(struct store *s, const struct digest *d, struct kl_error **err);
 /* 1 if present, 0 if absent. */
 int store_has_blob(struct store *s, const struct digest *d);
+/* Remembers (the last few) blobs this process wrote or verified, as the inode st describes:
+ * store_blob_trusted() then says whether an open blob is that inode, unchanged (same device,
+ * inode, size, mtime and ctime), so its bytes need no hashing again. Writers' blobs are
+ * remembered when they become visible. */
+void store_blob_trust(struct store *s, const struct digest *d, const struct stat *st);
+bool store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st);
 /* Reads a whole verified blob into memory (at most max bytes, else -EFBIG). */
 int store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
 		    size_t *ret_len, struct kl_error **err);

@@ -254,6 +254,22 @@ check_xattrs(const struct tree_entry *e, const struct tree_xattr *x, size_t n,
 	return 0;
 }
 
+int
+tree_entry_check(const struct tree_entry *e, const struct tree_xattr *xattrs, size_t n_xattrs,
+                 struct kl_error **err)
+{
+	int r;
+
+	r = check_path(e, err);
+	if (r >= 0)
+		r = check_fields(e, err);
+	if (r >= 0)
+		r = check_link(e, err);
+	if (r >= 0)
+		r = check_xattrs(e, xattrs, n_xattrs, err);
+	return r;
+}
+
 static int
 xattr_cmp(const void *pa, const void *pb, void *userdata)
 {
@@ -357,15 +373,8 @@ int
 tree_builder_add(struct tree_builder *b, const struct tree_entry *e,
                  const struct tree_xattr *xattrs, size_t n_xattrs, struct kl_error **err)
 {
-	int r;
+	int r = tree_entry_check(e, xattrs, n_xattrs, err);
 
-	r = check_path(e, err);
-	if (r >= 0)
-		r = check_fields(e, err);
-	if (r >= 0)
-		r = check_link(e, err);
-	if (r >= 0)
-		r = check_xattrs(e, xattrs, n_xattrs, err);
 	if (r < 0)
 		return r;
 	return append(b, e, xattrs, n_xattrs, err);

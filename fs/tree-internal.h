@@ -187,6 +187,10 @@ tree_path_at(const struct tree *t, uint32_t idx, size_t *ret_len)
 	return t->strings + tree_le32(tree_rec(t, idx) + TREE_R_STR_OFF);
 }
 
+/* The checks tree_builder_add() makes of an entry and its xattrs, shared with the writer. */
+int tree_entry_check(const struct tree_entry *e, const struct tree_xattr *xattrs, size_t n_xattrs,
+                     struct kl_error **err);
+
 /* Adds view e (possibly altered by the caller: path, type, flags…) with the xattrs that
  * e->xattr_first and e->n_xattrs name in t. For tree-diff.c, which rewrites entries. The entry
  * is not checked again (only for a duplicate path): the caller keeps it valid. */

@@ -54,6 +54,7 @@
 #include "fs/provider.h"
 #include "fs/store.h"
 #include "fs/tree.h"
+#include "sources/gitsrc-internal.h"
 #include "sources/gitsrc-spec.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -63,20 +64,31 @@
 #include "util/path.h"
 #include "util/xalloc.h"
 
-#define REPO_NAME_LEN DIGEST_HEX_LEN
-#define REPO_ID_LEN 16 /* a locator names the repository by this much of its name */
+#define REPO_NAME_LEN GITSRC_REPO_NAME_LEN
+#define REPO_ID_LEN GITSRC_REPO_ID_LEN
 #define OID_HEX GIT_OID_HEXSZ
-#define LOCATOR_LEN (4 + REPO_ID_LEN + 1 + OID_HEX)        /* git:<repo id>:<oid> */
+#define LOCATOR_LEN GITSRC_LOCATOR_LEN
 #define LONG_LOCATOR_LEN (4 + REPO_NAME_LEN + 1 + OID_HEX) /* git:<repo>:<oid>, older trees */
-#define SIZE_RECORD (GIT_OID_RAWSZ + 8)                    /* blob-size cache: oid, le64 size */
-#define MAX_SIZE_CACHE (1ull << 30)
-#define MAX_DEPTH 1024u
-#define MAX_SYMLINK 4096u
 #define TREE_CACHE_VERSION "kiln-git-tree-2"
 
-/* Translates libgit2's last error (and its return code) into err: "what: libgit2's message". */
-static int __attribute__((format(printf, 3, 4)))
-error_from_git(struct kl_error **err, int gerr, const char *fmt, ...)
+static void
+init_once(void)
+{
+	git_libgit2_init();
+}
+
+/* libgit2 is set up once per process and kept: its setup reads the whole CA bundle (~5 ms),
+ * and a mount resolves, then forks the server, which reads blobs. */
+static void
+init_libgit2(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, init_once);
+}
+
+int
+gitsrc_error_from_git(struct kl_error **err, int gerr, const char *fmt, ...)
 {
 	const git_error *ge = git_error_last();
 	_cleanup_free_ char *what = NULL, *msg = NULL;
@@ -123,11 +135,6 @@ static void
 object_freep(git_object **p)
 {
 	git_object_free(*p);
-}
-static void
-tree_freep(git_tree **p)
-{
-	git_tree_free(*p);
 }
 
 /* Sources */
@@ -246,10 +253,10 @@ open_repo(struct resolve *rs, int *ret_lock, struct kl_error **err)
 	if (r == GIT_ENOTFOUND)
 		r = git_repository_init(&rs->repo, path, /* is_bare= */ 1);
 	if (r < 0)
-		return error_from_git(err, r, "opening the repository '%s'", path);
+		return gitsrc_error_from_git(err, r, "opening the repository '%s'", path);
 	r = git_repository_odb(&rs->odb, rs->repo);
 	if (r < 0)
-		return error_from_git(err, r, "opening the objects of '%s'", path);
+		return gitsrc_error_from_git(err, r, "opening the objects of '%s'", path);
 	*ret_lock = TAKE_FD(fd);
 	return 0;
 }
@@ -285,13 +292,13 @@ connect_remote(struct resolve *rs, int *attempts, struct kl_error **err)
 	opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	r = git_remote_create_with_opts(&rs->remote, rs->fetch_url, &opts);
 	if (r < 0)
-		return error_from_git(err, r, "'%s'", rs->fetch_url);
+		return gitsrc_error_from_git(err, r, "'%s'", rs->fetch_url);
 	r = git_remote_connect(rs->remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL);
 	if (r < 0)
-		return error_from_git(err, r, "connecting to '%s'", rs->fetch_url);
+		return gitsrc_error_from_git(err, r, "connecting to '%s'", rs->fetch_url);
 	r = git_remote_ls(&rs->heads, &rs->n_heads, rs->remote);
 	if (r < 0)
-		return error_from_git(err, r, "listing the refs of '%s'", rs->fetch_url);
+		return gitsrc_error_from_git(err, r, "listing the refs of '%s'", rs->fetch_url);
 	return 0;
 }
 
@@ -354,11 +361,11 @@ download(struct resolve *rs, char **specs, size_t n, int *attempts, struct kl_er
 	fetch_options_init(&opts, attempts);
 	r = git_remote_download(rs->remote, &arr, &opts);
 	if (r < 0)
-		return error_from_git(err, r, "fetching '%s' from '%s'", specs[0], rs->fetch_url);
+		return gitsrc_error_from_git(err, r, "fetching '%s' from '%s'", specs[0], rs->fetch_url);
 	r = git_remote_update_tips(rs->remote, NULL, /* update_fetchhead= */ 0,
 	                           GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL);
 	if (r < 0)
-		return error_from_git(err, r, "updating refs after fetching from '%s'",
+		return gitsrc_error_from_git(err, r, "updating refs after fetching from '%s'",
 		                      rs->fetch_url);
 	return 0;
 }
@@ -376,7 +383,7 @@ set_ref(struct resolve *rs, const char *name, const git_oid *oid, struct kl_erro
 	r = git_reference_create(&ref, rs->repo, name, oid, /* force= */ 1, "kiln: fetch");
 	git_reference_free(ref);
 	if (r < 0)
-		return error_from_git(err, r, "updating '%s'", name);
+		return gitsrc_error_from_git(err, r, "updating '%s'", name);
 	return 0;
 }
 
@@ -463,7 +470,7 @@ lookup_prefix(struct resolve *rs, const char *hex, git_oid *ret, struct kl_error
 	if (r == GIT_EAMBIGUOUS)
 		return kl_error_setf(err, EINVAL, "commit id '%s' is ambiguous", hex);
 	if (r < 0)
-		return error_from_git(err, r, "looking up '%s'", hex);
+		return gitsrc_error_from_git(err, r, "looking up '%s'", hex);
 	*ret = *git_object_id(obj);
 	return 0;
 }
@@ -526,7 +533,7 @@ peel_commit(struct resolve *rs, const git_oid *oid, git_oid *ret, struct kl_erro
 	git_oid_tostr(hex, sizeof(hex), oid);
 	r = git_object_lookup(&obj, rs->repo, oid, GIT_OBJECT_ANY);
 	if (r < 0)
-		return error_from_git(err, r, "reading object %s", hex);
+		return gitsrc_error_from_git(err, r, "reading object %s", hex);
 	r = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
 	if (r < 0)
 		return kl_error_setf(err, EINVAL, "ref '%s' names a %s (%s), not a commit",
@@ -574,415 +581,69 @@ resolve_commit(struct resolve *rs, git_oid *ret, struct kl_error **err)
 	return peel_commit(rs, &oid, ret, err);
 }
 
-/* Blob-size cache: <root>/git/<repo>.sizes, records of SIZE_RECORD bytes sorted by blob id.
- * Read whole before a build; the sizes read from headers during the build are merged in and
- * the file replaced by rename after it. A missing, short or unsorted file is an empty cache. */
-
-struct sizes {
-	unsigned char *old; /* the file's records */
-	size_t n_old;
-	uint32_t *first; /* [b]: the first old record whose id starts with 16-bit b; [65536]: n */
-	unsigned char *fresh; /* records read from headers during this build, unsorted */
-	size_t n_fresh, cap;
-};
-
-static void
-sizes_done(struct sizes *sz)
-{
-	free(sz->old);
-	free(sz->first);
-	free(sz->fresh);
-}
-
-static int
-record_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, GIT_OID_RAWSZ);
-}
-
-static void
-sizes_load(struct sizes *sz, const char *path)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n;
-
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size % SIZE_RECORD != 0 ||
-	    (uint64_t)st.st_size > MAX_SIZE_CACHE || st.st_size == 0)
-		return;
-	sz->old = xmalloc((size_t)st.st_size);
-	n = kl_io_read_full(fd, sz->old, (size_t)st.st_size);
-	sz->n_old = n == st.st_size ? (size_t)n / SIZE_RECORD : 0;
-	for (size_t i = 1; i < sz->n_old; i++)
-		if (record_cmp(sz->old + (i - 1) * SIZE_RECORD, sz->old + i * SIZE_RECORD) >= 0) {
-			sz->n_old = 0; /* not sorted: not ours */
-			break;
-		}
-	if (sz->n_old == 0 || sz->n_old > UINT32_MAX)
-		return;
-	/* a bucket per leading 16 bits leaves a record or two to compare */
-	sz->first = xmalloc((65536 + 1) * sizeof(*sz->first));
-	for (size_t b = 0, i = 0; b <= 65536; b++) {
-		while (i < sz->n_old &&
-		       (size_t)(sz->old[i * SIZE_RECORD] << 8 | sz->old[i * SIZE_RECORD + 1]) < b)
-			i++;
-		sz->first[b] = (uint32_t)i;
-	}
-}
-
-static bool
-sizes_get(const struct sizes *sz, const git_oid *oid, size_t *ret)
-{
-	const unsigned char *rec = NULL;
-	size_t b = (size_t)(oid->id[0] << 8 | oid->id[1]);
-	uint64_t v = 0;
-
-	if (!sz->first)
-		return false;
-	for (uint32_t i = sz->first[b]; i < sz->first[b + 1] && !rec; i++)
-		if (memcmp(sz->old + (size_t)i * SIZE_RECORD, oid->id, GIT_OID_RAWSZ) == 0)
-			rec = sz->old + (size_t)i * SIZE_RECORD;
-	if (!rec)
-		return false;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | rec[GIT_OID_RAWSZ + i];
-	*ret = (size_t)v;
-	return true;
-}
-
-static void
-sizes_add(struct sizes *sz, const git_oid *oid, size_t size)
-{
-	unsigned char *rec;
-
-	sz->fresh = xgrow(sz->fresh, &sz->cap, (sz->n_fresh + 1) * SIZE_RECORD, 1);
-	rec = sz->fresh + sz->n_fresh++ * SIZE_RECORD;
-	memcpy(rec, oid->id, GIT_OID_RAWSZ);
-	for (int i = 0; i < 8; i++)
-		rec[GIT_OID_RAWSZ + i] = (unsigned char)((uint64_t)size >> (8 * i));
-}
-
-/* Merges the fresh records into the file; a cache that cannot be written costs only headers. */
-static void
-sizes_save(struct sizes *sz, const char *path)
-{
-	_cleanup_free_ char *tmp = xasprintf("%s.XXXXXX", path);
-	_cleanup_free_ unsigned char *out = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t i = 0, k = 0, n = 0;
-
-	if (sz->n_fresh == 0 || (sz->n_old + sz->n_fresh) * SIZE_RECORD > MAX_SIZE_CACHE)
-		return;
-	qsort(sz->fresh, sz->n_fresh, SIZE_RECORD, record_cmp);
-	out = xmalloc((sz->n_old + sz->n_fresh) * SIZE_RECORD);
-	while (i < sz->n_old || k < sz->n_fresh) {
-		const unsigned char *a = i < sz->n_old ? sz->old + i * SIZE_RECORD : NULL;
-		const unsigned char *b = k < sz->n_fresh ? sz->fresh + k * SIZE_RECORD : NULL;
-		int c = !a ? 1 : !b ? -1 : record_cmp(a, b);
-		const unsigned char *src = c <= 0 ? a : b;
-
-		if (c <= 0)
-			i++;
-		if (c >= 0)
-			k++;
-		if (n > 0 && record_cmp(out + (n - 1) * SIZE_RECORD, src) == 0)
-			continue; /* the same blob twice in one build */
-		memcpy(out + n * SIZE_RECORD, src, SIZE_RECORD);
-		n++;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (kl_io_write_all(fd, out, n * SIZE_RECORD) < 0 || fchmod(fd, 0644) < 0 ||
-	    rename(tmp, path) < 0) {
-		kl_debug("git: cannot write the size cache '%s'", path);
-		(void)unlink(tmp);
-	}
-}
-
-/* Tree building */
-
-struct walk {
-	git_repository *repo;
-	git_odb *odb;
-	struct tree_builder *b;
-	const char *repo_name;
-	struct sizes *sizes;
-	int64_t mtime;
-	char *path; /* of the entry being added */
-	size_t len, cap;
-};
-
-static int
-add_simple(struct walk *w, enum tree_entry_type type, uint32_t mode, const char *link,
-           size_t link_len, struct kl_error **err)
-{
-	struct tree_entry e = {
-	    .path = w->path,
-	    .path_len = w->len,
-	    .type = type,
-	    .mode = mode,
-	    .mtime_sec = w->mtime,
-	    .link = link,
-	    .link_len = link_len,
-	    .size = link_len,
-	};
-
-	return tree_builder_add(w->b, &e, NULL, 0, err);
-}
-
-static int
-add_file(struct walk *w, const git_oid *oid, uint32_t mode, struct kl_error **err)
-{
-	char locator[LOCATOR_LEN + 1];
-	git_object_t type;
-	size_t size;
-	int r;
-
-	if (!sizes_get(w->sizes, oid, &size)) {
-		r = git_odb_read_header(&size, &type, w->odb, oid);
-		if (r < 0)
-			return error_from_git(err, r, "reading the header of '%s'", w->path);
-		if (type != GIT_OBJECT_BLOB)
-			return kl_error_setf(err, EINVAL, "'%s' is a %s, not a blob", w->path,
-			                     git_object_type2string(type));
-		sizes_add(w->sizes, oid, size);
-	}
-	memcpy(locator, "git:", 4);
-	memcpy(locator + 4, w->repo_name, REPO_ID_LEN);
-	locator[4 + REPO_ID_LEN] = ':';
-	git_oid_fmt(locator + 5 + REPO_ID_LEN, oid);
-	struct tree_entry e = {
-	    .path = w->path,
-	    .path_len = w->len,
-	    .type = TREE_REG,
-	    .mode = mode,
-	    .mtime_sec = w->mtime,
-	    .size = size,
-	    .locator = locator,
-	    .locator_len = LOCATOR_LEN,
-	};
-	return tree_builder_add(w->b, &e, NULL, 0, err);
-}
-
-static int
-add_symlink(struct walk *w, const git_oid *oid, struct kl_error **err)
-{
-	git_blob *blob = NULL;
-	size_t n;
-	int r;
-
-	r = git_blob_lookup(&blob, w->repo, oid);
-	if (r < 0)
-		return error_from_git(err, r, "reading the target of '%s'", w->path);
-	n = (size_t)git_blob_rawsize(blob);
-	if (n == 0 || n > MAX_SYMLINK)
-		r = kl_error_setf(err, EINVAL, "symlink '%s' has a target of %zu bytes", w->path,
-		                  n);
-	else
-		r = add_simple(w, TREE_SYMLINK, 0777, git_blob_rawcontent(blob), n, err);
-	git_blob_free(blob);
-	return r;
-}
-
-static int walk_tree(struct walk *w, const git_tree *t, unsigned depth, struct kl_error **err);
-
-static int
-add_entry(struct walk *w, const git_tree_entry *te, unsigned depth, struct kl_error **err)
-{
-	_cleanup_(tree_freep) git_tree *sub = NULL;
-	const git_oid *oid = git_tree_entry_id(te);
-	git_filemode_t mode = git_tree_entry_filemode(te);
-	int r;
-
-	switch (mode) {
-	case GIT_FILEMODE_TREE:
-		r = add_simple(w, TREE_DIR, 0755, NULL, 0, err);
-		if (r < 0)
-			return r;
-		r = git_tree_lookup(&sub, w->repo, oid);
-		if (r < 0)
-			return error_from_git(err, r, "reading the tree of '%s'", w->path);
-		return walk_tree(w, sub, depth + 1, err);
-	case GIT_FILEMODE_COMMIT: /* a submodule: an empty directory, as git archive has it */
-		return add_simple(w, TREE_DIR, 0755, NULL, 0, err);
-	case GIT_FILEMODE_BLOB: /* libgit2 reads the old 0100664 as this */
-		return add_file(w, oid, 0644, err);
-	case GIT_FILEMODE_BLOB_EXECUTABLE:
-		return add_file(w, oid, 0755, err);
-	case GIT_FILEMODE_LINK:
-		return add_symlink(w, oid, err);
-	default:
-		return kl_error_setf(err, EINVAL, "'%s' has the unknown git mode 0%o", w->path,
-		                     (unsigned)mode);
-	}
-}
-
-static int
-entry_name_cmp(const void *a, const void *b)
-{
-	return strcmp(git_tree_entry_name(*(const git_tree_entry *const *)a),
-	              git_tree_entry_name(*(const git_tree_entry *const *)b));
-}
-
-/* The entries of t in the tree format's order (names bytewise) when git's differs ("a.b"
- * before the directory "a"), so the builder gets every entry in path order and skips its
- * sort; NULL when git's order is that order already. */
-static const git_tree_entry **
-sibling_order(const git_tree *t, size_t n)
-{
-	const git_tree_entry **v;
-	size_t i;
-
-	for (i = 1; i < n; i++)
-		if (strcmp(git_tree_entry_name(git_tree_entry_byindex(t, i - 1)),
-		           git_tree_entry_name(git_tree_entry_byindex(t, i))) > 0)
-			break;
-	if (i >= n)
-		return NULL;
-	v = xmalloc(n * sizeof(*v));
-	for (i = 0; i < n; i++)
-		v[i] = git_tree_entry_byindex(t, i);
-	qsort(v, n, sizeof(*v), entry_name_cmp);
-	return v;
-}
-
-static int
-walk_tree(struct walk *w, const git_tree *t, unsigned depth, struct kl_error **err)
-{
-	size_t n = git_tree_entrycount(t), base = w->len;
-	_cleanup_free_ const git_tree_entry **order = NULL;
-	int r;
-
-	if (depth > MAX_DEPTH)
-		return kl_error_setf(err, EINVAL, "'%s' is nested more than %u directories deep",
-		                     w->path, MAX_DEPTH);
-	order = sibling_order(t, n);
-	for (size_t i = 0; i < n; i++) {
-		const git_tree_entry *te = order ? order[i] : git_tree_entry_byindex(t, i);
-		const char *name = git_tree_entry_name(te);
-		size_t nlen = strlen(name), want = base + (base > 0) + nlen;
-
-		if (want > TREE_MAX_PATH)
-			return kl_error_setf(err, EINVAL,
-			                     "a path below '%s' is longer than %u bytes", w->path,
-			                     TREE_MAX_PATH);
-		if (want + 1 > w->cap)
-			w->path = xgrow(w->path, &w->cap, want + 1, 1);
-		if (base > 0)
-			w->path[base] = '/';
-		memcpy(w->path + base + (base > 0), name, nlen + 1);
-		w->len = want;
-		r = add_entry(w, te, depth, err);
-		w->len = base;
-		w->path[base] = '\0';
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* The tree of commit (or of its subdir), written to the store. */
-static int
-build_tree(struct resolve *rs, const git_oid *commit_id, struct digest *ret, struct kl_error **err)
-{
-	_cleanup_(tree_builder_freep) struct tree_builder *b = NULL;
-	_cleanup_(tree_freep) git_tree *root = NULL, *sub = NULL;
-	_cleanup_(object_freep) git_object *commit = NULL;
-	_cleanup_free_ char *sizes_path = xasprintf("%s/%s.sizes", rs->git_dir, rs->repo_name);
-	git_tree_entry *te = NULL;
-	char hex[OID_HEX + 1];
-	struct sizes sz = {0};
-	struct walk w = {
-	    .repo = rs->repo, .odb = rs->odb, .repo_name = rs->repo_name, .sizes = &sz};
-	int r;
-
-	git_oid_tostr(hex, sizeof(hex), commit_id);
-	r = git_object_lookup(&commit, rs->repo, commit_id, GIT_OBJECT_COMMIT);
-	if (r == 0)
-		r = git_commit_tree(&root, (git_commit *)commit);
-	if (r < 0)
-		return error_from_git(err, r, "reading commit %s", hex);
-	w.mtime = (int64_t)git_commit_time((git_commit *)commit);
-	if (rs->sp.subdir[0]) {
-		r = git_tree_entry_bypath(&te, root, rs->sp.subdir);
-		if (r == GIT_ENOTFOUND)
-			return kl_error_setf(err, ENOENT, "no '%s' in commit %s", rs->sp.subdir,
-			                     hex);
-		if (r < 0)
-			return error_from_git(err, r, "finding '%s' in commit %s", rs->sp.subdir,
-			                      hex);
-		if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
-			git_tree_entry_free(te);
-			return kl_error_setf(err, ENOTDIR, "'%s' is not a directory in commit %s",
-			                     rs->sp.subdir, hex);
-		}
-		r = git_tree_lookup(&sub, rs->repo, git_tree_entry_id(te));
-		git_tree_entry_free(te);
-		if (r < 0)
-			return error_from_git(err, r, "reading '%s' in commit %s", rs->sp.subdir,
-			                      hex);
-	}
-	b = tree_builder_new();
-	w.b = b;
-	w.path = xstrdup("");
-	w.cap = 1;
-	sizes_load(&sz, sizes_path);
-	r = add_simple(&w, TREE_DIR, 0755, NULL, 0, err);
-	if (r >= 0)
-		r = walk_tree(&w, sub ? sub : root, 0, err);
-	free(w.path);
-	if (r >= 0)
-		r = tree_builder_write(b, rs->store, ret, err);
-	if (r >= 0)
-		sizes_save(&sz, sizes_path);
-	sizes_done(&sz);
-	return r;
-}
-
 /* Tree cache: <root>/git/trees/<commit>-<key> holds "sha256:<hex>\n", the tree built for that
- * commit from that repository (its locators name it) with that subdir. Written by rename only
- * once the tree is in the store, so a failed build never leaves an entry behind. */
+ * commit from that repository (its locators name it) with that subdir, and
+ * <root>/git/trees/last-<key> "<commit>\n", the commit whose tree was built last: the base the
+ * next build copies unchanged subtrees from. Written by rename only once the tree is in the
+ * store, so a failed build never leaves an entry behind. */
 
 static char *
-tree_cache_path(const struct resolve *rs, const git_oid *commit)
+tree_cache_path(const struct resolve *rs, const char *what)
 {
 	_cleanup_free_ char *in =
 	    xasprintf("%s\n%s\n%s", TREE_CACHE_VERSION, rs->repo_name, rs->sp.subdir);
-	char hex[OID_HEX + 1], key[DIGEST_HEX_LEN + 1];
+	char key[DIGEST_HEX_LEN + 1];
 	struct digest d;
 
-	git_oid_tostr(hex, sizeof(hex), commit);
 	digest_buffer(in, strlen(in), &d);
 	digest_to_hex(&d, key);
 	key[32] = '\0';
-	return xasprintf("%s/trees/%s-%s", rs->git_dir, hex, key);
+	return xasprintf("%s/trees/%s-%s", rs->git_dir, what, key);
+}
+
+static char *
+tree_cache_commit_path(const struct resolve *rs, const git_oid *commit)
+{
+	char hex[OID_HEX + 1];
+
+	git_oid_tostr(hex, sizeof(hex), commit);
+	return tree_cache_path(rs, hex);
+}
+
+/* Reads a cache file of exactly len bytes ending in '\n' into buf (NUL-terminated there). */
+static int
+cache_read(const char *path, char *buf, size_t len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -ENOENT;
+	n = kl_io_read_full(fd, buf, len + 1);
+	if (n != (ssize_t)len || buf[len - 1] != '\n')
+		return -ENOENT;
+	buf[len - 1] = '\0';
+	return 0;
 }
 
 /* 0 with *ret on a hit; -ENOENT on a miss (a bad or dangling entry is a miss). */
 static int
 tree_cache_get(struct store *s, const char *path, struct digest *ret)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char buf[DIGEST_STRING_SIZE + 1];
-	ssize_t n;
+	char buf[DIGEST_STRING_SIZE + 2];
 
-	if (fd < 0)
-		return -ENOENT;
-	n = kl_io_read_full(fd, buf, sizeof(buf));
-	if (n != DIGEST_STRING_SIZE || buf[n - 1] != '\n')
-		return -ENOENT;
-	if (digest_parse(buf, (size_t)n - 1, ret, NULL) < 0 || store_has_blob(s, ret) != 1)
+	if (cache_read(path, buf, DIGEST_STRING_SIZE) < 0 ||
+	    digest_parse(buf, DIGEST_STRING_SIZE - 1, ret, NULL) < 0 || store_has_blob(s, ret) != 1)
 		return -ENOENT;
 	return 0;
 }
 
+/* Replaces path's content with line, by rename. */
 static int
-tree_cache_put(const char *path, const struct digest *d, struct kl_error **err)
+cache_put(const char *path, const char *line, struct kl_error **err)
 {
 	_cleanup_free_ char *dir = xstrdup(path), *tmp = xasprintf("%s.XXXXXX", path);
 	_cleanup_close_ int fd = -1;
-	char line[DIGEST_STRING_SIZE + 1];
 	int r;
 
 	*strrchr(dir, '/') = '\0';
@@ -992,8 +653,6 @@ tree_cache_put(const char *path, const struct digest *d, struct kl_error **err)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return kl_error_set(err, errno, "creating '%s'", tmp);
-	digest_to_string(d, line);
-	strcat(line, "\n");
 	r = kl_io_write_all(fd, line, strlen(line));
 	if (r >= 0 && fchmod(fd, 0644) < 0)
 		r = -errno;
@@ -1006,23 +665,59 @@ tree_cache_put(const char *path, const struct digest *d, struct kl_error **err)
 	return 0;
 }
 
+/* The commit built last from this repository and subdir, and its tree; false when there is
+ * none or it cannot be read (then every subtree is walked). */
+static bool
+base_get(const struct resolve *rs, git_oid *ret_commit, struct tree **ret_tree)
+{
+	_cleanup_free_ char *last = tree_cache_path(rs, "last"), *path = NULL;
+	char hex[OID_HEX + 2];
+	struct digest id;
+
+	if (cache_read(last, hex, OID_HEX + 1) < 0 || git_oid_fromstrn(ret_commit, hex, OID_HEX) < 0)
+		return false;
+	path = tree_cache_commit_path(rs, ret_commit);
+	return tree_cache_get(rs->store, path, &id) == 0 &&
+	       tree_load(rs->store, &id, ret_tree, NULL) == 0;
+}
+
 static int
 tree_for_commit(struct resolve *rs, const git_oid *commit, struct digest *ret,
                 struct kl_error **err)
 {
-	_cleanup_free_ char *path = tree_cache_path(rs, commit);
+	_cleanup_free_ char *path = tree_cache_commit_path(rs, commit);
+	_cleanup_free_ char *sizes = xasprintf("%s/%s.sizes", rs->git_dir, rs->repo_name);
+	_cleanup_free_ char *last = NULL;
+	_cleanup_(tree_unrefp) struct tree *base = NULL;
+	const struct gitsrc_tree_source src = {
+	    .store = rs->store,
+	    .repo = rs->repo,
+	    .odb = rs->odb,
+	    .repo_name = rs->repo_name,
+	    .sizes_path = sizes,
+	    .subdir = rs->sp.subdir,
+	};
+	char line[DIGEST_STRING_SIZE + 1], hex[OID_HEX + 2];
 	struct kl_error *e = NULL;
+	git_oid base_commit;
+	bool have_base;
 	int r;
 
 	if (tree_cache_get(rs->store, path, ret) == 0) {
 		kl_debug("git: tree of %s from the cache", path);
 		return 0;
 	}
-	r = build_tree(rs, commit, ret, err);
+	have_base = base_get(rs, &base_commit, &base);
+	r = gitsrc_tree_build(&src, commit, have_base ? &base_commit : NULL, base, ret, err);
 	if (r < 0)
 		return r;
 	/* a cache that cannot be written only costs a rebuild next time */
-	if (tree_cache_put(path, ret, &e) < 0)
+	digest_to_string(ret, line);
+	strcat(line, "\n");
+	git_oid_tostr(hex, sizeof(hex), commit);
+	strcat(hex, "\n");
+	last = tree_cache_path(rs, "last");
+	if (cache_put(path, line, &e) < 0 || cache_put(last, hex, &e) < 0)
 		kl_debug("git: %s", e->msg);
 	kl_error_free(e);
 	return 0;
@@ -1040,12 +735,11 @@ gitsrc_resolve(struct store *s, const char *spec, struct digest *ret, char *ret_
 	r = gitsrc_spec_parse(spec, &rs.sp, err);
 	if (r < 0)
 		return r;
-	git_libgit2_init();
+	init_libgit2();
 	r = resolve_commit(&rs, &commit, err);
 	if (r >= 0)
 		r = tree_for_commit(&rs, &commit, &id, err);
 	resolve_done(&rs);
-	git_libgit2_shutdown();
 	if (r < 0) {
 		kl_error_prefix(err, "git source '%s'", spec);
 		return r;
@@ -1195,7 +889,7 @@ write_blob(git_odb *odb, const git_oid *oid, const struct provider_request *req,
 	git_oid_tostr(hex, sizeof(hex), oid);
 	r = git_odb_read(&obj, odb, oid);
 	if (r < 0)
-		return error_from_git(err, r, "reading blob %s of '%s'", hex, shown);
+		return gitsrc_error_from_git(err, r, "reading blob %s of '%s'", hex, shown);
 	if (git_odb_object_type(obj) != GIT_OBJECT_BLOB)
 		r = kl_error_setf(err, EIO, "object %s of '%s' is not a blob", hex, shown);
 	else if (git_odb_object_size(obj) != req->size)
@@ -1231,7 +925,7 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 			                    req->path ? req->path : "(unnamed)", objects);
 		r = git_odb_open(&odb, objects);
 		if (r < 0)
-			return error_from_git(err, r, "opening '%s'", objects);
+			return gitsrc_error_from_git(err, r, "opening '%s'", objects);
 	}
 	r = write_blob(odb, &oid, req, w, err);
 	odb_give(g, name, odb);
@@ -1254,7 +948,6 @@ provider_git_free(void *data)
 	pthread_mutex_destroy(&g->lock);
 	free(g->git_dir);
 	free(g);
-	git_libgit2_shutdown();
 }
 
 static const struct provider_ops provider_git_ops = {
@@ -1268,7 +961,7 @@ gitsrc_add_provider(struct provider_set *ps, struct store *s)
 {
 	struct provider_git *g = xcalloc(1, sizeof(*g));
 
-	git_libgit2_init();
+	init_libgit2();
 	g->git_dir = kl_path_join(store_root(s), "git");
 	pthread_mutex_init(&g->lock, NULL);
 	provider_set_add(ps, &provider_git_ops, g);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,13 +20,16 @@
 #include "sources/gitsrc.h"
 #include "util/error.h"
 #include "util/io.h"
+#include "util/log.h"
+#include "util/xalloc.h"
 #include "tests/unit/test-helpers.h"
 
 #define T1 1600000000
 #define T2 1600000100
 
 /* main (= HEAD, tags v1 and light): sub/a.txt, sub/deep/b, run.sh (0755), link -> sub/a.txt,
- * a submodule entry "mod"; dev: one more commit changing sub/a.txt. */
+ * a submodule entry "mod"; dev: one more commit changing sub/a.txt; wide: one more on dev
+ * adding new/x/f, removing sub/deep, making run.sh 0644, link -> run.sh and moving mod. */
 static const char make_repo[] =
     "set -e\n"
     "export GIT_CONFIG_NOSYSTEM=1 HOME=\"$PWD\" GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e\n"
@@ -38,13 +42,17 @@ static const char make_repo[] =
     "git update-index --add --cacheinfo 160000,1111111111111111111111111111111111111111,mod\n"
     "git commit -q -m one && git tag -a -m t v1 && git tag light\n"
     "git checkout -q -b dev && printf 'two\\n' >sub/a.txt\n"
-    "GIT_COMMITTER_DATE='@1600000100 +0000' git commit -q -am two && git checkout -q main\n"
-    "git rev-parse main >../c1 && git rev-parse dev >../c2\n";
+    "GIT_COMMITTER_DATE='@1600000100 +0000' git commit -q -am two\n"
+    "git checkout -q -b wide && mkdir -p new/x && printf n >new/x/f && git rm -q -r sub/deep\n"
+    "chmod 644 run.sh && ln -sf run.sh link && git add new run.sh link\n"
+    "git update-index --add --cacheinfo 160000,2222222222222222222222222222222222222222,mod\n"
+    "GIT_COMMITTER_DATE='@1600000200 +0000' git commit -q -m three && git checkout -q main\n"
+    "git rev-parse main >../c1 && git rev-parse dev >../c2 && git rev-parse wide >../c3\n";
 
 struct fixture {
 	char *dir;
 	char *origin;
-	char c1[41], c2[41];
+	char c1[41], c2[41], c3[41];
 	struct store *store;
 	char *root;
 };
@@ -77,6 +85,7 @@ setup(void **state)
 	f->origin = kl_path_join(f->dir, "origin");
 	read_line(f->dir, "c1", f->c1);
 	read_line(f->dir, "c2", f->c2);
+	read_line(f->dir, "c3", f->c3);
 	*state = f;
 	return 0;
 }
@@ -292,7 +301,7 @@ test_unknown_ref_fails_cleanly(void **state)
 
 	resolve_ok(f, "#main", f->c1, NULL);
 	before = count_dir(f->root, "git/trees");
-	assert_int_equal(before, 1);
+	assert_int_equal(before, 2); /* the tree, and the record of the commit built last */
 
 	assert_int_equal(resolve(f, "#nope", &d, NULL, &err), -ENOENT);
 	assert_non_null(strstr(err->msg, "git source '"));
@@ -443,6 +452,69 @@ test_full_commit_id_present_needs_no_fetch(void **state)
 	free(moved);
 }
 
+/* Collects how many entries the last build copied from the previous tree (-1: none said). */
+static long last_copied = -1;
+
+static void
+copied_sink(enum kl_log_level level, const char *line, void *userdata)
+{
+	const char *p = strstr(line, " of the tree's entries copied from the previous tree");
+
+	(void)level;
+	(void)userdata;
+	if (p) {
+		while (p > line && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		last_copied = strtol(p, NULL, 10);
+	}
+}
+
+/* Resolves fragment in a store of its own: the tree built from nothing but git objects. */
+static void
+resolve_alone(struct fixture *f, const char *fragment, const char *commit, struct digest *ret)
+{
+	struct store *keep = f->store;
+	char *root = xasprintf("%s-alone", f->root);
+
+	assert_int_equal(store_open(root, &(struct store_options){.flags = STORE_NO_SYNC},
+	                            &f->store, NULL),
+	                 0);
+	resolve_ok(f, fragment, commit, ret);
+	f->store = store_unref(f->store);
+	f->store = keep;
+	test_rmdir(root); /* frees it */
+}
+
+/* Building from the tree of the commit built before copies what did not change and gives the
+ * very tree a build from scratch gives: forwards, backwards, with files added, removed,
+ * re-moded, relinked, and a moved submodule, whole or below a subdir. */
+static void
+test_tree_from_the_previous_commit_is_the_same(void **state)
+{
+	struct fixture *f = *state;
+	const char *commits[] = {f->c1, f->c2, f->c3, f->c1, f->c3, f->c2};
+	const char *subdirs[] = {"", ":sub"};
+	char frag[64];
+
+	kl_log_setup(KL_LOG_DEBUG, copied_sink, NULL);
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t i = 0; i < sizeof(commits) / sizeof(commits[0]); i++) {
+			struct digest got, want;
+
+			snprintf(frag, sizeof(frag), "#%s%s", commits[i], subdirs[s]);
+			last_copied = -1;
+			resolve_ok(f, frag, commits[i], &got);
+			if (i > 0 && i < 3) /* built from the tree before it */
+				assert_true(last_copied > 0);
+			if (i >= 3) /* those three were built already: from the cache */
+				assert_int_equal(last_copied, -1);
+			resolve_alone(f, frag, commits[i], &want);
+			assert_true(digest_equal(&got, &want));
+		}
+	}
+	kl_log_setup(KL_LOG_WARN, NULL, NULL);
+}
+
 int
 main(void)
 {
@@ -461,6 +533,8 @@ main(void)
 	                                    store_teardown),
 	    cmocka_unit_test_setup_teardown(test_provider_fetch_gives_blob_bytes, store_setup,
 	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_tree_from_the_previous_commit_is_the_same,
+	                                    store_setup, store_teardown),
 	    cmocka_unit_test_setup_teardown(test_full_commit_id_present_needs_no_fetch, store_setup,
 	                                    store_teardown),
 	};
