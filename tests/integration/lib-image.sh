@@ -85,14 +85,16 @@ make_busybox_oci_layout() {
 	make_oci_layout "$dir" "$tag" "$T/bb-layer.tar.gz"
 }
 
-# make_estargz_oci_layout DIR TAG TAR [CHUNK_SIZE]: an image of one eStargz layer made from TAR
-# by make-estargz.py (files split into CHUNK_SIZE-byte gzip members), its TOC digest in the
-# layer annotation containerd.io/snapshot/stargz/toc.digest. Sets ESTARGZ_TOC_DIGEST.
+# make_estargz_oci_layout DIR TAG TAR [CHUNK_SIZE [legacy]]: an image of one eStargz layer made
+# from TAR by make-estargz.py (files split into CHUNK_SIZE-byte gzip members; with "legacy", the
+# 47-byte footer of original stargz), its TOC digest in the layer annotation
+# containerd.io/snapshot/stargz/toc.digest. Sets ESTARGZ_TOC_DIGEST.
 make_estargz_oci_layout() {
-	local dir=$1 tag=$2 tar=$3 chunk=${4:-4194304} man d s
+	local dir=$1 tag=$2 tar=$3 chunk=${4:-4194304} legacy=() man d s
+	[ "${5:-}" = legacy ] && legacy=(--legacy-footer)
 	need_cmd python3 jq sha256sum gzip
-	ESTARGZ_TOC_DIGEST=$(python3 "$(dirname "${BASH_SOURCE[0]}")/make-estargz.py" "$tar" \
-		"$T/estargz-$tag.tar.gz" "$chunk") || fail "make-estargz.py failed"
+	ESTARGZ_TOC_DIGEST=$(python3 "$(dirname "${BASH_SOURCE[0]}")/make-estargz.py" \
+		"${legacy[@]}" "$tar" "$T/estargz-$tag.tar.gz" "$chunk") || fail "make-estargz.py failed"
 	make_oci_layout "$dir" "$tag" "$T/estargz-$tag.tar.gz"
 	layout_annotate_layer "$dir" 0 containerd.io/snapshot/stargz/toc.digest "$ESTARGZ_TOC_DIGEST"
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
-# Images as trees: a busybox image (tar+gzip, zstd:chunked, and eStargz) from an OCI layout and
-# from a docker-registry on loopback, mounted and compared byte for byte with `umoci unpack`;
-# chunked and eStargz files fetched lazily by range; corrupt blobs, bad TOCs and hostile tars
-# refused, nothing cached.
+# Images as trees: a busybox image (tar+gzip, zstd:chunked, eStargz and legacy stargz) from an OCI
+# layout and from a docker-registry on loopback, mounted and compared byte for byte with `umoci
+# unpack`; chunked and eStargz files fetched lazily by range; corrupt blobs, bad TOCs and
+# footers, hostile tars refused, nothing cached.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-image.sh"
 
@@ -33,10 +33,21 @@ tar -tzf "$T/bb-estargz/blobs/sha256/${elayer#sha256:}" | grep -x './bin/busybox
 	fail "the eStargz layer is not a plain tar.gz"
 busybox_hex=$(sha256sum /bin/busybox | cut -c1-64)
 
+# A legacy stargz copy: the same layout but the 47-byte footer of original stargz (gzip extra
+# field XLEN 22 holding "%016xSTARGZ" itself, no 'S' 'G' subfield header).
+make_estargz_oci_layout "$T/bb-legacy" legacy "$T/bb-layer.tar" 524288 legacy
+lman=$(jq -r '.manifests[0].digest' "$T/bb-legacy/index.json")
+llayer=$(jq -r '.layers[0].digest' "$T/bb-legacy/blobs/sha256/${lman#sha256:}")
+lblob=$T/bb-legacy/blobs/sha256/${llayer#sha256:}
+[ "$(tail -c 47 "$lblob" | head -c 12 | od -An -tx1 | tr -d ' \n')" = 1f8b08040000000000ff1600 ] &&
+	[ "$(tail -c 19 "$lblob" | head -c 6)" = STARGZ ] ||
+	fail "make-estargz.py --legacy-footer did not end the blob with a legacy stargz footer"
+
 start_registry
 push_layout "$T/bb" latest busybox:latest
 push_layout "$T/bb-zstd" latest busybox:zstd
 push_layout "$T/bb-estargz" latest busybox:estargz
+push_layout "$T/bb-legacy" legacy busybox:legacy
 
 compare_with_truth() {
 	local dir=$1 what=$2
@@ -97,6 +108,35 @@ expect_fail 1 "${elayer}.*does not match" \
 [ ! -e "$T/root-es3/imgsrc/layers/${elayer#sha256:}" ] || fail "a bad eStargz TOC left a record"
 [ ! -e "$T/root-es3/imgsrc/origins/${elayer#sha256:}" ] || fail "a bad eStargz TOC left an origin"
 ok "an eStargz TOC that does not match its digest is refused naming the layer"
+
+# Legacy stargz: the 47-byte footer is found in the same 51-byte read, then the TOC.
+KILN_ROOT=$T/root-legacy kiln pull "oci-layout://$T/bb-legacy:legacy" >/dev/null ||
+	fail "pull of the legacy stargz layout failed"
+[ -s "$T/root-legacy/imgsrc/layers/${llayer#sha256:}" ] || fail "no record of the stargz layer"
+[ ! -e "$T/root-legacy/content/sha256/$busybox_hex" ] ||
+	fail "the legacy stargz pull fetched bin/busybox: its footer was not recognized"
+lines=$(wc -l <"$REGISTRY_LOG")
+KILN_ROOT=$T/root-legacy2 kiln pull "docker-image://$REGISTRY/busybox:legacy" >/dev/null ||
+	fail "pull of legacy stargz from the registry failed"
+new=$(tail -n +"$((lines + 1))" "$REGISTRY_LOG" | grep "GET /v2/busybox/blobs/$llayer" || true)
+[ "$(grep -c 'HTTP/1.1" 206' <<<"$new")" = 2 ] && [ "$(grep -c 'HTTP/1.1" 200' <<<"$new")" = 0 ] ||
+	fail "the legacy stargz layer was not read as footer + TOC by range: $new"
+[ ! -e "$T/root-legacy2/content/sha256/$busybox_hex" ] || fail "the registry pull fetched bin/busybox"
+ok "legacy stargz (47-byte footer) pull reads only the footer and the table of contents"
+
+# A blob whose footer says neither: an error naming the layer, nothing cached.
+cp "$lblob" "$T/no-footer.tar.gz"
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-14]=ord("X"); open(p,"wb").write(b)' \
+	"$T/no-footer.tar.gz"
+[ "$(tail -c 19 "$T/no-footer.tar.gz" | head -c 6)" = STARGX ] || fail "the footer was not broken"
+gzip -t "$T/no-footer.tar.gz" || fail "the broken footer broke the gzip stream"
+make_oci_layout "$T/es-nofooter" latest "$T/no-footer.tar.gz"
+layout_annotate_layer "$T/es-nofooter" 0 containerd.io/snapshot/stargz/toc.digest "$ESTARGZ_TOC_DIGEST"
+nf=sha256:$(sha256sum "$T/no-footer.tar.gz" | cut -c1-64)
+expect_fail 1 "layer ${nf}.*neither an eStargz nor a stargz footer" \
+	env KILN_ROOT="$T/root-nf" "$KILN" pull "oci-layout://$T/es-nofooter:latest"
+[ ! -e "$T/root-nf/imgsrc/layers/${nf#sha256:}" ] || fail "a layer without a footer left a record"
+ok "a layer annotated as eStargz without a footer is refused naming the layer"
 
 # Mounts: compare bytes and metadata with the truth.
 mount_images=
@@ -172,6 +212,24 @@ if [ -n "$mount_images" ]; then
 	kiln umount "$m"
 	KILN_ROOT=$T/root-es-lazy kiln store verify >/dev/null || fail "store verify after eStargz"
 	ok "mount of the eStargz image from the registry matches umoci's unpack"
+
+	# The legacy stargz image from the registry, into a fresh store: lazy as eStargz is.
+	m=$T/mnt.legacy
+	mkdir -p "$m"
+	track_mount "$m"
+	KILN_ROOT=$T/root-legacy-lazy kiln mount "docker-image://$REGISTRY/busybox:legacy" "$m" ||
+		fail "mount of legacy stargz failed"
+	stats=$(getfattr --only-values -n user.kiln.lazyfs.stats "$m")
+	[[ $stats == *" fetched=0 "* ]] || fail "the legacy stargz mount fetched files: $stats"
+	[ "$(cat "$m/etc/motd")" = "hello from kiln" ] || fail "etc/motd of the legacy stargz image"
+	stats=$(getfattr --only-values -n user.kiln.lazyfs.stats "$m")
+	[[ $stats == *" fetched=1 "*" bytes=16 "* ]] || fail "reading etc/motd (legacy): $stats"
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox (chunked) of the legacy stargz image"
+	compare_with_truth "$m" "docker-image://$REGISTRY/busybox:legacy"
+	kiln umount "$m"
+	KILN_ROOT=$T/root-legacy-lazy kiln store verify >/dev/null ||
+		fail "store verify after legacy stargz"
+	ok "mount of the legacy stargz image from the registry reads lazily and matches"
 else
 	echo "# mount checks skipped (no FUSE, no root, or no image mount)"
 fi
