@@ -1,7 +1,8 @@
 #!/bin/bash
 # Images as trees: a busybox image (tar+gzip, zstd:chunked, eStargz and legacy stargz) from an OCI
 # layout and from a docker-registry on loopback, mounted and compared byte for byte with `umoci
-# unpack`; chunked and eStargz files fetched lazily by range; corrupt blobs, bad TOCs and
+# unpack`; chunked and eStargz files fetched lazily by range; pulls through a bearer-token proxy
+# with credentials from config.json or a docker credential helper; corrupt blobs, bad TOCs and
 # footers, hostile tars refused, nothing cached.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-image.sh"
@@ -293,7 +294,7 @@ hostile hardlink "outside the layer"
 hostile dup "duplicate entry"
 
 # Bearer-token auth with basic credentials from a docker config.json.
-start_auth_proxy kiln s3cret
+start_auth_proxy kiln s3cret kiln-refresh
 expect_fail 1 "token server|denied|unauthorized" \
 	env DOCKER_CONFIG="$T/no-such-dir" KILN_ROOT="$T/root-auth" "$KILN" pull \
 	"docker-image://$AUTH_REGISTRY/busybox:latest"
@@ -304,6 +305,67 @@ t_auth=$(DOCKER_CONFIG=$T/docker KILN_ROOT=$T/root-auth kiln pull \
 	"docker-image://$AUTH_REGISTRY/busybox:latest") || fail "pull with credentials failed"
 [ "$t_auth" = "$t_reg" ] || fail "the tree through the auth proxy differs"
 ok "bearer-token auth with credentials from config.json"
+
+# Docker credential helpers: docker-credential-kilntest on PATH logs what it is asked and answers
+# as KILNTEST_MODE says. credHelpers comes before credsStore, which comes before auths (here a
+# wrong password, and a credsStore whose helper does not exist: either would fail the pull).
+mkdir -p "$T/helpers" "$T/docker-store" "$T/docker-helpers" "$T/docker-missing"
+cat >"$T/helpers/docker-credential-kilntest" <<'SH'
+#!/bin/sh
+server=$(cat)
+echo "$* $server" >>"$KILNTEST_LOG"
+case $KILNTEST_MODE in
+basic) printf '{"ServerURL":"%s","Username":"kiln","Secret":"s3cret"}\n' "$server" ;;
+token) printf '{"ServerURL":"%s","Username":"<token>","Secret":"kiln-refresh"}\n' "$server" ;;
+none) echo "credentials not found in native keychain"; exit 1 ;;
+*) echo "kilntest: the keychain is locked" >&2; exit 3 ;;
+esac
+SH
+chmod 0755 "$T/helpers/docker-credential-kilntest"
+wrong=$(printf kiln:wrong | base64)
+printf '{"credsStore":"kilntest","auths":{"%s":{"auth":"%s"}}}\n' "$AUTH_REGISTRY" "$wrong" \
+	>"$T/docker-store/config.json"
+printf '{"credsStore":"kiln-missing","credHelpers":{"%s":"kilntest"},"auths":{"%s":{"auth":"%s"}}}\n' \
+	"$AUTH_REGISTRY" "$AUTH_REGISTRY" "$wrong" >"$T/docker-helpers/config.json"
+printf '{"credsStore":"kiln-missing"}\n' >"$T/docker-missing/config.json"
+export KILNTEST_LOG=$T/helper.log
+# helper_kiln CONFIG-DIR MODE kiln-args…: kiln with the helper on PATH.
+helper_kiln() {
+	local cfg=$1 mode=$2
+	shift 2
+	env PATH="$T/helpers:$PATH" DOCKER_CONFIG="$cfg" KILNTEST_MODE="$mode" \
+		KILN_ROOT="$T/root-helper" "$KILN" "$@"
+}
+
+t_help=$(helper_kiln "$T/docker-store" basic pull "docker-image://$AUTH_REGISTRY/busybox:latest") ||
+	fail "pull with credentials from credsStore failed"
+[ "$t_help" = "$t_reg" ] || fail "the tree through the auth proxy (credsStore) differs"
+[ "$(cat "$KILNTEST_LOG")" = "get $AUTH_REGISTRY" ] ||
+	fail "the helper was not asked once, with get and the registry on stdin: $(cat "$KILNTEST_LOG")"
+ok "credsStore: docker-credential-kilntest get gives the credentials, before auths"
+
+: >"$KILNTEST_LOG"
+posts=$(grep -c '"POST /token' "$AUTH_PROXY_LOG" || true)
+t_help=$(helper_kiln "$T/docker-helpers" token pull "docker-image://$AUTH_REGISTRY/busybox:latest") ||
+	fail "pull with an identity token from credHelpers failed"
+[ "$t_help" = "$t_reg" ] || fail "the tree through the auth proxy (identity token) differs"
+[ "$(cat "$KILNTEST_LOG")" = "get $AUTH_REGISTRY" ] || fail "credHelpers: $(cat "$KILNTEST_LOG")"
+[ "$(grep -c '"POST /token HTTP/1.1" 200' "$AUTH_PROXY_LOG")" -gt "$posts" ] ||
+	fail "the identity token was not sent as an OAuth2 refresh_token grant"
+ok "credHelpers: an identity token (user <token>) becomes a refresh_token grant, before credsStore"
+
+# "credentials not found": anonymous, as docker does (the token server then refuses).
+expect_fail 1 "token server .* answered HTTP 401" \
+	helper_kiln "$T/docker-store" none pull "docker-image://$AUTH_REGISTRY/busybox:latest"
+! grep -q "credential helper" "$T/err" || fail "not-found was reported as a helper failure"
+ok "a helper without credentials means anonymous"
+
+# Any other failure is an error naming the helper and quoting it; so is a missing helper.
+expect_fail 1 "'docker-credential-kilntest' failed \(exit status 3\): kilntest: the keychain is locked" \
+	helper_kiln "$T/docker-store" fail pull "docker-image://$AUTH_REGISTRY/busybox:latest"
+expect_fail 1 "credential helper 'docker-credential-kiln-missing' is not on PATH" \
+	helper_kiln "$T/docker-missing" basic pull "docker-image://$AUTH_REGISTRY/busybox:latest"
+ok "a failing or missing credential helper is an error naming it"
 
 # A manifest naming a blob the registry does not have.
 expect_fail 1 "not found" kiln pull "docker-image://$REGISTRY/nothere:latest"
