@@ -582,7 +582,7 @@ imgsrc_estargz_toc_digests(const char *manifest, size_t len, size_t n_layers, ch
 
 struct provider_data {
 	struct store *store;
-	const char *auth_file; /* owned by the imgsrc caller's process lifetime (static path) */
+	char *auth_file; /* a Docker config.json for registry reads, or NULL */
 };
 
 /* One file's decoder: zstd frames or gzip members, writing at most want bytes (an eStargz
@@ -797,6 +797,7 @@ layer_free(void *data)
 	struct provider_data *pd = data;
 
 	store_unref(pd->store);
+	free(pd->auth_file);
 	free(pd);
 }
 
@@ -807,11 +808,11 @@ static const struct provider_ops layer_ops = {
 };
 
 void
-imgsrc_add_provider(struct provider_set *ps, struct store *s)
+imgsrc_add_provider(struct provider_set *ps, struct store *s, const char *auth_file)
 {
 	struct provider_data *pd = xcalloc(1, sizeof(*pd));
 
 	pd->store = store_ref(s);
-	pd->auth_file = NULL;
+	pd->auth_file = auth_file ? xstrdup(auth_file) : NULL;
 	provider_set_add(ps, &layer_ops, pd);
 }

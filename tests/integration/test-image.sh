@@ -1,7 +1,7 @@
 #!/bin/bash
 # Images as trees: a busybox image (tar+gzip, zstd:chunked, eStargz and legacy stargz) from an OCI
 # layout and from a docker-registry on loopback, mounted and compared byte for byte with `umoci
-# unpack`; chunked and eStargz files fetched lazily by range; pulls through a bearer-token proxy
+# unpack`; chunked and eStargz files fetched lazily by range, also through a bearer-token proxy
 # with credentials from config.json or a docker credential helper; corrupt blobs, bad TOCs and
 # footers, hostile tars refused, nothing cached.
 . "$(dirname "$0")/lib.sh"
@@ -366,6 +366,42 @@ expect_fail 1 "'docker-credential-kilntest' failed \(exit status 3\): kilntest: 
 expect_fail 1 "credential helper 'docker-credential-kiln-missing' is not on PATH" \
 	helper_kiln "$T/docker-missing" basic pull "docker-image://$AUTH_REGISTRY/busybox:latest"
 ok "a failing or missing credential helper is an error naming it"
+
+# Lazy reads of a private registry's chunked layers: the mount's provider has the credentials.
+if [ -n "$mount_images" ]; then
+	# auths, from a relative DOCKER_CONFIG (the background server reads it from "/")
+	m=$T/mnt.auth-zstd
+	mkdir -p "$m"
+	track_mount "$m"
+	(cd "$T" && DOCKER_CONFIG=docker KILN_ROOT=$T/root-auth-lazy "$KILN" mount \
+		"docker-image://$AUTH_REGISTRY/busybox:zstd" "$m") ||
+		fail "mount of zstd:chunked through the auth proxy failed"
+	[ "$(cat "$m/etc/motd")" = "hello from kiln" ] || fail "etc/motd through the auth proxy"
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox through the auth proxy"
+	grep -q "GET /v2/busybox/blobs/$zlayer HTTP/1.1\" 206" "$AUTH_PROXY_LOG" ||
+		fail "no range read of the zstd:chunked layer went through the auth proxy"
+	compare_with_truth "$m" "docker-image://$AUTH_REGISTRY/busybox:zstd"
+	kiln umount "$m"
+	KILN_ROOT=$T/root-auth-lazy kiln store verify >/dev/null || fail "store verify (auth, zstd)"
+	ok "lazy reads of zstd:chunked through the auth proxy with config.json credentials"
+
+	# a credential helper, run by the mount's server for each lazy read's registry client
+	m=$T/mnt.auth-estargz
+	mkdir -p "$m"
+	track_mount "$m"
+	: >"$KILNTEST_LOG"
+	helper_kiln "$T/docker-store" basic --root "$T/root-auth-es" mount \
+		"docker-image://$AUTH_REGISTRY/busybox:estargz" "$m" ||
+		fail "mount of eStargz through the auth proxy failed"
+	asked=$(wc -l <"$KILNTEST_LOG")
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox (eStargz) through the auth proxy"
+	[ "$(wc -l <"$KILNTEST_LOG")" -gt "$asked" ] || fail "lazy reads did not ask the helper"
+	grep -q "GET /v2/busybox/blobs/$elayer HTTP/1.1\" 206" "$AUTH_PROXY_LOG" ||
+		fail "no range read of the eStargz layer went through the auth proxy"
+	compare_with_truth "$m" "docker-image://$AUTH_REGISTRY/busybox:estargz"
+	kiln umount "$m"
+	ok "lazy reads of eStargz through the auth proxy with a credential helper"
+fi
 
 # A manifest naming a blob the registry does not have.
 expect_fail 1 "not found" kiln pull "docker-image://$REGISTRY/nothere:latest"
