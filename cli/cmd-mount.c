@@ -223,7 +223,7 @@ serve(struct store *s, struct mount_job *job, struct kl_error **err)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	source_add_providers(ps, s);
+	source_add_providers(ps, s, &job->source);
 	r = lazyfs_new(s, &opts, &fs, err);
 	if (r == -ENOENT)
 		return kl_error_setf(err, ENOENT, "tree %s is not in the store",

@@ -109,12 +109,19 @@ default_root(void)
 	return xasprintf("%s/.local/share/kiln", home && *home ? home : ".");
 }
 
-/* Where docker keeps registry credentials; NULL when there is no home to look in. */
+/* Where docker keeps registry credentials; NULL when there is no home to look in. A relative
+ * $DOCKER_CONFIG is made absolute: a background mount reads it later, from "/". */
 static char *
 default_auth_file(void)
 {
 	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+	char *cwd, *path;
 
+	if (dir && *dir && *dir != '/' && (cwd = getcwd(NULL, 0))) {
+		path = xasprintf("%s/%s/config.json", cwd, dir);
+		free(cwd);
+		return path;
+	}
 	if (dir && *dir)
 		return xasprintf("%s/config.json", dir);
 	return home && *home ? xasprintf("%s/.docker/config.json", home) : NULL;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Registry auth without HTTP: WWW-Authenticate challenges and Docker config.json credentials. */
+/* Registry auth without HTTP: WWW-Authenticate challenges, Docker config.json credentials and
+ * what docker credential helpers answer. */
 #include "oci/registry.h"
 
 #include <errno.h>
@@ -7,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 
 #include <openssl/evp.h>
 
 #include "oci/reference.h"
+#include "util/cleanup.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -139,14 +142,84 @@ entry_basic(json_t *e)
 	return out;
 }
 
+void
+registry_auth_done(struct registry_auth *a)
+{
+	free(a->helper);
+	free(a->basic);
+	free(a->identity_token);
+	*a = (struct registry_auth){0};
+}
+
+/* A credential helper's name from credHelpers or credsStore ("" means none, as in docker);
+ * 1 when there is one. It becomes part of a program name looked up on PATH: no paths. */
+static int
+helper_name(json_t *v, const char *what, char **ret, struct kl_error **err)
+{
+	const char *name = json_string_value(v);
+
+	if (!json_is_string(v))
+		return kl_error_setf(err, EBADMSG, "docker config: %s is not a string", what);
+	if (!*name)
+		return 0;
+	if (strlen(name) > 255 || strchr(name, '/'))
+		return kl_error_setf(err, EBADMSG,
+		                     "docker config: %s: '%s' is not a credential helper name",
+		                     what, name);
+	*ret = xstrdup(name);
+	return 1;
+}
+
+/* The docker CLI's order: a credHelpers entry for the host, else credsStore. */
+static int
+lookup_helper(json_t *j, const char *host, char **ret, struct kl_error **err)
+{
+	json_t *helpers = json_object_get(j, "credHelpers"), *store, *e;
+	const char *key;
+
+	if (json_is_object(helpers)) {
+		json_object_foreach(helpers, key, e)
+		{
+			if (key_matches(key, host)) {
+				_cleanup_free_ char *what = xasprintf("credHelpers['%s']", key);
+
+				return helper_name(e, what, ret, err);
+			}
+		}
+	}
+	store = json_object_get(j, "credsStore");
+	return store ? helper_name(store, "credsStore", ret, err) : 0;
+}
+
+static void
+lookup_auths(json_t *j, const char *host, struct registry_auth *a)
+{
+	json_t *auths = json_object_get(j, "auths"), *e, *tok;
+	const char *key;
+
+	if (!json_is_object(auths))
+		return;
+	json_object_foreach(auths, key, e)
+	{
+		if (!json_is_object(e) || !key_matches(key, host))
+			continue;
+		a->basic = entry_basic(e);
+		tok = json_object_get(e, "identitytoken");
+		if (json_is_string(tok) && json_string_length(tok) > 0)
+			a->identity_token = xstrdup(json_string_value(tok));
+		if (a->basic || a->identity_token)
+			return;
+	}
+}
+
 int
-registry_auth_lookup(const char *json, size_t len, const char *host, char **ret_basic,
+registry_auth_lookup(const char *json, size_t len, const char *host, struct registry_auth *ret,
                      struct kl_error **err)
 {
+	struct registry_auth a = {0};
 	json_error_t je;
-	json_t *j, *auths, *e;
-	const char *key;
-	char *basic = NULL;
+	json_t *j;
+	int r;
 
 	if (len > REGISTRY_MAX_AUTH_FILE)
 		return kl_error_setf(err, EFBIG, "docker config: larger than %u bytes",
@@ -155,20 +228,124 @@ registry_auth_lookup(const char *json, size_t len, const char *host, char **ret_
 	if (!j)
 		return kl_error_setf(err, EBADMSG, "docker config: malformed JSON at %d:%d: %s",
 		                     je.line, je.column, je.text);
-	auths = json_object_get(j, "auths");
-	if (json_is_object(auths)) {
-		json_object_foreach(auths, key, e)
-		{
-			if (json_is_object(e) && key_matches(key, host)) {
-				basic = entry_basic(e);
-				if (basic)
-					break;
-			}
-		}
+	r = json_is_object(j) ? lookup_helper(j, host, &a.helper, err)
+	                      : kl_error_setf(err, EBADMSG, "docker config: not a JSON object");
+	if (r == 0)
+		lookup_auths(j, host, &a);
+	json_decref(j);
+	if (r < 0)
+		return r;
+	if (!a.helper && !a.basic && !a.identity_token)
+		return -ENOENT;
+	*ret = a;
+	return 0;
+}
+
+const char *
+registry_credhelper_server(const char *host)
+{
+	return strcmp(host, OCI_DOCKER_HUB_API) ? host : "https://index.docker.io/v1/";
+}
+
+static void
+trim(const char **p, size_t *n)
+{
+	while (*n && memchr(" \t\r\n", **p, 4))
+		(*p)++, (*n)--;
+	while (*n && memchr(" \t\r\n", (*p)[*n - 1], 4))
+		(*n)--;
+}
+
+/* What a failed helper said, for a message: its stdout, else its stderr, trimmed to one short
+ * printable line. */
+static char *
+helper_said(const char *out, size_t out_len, const char *msg)
+{
+	const char *p = out;
+	size_t n = out_len, o = 0;
+	char *s;
+
+	trim(&p, &n);
+	if (!n && msg) {
+		p = msg;
+		n = strlen(msg);
+		trim(&p, &n);
+	}
+	if (!n)
+		return xstrdup("it said nothing");
+	s = xmalloc(n < 200 ? n + 1 : 204);
+	for (size_t i = 0; i < n && i < 200; i++)
+		s[o++] = p[i] >= 0x20 && p[i] < 0x7f ? p[i] : ' ';
+	if (n > 200) {
+		memcpy(s + o, "...", 3);
+		o += 3;
+	}
+	s[o] = '\0';
+	return s;
+}
+
+/* docker-credential-helpers' "credentials not found in native keychain", and the shorter
+ * forms other helpers print. */
+static bool
+says_not_found(const char *out, size_t out_len, const char *msg)
+{
+	static const char text[] = "credentials not found";
+
+	return memmem(out, out_len, text, sizeof(text) - 1) || (msg && strstr(msg, text));
+}
+
+int
+registry_credhelper_answer(const char *helper, int status, const char *out, size_t out_len,
+                           const char *msg, struct registry_auth *ret, struct kl_error **err)
+{
+	json_error_t je;
+	json_t *j, *user, *secret;
+	const char *u, *sec;
+	int r = 0;
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		_cleanup_free_ char *said = NULL;
+
+		if (WIFEXITED(status) && says_not_found(out, out_len, msg))
+			return -ENOENT;
+		said = helper_said(out, out_len, msg);
+		if (WIFSIGNALED(status))
+			return kl_error_setf(err, EIO,
+			                     "credential helper 'docker-credential-%s' was killed "
+			                     "by signal %d: %s",
+			                     helper, WTERMSIG(status), said);
+		return kl_error_setf(err, EIO,
+		                     "credential helper 'docker-credential-%s' failed (exit "
+		                     "status %d): %s",
+		                     helper, WEXITSTATUS(status), said);
+	}
+	j = json_loadb(out, out_len, 0, &je);
+	if (!j)
+		return kl_error_setf(err, EBADMSG,
+		                     "credential helper 'docker-credential-%s': malformed JSON "
+		                     "answer at %d:%d: %s",
+		                     helper, je.line, je.column, je.text);
+	user = json_object_get(j, "Username");
+	secret = json_object_get(j, "Secret");
+	u = json_string_value(user);
+	sec = json_string_value(secret);
+	if (!json_is_object(j) || !json_is_string(user) || !json_is_string(secret))
+		r = kl_error_setf(err, EBADMSG,
+		                  "credential helper 'docker-credential-%s': its answer has no "
+		                  "'%s' string",
+		                  helper, json_is_string(user) ? "Secret" : "Username");
+	else if (!strcmp(u, "<token>") && !*sec)
+		r = kl_error_setf(err, EBADMSG,
+		                  "credential helper 'docker-credential-%s': an empty identity "
+		                  "token in 'Secret'",
+		                  helper);
+	if (r >= 0 && !strcmp(u, "<token>")) {
+		ret->identity_token = xstrdup(sec);
+	} else if (r >= 0) {
+		_cleanup_free_ char *up = xasprintf("%s:%s", u, sec);
+
+		ret->basic = base64_encode(up, strlen(up));
 	}
 	json_decref(j);
-	if (!basic)
-		return -ENOENT;
-	*ret_basic = basic;
-	return 0;
+	return r;
 }

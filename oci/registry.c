@@ -24,10 +24,13 @@
 struct registry {
 	CURL *curl;
 	char *host, *repository, *scheme;
-	bool insecure;       /* may fall back to plain HTTP */
-	char *basic;         /* base64 user:password from the auth file, or NULL */
+	bool insecure;    /* may fall back to plain HTTP */
+	char *auth_file;  /* a Docker config.json, or NULL */
+	bool auth_loaded; /* auth holds what auth_file gives (read at the first 401) */
+	struct registry_auth
+	    auth;            /* basic, identity token (a helper's answer, when it names one) */
 	char *authorization; /* the Authorization header value in use, or NULL */
-	unsigned retries, backoff_ms;
+	unsigned retries, backoff_ms, helper_timeout_ms;
 	uint64_t received;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -39,6 +42,7 @@ struct request {
 	const char *what; /* for messages: "manifest latest", "blob sha256:…" */
 	char *url;
 	const char *accept;
+	const char *post;    /* a form to POST instead of a GET */
 	bool ranged;         /* send Range: bytes=start+delivered-end */
 	uint64_t start, end; /* inclusive end; with ranged */
 	enum sink_kind kind;
@@ -79,23 +83,49 @@ host_listed(const char *host, const struct registry_options *o)
 	return false;
 }
 
-static void
-load_credentials(struct registry *r, const char *auth_file)
+/* Reads the auth file and runs the credential helper it names for this host, once per client
+ * (again at the next 401 after it failed). No file, an unreadable or malformed one, no entry or
+ * a helper without credentials for the host all mean anonymous, as with docker; a helper that
+ * fails otherwise is an error. */
+static int
+load_credentials(struct registry *r, struct kl_error **err)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
+	struct registry_auth a = {0};
 	struct kl_error *e = NULL;
+	const char *server;
 	size_t len;
+	int ret;
 
-	if (!auth_file)
-		return;
-	fd = open(auth_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || kl_io_read_all(fd, REGISTRY_MAX_AUTH_FILE, &buf, &len) < 0)
-		return; /* no credentials: anonymous, as docker does */
-	if (registry_auth_lookup(buf, len, r->host, &r->basic, &e) < 0 && e) {
-		kl_debug("ignoring '%s': %s", auth_file, e->msg);
+	if (r->auth_loaded || !r->auth_file)
+		return 0;
+	fd = open(r->auth_file, O_RDONLY | O_CLOEXEC);
+	ret = fd < 0 ? -errno : kl_io_read_all(fd, REGISTRY_MAX_AUTH_FILE, &buf, &len);
+	if (ret >= 0)
+		ret = registry_auth_lookup(buf, len, r->host, &a, &e);
+	if (ret < 0 && e) {
+		kl_debug("ignoring '%s': %s", r->auth_file, e->msg);
 		kl_error_free(e);
 	}
+	if (ret >= 0 && a.helper) {
+		server = registry_credhelper_server(r->host);
+		ret = registry_credhelper_get(a.helper, server, r->helper_timeout_ms, &a, err);
+		if (ret == -ENOENT)
+			kl_debug("registry %s: credential helper 'docker-credential-%s' has no "
+			         "credentials for '%s': anonymous",
+			         r->host, a.helper, server);
+		else if (ret < 0)
+			kl_error_prefix(err, "credentials for '%s'", server);
+		free(TAKE_PTR(a.helper));
+		if (ret < 0 && ret != -ENOENT) {
+			registry_auth_done(&a);
+			return ret;
+		}
+	}
+	r->auth = a;
+	r->auth_loaded = true;
+	return 0;
 }
 
 int
@@ -118,7 +148,8 @@ registry_new(const char *host, const char *repository, const struct registry_opt
 	r->scheme = xstrdup(oci_host_is_loopback(host) ? "http" : "https");
 	r->retries = opts && opts->retries ? opts->retries : REGISTRY_DEFAULT_RETRIES;
 	r->backoff_ms = opts && opts->backoff_ms ? opts->backoff_ms : 200;
-	load_credentials(r, opts ? opts->auth_file : NULL);
+	r->helper_timeout_ms = opts ? opts->helper_timeout_ms : 0;
+	r->auth_file = opts && opts->auth_file ? xstrdup(opts->auth_file) : NULL;
 	*ret = r;
 	return 0;
 }
@@ -132,7 +163,8 @@ registry_free(struct registry *r)
 	free(r->host);
 	free(r->repository);
 	free(r->scheme);
-	free(r->basic);
+	free(r->auth_file);
+	registry_auth_done(&r->auth);
 	free(r->authorization);
 	free(r);
 	return NULL;
@@ -316,6 +348,10 @@ attempt(struct registry *r, struct request *q, const char *url)
 	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, q);
 	if (range)
 		curl_easy_setopt(r->curl, CURLOPT_RANGE, range);
+	if (q->post) {
+		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, q->post);
+		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(q->post));
+	}
 	if (r->insecure) {
 		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -380,11 +416,44 @@ request_done(struct request *q)
 	free(q->www_authenticate);
 }
 
+/* The token request for challenge c: a GET with the scope in the query and basic credentials,
+ * or, with an identity token, the OAuth2 refresh-token grant POSTed as a form (distribution's
+ * token spec, "oauth.md"). */
+static void
+token_request(struct registry *r, const struct registry_challenge *c, char **ret_url,
+              char **ret_post)
+{
+	_cleanup_free_ char *scope = NULL;
+	char *esc_scope, *esc_service, *esc_token;
+
+	scope = c->scope ? xstrdup(c->scope) : xasprintf("repository:%s:pull", r->repository);
+	esc_scope = curl_easy_escape(r->curl, scope, 0);
+	esc_service = c->service ? curl_easy_escape(r->curl, c->service, 0) : NULL;
+	if (r->auth.identity_token) {
+		esc_token = curl_easy_escape(r->curl, r->auth.identity_token, 0);
+		*ret_url = xstrdup(c->realm);
+		*ret_post =
+		    xasprintf("grant_type=refresh_token&client_id=kiln&refresh_token=%s"
+		              "&scope=%s%s%s",
+		              esc_token ? esc_token : "", esc_scope ? esc_scope : "",
+		              esc_service ? "&service=" : "", esc_service ? esc_service : "");
+		curl_free(esc_token);
+	} else {
+		*ret_url =
+		    xasprintf("%s%sscope=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?",
+		              esc_scope ? esc_scope : "", esc_service ? "&service=" : "",
+		              esc_service ? esc_service : "");
+		*ret_post = NULL;
+	}
+	curl_free(esc_scope);
+	curl_free(esc_service);
+}
+
 /* Fetches a bearer token for challenge c. */
 static int
 fetch_token(struct registry *r, const struct registry_challenge *c, struct kl_error **err)
 {
-	_cleanup_free_ char *scope = NULL, *url = NULL, *esc_service = NULL, *esc_scope = NULL;
+	_cleanup_free_ char *url = NULL, *post = NULL;
 	struct request q = {
 	    .what = "auth token", .kind = SINK_MEMORY, .max = REGISTRY_MAX_TOKEN_RESPONSE};
 	json_t *j, *tok;
@@ -392,14 +461,10 @@ fetch_token(struct registry *r, const struct registry_challenge *c, struct kl_er
 	CURLcode cc;
 	int ret = 0;
 
-	scope = c->scope ? xstrdup(c->scope) : xasprintf("repository:%s:pull", r->repository);
-	esc_scope = curl_easy_escape(r->curl, scope, 0);
-	esc_service = c->service ? curl_easy_escape(r->curl, c->service, 0) : NULL;
-	url = xasprintf("%s%sscope=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?",
-	                esc_scope ? esc_scope : "", esc_service ? "&service=" : "",
-	                esc_service ? esc_service : "");
+	token_request(r, c, &url, &post);
+	q.post = post;
 	free(r->authorization);
-	r->authorization = r->basic ? xasprintf("Basic %s", r->basic) : NULL;
+	r->authorization = r->auth.basic && !post ? xasprintf("Basic %s", r->auth.basic) : NULL;
 	cc = attempt(r, &q, url);
 	free(r->authorization);
 	r->authorization = NULL;
@@ -410,8 +475,9 @@ fetch_token(struct registry *r, const struct registry_challenge *c, struct kl_er
 	else if (q.status != 200)
 		ret = kl_error_setf(err, EACCES,
 		                    "auth token for '%s/%s': the token server '%s' "
-		                    "answered HTTP %ld",
-		                    r->host, r->repository, c->realm, q.status);
+		                    "answered HTTP %ld%s",
+		                    r->host, r->repository, c->realm, q.status,
+		                    post ? " to the identity token" : "");
 	if (ret < 0) {
 		request_done(&q);
 		return ret;
@@ -443,15 +509,16 @@ authenticate(struct registry *r, struct request *q, struct kl_error **err)
 	if (!q->www_authenticate || registry_parse_challenge(q->www_authenticate, &c) < 0)
 		return kl_error_setf(err, EACCES, "%s from '%s/%s': unauthorized (HTTP 401)",
 		                     q->what, r->host, r->repository);
-	if (c.scheme == REGISTRY_AUTH_BASIC) {
-		ret = r->basic ? 0
-		               : kl_error_setf(err, EACCES,
-		                               "%s from '%s/%s': the registry wants a "
-		                               "login and the docker config has none for it",
-		                               q->what, r->host, r->repository);
+	ret = load_credentials(r, err);
+	if (ret >= 0 && c.scheme == REGISTRY_AUTH_BASIC) {
+		ret = r->auth.basic ? 0
+		                    : kl_error_setf(err, EACCES,
+		                                    "%s from '%s/%s': the registry wants a "
+		                                    "login and the docker config has none for it",
+		                                    q->what, r->host, r->repository);
 		if (ret == 0)
-			r->authorization = xasprintf("Basic %s", r->basic);
-	} else {
+			r->authorization = xasprintf("Basic %s", r->auth.basic);
+	} else if (ret >= 0) {
 		ret = fetch_token(r, &c, err);
 	}
 	registry_challenge_done(&c);

@@ -1,10 +1,11 @@
 /* registry — a client of the distribution API v2 (OCI distribution spec) for one repository:
  * manifests and blobs, every byte verified against its digest, anonymous / basic / bearer-token
- * auth with credentials from a Docker config.json, plain HTTP only for loopback hosts and hosts
- * named insecure, retries with exponential backoff on 5xx, 429 and connection errors.
+ * auth with credentials from a Docker config.json or the docker credential helpers it names,
+ * plain HTTP only for loopback hosts and hosts named insecure, retries with exponential backoff
+ * on 5xx, 429 and connection errors.
  *
  * Not thread-safe: one client per thread (a client is cheap; auth is negotiated on the first
- * 401 it meets, not by a ping). */
+ * 401 it meets, not by a ping, and only then are the credentials read or a helper run). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,13 +21,16 @@ struct store;
 #define REGISTRY_MAX_AUTH_FILE (1u << 20) /* bytes of a config.json we read */
 #define REGISTRY_MAX_TOKEN_RESPONSE (1u << 20)
 #define REGISTRY_DEFAULT_RETRIES 4u
+#define REGISTRY_MAX_HELPER_OUTPUT (1u << 20) /* bytes of a credential helper's answer */
+#define REGISTRY_HELPER_TIMEOUT_MS 10000u
 
 struct registry_options {
 	const char *const *insecure_hosts; /* plain HTTP (after HTTPS fails) allowed to these */
 	size_t n_insecure_hosts;
-	const char *auth_file; /* a Docker config.json; NULL: anonymous only */
-	unsigned retries;      /* 0: REGISTRY_DEFAULT_RETRIES */
-	unsigned backoff_ms;   /* first retry delay, doubled each time; 0: 200 */
+	const char *auth_file;      /* a Docker config.json; NULL: anonymous only */
+	unsigned retries;           /* 0: REGISTRY_DEFAULT_RETRIES */
+	unsigned backoff_ms;        /* first retry delay, doubled each time; 0: 200 */
+	unsigned helper_timeout_ms; /* a credential helper's time to answer; 0: 10 s */
 };
 
 /* host is "name[:port]" (api host: registry-1.docker.io for Docker Hub), repository
@@ -73,8 +77,33 @@ struct registry_challenge {
  * realm=…"); -EINVAL for anything else. */
 int registry_parse_challenge(const char *value, struct registry_challenge *ret);
 void registry_challenge_done(struct registry_challenge *c);
-/* Finds host's credentials in a config.json text: the base64 "user:password" of its auths
- * entry ("auth", or "username" + "password"), keys matched as host, scheme://host[/…], and
- * https://index.docker.io/v1/ for Docker Hub. -ENOENT when none; -EBADMSG for bad JSON. */
-int registry_auth_lookup(const char *json, size_t len, const char *host, char **ret_basic,
+/* Credentials for one registry, or where to get them. */
+struct registry_auth {
+	char *helper;         /* docker-credential-<helper> holds them (credHelpers, credsStore) */
+	char *basic;          /* base64 "user:password", for basic auth and the token server */
+	char *identity_token; /* an OAuth2 refresh token for the token server */
+};
+void registry_auth_done(struct registry_auth *a);
+/* Finds host's credentials in a config.json text as the docker CLI does: credHelpers[host]
+ * names a helper, else credsStore does, else host's auths entry gives the base64
+ * "user:password" ("auth", or "username" + "password") and its "identitytoken". Keys match as
+ * host, scheme://host[/…], and https://index.docker.io/v1/ for Docker Hub. -ENOENT when none;
+ * -EBADMSG for bad JSON or a helper name that is not a plain name (err names the key). */
+int registry_auth_lookup(const char *json, size_t len, const char *host, struct registry_auth *ret,
                          struct kl_error **err);
+/* What a credential helper is asked about for host: "https://index.docker.io/v1/" for Docker
+ * Hub, host ("name[:port]") for any other registry, as docker asks. */
+const char *registry_credhelper_server(const char *host);
+/* Reads the answer of "docker-credential-<helper> get": status is its wait status, out its
+ * stdout, msg its stderr (may be NULL). Exit 0 with {"ServerURL","Username","Secret"}: ret gets
+ * basic, or identity_token when Username is "<token>" (-EBADMSG naming a missing field). A
+ * failure that says "credentials not found": -ENOENT, err untouched (anonymous, as docker does).
+ * Any other failure: an error quoting what the helper said. */
+int registry_credhelper_answer(const char *helper, int status, const char *out, size_t out_len,
+                               const char *msg, struct registry_auth *ret, struct kl_error **err);
+/* Runs "docker-credential-<helper> get" (a program found on PATH, no shell) with server on its
+ * stdin and hands its answer to registry_credhelper_answer(). A helper still running after
+ * timeout_ms (0: REGISTRY_HELPER_TIMEOUT_MS) or saying more than REGISTRY_MAX_HELPER_OUTPUT
+ * bytes is killed; the child is always reaped. Thread-safe. */
+int registry_credhelper_get(const char *helper, const char *server, unsigned timeout_ms,
+                            struct registry_auth *ret, struct kl_error **err);

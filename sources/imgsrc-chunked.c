@@ -414,30 +414,65 @@ imgsrc_layer_from_estargz_toc(struct store *s, const char *toc, size_t len,
 
 /* eStargz: the footer, the TOC member, and the TOC digests of a manifest's layers. */
 
+/* The TOC offset in a footer's "%016xSTARGZ" (16 lowercase hex digits), below the footer. */
+static int
+footer_offset(const uint8_t *p, uint64_t blob_size, size_t footer_size, uint64_t *ret)
+{
+	uint64_t off = 0;
+
+	if (memcmp(p + 16, "STARGZ", 6))
+		return -EINVAL;
+	for (int i = 0; i < 16; i++) {
+		uint8_t c = p[i];
+
+		if (c >= '0' && c <= '9')
+			off = off << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			off = off << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return -EINVAL;
+	}
+	if (blob_size < footer_size || off >= blob_size - footer_size)
+		return -EINVAL;
+	*ret = off;
+	return 0;
+}
+
+/* eStargz: XLEN 26 holding one RFC 1952 subfield 'S' 'G' of 22 bytes: "%016xSTARGZ". */
+static bool
+estargz_footer(const uint8_t *p, uint64_t blob_size, uint64_t *ret_toc_off)
+{
+	return p[10] == 26 && p[11] == 0 && p[12] == 'S' && p[13] == 'G' && p[14] == 22 &&
+	       p[15] == 0 &&
+	       footer_offset(p + 16, blob_size, IMGSRC_ESTARGZ_FOOTER_SIZE, ret_toc_off) == 0;
+}
+
+/* Legacy stargz: XLEN 22 holding "%016xSTARGZ" itself, without a subfield header. */
+static bool
+legacy_footer(const uint8_t *p, uint64_t blob_size, uint64_t *ret_toc_off)
+{
+	return p[10] == 22 && p[11] == 0 &&
+	       footer_offset(p + 12, blob_size, IMGSRC_STARGZ_FOOTER_SIZE, ret_toc_off) == 0;
+}
+
 int
 imgsrc_estargz_footer(const void *buf, size_t len, uint64_t blob_size, uint64_t *ret_toc_off)
 {
+	/* an empty gzip member: magic, deflate, flags FEXTRA only (then mtime, XFL, OS, XLEN) */
 	static const uint8_t head[] = {0x1f, 0x8b, 8, 4};
-	const uint8_t *p = buf;
-	char hex[17];
-	char *end;
-	uint64_t off;
+	const uint8_t *end = (const uint8_t *)buf + len;
 
-	/* gzip header with FEXTRA, XLEN 26, subfield 'S' 'G' of 22 bytes: "%016xSTARGZ" */
-	if (len != IMGSRC_ESTARGZ_FOOTER_SIZE || memcmp(p, head, sizeof(head)) || p[10] != 26 ||
-	    p[11] != 0 || p[12] != 'S' || p[13] != 'G' || p[14] != 22 || p[15] != 0 ||
-	    memcmp(p + 32, "STARGZ", 6))
+	if (len > blob_size)
 		return -EINVAL;
-	memcpy(hex, p + 16, 16);
-	hex[16] = '\0';
-	for (int i = 0; i < 16; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-			return -EINVAL;
-	off = strtoull(hex, &end, 16);
-	if (blob_size < IMGSRC_ESTARGZ_FOOTER_SIZE || off >= blob_size - IMGSRC_ESTARGZ_FOOTER_SIZE)
-		return -EINVAL;
-	*ret_toc_off = off;
-	return 0;
+	if (len >= IMGSRC_ESTARGZ_FOOTER_SIZE &&
+	    !memcmp(end - IMGSRC_ESTARGZ_FOOTER_SIZE, head, sizeof(head)) &&
+	    estargz_footer(end - IMGSRC_ESTARGZ_FOOTER_SIZE, blob_size, ret_toc_off))
+		return IMGSRC_ESTARGZ_FOOTER_SIZE;
+	if (len >= IMGSRC_STARGZ_FOOTER_SIZE &&
+	    !memcmp(end - IMGSRC_STARGZ_FOOTER_SIZE, head, sizeof(head)) &&
+	    legacy_footer(end - IMGSRC_STARGZ_FOOTER_SIZE, blob_size, ret_toc_off))
+		return IMGSRC_STARGZ_FOOTER_SIZE;
+	return -EINVAL;
 }
 
 static int
@@ -547,7 +582,7 @@ imgsrc_estargz_toc_digests(const char *manifest, size_t len, size_t n_layers, ch
 
 struct provider_data {
 	struct store *store;
-	const char *auth_file; /* owned by the imgsrc caller's process lifetime (static path) */
+	char *auth_file; /* a Docker config.json for registry reads, or NULL */
 };
 
 /* One file's decoder: zstd frames or gzip members, writing at most want bytes (an eStargz
@@ -762,6 +797,7 @@ layer_free(void *data)
 	struct provider_data *pd = data;
 
 	store_unref(pd->store);
+	free(pd->auth_file);
 	free(pd);
 }
 
@@ -772,11 +808,11 @@ static const struct provider_ops layer_ops = {
 };
 
 void
-imgsrc_add_provider(struct provider_set *ps, struct store *s)
+imgsrc_add_provider(struct provider_set *ps, struct store *s, const char *auth_file)
 {
 	struct provider_data *pd = xcalloc(1, sizeof(*pd));
 
 	pd->store = store_ref(s);
-	pd->auth_file = NULL;
+	pd->auth_file = auth_file ? xstrdup(auth_file) : NULL;
 	provider_set_add(ps, &layer_ops, pd);
 }

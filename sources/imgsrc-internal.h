@@ -33,11 +33,15 @@ int imgsrc_chunked_position(const char *s, uint64_t *ret_off, uint64_t *ret_len,
 int imgsrc_chunked_decompress(const void *buf, size_t len, uint64_t ulen, char **ret,
                               size_t *ret_len, struct kl_error **err);
 
-/* eStargz: the 51-byte footer → the TOC member's offset (-EINVAL when not one); the TOC
- * member (gzip of a tar holding "stargz.index.json") → the JSON, -EBADMSG when corrupt; the
- * diff tree of "layer:<blob hex>:gz:<offset>:<length>" locators (a file's gzip members run
- * from its offset to the next member with content, or to the TOC at toc_off). */
+/* eStargz: the footer → the TOC member's offset; the TOC member (gzip of a tar holding
+ * "stargz.index.json") → the JSON, -EBADMSG when corrupt; the diff tree of
+ * "layer:<blob hex>:gz:<offset>:<length>" locators (a file's gzip members run from its offset
+ * to the next member with content, or to the TOC at toc_off).
+ * The footer is the 51-byte eStargz one or the 47-byte one of legacy stargz: buf holds the
+ * last len bytes of a blob of blob_size bytes (IMGSRC_ESTARGZ_FOOTER_SIZE of them, or all when
+ * it is shorter); returns the size of the footer found there, -EINVAL when neither is. */
 #define IMGSRC_ESTARGZ_FOOTER_SIZE 51u
+#define IMGSRC_STARGZ_FOOTER_SIZE 47u
 int imgsrc_estargz_footer(const void *buf, size_t len, uint64_t blob_size, uint64_t *ret_toc_off);
 int imgsrc_estargz_toc(const void *buf, size_t len, char **ret, size_t *ret_len,
                        struct kl_error **err);

@@ -308,23 +308,28 @@ estargz_layer(struct image *im, const struct oci_descriptor *l, const char *toc_
 	_cleanup_free_ char *z = NULL, *toc = NULL;
 	char footer[IMGSRC_ESTARGZ_FOOTER_SIZE];
 	struct digest want, got;
-	uint64_t toc_off, len;
+	uint64_t toc_off, len, tail;
 	size_t toc_len;
-	int r;
+	int r, footer_size;
 
 	if (digest_parse(toc_digest, strlen(toc_digest), &want, NULL) < 0)
 		return kl_error_setf(err, EBADMSG, "layer %s: bad eStargz TOC digest '%s'", source,
 		                     toc_digest);
-	if (l->size < IMGSRC_ESTARGZ_FOOTER_SIZE)
+	if (l->size < IMGSRC_STARGZ_FOOTER_SIZE)
 		return kl_error_setf(err, EBADMSG, "layer %s: too short for an eStargz footer",
 		                     source);
-	r = read_blob_range(im, &l->digest, l->size - IMGSRC_ESTARGZ_FOOTER_SIZE, sizeof(footer),
-	                    footer, err);
+	/* One read serves both footers: the 51-byte eStargz one, or legacy stargz's 47 bytes. */
+	tail = l->size < sizeof(footer) ? l->size : sizeof(footer);
+	r = read_blob_range(im, &l->digest, l->size - tail, tail, footer, err);
 	if (r < 0)
 		return r;
-	if (imgsrc_estargz_footer(footer, sizeof(footer), l->size, &toc_off) < 0)
-		return kl_error_setf(err, EBADMSG, "layer %s: bad eStargz footer", source);
-	len = l->size - IMGSRC_ESTARGZ_FOOTER_SIZE - toc_off;
+	footer_size = imgsrc_estargz_footer(footer, (size_t)tail, l->size, &toc_off);
+	if (footer_size < 0)
+		return kl_error_setf(err, EBADMSG,
+		                     "layer %s: neither an eStargz nor a stargz footer in its "
+		                     "last %" PRIu64 " bytes",
+		                     source, tail);
+	len = l->size - (uint64_t)footer_size - toc_off;
 	if (len > IMGSRC_MAX_TOC_SIZE)
 		return kl_error_setf(err, EFBIG, "layer %s: eStargz TOC larger than %u bytes",
 		                     source, IMGSRC_MAX_TOC_SIZE);

@@ -67,8 +67,8 @@ source_resolve(struct store *s, const char *spec, const struct source_options *o
 }
 
 void
-source_add_providers(struct provider_set *ps, struct store *s)
+source_add_providers(struct provider_set *ps, struct store *s, const struct source_options *opts)
 {
 	gitsrc_add_provider(ps, s);
-	imgsrc_add_provider(ps, s);
+	imgsrc_add_provider(ps, s, opts ? opts->auth_file : NULL);
 }

@@ -46,5 +46,7 @@ int source_resolve(struct store *s, const char *spec, const struct source_option
 		   struct digest *ret, struct kl_error **err);
 
 /* Registers in ps the providers that read the locators sources write ("git:", "layer:"), so a
- * mount of any source's tree can fetch its contents; the local provider is ps's own. */
-void source_add_providers(struct provider_set *ps, struct store *s);
+ * mount of any source's tree can fetch its contents; the local provider is ps's own. opts (may
+ * be NULL) gives image reads their credentials (auth_file, copied). */
+void source_add_providers(struct provider_set *ps, struct store *s,
+                          const struct source_options *opts);

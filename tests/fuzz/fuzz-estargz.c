@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Fuzz target: eStargz metadata — the input as a footer (its last 51 bytes), as a TOC member
- * (gzip of a tar holding stargz.index.json) and as TOC JSON → a diff tree, in a private store. */
+/* Fuzz target: eStargz metadata — the input as a footer (its last 51 bytes: eStargz's footer,
+ * or legacy stargz's 47-byte one), as a TOC member (gzip of a tar holding stargz.index.json)
+ * and as TOC JSON → a diff tree, in a private store. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,11 +32,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kl_error *err = NULL;
 	uint64_t toc_off = size;
 	char *toc = NULL;
-	size_t len;
+	size_t len, tail;
 
-	if (size >= IMGSRC_ESTARGZ_FOOTER_SIZE)
-		(void)imgsrc_estargz_footer(data + size - IMGSRC_ESTARGZ_FOOTER_SIZE,
-		                            IMGSRC_ESTARGZ_FOOTER_SIZE, size, &toc_off);
+	tail = size < IMGSRC_ESTARGZ_FOOTER_SIZE ? size : IMGSRC_ESTARGZ_FOOTER_SIZE;
+	(void)imgsrc_estargz_footer(data + size - tail, tail, size, &toc_off);
 	if (imgsrc_estargz_toc(data, size, &toc, &len, &err) >= 0) {
 		from_toc(toc, len, toc_off);
 		free(toc);

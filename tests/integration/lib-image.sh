@@ -85,14 +85,16 @@ make_busybox_oci_layout() {
 	make_oci_layout "$dir" "$tag" "$T/bb-layer.tar.gz"
 }
 
-# make_estargz_oci_layout DIR TAG TAR [CHUNK_SIZE]: an image of one eStargz layer made from TAR
-# by make-estargz.py (files split into CHUNK_SIZE-byte gzip members), its TOC digest in the
-# layer annotation containerd.io/snapshot/stargz/toc.digest. Sets ESTARGZ_TOC_DIGEST.
+# make_estargz_oci_layout DIR TAG TAR [CHUNK_SIZE [legacy]]: an image of one eStargz layer made
+# from TAR by make-estargz.py (files split into CHUNK_SIZE-byte gzip members; with "legacy", the
+# 47-byte footer of original stargz), its TOC digest in the layer annotation
+# containerd.io/snapshot/stargz/toc.digest. Sets ESTARGZ_TOC_DIGEST.
 make_estargz_oci_layout() {
-	local dir=$1 tag=$2 tar=$3 chunk=${4:-4194304} man d s
+	local dir=$1 tag=$2 tar=$3 chunk=${4:-4194304} legacy=() man d s
+	[ "${5:-}" = legacy ] && legacy=(--legacy-footer)
 	need_cmd python3 jq sha256sum gzip
-	ESTARGZ_TOC_DIGEST=$(python3 "$(dirname "${BASH_SOURCE[0]}")/make-estargz.py" "$tar" \
-		"$T/estargz-$tag.tar.gz" "$chunk") || fail "make-estargz.py failed"
+	ESTARGZ_TOC_DIGEST=$(python3 "$(dirname "${BASH_SOURCE[0]}")/make-estargz.py" \
+		"${legacy[@]}" "$tar" "$T/estargz-$tag.tar.gz" "$chunk") || fail "make-estargz.py failed"
 	make_oci_layout "$dir" "$tag" "$T/estargz-$tag.tar.gz"
 	layout_annotate_layer "$dir" 0 containerd.io/snapshot/stargz/toc.digest "$ESTARGZ_TOC_DIGEST"
 }
@@ -167,18 +169,35 @@ registry_blob_path() {
 	echo "$REGISTRY_DATA/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data"
 }
 
-# start_auth_proxy USER PASS: a bearer-token front for the registry on 127.0.0.1 (a token
-# endpoint that wants basic auth, and /v2/ that wants the token); sets AUTH_REGISTRY.
+# start_auth_proxy USER PASS [REFRESH_TOKEN]: a bearer-token front for the registry on 127.0.0.1
+# (a token endpoint that wants basic auth on GET, or REFRESH_TOKEN in an OAuth2 refresh_token
+# grant POSTed as a form, and /v2/ that wants the token); sets AUTH_REGISTRY and AUTH_PROXY_LOG
+# (one line per request).
 start_auth_proxy() {
-	local user=$1 pass=$2 port i
+	local user=$1 pass=$2 refresh=${3:-} port i
 	port=$(free_port)
 	AUTH_REGISTRY=127.0.0.1:$port
-	python3 - "$port" "$REGISTRY" "$user" "$pass" >"$T/auth-proxy.log" 2>&1 <<'PY' &
-import base64, http.server, json, sys, urllib.request
-port, upstream, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+	AUTH_PROXY_LOG=$T/auth-proxy.log
+	python3 - "$port" "$REGISTRY" "$user" "$pass" "$refresh" >"$AUTH_PROXY_LOG" 2>&1 <<'PY' &
+import base64, http.server, json, sys, urllib.parse, urllib.request
+port, upstream, user, pw, refresh = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 basic = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
 TOKEN = "kiln-test-token"
 class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+        one = lambda k: form.get(k, [""])[0]
+        if (not self.path.startswith("/token") or not refresh or
+                one("grant_type") != "refresh_token" or one("refresh_token") != refresh or
+                not one("client_id") or one("service") != "kiln-test" or
+                one("scope") != "repository:busybox:pull"):
+            self.send_response(401); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        body = json.dumps({"access_token": TOKEN, "expires_in": 300}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
     def do_GET(self):
         if self.path.startswith("/token"):
             if self.headers.get("Authorization") != basic:

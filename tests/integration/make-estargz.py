@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-# make-estargz.py IN.tar OUT.tar.gz [CHUNK_SIZE]: rewrites a tar as an eStargz blob, the way
-# containerd's estargz writer lays it out (docs/estargz.md of stargz-snapshotter): every file's
-# content starts a gzip member of its own (one per chunk of CHUNK_SIZE bytes, "chunk" entries
-# for the chunks after the first), tar headers ride in the member before; then the TOC
-# ("stargz.index.json" in a tar, in its own member) and the 51-byte footer whose gzip extra
-# field holds "%016xSTARGZ" (the TOC's offset). Prints the TOC digest (sha256 of the JSON),
-# the value of the layer annotation containerd.io/snapshot/stargz/toc.digest. Stdlib only.
+# make-estargz.py [--legacy-footer] IN.tar OUT.tar.gz [CHUNK_SIZE]: rewrites a tar as an eStargz
+# blob, the way containerd's estargz writer lays it out (docs/estargz.md of stargz-snapshotter):
+# every file's content starts a gzip member of its own (one per chunk of CHUNK_SIZE bytes,
+# "chunk" entries for the chunks after the first), tar headers ride in the member before; then
+# the TOC ("stargz.index.json" in a tar, in its own member) and the 51-byte footer whose gzip
+# extra field holds one subfield 'S' 'G' of "%016xSTARGZ" (the TOC's offset). With
+# --legacy-footer the blob ends as original (pre-eStargz) stargz did: a 47-byte footer whose
+# extra field is "%016xSTARGZ" itself, no subfield header. Prints the TOC digest (sha256 of the
+# JSON), the value of the layer annotation containerd.io/snapshot/stargz/toc.digest. Stdlib only.
 import base64
 import datetime
 import gzip
@@ -45,9 +47,23 @@ def toc_name(name):
     return name or "."
 
 
+def footer(toc_off, legacy):
+    """An empty gzip member (a final stored block, CRC and size 0) carrying the TOC offset."""
+    extra = b"%016xSTARGZ" % toc_off
+    if not legacy:
+        extra = b"SG" + struct.pack("<H", len(extra)) + extra
+    f = (b"\x1f\x8b\x08\x04" + b"\0\0\0\0" + b"\x00\xff" + struct.pack("<H", len(extra)) +
+         extra + b"\x01\x00\x00\xff\xff" + b"\0" * 8)
+    assert len(f) == (47 if legacy else 51)
+    return f
+
+
 def main():
-    src, dst = sys.argv[1], sys.argv[2]
-    chunk = int(sys.argv[3]) if len(sys.argv) > 3 else 4 << 20
+    args = sys.argv[1:]
+    legacy = "--legacy-footer" in args
+    args = [a for a in args if a != "--legacy-footer"]
+    src, dst = args[0], args[1]
+    chunk = int(args[2]) if len(args) > 2 else 4 << 20
     entries = []
     types = {tarfile.DIRTYPE: "dir", tarfile.REGTYPE: "reg", tarfile.AREGTYPE: "reg",
              tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hardlink", tarfile.CHRTYPE: "char",
@@ -97,12 +113,7 @@ def main():
         w.write(ti.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict"))
         w.write(toc + b"\0" * (-len(toc) % 512) + b"\0" * 1024)
         w.close_member()
-        extra = b"%016xSTARGZ" % toc_off
-        footer = (b"\x1f\x8b\x08\x04" + b"\0\0\0\0" + b"\x00\xff" +
-                  struct.pack("<H", 4 + len(extra)) + b"SG" + struct.pack("<H", len(extra)) +
-                  extra + b"\x01\x00\x00\xff\xff" + b"\0" * 8)
-        assert len(footer) == 51
-        out.write(footer)
+        out.write(footer(toc_off, legacy))
     print("sha256:" + hashlib.sha256(toc).hexdigest())
 
 

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Images as trees: a busybox image (tar+gzip, zstd:chunked, and eStargz) from an OCI layout and
-# from a docker-registry on loopback, mounted and compared byte for byte with `umoci unpack`;
-# chunked and eStargz files fetched lazily by range; corrupt blobs, bad TOCs and hostile tars
-# refused, nothing cached.
+# Images as trees: a busybox image (tar+gzip, zstd:chunked, eStargz and legacy stargz) from an OCI
+# layout and from a docker-registry on loopback, mounted and compared byte for byte with `umoci
+# unpack`; chunked and eStargz files fetched lazily by range, also through a bearer-token proxy
+# with credentials from config.json or a docker credential helper; corrupt blobs, bad TOCs and
+# footers, hostile tars refused, nothing cached.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-image.sh"
 
@@ -33,10 +34,21 @@ tar -tzf "$T/bb-estargz/blobs/sha256/${elayer#sha256:}" | grep -x './bin/busybox
 	fail "the eStargz layer is not a plain tar.gz"
 busybox_hex=$(sha256sum /bin/busybox | cut -c1-64)
 
+# A legacy stargz copy: the same layout but the 47-byte footer of original stargz (gzip extra
+# field XLEN 22 holding "%016xSTARGZ" itself, no 'S' 'G' subfield header).
+make_estargz_oci_layout "$T/bb-legacy" legacy "$T/bb-layer.tar" 524288 legacy
+lman=$(jq -r '.manifests[0].digest' "$T/bb-legacy/index.json")
+llayer=$(jq -r '.layers[0].digest' "$T/bb-legacy/blobs/sha256/${lman#sha256:}")
+lblob=$T/bb-legacy/blobs/sha256/${llayer#sha256:}
+[ "$(tail -c 47 "$lblob" | head -c 12 | od -An -tx1 | tr -d ' \n')" = 1f8b08040000000000ff1600 ] &&
+	[ "$(tail -c 19 "$lblob" | head -c 6)" = STARGZ ] ||
+	fail "make-estargz.py --legacy-footer did not end the blob with a legacy stargz footer"
+
 start_registry
 push_layout "$T/bb" latest busybox:latest
 push_layout "$T/bb-zstd" latest busybox:zstd
 push_layout "$T/bb-estargz" latest busybox:estargz
+push_layout "$T/bb-legacy" legacy busybox:legacy
 
 compare_with_truth() {
 	local dir=$1 what=$2
@@ -97,6 +109,35 @@ expect_fail 1 "${elayer}.*does not match" \
 [ ! -e "$T/root-es3/imgsrc/layers/${elayer#sha256:}" ] || fail "a bad eStargz TOC left a record"
 [ ! -e "$T/root-es3/imgsrc/origins/${elayer#sha256:}" ] || fail "a bad eStargz TOC left an origin"
 ok "an eStargz TOC that does not match its digest is refused naming the layer"
+
+# Legacy stargz: the 47-byte footer is found in the same 51-byte read, then the TOC.
+KILN_ROOT=$T/root-legacy kiln pull "oci-layout://$T/bb-legacy:legacy" >/dev/null ||
+	fail "pull of the legacy stargz layout failed"
+[ -s "$T/root-legacy/imgsrc/layers/${llayer#sha256:}" ] || fail "no record of the stargz layer"
+[ ! -e "$T/root-legacy/content/sha256/$busybox_hex" ] ||
+	fail "the legacy stargz pull fetched bin/busybox: its footer was not recognized"
+lines=$(wc -l <"$REGISTRY_LOG")
+KILN_ROOT=$T/root-legacy2 kiln pull "docker-image://$REGISTRY/busybox:legacy" >/dev/null ||
+	fail "pull of legacy stargz from the registry failed"
+new=$(tail -n +"$((lines + 1))" "$REGISTRY_LOG" | grep "GET /v2/busybox/blobs/$llayer" || true)
+[ "$(grep -c 'HTTP/1.1" 206' <<<"$new")" = 2 ] && [ "$(grep -c 'HTTP/1.1" 200' <<<"$new")" = 0 ] ||
+	fail "the legacy stargz layer was not read as footer + TOC by range: $new"
+[ ! -e "$T/root-legacy2/content/sha256/$busybox_hex" ] || fail "the registry pull fetched bin/busybox"
+ok "legacy stargz (47-byte footer) pull reads only the footer and the table of contents"
+
+# A blob whose footer says neither: an error naming the layer, nothing cached.
+cp "$lblob" "$T/no-footer.tar.gz"
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-14]=ord("X"); open(p,"wb").write(b)' \
+	"$T/no-footer.tar.gz"
+[ "$(tail -c 19 "$T/no-footer.tar.gz" | head -c 6)" = STARGX ] || fail "the footer was not broken"
+gzip -t "$T/no-footer.tar.gz" || fail "the broken footer broke the gzip stream"
+make_oci_layout "$T/es-nofooter" latest "$T/no-footer.tar.gz"
+layout_annotate_layer "$T/es-nofooter" 0 containerd.io/snapshot/stargz/toc.digest "$ESTARGZ_TOC_DIGEST"
+nf=sha256:$(sha256sum "$T/no-footer.tar.gz" | cut -c1-64)
+expect_fail 1 "layer ${nf}.*neither an eStargz nor a stargz footer" \
+	env KILN_ROOT="$T/root-nf" "$KILN" pull "oci-layout://$T/es-nofooter:latest"
+[ ! -e "$T/root-nf/imgsrc/layers/${nf#sha256:}" ] || fail "a layer without a footer left a record"
+ok "a layer annotated as eStargz without a footer is refused naming the layer"
 
 # Mounts: compare bytes and metadata with the truth.
 mount_images=
@@ -172,6 +213,24 @@ if [ -n "$mount_images" ]; then
 	kiln umount "$m"
 	KILN_ROOT=$T/root-es-lazy kiln store verify >/dev/null || fail "store verify after eStargz"
 	ok "mount of the eStargz image from the registry matches umoci's unpack"
+
+	# The legacy stargz image from the registry, into a fresh store: lazy as eStargz is.
+	m=$T/mnt.legacy
+	mkdir -p "$m"
+	track_mount "$m"
+	KILN_ROOT=$T/root-legacy-lazy kiln mount "docker-image://$REGISTRY/busybox:legacy" "$m" ||
+		fail "mount of legacy stargz failed"
+	stats=$(getfattr --only-values -n user.kiln.lazyfs.stats "$m")
+	[[ $stats == *" fetched=0 "* ]] || fail "the legacy stargz mount fetched files: $stats"
+	[ "$(cat "$m/etc/motd")" = "hello from kiln" ] || fail "etc/motd of the legacy stargz image"
+	stats=$(getfattr --only-values -n user.kiln.lazyfs.stats "$m")
+	[[ $stats == *" fetched=1 "*" bytes=16 "* ]] || fail "reading etc/motd (legacy): $stats"
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox (chunked) of the legacy stargz image"
+	compare_with_truth "$m" "docker-image://$REGISTRY/busybox:legacy"
+	kiln umount "$m"
+	KILN_ROOT=$T/root-legacy-lazy kiln store verify >/dev/null ||
+		fail "store verify after legacy stargz"
+	ok "mount of the legacy stargz image from the registry reads lazily and matches"
 else
 	echo "# mount checks skipped (no FUSE, no root, or no image mount)"
 fi
@@ -235,7 +294,7 @@ hostile hardlink "outside the layer"
 hostile dup "duplicate entry"
 
 # Bearer-token auth with basic credentials from a docker config.json.
-start_auth_proxy kiln s3cret
+start_auth_proxy kiln s3cret kiln-refresh
 expect_fail 1 "token server|denied|unauthorized" \
 	env DOCKER_CONFIG="$T/no-such-dir" KILN_ROOT="$T/root-auth" "$KILN" pull \
 	"docker-image://$AUTH_REGISTRY/busybox:latest"
@@ -246,6 +305,103 @@ t_auth=$(DOCKER_CONFIG=$T/docker KILN_ROOT=$T/root-auth kiln pull \
 	"docker-image://$AUTH_REGISTRY/busybox:latest") || fail "pull with credentials failed"
 [ "$t_auth" = "$t_reg" ] || fail "the tree through the auth proxy differs"
 ok "bearer-token auth with credentials from config.json"
+
+# Docker credential helpers: docker-credential-kilntest on PATH logs what it is asked and answers
+# as KILNTEST_MODE says. credHelpers comes before credsStore, which comes before auths (here a
+# wrong password, and a credsStore whose helper does not exist: either would fail the pull).
+mkdir -p "$T/helpers" "$T/docker-store" "$T/docker-helpers" "$T/docker-missing"
+cat >"$T/helpers/docker-credential-kilntest" <<'SH'
+#!/bin/sh
+server=$(cat)
+echo "$* $server" >>"$KILNTEST_LOG"
+case $KILNTEST_MODE in
+basic) printf '{"ServerURL":"%s","Username":"kiln","Secret":"s3cret"}\n' "$server" ;;
+token) printf '{"ServerURL":"%s","Username":"<token>","Secret":"kiln-refresh"}\n' "$server" ;;
+none) echo "credentials not found in native keychain"; exit 1 ;;
+*) echo "kilntest: the keychain is locked" >&2; exit 3 ;;
+esac
+SH
+chmod 0755 "$T/helpers/docker-credential-kilntest"
+wrong=$(printf kiln:wrong | base64)
+printf '{"credsStore":"kilntest","auths":{"%s":{"auth":"%s"}}}\n' "$AUTH_REGISTRY" "$wrong" \
+	>"$T/docker-store/config.json"
+printf '{"credsStore":"kiln-missing","credHelpers":{"%s":"kilntest"},"auths":{"%s":{"auth":"%s"}}}\n' \
+	"$AUTH_REGISTRY" "$AUTH_REGISTRY" "$wrong" >"$T/docker-helpers/config.json"
+printf '{"credsStore":"kiln-missing"}\n' >"$T/docker-missing/config.json"
+export KILNTEST_LOG=$T/helper.log
+# helper_kiln CONFIG-DIR MODE kiln-args…: kiln with the helper on PATH.
+helper_kiln() {
+	local cfg=$1 mode=$2
+	shift 2
+	env PATH="$T/helpers:$PATH" DOCKER_CONFIG="$cfg" KILNTEST_MODE="$mode" \
+		KILN_ROOT="$T/root-helper" "$KILN" "$@"
+}
+
+t_help=$(helper_kiln "$T/docker-store" basic pull "docker-image://$AUTH_REGISTRY/busybox:latest") ||
+	fail "pull with credentials from credsStore failed"
+[ "$t_help" = "$t_reg" ] || fail "the tree through the auth proxy (credsStore) differs"
+[ "$(cat "$KILNTEST_LOG")" = "get $AUTH_REGISTRY" ] ||
+	fail "the helper was not asked once, with get and the registry on stdin: $(cat "$KILNTEST_LOG")"
+ok "credsStore: docker-credential-kilntest get gives the credentials, before auths"
+
+: >"$KILNTEST_LOG"
+posts=$(grep -c '"POST /token' "$AUTH_PROXY_LOG" || true)
+t_help=$(helper_kiln "$T/docker-helpers" token pull "docker-image://$AUTH_REGISTRY/busybox:latest") ||
+	fail "pull with an identity token from credHelpers failed"
+[ "$t_help" = "$t_reg" ] || fail "the tree through the auth proxy (identity token) differs"
+[ "$(cat "$KILNTEST_LOG")" = "get $AUTH_REGISTRY" ] || fail "credHelpers: $(cat "$KILNTEST_LOG")"
+[ "$(grep -c '"POST /token HTTP/1.1" 200' "$AUTH_PROXY_LOG")" -gt "$posts" ] ||
+	fail "the identity token was not sent as an OAuth2 refresh_token grant"
+ok "credHelpers: an identity token (user <token>) becomes a refresh_token grant, before credsStore"
+
+# "credentials not found": anonymous, as docker does (the token server then refuses).
+expect_fail 1 "token server .* answered HTTP 401" \
+	helper_kiln "$T/docker-store" none pull "docker-image://$AUTH_REGISTRY/busybox:latest"
+! grep -q "credential helper" "$T/err" || fail "not-found was reported as a helper failure"
+ok "a helper without credentials means anonymous"
+
+# Any other failure is an error naming the helper and quoting it; so is a missing helper.
+expect_fail 1 "'docker-credential-kilntest' failed \(exit status 3\): kilntest: the keychain is locked" \
+	helper_kiln "$T/docker-store" fail pull "docker-image://$AUTH_REGISTRY/busybox:latest"
+expect_fail 1 "credential helper 'docker-credential-kiln-missing' is not on PATH" \
+	helper_kiln "$T/docker-missing" basic pull "docker-image://$AUTH_REGISTRY/busybox:latest"
+ok "a failing or missing credential helper is an error naming it"
+
+# Lazy reads of a private registry's chunked layers: the mount's provider has the credentials.
+if [ -n "$mount_images" ]; then
+	# auths, from a relative DOCKER_CONFIG (the background server reads it from "/")
+	m=$T/mnt.auth-zstd
+	mkdir -p "$m"
+	track_mount "$m"
+	(cd "$T" && DOCKER_CONFIG=docker KILN_ROOT=$T/root-auth-lazy "$KILN" mount \
+		"docker-image://$AUTH_REGISTRY/busybox:zstd" "$m") ||
+		fail "mount of zstd:chunked through the auth proxy failed"
+	[ "$(cat "$m/etc/motd")" = "hello from kiln" ] || fail "etc/motd through the auth proxy"
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox through the auth proxy"
+	grep -q "GET /v2/busybox/blobs/$zlayer HTTP/1.1\" 206" "$AUTH_PROXY_LOG" ||
+		fail "no range read of the zstd:chunked layer went through the auth proxy"
+	compare_with_truth "$m" "docker-image://$AUTH_REGISTRY/busybox:zstd"
+	kiln umount "$m"
+	KILN_ROOT=$T/root-auth-lazy kiln store verify >/dev/null || fail "store verify (auth, zstd)"
+	ok "lazy reads of zstd:chunked through the auth proxy with config.json credentials"
+
+	# a credential helper, run by the mount's server for each lazy read's registry client
+	m=$T/mnt.auth-estargz
+	mkdir -p "$m"
+	track_mount "$m"
+	: >"$KILNTEST_LOG"
+	helper_kiln "$T/docker-store" basic --root "$T/root-auth-es" mount \
+		"docker-image://$AUTH_REGISTRY/busybox:estargz" "$m" ||
+		fail "mount of eStargz through the auth proxy failed"
+	asked=$(wc -l <"$KILNTEST_LOG")
+	cmp "$m/bin/busybox" /bin/busybox || fail "bin/busybox (eStargz) through the auth proxy"
+	[ "$(wc -l <"$KILNTEST_LOG")" -gt "$asked" ] || fail "lazy reads did not ask the helper"
+	grep -q "GET /v2/busybox/blobs/$elayer HTTP/1.1\" 206" "$AUTH_PROXY_LOG" ||
+		fail "no range read of the eStargz layer went through the auth proxy"
+	compare_with_truth "$m" "docker-image://$AUTH_REGISTRY/busybox:estargz"
+	kiln umount "$m"
+	ok "lazy reads of eStargz through the auth proxy with a credential helper"
+fi
 
 # A manifest naming a blob the registry does not have.
 expect_fail 1 "not found" kiln pull "docker-image://$REGISTRY/nothere:latest"

@@ -236,21 +236,21 @@ test_credentials_from_docker_config(void **state)
 	    "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHViOnB3\"},"
 	    "\"127.0.0.1:5000\":{\"username\":\"user\",\"password\":\"pass\"},"
 	    "\"http://quay.io\":{\"auth\":\"cTpw\"}}}";
-	char *basic;
+	struct registry_auth a;
 
 	(void)state;
-	assert_int_equal(
-	    registry_auth_lookup(cfg, strlen(cfg), "registry-1.docker.io", &basic, NULL), 0);
-	assert_string_equal(basic, "aHViOnB3");
-	free(basic);
-	assert_int_equal(registry_auth_lookup(cfg, strlen(cfg), "127.0.0.1:5000", &basic, NULL), 0);
-	assert_string_equal(basic, "dXNlcjpwYXNz"); /* user:pass */
-	free(basic);
-	assert_int_equal(registry_auth_lookup(cfg, strlen(cfg), "quay.io", &basic, NULL), 0);
-	assert_string_equal(basic, "cTpw");
-	free(basic);
-	assert_int_equal(registry_auth_lookup(cfg, strlen(cfg), "ghcr.io", &basic, NULL), -ENOENT);
-	assert_int_equal(registry_auth_lookup("{", 1, "ghcr.io", &basic, NULL), -EBADMSG);
+	assert_int_equal(registry_auth_lookup(cfg, strlen(cfg), "registry-1.docker.io", &a, NULL),
+	                 0);
+	assert_string_equal(a.basic, "aHViOnB3");
+	registry_auth_done(&a);
+	assert_int_equal(registry_auth_lookup(cfg, strlen(cfg), "127.0.0.1:5000", &a, NULL), 0);
+	assert_string_equal(a.basic, "dXNlcjpwYXNz"); /* user:pass */
+	registry_auth_done(&a);
+	assert_int_equal(registry_auth_lookup(cfg, strlen(cfg), "quay.io", &a, NULL), 0);
+	assert_string_equal(a.basic, "cTpw");
+	registry_auth_done(&a);
+	assert_int_equal(registry_auth_lookup(cfg, strlen(cfg), "ghcr.io", &a, NULL), -ENOENT);
+	assert_int_equal(registry_auth_lookup("{", 1, "ghcr.io", &a, NULL), -EBADMSG);
 }
 
 int

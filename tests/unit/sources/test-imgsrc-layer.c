@@ -524,7 +524,7 @@ test_estargz_footer(void **state)
 
 	(void)state;
 	make_footer(footer, 0x1234);
-	assert_int_equal(imgsrc_estargz_footer(footer, 51, 10000, &off), 0);
+	assert_int_equal(imgsrc_estargz_footer(footer, 51, 10000, &off), 51);
 	assert_int_equal(off, 0x1234);
 	/* the TOC must start before the footer */
 	assert_int_equal(imgsrc_estargz_footer(footer, 51, 0x1234 + 51, &off), -EINVAL);
@@ -537,6 +537,74 @@ test_estargz_footer(void **state)
 	make_footer(footer, 0x1234);
 	footer[0] = 0; /* not gzip */
 	assert_int_equal(imgsrc_estargz_footer(footer, 51, 10000, &off), -EINVAL);
+}
+
+/* Legacy stargz's 47-byte footer: XLEN 22 holding "%016xSTARGZ" with no subfield header. */
+static void
+make_legacy_footer(char out[47], uint64_t toc_off)
+{
+	static const char head[] = "\x1f\x8b\x08\x04\0\0\0\0\0\xff\x16\0";
+	char extra[23];
+
+	memcpy(out, head, 12);
+	snprintf(extra, sizeof(extra), "%016" PRIx64 "STARGZ", toc_off);
+	memcpy(out + 12, extra, 22);
+	memcpy(out + 34, "\x01\0\0\xff\xff\0\0\0\0\0\0\0\0", 13);
+}
+
+static void
+test_legacy_stargz_footer(void **state)
+{
+	char tail[51];
+	uint64_t off = 0;
+
+	(void)state;
+	/* the caller reads the last 51 bytes: 4 bytes of the TOC member, then the footer */
+	memset(tail, 0, 4);
+	make_legacy_footer(tail + 4, 0xabcdef);
+	assert_int_equal(imgsrc_estargz_footer(tail, 51, 20000000, &off), 47);
+	assert_int_equal(off, 0xabcdef);
+	/* a blob shorter than 51 bytes is read whole */
+	make_legacy_footer(tail + 1, 0);
+	assert_int_equal(imgsrc_estargz_footer(tail, 48, 48, &off), 47);
+	assert_int_equal(off, 0);
+	assert_int_equal(imgsrc_estargz_footer(tail + 1, 47, 47, &off), -EINVAL);
+	/* the TOC must start before the footer; len cannot exceed the blob */
+	make_legacy_footer(tail + 4, 0x1234);
+	assert_int_equal(imgsrc_estargz_footer(tail, 51, 0x1234 + 47, &off), -EINVAL);
+	assert_int_equal(imgsrc_estargz_footer(tail, 51, 0x1234 + 48, &off), 47);
+	assert_int_equal(imgsrc_estargz_footer(tail, 51, 50, &off), -EINVAL);
+	/* eStargz's XLEN over the legacy layout makes it neither footer */
+	tail[4 + 10] = 26;
+	assert_int_equal(imgsrc_estargz_footer(tail, 51, 10000, &off), -EINVAL);
+	make_legacy_footer(tail + 4, 0x1234);
+	tail[4 + 28] = 's'; /* "sTARGZ" */
+	assert_int_equal(imgsrc_estargz_footer(tail, 51, 10000, &off), -EINVAL);
+	make_legacy_footer(tail + 4, 0x1234);
+	tail[4 + 12] = 'A'; /* uppercase hex is not what the writers print */
+	assert_int_equal(imgsrc_estargz_footer(tail, 51, 10000, &off), -EINVAL);
+	assert_int_equal(off, 0x1234); /* failures leave it alone */
+}
+
+static void
+test_garbage_is_no_footer(void **state)
+{
+	char buf[51];
+	uint64_t off = 7;
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(imgsrc_estargz_footer(buf, 51, 10000, &off), -EINVAL);
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(imgsrc_estargz_footer(buf, 51, 10000, &off), -EINVAL);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 37 + 11);
+	assert_int_equal(imgsrc_estargz_footer(buf, 51, 10000, &off), -EINVAL);
+	/* a footer's bytes, but short: neither size fits */
+	make_legacy_footer(buf, 0x10);
+	assert_int_equal(imgsrc_estargz_footer(buf, 46, 10000, &off), -EINVAL);
+	assert_int_equal(imgsrc_estargz_footer(buf, 0, 10000, &off), -EINVAL);
+	assert_int_equal(off, 7);
 }
 
 /* The TOC member: a tar of name holding json (then the tar's end), gzipped. */
@@ -742,6 +810,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_absurd_sizes_are_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage_is_not_a_tar, setup, teardown),
 	    cmocka_unit_test(test_estargz_footer),
+	    cmocka_unit_test(test_legacy_stargz_footer),
+	    cmocka_unit_test(test_garbage_is_no_footer),
 	    cmocka_unit_test(test_estargz_toc_member),
 	    cmocka_unit_test_setup_teardown(test_estargz_toc_becomes_locators, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_estargz_tocs_are_refused, setup,
