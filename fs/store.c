@@ -133,19 +133,33 @@ clean_ingest_leftovers(struct store *s)
 static int
 take_ingest_token(struct store *s, struct kl_error **err)
 {
-	uint8_t rnd[16];
-	_cleanup_free_ char *name = NULL;
+	for (int attempt = 0;; attempt++) {
+		_cleanup_free_ char *name = NULL;
+		uint8_t rnd[16];
+		struct stat held, named;
 
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return kl_error_set(err, errno, "reading random bytes");
-	kl_hex_encode(rnd, sizeof(rnd), s->token);
-	name = xasprintf("%s.lock", s->token);
-	s->lock_fd = openat(s->ingest_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (s->lock_fd < 0)
-		return kl_error_set(err, errno, "creating '%s/ingest/%s'", s->root, name);
-	if (flock(s->lock_fd, LOCK_EX) < 0)
-		return kl_error_set(err, errno, "locking '%s/ingest/%s'", s->root, name);
-	return 0;
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return kl_error_set(err, errno, "reading random bytes");
+		kl_hex_encode(rnd, sizeof(rnd), s->token);
+		name = xasprintf("%s.lock", s->token);
+		s->lock_fd =
+		    openat(s->ingest_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (s->lock_fd < 0)
+			return kl_error_set(err, errno, "creating '%s/ingest/%s'", s->root, name);
+		if (flock(s->lock_fd, LOCK_EX) < 0)
+			return kl_error_set(err, errno, "locking '%s/ingest/%s'", s->root, name);
+		/* Another open's cleanup may have taken the lock between the create and the flock
+		 * and removed the file as a leftover: then the token is dead, take another. */
+		if (fstat(s->lock_fd, &held) == 0 &&
+		    fstatat(s->ingest_fd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+			return 0;
+		close(s->lock_fd);
+		s->lock_fd = -1;
+		if (attempt >= 100)
+			return kl_error_setf(err, EBUSY, "taking an ingest token in '%s/ingest'",
+					     s->root);
+	}
 }
 
 static int

@@ -105,7 +105,8 @@ add_string(struct tree_writer *w, const char *s, size_t n)
 	uint64_t off = w->strings_len;
 
 	w->strings = grow(w->strings, &w->strings_cap, w->strings_len + n + 1);
-	memcpy(w->strings + off, s, n);
+	if (n) /* the root's path may be NULL */
+		memcpy(w->strings + off, s, n);
 	w->strings[off + n] = '\0';
 	w->strings_len += n + 1;
 	return off;

@@ -20,8 +20,9 @@
 /* A generated tree: entries in tree order, with their own strings. */
 struct spec {
 	struct tree_entry *e;
-	char **paths;
 	size_t n;
+	char **paths; /* every path ever added, removed entries' too */
+	size_t n_paths;
 };
 
 static void
@@ -31,8 +32,8 @@ spec_add(struct spec *s, const char *path, enum tree_entry_type type, unsigned s
 	char *p = xstrdup(path);
 
 	s->e = xrealloc(s->e, (s->n + 1) * sizeof(*s->e));
-	s->paths = xrealloc(s->paths, (s->n + 1) * sizeof(*s->paths));
-	s->paths[s->n] = p;
+	s->paths = xrealloc(s->paths, (s->n_paths + 1) * sizeof(*s->paths));
+	s->paths[s->n_paths++] = p;
 	e = &s->e[s->n++];
 	*e = (struct tree_entry){
 	    .path = p,
@@ -70,7 +71,7 @@ spec_add(struct spec *s, const char *path, enum tree_entry_type type, unsigned s
 static void
 spec_free(struct spec *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n_paths; i++)
 		free(s->paths[i]);
 	free(s->paths);
 	free(s->e);
@@ -163,7 +164,7 @@ assert_same_bytes(char *got, size_t got_len, char *want, size_t want_len)
 {
 	assert_int_equal(got_len, want_len);
 	assert_memory_equal(got, want, want_len);
-	parse_owned(got, got_len); /* a canonical tree the parser accepts */
+	tree_unref(parse_owned(got, got_len)); /* a canonical tree the parser accepts */
 	free(want);
 }
 
