@@ -77,9 +77,9 @@ context_hash(struct cli *c, int argc, char **argv)
 	if (show_stats)
 		fprintf(stderr,
 		        "entries %" PRIu64 "\nfiles %" PRIu64 "\nhashed %" PRIu64
-		        "\nhashed_bytes %" PRIu64 "\ncached %" PRIu64 "\n",
+		        "\nhashed_bytes %" PRIu64 "\ncached %" PRIu64 "\nscan_ms %.3f\n",
 		        stats.entries, stats.files, stats.hashed_files, stats.hashed_bytes,
-		        stats.cached_files);
+		        stats.cached_files, (double)stats.scan_ns / 1e6);
 	return 0;
 }
 

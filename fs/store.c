@@ -175,7 +175,8 @@ store_setup(struct store *s, bool create, struct kl_error **err)
 	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0)
 		return kl_error_set(err, errno, "opening store '%s'", s->root);
-	if (s->root[0] != '/') { /* paths under the root must outlive a chdir (a daemonized mount) */
+	/* Paths under the root must outlive a chdir (a mount's server leaves the directory). */
+	if (s->root[0] != '/') {
 		char *abs = realpath(s->root, NULL);
 
 		if (!abs)

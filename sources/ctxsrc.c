@@ -788,9 +788,10 @@ ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
 	    .inodes = tree_hardlinks_new(),
 	    .stats_pool = kl_statbatch_new(/* max_helpers= */ 3),
 	};
-	struct timespec now;
+	struct timespec now, start, end;
 	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* File times come from the coarse clock: a file whose ctime or mtime is not before the
 	 * scan began may change within the same tick after it is hashed, unseen by its stat. */
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
@@ -805,6 +806,9 @@ ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
 	         (unsigned long long)sc.stats.hashed_files,
 	         (unsigned long long)sc.stats.hashed_bytes,
 	         (unsigned long long)sc.stats.cached_files);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	sc.stats.scan_ns = (uint64_t)(end.tv_sec - start.tv_sec) * 1000000000u +
+	                   (uint64_t)end.tv_nsec - (uint64_t)start.tv_nsec;
 	if (sc.opts->stats)
 		*sc.opts->stats = sc.stats;
 	return 0;

@@ -17,6 +17,7 @@ struct ctxsrc_stats {
 	uint64_t hashed_files; /* files whose content was read: stat cache misses */
 	uint64_t hashed_bytes;
 	uint64_t cached_files; /* files whose digest came from the stat cache */
+	uint64_t scan_ns;      /* the scan's wall-clock time, stat cache and tree write included */
 };
 
 struct ctxsrc_options {

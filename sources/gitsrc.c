@@ -4,8 +4,10 @@
  * Layout in the store: <root>/git/<sha256 of the URL key>.git is a bare repository shared by
  * every build that names that remote, <root>/git/<same>.lock serializes fetches into it across
  * processes, and <root>/git/trees/<commit>-<key> caches the tree id built for a commit (+
- * subdir) so a commit is turned into a tree once. Refs land under refs/kiln/ in the bare repo:
- * they keep what was fetched reachable and give later fetches their "haves".
+ * subdir) so a commit is turned into a tree once; <root>/git/trees/last-<key> names the commit
+ * built last, whose tree the next build copies unchanged subtrees from (gitsrc-tree.c). Refs
+ * land under refs/kiln/ in the bare repo: they keep what was fetched reachable and give later
+ * fetches their "haves".
  *
  * A ref is resolved against the remote every time (branches move), with one exception: a full
  * commit id whose commit is already in the bare repository is used without any network. Only
@@ -19,10 +21,7 @@
  * their size from the object header. Sizes are cached per repository in <root>/git/<same>.sizes
  * (sorted records of a raw blob id and a little-endian 64-bit size), so a blob's header is read
  * once ever, not once per commit. The "git" provider reads the blob from the object database
- * when the file is first read. Symlink targets are read at build time.
- * Every entry is owned by 0:0 and carries the commit's committer time as mtime, as `git
- * archive` does; files are 0644 or 0755, directories and submodules (gitlinks, shown as empty
- * directories) 0755.
+ * when the file is first read. gitsrc-tree.c has the rest of the tree's rules.
  *
  * What libgit2 1.5 (Debian 12) cannot do, and what it costs:
  * - no shallow fetch (depth arrived in 1.7) and no partial clone (no filters): the first fetch

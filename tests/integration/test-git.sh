@@ -109,6 +109,14 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 
+# A relative --root still serves blobs once the mount's server has left the working directory.
+mkdir -p "$T/m.rel"
+track_mount "$T/m.rel"
+(cd "$T" && KILN_ROOT= "$KILN" --root rel-store mount "$url#$c2:sub" m.rel) ||
+	fail "kiln --root rel-store mount failed"
+[ "$(cat "$T/m.rel/a.txt")" = two ] || fail "a mount with a relative --root reads wrong bytes"
+ok "a relative store root serves git blobs"
+
 # Unknown refs: exit 1, a message naming the source and the ref; nothing mounted or cached.
 trees_before=$(find "$KILN_ROOT/git/trees" -type f | wc -l)
 mkdir -p "$T/bad"
