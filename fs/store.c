@@ -55,6 +55,7 @@ struct store {
 
 struct store_writer {
 	struct store *store;
+	struct stat written; /* the temporary file as finished: trusted if it is what gets named */
 	int fd;
 	char *tmp_name;
 	struct digest_ctx *hash;
@@ -415,6 +416,8 @@ writer_finish(struct store_writer *w, const struct digest *expected, bool sync,
 	if (sync && !(w->store->flags & STORE_NO_SYNC) && store_has_blob(w->store, &got) != 1 &&
 	    fsync(w->fd) < 0)
 		return kl_error_set(err, errno, "syncing '%s/ingest/%s'", w->store->root, w->tmp_name);
+	if (fstat(w->fd, &w->written) < 0)
+		w->written.st_ino = 0; /* costs a hash at the next load, nothing else */
 	if (close(w->fd) < 0) {
 		w->fd = -1;
 		return kl_error_set(err, errno, "closing '%s/ingest/%s'", w->store->root, w->tmp_name);
@@ -453,24 +456,34 @@ store_blob_trusted(struct store *s, const struct digest *d, const struct stat *s
 	return found;
 }
 
-/* Moves a finished temporary file to its name; an existing blob of that name is kept. */
+/* Moves a finished temporary file to its name; an existing blob of that name is kept. With
+ * written (the temporary file's stat), the blob is trusted when the name is that inode. */
 static int
-publish(struct store *s, const char *tmp_name, const struct digest *d, struct kl_error **err)
+publish(struct store *s, const char *tmp_name, const struct digest *d, const struct stat *written,
+	struct kl_error **err)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	struct stat st;
 
 	digest_to_hex(d, hex);
 	if (renameat2(s->ingest_fd, tmp_name, s->content_fd, hex, RENAME_NOREPLACE) == 0) {
-		/* as it is now, after the rename changed its ctime */
-		if (fstatat(s->content_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		/* as it is now (the rename changed its ctime), if it is still the file written */
+		if (written && written->st_ino &&
+		    fstatat(s->content_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino == written->st_ino && st.st_dev == written->st_dev)
 			store_blob_trust(s, d, &st);
 		return 0;
 	}
-	if (errno == EEXIST || errno == EINVAL) {
-		/* EINVAL: a filesystem without RENAME_NOREPLACE; a plain rename is as atomic. */
-		if (errno == EINVAL && renameat(s->ingest_fd, tmp_name, s->content_fd, hex) == 0)
-			return 0; /* rare: not worth trusting */
+	if (errno == EINVAL) {
+		/* A filesystem without RENAME_NOREPLACE: a plain rename is as atomic, but must not
+		 * replace a blob that is there (and durable) with this copy, which may be unsynced. */
+		if (faccessat(s->content_fd, hex, F_OK, AT_EACCESS) != 0 &&
+		    renameat(s->ingest_fd, tmp_name, s->content_fd, hex) == 0)
+			return 0;
+		(void)unlinkat(s->ingest_fd, tmp_name, 0);
+		return 0;
+	}
+	if (errno == EEXIST) {
 		(void)unlinkat(s->ingest_fd, tmp_name, 0);
 		return 0;
 	}
@@ -488,7 +501,7 @@ store_writer_commit(struct store_writer *w, const struct digest *expected, struc
 	r = writer_finish(w, expected, true, &got, err);
 	if (r < 0)
 		return r;
-	r = publish(w->store, w->tmp_name, &got, err);
+	r = publish(w->store, w->tmp_name, &got, &w->written, err);
 	if (r < 0)
 		return r;
 	if (!(w->store->flags & STORE_NO_SYNC))
@@ -557,7 +570,7 @@ store_batch_commit(struct store_batch *b, struct kl_error **err)
 		return kl_error_set(err, errno, "syncing store '%s'", s->root);
 	for (size_t i = 0; i < b->n; i++) {
 		if (r == 0)
-			r = publish(s, b->items[i].tmp_name, &b->items[i].digest, err);
+			r = publish(s, b->items[i].tmp_name, &b->items[i].digest, NULL, err);
 		else
 			(void)unlinkat(s->ingest_fd, b->items[i].tmp_name, 0);
 		free(b->items[i].tmp_name);

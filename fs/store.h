@@ -49,7 +49,9 @@ int store_has_blob(struct store *s, const struct digest *d);
 /* Remembers (the last few) blobs this process wrote or verified, as the inode st describes:
  * store_blob_trusted() then says whether an open blob is that inode, unchanged (same device,
  * inode, size, mtime and ctime), so its bytes need no hashing again. Writers' blobs are
- * remembered when they become visible. */
+ * remembered when they become visible. This guards against a blob replaced or rewritten, not
+ * against one rewritten in place within the same clock tick with its times kept: store blobs
+ * are read-only and only kiln writes them, by rename. */
 void store_blob_trust(struct store *s, const struct digest *d, const struct stat *st);
 bool store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st);
 /* Reads a whole verified blob into memory (at most max bytes, else -EFBIG). */

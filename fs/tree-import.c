@@ -201,19 +201,25 @@ scan_entry(struct importer *im, int dir_fd, const char *name, struct kl_error **
 	return 0;
 }
 
+struct named {
+	char *name;
+	unsigned char type;
+};
+
 static int
-compare_names(const void *a, const void *b)
+compare_named(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
 }
 
 int
-tree_import_read_names(int fd, char ***ret, size_t *ret_n)
+tree_import_read_names(int fd, char ***ret, unsigned char **ret_types, size_t *ret_n)
 {
 	int dfd = dup(fd);
-	char **names = NULL;
+	struct named *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
+	char **names;
 	DIR *d;
 
 	if (dfd < 0)
@@ -227,20 +233,29 @@ tree_import_read_names(int fd, char ***ret, size_t *ret_n)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		names = xgrow(names, &cap, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
+		v = xgrow(v, &cap, n + 1, sizeof(*v));
+		v[n++] = (struct named){xstrdup(de->d_name), de->d_type};
 	}
 	if (errno) {
 		int saved = errno;
 		closedir(d);
 		for (size_t i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
+			free(v[i].name);
+		free(v);
 		return -saved;
 	}
 	closedir(d);
 	if (n > 1)
-		qsort(names, n, sizeof(*names), compare_names);
+		qsort(v, n, sizeof(*v), compare_named);
+	names = xmalloc((n ? n : 1) * sizeof(*names));
+	if (ret_types)
+		*ret_types = xmalloc(n ? n : 1);
+	for (size_t i = 0; i < n; i++) {
+		names[i] = v[i].name;
+		if (ret_types)
+			(*ret_types)[i] = v[i].type;
+	}
+	free(v);
 	*ret = names;
 	*ret_n = n;
 	return 0;
@@ -254,7 +269,7 @@ scan_dir(struct importer *im, int dir_fd, struct kl_error **err)
 	size_t n = 0;
 	int r;
 
-	r = tree_import_read_names(dir_fd, &names, &n);
+	r = tree_import_read_names(dir_fd, &names, /* ret_types= */ NULL, &n);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading directory '%s'", shown_path(im));
 	for (size_t i = 0; i < n; i++) {

@@ -32,9 +32,10 @@ int tree_import_dir(struct store *s, const char *dir, const struct tree_import_o
 int tree_export_dir(struct store *s, const struct tree *t, const char *dir, struct kl_error **err);
 
 /* A directory's entry names but "." and "..", sorted bytewise, so a walk that visits them in
- * this order visits paths in tree order (hardlink leaders are then the smallest path). The
- * caller frees each name and the array; -errno on failure. */
-int tree_import_read_names(int dir_fd, char ***ret, size_t *ret_n);
+ * this order visits paths in tree order (hardlink leaders are then the smallest path), and,
+ * with ret_types, each one's dirent d_type (DT_UNKNOWN where the filesystem does not say). The
+ * caller frees each name and both arrays; -errno on failure. */
+int tree_import_read_names(int dir_fd, char ***ret, unsigned char **ret_types, size_t *ret_n);
 
 /* The "local:" locator of a scanned file: the absolute path and the stat fields that must
  * still match when the file is read later. */

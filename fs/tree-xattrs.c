@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,14 @@ xattr_target_done(struct xattr_target *t)
 
 static atomic_bool no_at_syscalls;
 
+/* An older kernel says ENOSYS; a seccomp filter that does not know the call may say EPERM
+ * (listing xattrs never does). Either way the /proc path still works. */
+static bool
+syscall_missing(int e)
+{
+	return e == ENOSYS || e == EPERM;
+}
+
 static ssize_t
 list_names(struct xattr_target *t, char *buf, size_t size)
 {
@@ -73,7 +82,7 @@ get_value(struct xattr_target *t, const char *xname, void *buf, size_t size)
 		long n = syscall(SYS_getxattrat, t->dir_fd, t->name, AT_SYMLINK_NOFOLLOW, xname, &a,
 		                 sizeof(a));
 
-		if (n >= 0 || errno != ENOSYS)
+		if (n >= 0 || !syscall_missing(errno))
 			return (ssize_t)n;
 		atomic_store_explicit(&no_at_syscalls, true, memory_order_relaxed);
 	}
@@ -134,8 +143,10 @@ tree_xattrs_read(int dir_fd, const char *name, const char *shown_path, struct tr
 			break;
 		}
 		l->values = xgrow(l->values, &cap, used + (size_t)vlen + 1, 1);
-		vlen = get_value(&t, xn, l->values + used, (size_t)vlen);
-		if (vlen < 0) {
+		/* A size of 0 would ask for the length again, not the (empty) value. */
+		if (vlen > 0)
+			vlen = get_value(&t, xn, l->values + used, (size_t)vlen);
+		if (vlen < 0) { /* ERANGE: it grew since; the file is changing under the scan */
 			r = kl_error_set(err, errno, "reading xattr '%s' of '%s'", xn, shown_path);
 			break;
 		}
@@ -173,6 +184,29 @@ tree_xattrs_encode(const struct tree_xattr *xs, size_t n, char **ret, size_t *re
 	*ret_len = len;
 }
 
+static int
+compare_xattr_names(const void *a, const void *b)
+{
+	return strcmp(((const struct tree_xattr *)a)->name, ((const struct tree_xattr *)b)->name);
+}
+
+/* Whether two of l's xattrs share a name (which a tree refuses); sorts a copy of the list. */
+static bool
+has_duplicate(const struct tree_xattr_list *l)
+{
+	_cleanup_free_ struct tree_xattr *v = NULL;
+	bool dup = false;
+
+	if (l->n < 2)
+		return false;
+	v = xmalloc(l->n * sizeof(*v));
+	memcpy(v, l->xs, l->n * sizeof(*v));
+	qsort(v, l->n, sizeof(*v), compare_xattr_names);
+	for (size_t i = 1; i < l->n && !dup; i++)
+		dup = strcmp(v[i - 1].name, v[i].name) == 0;
+	return dup;
+}
+
 int
 tree_xattrs_decode(const void *buf, size_t len, struct tree_xattr_list *l)
 {
@@ -202,6 +236,8 @@ tree_xattrs_decode(const void *buf, size_t len, struct tree_xattr_list *l)
 		l->xs[l->n++] = (struct tree_xattr){name, nl, l->values + off, vl};
 		off += vl;
 	}
+	if (has_duplicate(l))
+		goto bad;
 	return 0;
 bad:
 	tree_xattr_list_done(l);

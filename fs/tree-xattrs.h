@@ -29,5 +29,5 @@ void tree_xattr_list_done(struct tree_xattr_list *l);
  * as the context stat cache keeps them. */
 void tree_xattrs_encode(const struct tree_xattr *xs, size_t n, char **ret, size_t *ret_len);
 /* Unpacks what tree_xattrs_encode made into an empty list l (which then owns a copy);
- * -EBADMSG, and l empty, when buf is not such an encoding. */
+ * -EBADMSG, and l empty, when buf is not such an encoding or names an xattr twice. */
 int tree_xattrs_decode(const void *buf, size_t len, struct tree_xattr_list *l);

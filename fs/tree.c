@@ -442,7 +442,7 @@ map_verified(struct store *s, const struct digest *id, const char *name, void **
 		if (!digest_equal(&got, id)) {
 			unmap(map, (size_t)st.st_size);
 			return kl_error_setf(err, EBADMSG,
-			                     "blob in '%s' is corrupt: its bytes hash to %s",
+			                     "blob %s in '%s' is corrupt: its bytes hash to %s", name,
 			                     store_root(s), digest_to_string(&got, got_s));
 		}
 		store_blob_trust(s, id, &st);

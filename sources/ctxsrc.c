@@ -25,12 +25,13 @@
 #include "util/error.h"
 #include "util/io.h"
 #include "util/log.h"
-#include "util/statbatch.h"
+#include "fs/tree-statbatch.h"
 #include "util/xalloc.h"
 
 #define HASH_BATCH 128u /* files open at once while hashing */
 #define SYNC_CHUNK (256u << 10)
 #define MAX_SYMLINK_HOPS 40
+#define STAT_RUN 1024u /* names statted at once, at most */
 
 /* A directory on the walk's path from the root to the current entry. */
 struct frame {
@@ -73,7 +74,7 @@ struct scanner {
 	char **follow; /* cleaned followpaths; n_follow == 0: the whole directory */
 	size_t n_follow, follow_cap;
 	struct tree_hardlinks *inodes;   /* leaders of regular files with st_nlink > 1 */
-	struct kl_statbatch *stats_pool; /* stats a directory's names at once, on several cores */
+	struct tree_statbatch *stats_pool; /* stats a directory's names at once, on several cores */
 	struct hash_item items[HASH_BATCH];
 	struct uring_job jobs[HASH_BATCH];
 	struct digest_ctx *ctxs[HASH_BATCH];
@@ -617,28 +618,52 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *
 	return descend(sc, dir_fd, name, &st, included, selected, &info, err);
 }
 
+/* Stats a run of names from first on, all at once on several cores: up to and including the
+ * next one that may be a directory, so that no stat waits while a subtree is scanned (a file
+ * changed meanwhile would look changed during the scan). Returns the run's end. */
+static size_t
+stat_run(struct scanner *sc, int dir_fd, char **names, const unsigned char *types, size_t n,
+         size_t first, struct stat *sts, int *errs)
+{
+	size_t end = first;
+
+	while (end < n && end - first < STAT_RUN) {
+		unsigned char t = types[end++];
+
+		if (t == DT_DIR || t == DT_UNKNOWN)
+			break;
+	}
+	tree_statbatch_run(sc->stats_pool, dir_fd, names + first, end - first, sts, errs);
+	return end;
+}
+
 static int
 scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 {
-	size_t base_len = sc->path_len;
+	size_t base_len = sc->path_len, run_start = 0, run_end = 0;
+	/* every name of a selected directory is statted: in runs, not one at a time */
+	bool batched = sc->frames[sc->depth - 1].selected;
+	_cleanup_free_ unsigned char *types = NULL;
 	_cleanup_free_ struct stat *sts = NULL;
 	_cleanup_free_ int *errs = NULL;
 	char **names = NULL;
 	size_t n = 0;
 	int r;
 
-	r = tree_import_read_names(dir_fd, &names, &n);
+	r = tree_import_read_names(dir_fd, &names, &types, &n);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading directory '%s'", shown(sc->path));
-	/* Every name of a selected directory is statted: all at once, on several cores. */
-	if (sc->frames[sc->depth - 1].selected && n > 1) {
-		sts = xmalloc(n * sizeof(*sts));
-		errs = xmalloc(n * sizeof(*errs));
-		kl_statbatch_run(sc->stats_pool, dir_fd, names, n, sts, errs);
+	if (batched) {
+		sts = xmalloc(STAT_RUN * sizeof(*sts));
+		errs = xmalloc(STAT_RUN * sizeof(*errs));
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strlen(names[i]);
 
+		if (r >= 0 && batched && i >= run_end) {
+			run_start = i;
+			run_end = stat_run(sc, dir_fd, names, types, n, i, sts, errs);
+		}
 		if (r >= 0) {
 			sc->path = xgrow(sc->path, &sc->path_cap, base_len + nl + 2, 1);
 			sc->path_len = base_len;
@@ -646,8 +671,8 @@ scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 				sc->path[sc->path_len++] = '/';
 			memcpy(sc->path + sc->path_len, names[i], nl + 1);
 			sc->path_len += nl;
-			r = scan_entry(sc, dir_fd, names[i], sts ? &sts[i] : NULL,
-			               errs ? errs[i] : 0, err);
+			r = scan_entry(sc, dir_fd, names[i], batched ? &sts[i - run_start] : NULL,
+			               batched ? errs[i - run_start] : 0, err);
 		}
 		free(names[i]);
 	}
@@ -701,7 +726,7 @@ scanner_done(struct scanner *sc)
 		free(sc->follow[i]);
 	free(sc->follow);
 	tree_hardlinks_free(sc->inodes);
-	kl_statbatch_free(sc->stats_pool);
+	tree_statbatch_free(sc->stats_pool);
 	uring_free(sc->uring);
 	tree_builder_free(sc->builder);
 	ctxsrc_statcache_free(sc->cache);
@@ -786,7 +811,7 @@ ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
 	    .opts = opts ? opts : &defaults,
 	    .builder = tree_builder_new(),
 	    .inodes = tree_hardlinks_new(),
-	    .stats_pool = kl_statbatch_new(/* max_helpers= */ 3),
+	    .stats_pool = tree_statbatch_new(/* max_helpers= */ 3),
 	};
 	struct timespec now, start, end;
 	int r;

@@ -970,6 +970,15 @@ test_xattrs_encode_decode(void **state)
 	free(buf);
 	assert_int_equal(tree_xattrs_decode("", 0, &l), 0);
 	assert_int_equal(l.n, 0);
+	/* the same name twice: a tree would refuse it, so the cache's copy is refused too */
+	{
+		const struct tree_xattr twice[] = {{"user.a", 6, "1", 1}, {"user.a", 6, "2", 1}};
+
+		tree_xattrs_encode(twice, 2, &buf, &len);
+		assert_int_equal(tree_xattrs_decode(buf, len, &l), -EBADMSG);
+		assert_int_equal(l.n, 0);
+		free(buf);
+	}
 }
 
 int

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for util/: errors, hex, paths, io, parallel stat. */
+/* Unit tests for util/: errors, hex, paths, io. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,18 +7,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error.h"
 #include "util/hex.h"
 #include "util/io.h"
 #include "util/path.h"
-#include "util/statbatch.h"
-#include "util/xalloc.h"
 #include "tests/unit/test-helpers.h"
 
 static void
@@ -104,54 +99,6 @@ test_read_all_respects_limit(void **state)
 	test_rmdir(dir);
 }
 
-/* Batches large and small, with and without helpers, give each name its own stat or errno. */
-static void
-test_statbatch_stats_every_name(void **state)
-{
-	char dir[] = "/tmp/kiln-statbatch.XXXXXX";
-	enum { N = 300 };
-	char *names[N];
-	struct stat sts[N];
-	int errs[N], dfd;
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(dfd >= 0);
-	for (int i = 0; i < N; i++) {
-		names[i] = xasprintf("f%03d", i);
-		if (i % 7 != 3) { /* every seventh name is missing */
-			int fd = openat(dfd, names[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-			assert_true(fd >= 0);
-			assert_int_equal(kl_io_write_all(fd, "0123456789", (size_t)(i % 10)), 0);
-			close(fd);
-		}
-	}
-	for (unsigned helpers = 0; helpers < 3; helpers++) {
-		struct kl_statbatch *b = kl_statbatch_new(helpers);
-
-		for (size_t n = 1; n <= N; n = n * 3 + 1) {
-			memset(errs, 0x55, sizeof(errs));
-			kl_statbatch_run(b, dfd, names, n, sts, errs);
-			for (size_t i = 0; i < n; i++) {
-				if (i % 7 == 3) {
-					assert_int_equal(errs[i], ENOENT);
-				} else {
-					assert_int_equal(errs[i], 0);
-					assert_int_equal(sts[i].st_size, (off_t)(i % 10));
-				}
-			}
-		}
-		kl_statbatch_free(b);
-	}
-	for (int i = 0; i < N; i++) {
-		(void)unlinkat(dfd, names[i], 0);
-		free(names[i]);
-	}
-	close(dfd);
-	assert_int_equal(rmdir(dir), 0);
-}
-
 int
 main(void)
 {
@@ -161,7 +108,6 @@ main(void)
 		cmocka_unit_test(test_clean_relative_paths),
 		cmocka_unit_test(test_path_join),
 		cmocka_unit_test(test_read_all_respects_limit),
-		cmocka_unit_test(test_statbatch_stats_every_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

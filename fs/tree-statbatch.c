@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Parallel fstatat: helpers sleep on a condition variable between batches and take chunks of a
  * batch from a shared counter, as the caller does; the caller waits for the last chunk. */
-#include "util/statbatch.h"
+#include "fs/tree-statbatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #define CHUNK 16u     /* names taken at once: fewer atomic operations, still balanced */
 #define MIN_SHARED 48 /* smaller batches run in the caller: waking helpers costs more */
 
-struct kl_statbatch {
+struct tree_statbatch {
 	pthread_mutex_t lock;
 	pthread_cond_t wake, done;
 	pthread_t *helpers;
@@ -37,7 +37,7 @@ struct kl_statbatch {
 };
 
 static void
-work(struct kl_statbatch *b)
+work(struct tree_statbatch *b)
 {
 	size_t i;
 
@@ -55,7 +55,7 @@ work(struct kl_statbatch *b)
 static void *
 helper_main(void *arg)
 {
-	struct kl_statbatch *b = arg;
+	struct tree_statbatch *b = arg;
 	uint64_t seen = 0;
 
 	pthread_mutex_lock(&b->lock);
@@ -75,10 +75,10 @@ helper_main(void *arg)
 	return NULL;
 }
 
-struct kl_statbatch *
-kl_statbatch_new(unsigned max_helpers)
+struct tree_statbatch *
+tree_statbatch_new(unsigned max_helpers)
 {
-	struct kl_statbatch *b = xcalloc(1, sizeof(*b));
+	struct tree_statbatch *b = xcalloc(1, sizeof(*b));
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned want = cpus > 1 ? (unsigned)(cpus - 1) : 0;
 
@@ -100,8 +100,8 @@ kl_statbatch_new(unsigned max_helpers)
 	return b;
 }
 
-struct kl_statbatch *
-kl_statbatch_free(struct kl_statbatch *b)
+struct tree_statbatch *
+tree_statbatch_free(struct tree_statbatch *b)
 {
 	if (!b)
 		return NULL;
@@ -120,8 +120,8 @@ kl_statbatch_free(struct kl_statbatch *b)
 }
 
 void
-kl_statbatch_run(struct kl_statbatch *b, int dir_fd, char *const *names, size_t n,
-                 struct stat *ret_st, int *ret_errno)
+tree_statbatch_run(struct tree_statbatch *b, int dir_fd, char *const *names, size_t n,
+                   struct stat *ret_st, int *ret_errno)
 {
 	bool shared = b->n_helpers > 0 && n >= MIN_SHARED;
 
