@@ -212,8 +212,7 @@ add_file(struct walk *w, const git_oid *oid, uint32_t mode, struct kl_error **er
 	size_t size;
 	int r;
 
-	if (!sizes_get(w->sizes, oid, &size) && w->sizes_deferred &&
-	    ++w->header_reads > DEFERRED_HEADER_READS) {
+	if (w->sizes_deferred && ++w->header_reads > DEFERRED_HEADER_READS) {
 		w->sizes_deferred = false;
 		sizes_load(w->sizes, w->src->sizes_path);
 	}
@@ -291,29 +290,34 @@ type_of_mode(git_filemode_t mode)
 	}
 }
 
+/* What the base had at te's name in parent: its git entry and, when its kiln entry there is
+ * of type want, that entry's index; NULL otherwise. */
+static const git_tree_entry *
+old_entry(const struct walk *w, const git_tree_entry *te, const struct counterpart *parent,
+          enum tree_entry_type want, uint32_t *ret_idx)
+{
+	const char *name = git_tree_entry_name(te);
+	const git_tree_entry *old;
+	struct tree_entry e;
+
+	if (!parent->git || !(old = git_tree_entry_byname(parent->git, name)) ||
+	    tree_lookup_child(w->base, parent->idx, name, strlen(name), ret_idx) < 0)
+		return NULL;
+	tree_entry_at(w->base, *ret_idx, &e);
+	return e.type == want ? old : NULL;
+}
+
 /* The base's entry for te at w->path when the base commit had the same object with the same
  * mode there: it and everything below it are what te would give, but for the mtime. */
 static bool
 base_entry(const struct walk *w, const git_tree_entry *te, const struct counterpart *parent,
            uint32_t *ret_idx)
 {
-	const char *name = git_tree_entry_name(te);
-	const git_tree_entry *old;
-	struct tree_entry e;
-	uint32_t idx;
+	const git_tree_entry *old =
+	    old_entry(w, te, parent, type_of_mode(git_tree_entry_filemode(te)), ret_idx);
 
-	if (!parent->git)
-		return false;
-	old = git_tree_entry_byname(parent->git, name);
-	if (!old || git_tree_entry_filemode(old) != git_tree_entry_filemode(te) ||
-	    !git_oid_equal(git_tree_entry_id(old), git_tree_entry_id(te)) ||
-	    tree_lookup_child(w->base, parent->idx, name, strlen(name), &idx) < 0)
-		return false;
-	tree_entry_at(w->base, idx, &e);
-	if (e.type != type_of_mode(git_tree_entry_filemode(te)))
-		return false;
-	*ret_idx = idx;
-	return true;
+	return old && git_tree_entry_filemode(old) == git_tree_entry_filemode(te) &&
+	       git_oid_equal(git_tree_entry_id(old), git_tree_entry_id(te));
 }
 
 /* The base's counterpart of subdirectory te of parent. */
@@ -321,19 +325,9 @@ static void
 sub_counterpart(const struct walk *w, const git_tree_entry *te, const struct counterpart *parent,
                 struct counterpart *ret)
 {
-	const char *name = git_tree_entry_name(te);
-	const git_tree_entry *old;
-	struct tree_entry e;
+	const git_tree_entry *old = old_entry(w, te, parent, TREE_DIR, &ret->idx);
 
-	*ret = (struct counterpart){NULL, TREE_NONE};
-	if (!parent->git)
-		return;
-	old = git_tree_entry_byname(parent->git, name);
 	if (!old || git_tree_entry_filemode(old) != GIT_FILEMODE_TREE ||
-	    tree_lookup_child(w->base, parent->idx, name, strlen(name), &ret->idx) < 0)
-		return;
-	tree_entry_at(w->base, ret->idx, &e);
-	if (e.type != TREE_DIR ||
 	    git_tree_lookup(&ret->git, w->src->repo, git_tree_entry_id(old)) < 0)
 		*ret = (struct counterpart){NULL, TREE_NONE};
 }
