@@ -8,8 +8,8 @@ struct cli {
 	const char *root; /* store root: --root, $KILN_ROOT, or the per-user default */
 	bool debug;
 	const char *auth_file; /* registry credentials: $DOCKER_CONFIG/config.json or
-				* ~/.docker/config.json, as docker looks for them */
-	struct store *store; /* opened on first cli_store() */
+	                        * ~/.docker/config.json, as docker looks for them */
+	struct store *store;   /* opened on first cli_store() */
 };
 
 /* A subcommand: argv[0] is its name; returns the process exit status (0, 1 failure, 2 usage). */

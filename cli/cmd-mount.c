@@ -30,35 +30,36 @@
 extern char **environ;
 
 static const char mount_usage[] =
-	"usage: kiln mount [-f] [--log FILE] SOURCE DIR\n"
-	"\n"
-	"Shows SOURCE at DIR, read-only; file contents are read only when first used.\n"
-	"SOURCE is a tree id (sha256:<hex>) in the store, a local directory, which is scanned\n"
-	"as a build context (.dockerignore applied, metadata only) and whose files are read,\n"
-	"verified, when first used, or any source a build accepts: a git URL or repository\n"
-	"with #ref[:subdir], docker-image://REF, oci-layout://DIR[:tag] (only metadata is\n"
-	"fetched before the mount is ready).\n"
-	"\n"
-	"  -f, --foreground  serve in the foreground until unmounted or interrupted\n"
-	"  --log FILE        in the background, append log lines to FILE (default: discard)\n"
-	"  --platform P      images: the platform to pick from a multi-platform image\n"
-	"                    (OS/ARCH[/VARIANT], default linux/amd64)\n"
-	"  --insecure-registry HOST  images: allow plain HTTP to HOST[:PORT] (loopback always\n"
-	"                    is); repeatable\n"
-	"\n"
-	"Without -f, kiln returns once the mount is ready. A mount left by a killed kiln is\n"
-	"cleaned up first. Stop it with 'kiln umount DIR' (or SIGINT/SIGTERM to the server).\n";
+    "usage: kiln mount [-f] [--log FILE] SOURCE DIR\n"
+    "\n"
+    "Shows SOURCE at DIR, read-only; file contents are read only when first used.\n"
+    "SOURCE is a tree id (sha256:<hex>) in the store, a local directory, which is scanned\n"
+    "as a build context (.dockerignore applied, metadata only) and whose files are read,\n"
+    "verified, when first used, or any source a build accepts: a git URL or repository\n"
+    "with #ref[:subdir], docker-image://REF, oci-layout://DIR[:tag] (only metadata is\n"
+    "fetched before the mount is ready).\n"
+    "\n"
+    "  -f, --foreground  serve in the foreground until unmounted or interrupted\n"
+    "  --log FILE        in the background, append log lines to FILE (default: discard)\n"
+    "  --platform P      images: the platform to pick from a multi-platform image\n"
+    "                    (OS/ARCH[/VARIANT], default linux/amd64)\n"
+    "  --insecure-registry HOST  images: allow plain HTTP to HOST[:PORT] (loopback always\n"
+    "                    is); repeatable\n"
+    "\n"
+    "Without -f, kiln returns once the mount is ready. A mount left by a killed kiln is\n"
+    "cleaned up first. Stop it with 'kiln umount DIR' (or SIGINT/SIGTERM to the server).\n";
 
-static const char umount_usage[] = "usage: kiln umount DIR\n"
-				   "\n"
-				   "Unmounts what 'kiln mount' put at DIR, or cleans up a mount left\n"
-				   "behind by a kiln that was killed.\n";
+static const char umount_usage[] =
+    "usage: kiln umount DIR\n"
+    "\n"
+    "Unmounts what 'kiln mount' put at DIR, or cleans up a mount left\n"
+    "behind by a kiln that was killed.\n";
 
 /* Runs fusermount3 with args (non-root unmounting); returns its exit status or -errno. */
 static int
 run_fusermount(const char *flags, const char *path)
 {
-	char *argv[] = { "fusermount3", (char *)flags, "--", (char *)path, NULL };
+	char *argv[] = {"fusermount3", (char *)flags, "--", (char *)path, NULL};
 	int status;
 	pid_t pid;
 	int r;
@@ -131,7 +132,7 @@ mounted_at(const char *path, const char *fstype_prefix)
 			continue;
 		unescape_mountinfo(fields[4]);
 		found = strcmp(fields[4], path) == 0 &&
-			strncmp(sep + 3, fstype_prefix, strlen(fstype_prefix)) == 0;
+		        strncmp(sep + 3, fstype_prefix, strlen(fstype_prefix)) == 0;
 	}
 	fclose(f);
 	return found;
@@ -143,7 +144,7 @@ struct mount_job {
 	char *mountpoint;
 	const char *log_file;
 	bool foreground;
-	int ready_fd; /* background: the pipe to the waiting parent */
+	int ready_fd;                 /* background: the pipe to the waiting parent */
 	struct source_options source; /* git and image sources */
 	const char **insecure;        /* owned array behind source.insecure_registries */
 };
@@ -152,7 +153,7 @@ struct mount_job {
 static int
 resolve_source(struct store *s, const char *source, struct mount_job *job, struct kl_error **err)
 {
-	const struct ctxsrc_options opts = { .locate_only = true };
+	const struct ctxsrc_options opts = {.locate_only = true};
 	struct stat st;
 	char *real;
 
@@ -164,8 +165,8 @@ resolve_source(struct store *s, const char *source, struct mount_job *job, struc
 	if (stat(source, &st) < 0)
 		return kl_error_set(err, errno, "source '%s'", source);
 	if (!S_ISDIR(st.st_mode))
-		return kl_error_setf(err, EINVAL, "source '%s' is neither a tree id nor a directory",
-				     source);
+		return kl_error_setf(err, EINVAL,
+		                     "source '%s' is neither a tree id nor a directory", source);
 	real = realpath(source, NULL);
 	if (!real)
 		return kl_error_set(err, errno, "resolving '%s'", source);
@@ -184,7 +185,7 @@ on_ready(void *userdata)
 		return;
 	/* From now on nobody waits on our output: log to the file, or nowhere. */
 	fd = job->log_file ? open(job->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
-			   : -1;
+	                   : -1;
 	if (fd < 0)
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -203,11 +204,11 @@ serve(struct store *s, struct mount_job *job, struct kl_error **err)
 {
 	struct provider_set *ps = provider_set_new_default(s, job->local_root);
 	const struct lazyfs_options opts = {
-		.root_tree = &job->tree,
-		.providers = ps, /* owned by the lazyfs from here */
-		.handle_signals = true,
-		.ready = on_ready,
-		.ready_userdata = job,
+	    .root_tree = &job->tree,
+	    .providers = ps, /* owned by the lazyfs from here */
+	    .handle_signals = true,
+	    .ready = on_ready,
+	    .ready_userdata = job,
 	};
 	_cleanup_(lazyfs_freep) struct lazyfs *fs = NULL;
 	struct rlimit rl;
@@ -227,7 +228,7 @@ serve(struct store *s, struct mount_job *job, struct kl_error **err)
 	r = lazyfs_new(s, &opts, &fs, err);
 	if (r == -ENOENT)
 		return kl_error_setf(err, ENOENT, "tree %s is not in the store",
-				     digest_to_string(&job->tree, (char[DIGEST_STRING_SIZE]){ 0 }));
+		                     digest_to_string(&job->tree, (char[DIGEST_STRING_SIZE]){0}));
 	if (r < 0)
 		return r;
 	r = lazyfs_mount(fs, job->mountpoint, err);
@@ -292,12 +293,12 @@ static int
 parse_mount_args(int argc, char **argv, struct mount_job *job)
 {
 	static const struct option opts[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "platform", required_argument, NULL, 'p' },
-		{ "insecure-registry", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"platform", required_argument, NULL, 'p'},
+	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -331,7 +332,7 @@ parse_mount_args(int argc, char **argv, struct mount_job *job)
 int
 cmd_mount(struct cli *c, int argc, char **argv)
 {
-	struct mount_job job = { .ready_fd = -1 };
+	struct mount_job job = {.ready_fd = -1};
 	struct kl_error *err = NULL;
 	struct stat st;
 	_cleanup_free_ const char **insecure = xcalloc((size_t)argc + 1, sizeof(*insecure));
@@ -356,7 +357,7 @@ cmd_mount(struct cli *c, int argc, char **argv)
 	r = 1;
 	if (mounted_at(job.mountpoint, "fuse.kiln")) {
 		kl_error_setf(&err, EBUSY, "'%s' is already a kiln mount; 'kiln umount' it first",
-			      job.mountpoint);
+		              job.mountpoint);
 		kl_log_error(&err, "mount");
 		goto out;
 	}

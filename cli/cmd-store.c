@@ -11,11 +11,11 @@
 #include "util/log.h"
 
 static const char usage[] =
-	"usage: kiln store du\n"
-	"       kiln store verify\n"
-	"\n"
-	"du       print the number of blobs and their total bytes\n"
-	"verify   re-hash every blob; list each corrupt one and exit 1 if there is any\n";
+    "usage: kiln store du\n"
+    "       kiln store verify\n"
+    "\n"
+    "du       print the number of blobs and their total bytes\n"
+    "verify   re-hash every blob; list each corrupt one and exit 1 if there is any\n";
 
 struct tally {
 	struct store *store;

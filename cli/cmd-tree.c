@@ -17,14 +17,14 @@
 #include "util/log.h"
 
 static const char usage[] =
-	"usage: kiln tree import DIR\n"
-	"       kiln tree export TREE-ID DIR\n"
-	"       kiln tree ls [-r] TREE-ID [PATH]\n"
-	"\n"
-	"import   scan DIR (symlinks not followed), store every file's content, print the tree id\n"
-	"export   write the tree into DIR (created if missing, else it must be empty)\n"
-	"ls       list the entries of the directory PATH (default: the root), or PATH itself;\n"
-	"         -r lists the whole subtree\n";
+    "usage: kiln tree import DIR\n"
+    "       kiln tree export TREE-ID DIR\n"
+    "       kiln tree ls [-r] TREE-ID [PATH]\n"
+    "\n"
+    "import   scan DIR (symlinks not followed), store every file's content, print the tree id\n"
+    "export   write the tree into DIR (created if missing, else it must be empty)\n"
+    "ls       list the entries of the directory PATH (default: the root), or PATH itself;\n"
+    "         -r lists the whole subtree\n";
 
 static int
 load_tree(struct cli *c, const char *cmd, const char *id_text, struct tree **ret)

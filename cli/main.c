@@ -15,41 +15,37 @@
 #include "util/xalloc.h"
 
 static const char usage[] =
-	"usage: kiln [--root DIR] [--debug] COMMAND [ARG...]\n"
-	"       kiln --help | --version\n"
-	"\n"
-	"kiln builds container images; today it stores, fetches and serves snapshot trees.\n"
-	"\n"
-	"commands:\n"
-	"  tree import DIR            import a directory into the store, print its tree id\n"
-	"  tree export TREE-ID DIR    write a tree out to an empty directory\n"
-	"  tree ls [-r] TREE-ID [PATH]  list a tree's entries\n"
-	"  store du                   count the store's blobs and bytes\n"
-	"  store verify               re-hash every blob and report the corrupt ones\n"
-	"  context hash [--ignore-file F] DIR  print a build context's tree id\n"
-	"  pull [--all] REF           fetch an image's metadata (and layers), print its tree id\n"
-	"  mount [-f] SOURCE DIR      show SOURCE at DIR, lazily: a tree id, a directory,\n"
-	"                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
-	"                             oci-layout://DIR[:tag]\n"
-	"  umount DIR                 unmount what kiln mount put at DIR\n"
-	"\n"
-	"options:\n"
-	"  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
-	"               else $XDG_DATA_HOME/kiln or ~/.local/share/kiln)\n"
-	"  --debug      log debug lines to stderr\n"
-	"\n"
-	"Run 'kiln COMMAND --help' for a command's own options.\n";
+    "usage: kiln [--root DIR] [--debug] COMMAND [ARG...]\n"
+    "       kiln --help | --version\n"
+    "\n"
+    "kiln builds container images; today it stores, fetches and serves snapshot trees.\n"
+    "\n"
+    "commands:\n"
+    "  tree import DIR            import a directory into the store, print its tree id\n"
+    "  tree export TREE-ID DIR    write a tree out to an empty directory\n"
+    "  tree ls [-r] TREE-ID [PATH]  list a tree's entries\n"
+    "  store du                   count the store's blobs and bytes\n"
+    "  store verify               re-hash every blob and report the corrupt ones\n"
+    "  context hash [--ignore-file F] DIR  print a build context's tree id\n"
+    "  pull [--all] REF           fetch an image's metadata (and layers), print its tree id\n"
+    "  mount [-f] SOURCE DIR      show SOURCE at DIR, lazily: a tree id, a directory,\n"
+    "                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
+    "                             oci-layout://DIR[:tag]\n"
+    "  umount DIR                 unmount what kiln mount put at DIR\n"
+    "\n"
+    "options:\n"
+    "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
+    "               else $XDG_DATA_HOME/kiln or ~/.local/share/kiln)\n"
+    "  --debug      log debug lines to stderr\n"
+    "\n"
+    "Run 'kiln COMMAND --help' for a command's own options.\n";
 
 static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-	{"tree", cmd_tree},
-	{"store", cmd_store},
-	{"context", cmd_context},
-	{"pull", cmd_pull},
-	{"mount", cmd_mount},
-	{"umount", cmd_umount},
+    {"tree", cmd_tree}, {"store", cmd_store}, {"context", cmd_context},
+    {"pull", cmd_pull}, {"mount", cmd_mount}, {"umount", cmd_umount},
 };
 
 struct store *
@@ -138,9 +134,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"root", required_argument, NULL, 'r'}, {"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"root", required_argument, NULL, 'r'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli c = {0};
 	char *root = NULL, *auth_file = NULL;

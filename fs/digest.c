@@ -115,7 +115,7 @@ digest_parse(const char *s, size_t len, struct digest *ret, struct kl_error **er
 	if (len != 7 + DIGEST_HEX_LEN || memcmp(s, "sha256:", 7) != 0 ||
 	    kl_hex_decode(s + 7, DIGEST_HEX_LEN, d.bytes, DIGEST_SIZE) < 0)
 		return kl_error_setf(err, EINVAL, "'%.*s' is not a sha256 digest (sha256:<64 hex>)",
-				     (int)(len > 80 ? 80 : len), s);
+		                     (int)(len > 80 ? 80 : len), s);
 	*ret = d;
 	return 0;
 }

@@ -116,8 +116,8 @@ new_slot(struct lazyfs *fs, uint32_t *ret)
 		return NULL;
 	if (!atomic_load(&fs->slots[s / SLOT_CHUNK]))
 		atomic_store_explicit(&fs->slots[s / SLOT_CHUNK],
-				      xcalloc(SLOT_CHUNK, sizeof(struct lazy_tree)),
-				      memory_order_release);
+		                      xcalloc(SLOT_CHUNK, sizeof(struct lazy_tree)),
+		                      memory_order_release);
 	fs->n_slots++;
 	*ret = s;
 	return lazyfs_slot(fs, s);
@@ -153,7 +153,7 @@ find_slot(struct lazyfs *fs, const struct digest *id, uint32_t *ret)
 
 int
 lazyfs_tree_acquire(struct lazyfs *fs, const struct digest *id, uint32_t *ret_slot,
-		    struct kl_error **err)
+                    struct kl_error **err)
 {
 	struct lazy_tree *lt;
 	struct tree *t;
@@ -234,7 +234,8 @@ inode_grow(struct inode_shard *is)
 
 	for (size_t i = 0; i < is->n_buckets; i++)
 		for (struct lazy_inode *in = is->buckets[i], *next; in; in = next) {
-			size_t k = (mix(in->ino) / N_SHARDS) % n; /* inode_bucket() after the swap */
+			size_t k =
+			    (mix(in->ino) / N_SHARDS) % n; /* inode_bucket() after the swap */
 			next = in->next;
 			in->next = b[k];
 			b[k] = in;
@@ -267,7 +268,7 @@ lazyfs_inode_ref(struct lazyfs *fs, uint32_t slot, uint32_t idx, enum tree_entry
 			b = inode_bucket(is, ino);
 		}
 		in = xmalloc(sizeof(*in));
-		*in = (struct lazy_inode){ .ino = ino, .fd = -1, .next = is->buckets[b] };
+		*in = (struct lazy_inode){.ino = ino, .fd = -1, .next = is->buckets[b]};
 		is->buckets[b] = in;
 		is->count++;
 		atomic_fetch_add(&fs->n_inodes, 1);
@@ -397,11 +398,11 @@ static void
 make_request(const struct tree_entry *e, struct provider_request *ret)
 {
 	*ret = (struct provider_request){
-		.path = e->path_len ? e->path : "/",
-		.locator = e->locator,
-		.locator_len = e->locator ? e->locator_len : 0,
-		.digest = (e->flags & TREE_ENTRY_HAS_DIGEST) ? &e->digest : NULL,
-		.size = e->size,
+	    .path = e->path_len ? e->path : "/",
+	    .locator = e->locator,
+	    .locator_len = e->locator ? e->locator_len : 0,
+	    .digest = (e->flags & TREE_ENTRY_HAS_DIGEST) ? &e->digest : NULL,
+	    .size = e->size,
 	};
 }
 
@@ -445,7 +446,7 @@ static int
 resolve_content(struct lazyfs *fs, const struct tree *t, const struct tree_entry *e)
 {
 	struct kl_error *err = NULL;
-	struct fetch f = { .fs = fs, .e = e, .fd = -1 };
+	struct fetch f = {.fs = fs, .e = e, .fd = -1};
 	char id_s[DIGEST_STRING_SIZE];
 	struct digest key, d;
 	int r, shared = 0;
@@ -464,7 +465,7 @@ resolve_content(struct lazyfs *fs, const struct tree *t, const struct tree_entry
 		r = store_open_blob(fs->store, &d, &err);
 	if (r < 0 && !shared)
 		kl_warn("lazyfs: reading '%s' in tree %s failed: %s", e->path_len ? e->path : "/",
-			digest_to_string(tree_id(t), id_s), err ? err->msg : strerror(-r));
+		        digest_to_string(tree_id(t), id_s), err ? err->msg : strerror(-r));
 	kl_error_free(err);
 	return r;
 }
@@ -512,7 +513,7 @@ lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owne
 
 int
 lazyfs_prefetch(struct lazyfs *fs, const struct tree *t, const uint32_t *entries, size_t n,
-		struct kl_error **err)
+                struct kl_error **err)
 {
 	_cleanup_free_ struct tree_entry *es = xcalloc(n ? n : 1, sizeof(*es));
 	_cleanup_free_ struct provider_request *reqs = xcalloc(n ? n : 1, sizeof(*reqs));
@@ -526,8 +527,9 @@ lazyfs_prefetch(struct lazyfs *fs, const struct tree *t, const uint32_t *entries
 
 	for (size_t i = 0; i < n; i++) {
 		if (entries[i] >= tree_count(t))
-			return kl_error_setf(err, EINVAL, "prefetch of entry %" PRIu32
-					     " past the end of the tree", entries[i]);
+			return kl_error_setf(
+			    err, EINVAL, "prefetch of entry %" PRIu32 " past the end of the tree",
+			    entries[i]);
 		tree_entry_at(t, tree_resolve_hardlink(t, entries[i]), &es[m]);
 		if (es[m].type != TREE_REG || es[m].size == 0)
 			continue;
@@ -556,13 +558,13 @@ lazyfs_get_stats(struct lazyfs *fs, struct lazyfs_stats *ret)
 	provider_set_get_stats(fs->providers, &ps);
 	singleflight_get_stats(fs->flights, &ss);
 	*ret = (struct lazyfs_stats){
-		.verified = ps.verified,
-		.fetched = ps.fetched,
-		.failed = ps.failed,
-		.shared = ss.shared,
-		.bytes = ps.bytes,
-		.trees_loaded = atomic_load(&fs->trees_loaded),
-		.inodes = atomic_load(&fs->n_inodes),
+	    .verified = ps.verified,
+	    .fetched = ps.fetched,
+	    .failed = ps.failed,
+	    .shared = ss.shared,
+	    .bytes = ps.bytes,
+	    .trees_loaded = atomic_load(&fs->trees_loaded),
+	    .inodes = atomic_load(&fs->n_inodes),
 	};
 }
 
@@ -572,9 +574,8 @@ lazyfs_stats_string(struct lazyfs *fs)
 	struct lazyfs_stats st;
 
 	lazyfs_get_stats(fs, &st);
-	return xasprintf("verified=%" PRIu64 " fetched=%" PRIu64 " failed=%" PRIu64
-			 " shared=%" PRIu64 " bytes=%" PRIu64 " trees_loaded=%" PRIu64
-			 " inodes=%" PRIu64,
-			 st.verified, st.fetched, st.failed, st.shared, st.bytes, st.trees_loaded,
-			 st.inodes);
+	return xasprintf(
+	    "verified=%" PRIu64 " fetched=%" PRIu64 " failed=%" PRIu64 " shared=%" PRIu64
+	    " bytes=%" PRIu64 " trees_loaded=%" PRIu64 " inodes=%" PRIu64,
+	    st.verified, st.fetched, st.failed, st.shared, st.bytes, st.trees_loaded, st.inodes);
 }

@@ -67,8 +67,9 @@ struct lazyfs {
 	int64_t mount_time;
 
 	pthread_mutex_t trees_lock;
-	struct lazy_tree *_Atomic slots[SLOT_CHUNKS]; /* chunks of SLOT_CHUNK; set under trees_lock */
-	uint32_t n_slots;                             /* protected by trees_lock */
+	struct lazy_tree
+	    *_Atomic slots[SLOT_CHUNKS]; /* chunks of SLOT_CHUNK; set under trees_lock */
+	uint32_t n_slots;                /* protected by trees_lock */
 	_Atomic uint64_t trees_loaded;
 
 	struct inode_shard inodes[N_SHARDS];
@@ -119,7 +120,7 @@ struct tree *lazyfs_slot_tree(struct lazyfs *fs, uint32_t slot);
 /* Store mode: finds or assigns the slot of tree id, loads it, and takes one reference on it
  * (for the lookup of its root). -ENOENT when the store lacks it, else err describes it. */
 int lazyfs_tree_acquire(struct lazyfs *fs, const struct digest *id, uint32_t *ret_slot,
-			struct kl_error **err);
+                        struct kl_error **err);
 /* Sets up slot 0 with t (single-tree mode). */
 void lazyfs_tree_install_root(struct lazyfs *fs, struct tree *t);
 /* A kernel reference on inode (slot, idx) of the given type was added (a lookup reply). */

@@ -90,7 +90,7 @@ entry_attr(const struct tree *t, uint32_t slot, uint32_t idx, struct stat *st)
 /* Resolves ino to its tree and entry; -ESTALE for an inode this mount never handed out. */
 static int
 inode_tree(struct lazyfs *fs, fuse_ino_t ino, struct tree **ret_t, uint32_t *ret_slot,
-	   uint32_t *ret_idx)
+           uint32_t *ret_idx)
 {
 	struct tree *t = lazyfs_slot_tree(fs, lazyfs_ino_slot(ino));
 	uint32_t idx = lazyfs_ino_index(ino);
@@ -130,7 +130,7 @@ lookup_store_root(fuse_req_t req, struct lazyfs *fs, const char *name)
 	if (r < 0) {
 		if (r != -ENOENT)
 			kl_warn("lazyfs: loading tree %s failed: %s", name,
-				err ? err->msg : strerror(-r));
+			        err ? err->msg : strerror(-r));
 		kl_error_free(err);
 		/* Not cached: a tree may be added to the store later. */
 		fuse_reply_err(req, r == -ENOENT ? ENOENT : EIO);
@@ -312,16 +312,16 @@ struct dirbuf {
 /* Adds one entry; returns false when it did not fit. */
 static bool
 dir_add(fuse_req_t req, struct dirbuf *b, bool plus, const char *name,
-	const struct fuse_entry_param *ep, off_t next_off)
+        const struct fuse_entry_param *ep, off_t next_off)
 {
 	size_t n;
 
 	if (plus)
 		n = fuse_add_direntry_plus(req, b->p + b->used, b->size - b->used, name, ep,
-					   next_off);
+		                           next_off);
 	else
 		n = fuse_add_direntry(req, b->p + b->used, b->size - b->used, name, &ep->attr,
-				      next_off);
+		                      next_off);
 	if (n > b->size - b->used)
 		return false;
 	b->used += n;
@@ -330,7 +330,7 @@ dir_add(fuse_req_t req, struct dirbuf *b, bool plus, const char *name,
 
 static void
 dot_entry(struct lazyfs *fs, struct fuse_entry_param *ep, const struct tree *t, uint32_t slot,
-	  uint32_t idx)
+          uint32_t idx)
 {
 	if (idx == TREE_NONE && !fs->single) {
 		memset(ep, 0, sizeof(*ep));
@@ -345,7 +345,7 @@ static void
 do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct lazyfs *fs = fs_of(req);
-	struct dirbuf b = { .p = xmalloc(size), .size = size };
+	struct dirbuf b = {.p = xmalloc(size), .size = size};
 	struct fuse_entry_param ep;
 	uint32_t slot = 0, dir = 0, c;
 	struct tree *t = NULL;
@@ -353,7 +353,7 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 	if (lazyfs_is_store_root(fs, ino)) {
 		/* Trees are found by id, not listed: only "." and "..". */
 		root_attr(fs, &ep.attr);
-		ep = (struct fuse_entry_param){ .ino = LAZYFS_ROOT_INO, .attr = ep.attr };
+		ep = (struct fuse_entry_param){.ino = LAZYFS_ROOT_INO, .attr = ep.attr};
 		if (off < 1 && dir_add(req, &b, plus, ".", &ep, 1))
 			off = 1;
 		if (off < 2)
@@ -400,8 +400,7 @@ op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 }
 
 static void
-op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	       struct fuse_file_info *fi)
+op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
 	do_readdir(req, ino, size, off, true);
@@ -485,7 +484,7 @@ op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void
 op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct statvfs st = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = TREE_MAX_NAME };
+	struct statvfs st = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = TREE_MAX_NAME};
 
 	(void)ino;
 	st.f_flag = ST_RDONLY;
@@ -497,42 +496,42 @@ op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct lazyfs *fs = userdata;
 	unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_NO_OPEN_SUPPORT |
-			FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_CACHE_SYMLINKS |
-			FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ;
+	                FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_CACHE_SYMLINKS |
+	                FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ;
 
 	conn->want |= conn->capable & want;
 	/* Nothing ever changes: no revalidation on reads, plus always (no heuristic). */
 	conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ);
+	                FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ);
 	conn->time_gran = 1;
 	kl_debug("lazyfs: kernel FUSE %u.%u, capable 0x%x, want 0x%x", conn->proto_major,
-		 conn->proto_minor, conn->capable, conn->want);
+	         conn->proto_minor, conn->capable, conn->want);
 	if (fs->ready)
 		fs->ready(fs->ready_userdata);
 }
 
 static const struct fuse_lowlevel_ops lazyfs_ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
-	.getattr = op_getattr,
-	.readlink = op_readlink,
-	.open = op_open,
-	.read = op_read,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.readdirplus = op_readdirplus,
-	.statfs = op_statfs,
-	.getxattr = op_getxattr,
-	.listxattr = op_listxattr,
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .open = op_open,
+    .read = op_read,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
+    .statfs = op_statfs,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
 };
 
 int
 lazyfs_new(struct store *s, const struct lazyfs_options *opts, struct lazyfs **ret,
-	   struct kl_error **err)
+           struct kl_error **err)
 {
-	static const struct lazyfs_options defaults = { 0 };
+	static const struct lazyfs_options defaults = {0};
 	struct lazyfs *fs;
 	struct rlimit rl;
 	int r;
@@ -541,8 +540,8 @@ lazyfs_new(struct store *s, const struct lazyfs_options *opts, struct lazyfs **r
 		opts = &defaults;
 	fs = xcalloc(1, sizeof(*fs));
 	fs->store = store_ref(s);
-	fs->providers = opts->providers ? opts->providers
-					: provider_set_new_default(s, opts->local_root);
+	fs->providers =
+	    opts->providers ? opts->providers : provider_set_new_default(s, opts->local_root);
 	fs->flights = singleflight_new();
 	fs->rings = uring_pool_new();
 	fs->single = opts->root_tree != NULL;
@@ -597,8 +596,8 @@ lazyfs_free(struct lazyfs *fs)
 int
 lazyfs_mount(struct lazyfs *fs, const char *mountpoint, struct kl_error **err)
 {
-	char *argv[] = { "kiln", "-o",
-			 "ro,default_permissions,allow_other,fsname=kiln,subtype=kiln", NULL };
+	char *argv[] = {"kiln", "-o", "ro,default_permissions,allow_other,fsname=kiln,subtype=kiln",
+	                NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 
 	if (fs->session)
@@ -609,8 +608,8 @@ lazyfs_mount(struct lazyfs *fs, const char *mountpoint, struct kl_error **err)
 		return kl_error_setf(err, EINVAL, "setting up a FUSE session failed");
 	if (fuse_session_mount(fs->session, mountpoint) != 0) {
 		fuse_session_destroy(TAKE_PTR(fs->session));
-		return kl_error_setf(err, EIO, "mounting FUSE at '%s' failed (see the message above)",
-				     mountpoint);
+		return kl_error_setf(
+		    err, EIO, "mounting FUSE at '%s' failed (see the message above)", mountpoint);
 	}
 	fs->mountpoint = xstrdup(mountpoint);
 	fs->mounted = true;

@@ -33,8 +33,8 @@ struct lazyfs_options {
 	 * when set). The lazyfs takes ownership of a set given here. */
 	struct provider_set *providers;
 	const char *local_root;
-	unsigned max_threads;   /* FUSE worker threads; 0: a default */
-	bool handle_signals;    /* SIGINT/SIGTERM/SIGHUP end lazyfs_serve() */
+	unsigned max_threads; /* FUSE worker threads; 0: a default */
+	bool handle_signals;  /* SIGINT/SIGTERM/SIGHUP end lazyfs_serve() */
 	/* Called once, from a FUSE thread, when the kernel finished the mount handshake. */
 	void (*ready)(void *userdata);
 	void *ready_userdata;
@@ -53,7 +53,7 @@ struct lazyfs_stats {
 /* Prepares a filesystem over s (a reference is taken); in single-tree mode loads the tree,
  * failing with its error (-ENOENT: no such tree in the store). */
 int lazyfs_new(struct store *s, const struct lazyfs_options *opts, struct lazyfs **ret,
-	       struct kl_error **err);
+               struct kl_error **err);
 /* Unmounts if still mounted, then frees; NULL-safe; returns NULL. */
 struct lazyfs *lazyfs_free(struct lazyfs *fs);
 KL_DEFINE_CLEANUP(struct lazyfs *, lazyfs_free)
@@ -73,7 +73,7 @@ void lazyfs_unmount(struct lazyfs *fs);
  * Entries that are not regular files, are empty or already resolved are skipped. Returns 0, or
  * the first failure (the other entries are still fetched). */
 int lazyfs_prefetch(struct lazyfs *fs, const struct tree *t, const uint32_t *entries, size_t n,
-		    struct kl_error **err);
+                    struct kl_error **err);
 
 void lazyfs_get_stats(struct lazyfs *fs, struct lazyfs_stats *ret);
 /* The stats as one line ("verified=1 fetched=0 …"); also readable on a mount as the xattr

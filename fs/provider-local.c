@@ -58,13 +58,13 @@ parse(const struct provider_request *req, struct tree_local_locator *l, struct k
 {
 	if (tree_local_locator_parse(req->locator, req->locator_len, l) < 0)
 		return kl_error_setf(err, EINVAL, "malformed local locator for '%s'",
-				     req->path ? req->path : "(unnamed)");
+		                     req->path ? req->path : "(unnamed)");
 	return 0;
 }
 
 static int
 local_open(void *data, struct store *s, const struct provider_request *req,
-	   struct provider_source *ret, struct kl_error **err)
+           struct provider_source *ret, struct kl_error **err)
 {
 	struct tree_local_locator l;
 	_cleanup_free_ char *path = NULL;
@@ -79,12 +79,12 @@ local_open(void *data, struct store *s, const struct provider_request *req,
 	path = xstrndup(l.path, l.path_len);
 	if (strlen(path) != l.path_len || !allowed(data, &l))
 		return kl_error_setf(err, EPERM, "'%s' is outside the directory this mount serves",
-				     path);
+		                     path);
 	/* O_NONBLOCK: a path that became a fifo must not hang the reader. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return kl_error_set(err, errno == ENOENT || errno == ELOOP ? EIO : errno,
-				    "'%s' changed since it was scanned: opening it", path);
+		                    "'%s' changed since it was scanned: opening it", path);
 	if (fstat(fd, &st) < 0)
 		return kl_error_set(err, errno, "stat of '%s'", path);
 	if (!tree_local_locator_matches(&l, &st))
@@ -97,7 +97,7 @@ local_open(void *data, struct store *s, const struct provider_request *req,
 
 static int
 local_check(void *data, const struct provider_request *req, const struct provider_source *src,
-	    struct kl_error **err)
+            struct kl_error **err)
 {
 	struct tree_local_locator l;
 	struct stat st;
@@ -111,13 +111,13 @@ local_check(void *data, const struct provider_request *req, const struct provide
 		return kl_error_set(err, errno, "stat of '%.*s'", (int)l.path_len, l.path);
 	if (!tree_local_locator_matches(&l, &st))
 		return kl_error_setf(err, EIO, "'%.*s' changed while it was being read",
-				     (int)l.path_len, l.path);
+		                     (int)l.path_len, l.path);
 	return 0;
 }
 
 const struct provider_ops provider_local_ops = {
-	.scheme = "local",
-	.open = local_open,
-	.check = local_check,
-	.free = local_free,
+    .scheme = "local",
+    .open = local_open,
+    .check = local_check,
+    .free = local_free,
 };

@@ -105,7 +105,7 @@ shown(const struct provider_request *req)
  * *ret_src is open when the provider is fd-backed (src->fd >= 0). */
 static int
 resolve(struct provider_set *ps, const struct provider_request *req, const struct provider **ret,
-	struct provider_source *ret_src, struct kl_error **err)
+        struct provider_source *ret_src, struct kl_error **err)
 {
 	const struct provider *p;
 	int r;
@@ -119,14 +119,16 @@ resolve(struct provider_set *ps, const struct provider_request *req, const struc
 		}
 	}
 	if (!req->locator)
-		return req->digest ? kl_error_setf(err, ENOENT, "content of '%s' is not in the store "
-							    "and has no locator", shown(req))
-				   : kl_error_setf(err, ENOENT, "'%s' has no content", shown(req));
+		return req->digest ? kl_error_setf(err, ENOENT,
+		                                   "content of '%s' is not in the store "
+		                                   "and has no locator",
+		                                   shown(req))
+		                   : kl_error_setf(err, ENOENT, "'%s' has no content", shown(req));
 	p = find_provider(ps, req->locator, req->locator_len);
 	if (!p)
-		return kl_error_setf(err, ENOTSUP, "no provider for the locator of '%s' ('%.*s')",
-				     shown(req), (int)(req->locator_len > 64 ? 64 : req->locator_len),
-				     req->locator);
+		return kl_error_setf(
+		    err, ENOTSUP, "no provider for the locator of '%s' ('%.*s')", shown(req),
+		    (int)(req->locator_len > 64 ? 64 : req->locator_len), req->locator);
 	*ret = p;
 	if (!p->ops->open)
 		return 0;
@@ -150,7 +152,7 @@ writer_chunk(void *userdata, const void *buf, size_t n)
 /* Hashes a store blob and compares it with the digest that names it. */
 static int
 verify_blob(struct provider_set *ps, struct uring *u, const struct provider_request *req,
-	    const struct provider_source *src, struct kl_error **err)
+            const struct provider_source *src, struct kl_error **err)
 {
 	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
 	struct digest_ctx *ctx = digest_ctx_new();
@@ -163,13 +165,13 @@ verify_blob(struct provider_set *ps, struct uring *u, const struct provider_requ
 	atomic_fetch_add(&ps->bytes, src->size);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading blob %s for '%s'",
-				    digest_to_string(req->digest, want_s), shown(req));
+		                    digest_to_string(req->digest, want_s), shown(req));
 	if (!digest_equal(&got, req->digest))
 		return kl_error_setf(err, EBADMSG,
-				     "blob %s in the store is corrupt (its bytes hash to %s), "
-				     "needed by '%s'",
-				     digest_to_string(req->digest, want_s),
-				     digest_to_string(&got, got_s), shown(req));
+		                     "blob %s in the store is corrupt (its bytes hash to %s), "
+		                     "needed by '%s'",
+		                     digest_to_string(req->digest, want_s),
+		                     digest_to_string(&got, got_s), shown(req));
 	atomic_fetch_add(&ps->verified, 1);
 	return 0;
 }
@@ -177,8 +179,8 @@ verify_blob(struct provider_set *ps, struct uring *u, const struct provider_requ
 /* Streams an fd-backed source into a new writer (not yet committed). */
 static int
 copy_source(struct provider_set *ps, struct uring *u, const struct provider *p,
-	    const struct provider_request *req, const struct provider_source *src,
-	    struct store_writer **ret, struct kl_error **err)
+            const struct provider_request *req, const struct provider_source *src,
+            struct store_writer **ret, struct kl_error **err)
 {
 	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
 	int r;
@@ -190,7 +192,7 @@ copy_source(struct provider_set *ps, struct uring *u, const struct provider *p,
 	atomic_fetch_add(&ps->bytes, src->size);
 	if (r == -ENODATA)
 		return kl_error_setf(err, EIO, "'%s' is shorter than when it was scanned",
-				     shown(req));
+		                     shown(req));
 	if (r < 0)
 		return kl_error_set(err, -r, "fetching '%s'", shown(req));
 	if (p->ops->check) {
@@ -204,7 +206,7 @@ copy_source(struct provider_set *ps, struct uring *u, const struct provider *p,
 
 static int
 fetch_generic(struct provider_set *ps, const struct provider *p, const struct provider_request *req,
-	      struct store_writer **ret, struct kl_error **err)
+              struct store_writer **ret, struct kl_error **err)
 {
 	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
 	int r;
@@ -221,15 +223,15 @@ fetch_generic(struct provider_set *ps, const struct provider *p, const struct pr
 }
 
 static int
-commit_fetched(struct provider_set *ps, const struct provider_request *req,
-	       struct store_writer *w, struct digest *ret, struct kl_error **err)
+commit_fetched(struct provider_set *ps, const struct provider_request *req, struct store_writer *w,
+               struct digest *ret, struct kl_error **err)
 {
 	uint64_t size = store_writer_size(w);
 
 	if (size != req->size) {
 		store_writer_abort(w);
 		return kl_error_setf(err, EIO, "'%s' has %s bytes than expected", shown(req),
-				     size < req->size ? "fewer" : "more");
+		                     size < req->size ? "fewer" : "more");
 	}
 	int r = store_writer_commit(w, req->digest, ret, err);
 
@@ -243,9 +245,9 @@ commit_fetched(struct provider_set *ps, const struct provider_request *req,
 
 static int
 open_content(struct provider_set *ps, struct uring *u, const struct provider_request *req,
-	     struct digest *ret_digest, struct kl_error **err)
+             struct digest *ret_digest, struct kl_error **err)
 {
-	struct provider_source src = { .fd = -1 };
+	struct provider_source src = {.fd = -1};
 	struct store_writer *w = NULL;
 	const struct provider *p;
 	_cleanup_close_ int fd = -1;
@@ -263,7 +265,8 @@ open_content(struct provider_set *ps, struct uring *u, const struct provider_req
 		*ret_digest = *req->digest;
 		return TAKE_FD(fd);
 	}
-	r = fd >= 0 ? copy_source(ps, u, p, req, &src, &w, err) : fetch_generic(ps, p, req, &w, err);
+	r = fd >= 0 ? copy_source(ps, u, p, req, &src, &w, err)
+	            : fetch_generic(ps, p, req, &w, err);
 	if (r < 0)
 		return r;
 	r = commit_fetched(ps, req, w, &d, err);
@@ -271,9 +274,10 @@ open_content(struct provider_set *ps, struct uring *u, const struct provider_req
 		return r;
 	r = store_open_blob(ps->store, &d, err);
 	if (r < 0)
-		return r == -ENOENT ? kl_error_setf(err, EIO, "blob of '%s' vanished from the store",
-						    shown(req))
-				    : r;
+		return r == -ENOENT
+		           ? kl_error_setf(err, EIO, "blob of '%s' vanished from the store",
+		                           shown(req))
+		           : r;
 	*ret_digest = d;
 	return r;
 }
@@ -295,7 +299,7 @@ normalize(const struct provider_request *req, struct provider_request *copy, str
 
 int
 provider_set_open(struct provider_set *ps, struct uring *u, const struct provider_request *req,
-		  struct digest *ret_digest, struct kl_error **err)
+                  struct digest *ret_digest, struct kl_error **err)
 {
 	struct provider_request copy;
 	char d_s[DIGEST_STRING_SIZE];
@@ -323,18 +327,21 @@ struct batch_item {
 /* Resolves one request of a batch and describes its I/O as a job (size 0 when none is left). */
 static int
 batch_prepare(struct provider_set *ps, const struct provider_request *req, struct batch_item *it,
-	      struct uring_job *job)
+              struct uring_job *job)
 {
 	int r;
 
-	*job = (struct uring_job){ .src_fd = -1, .dst_fd = -1 };
+	*job = (struct uring_job){.src_fd = -1, .dst_fd = -1};
 	r = resolve(ps, req, &it->p, &it->src, &it->err);
 	if (r < 0)
 		return r;
 	if (it->src.in_store) {
 		it->ctx = digest_ctx_new();
-		*job = (struct uring_job){ .src_fd = it->src.fd, .dst_fd = -1, .size = it->src.size,
-					   .fn = hash_chunk, .userdata = it->ctx };
+		*job = (struct uring_job){.src_fd = it->src.fd,
+		                          .dst_fd = -1,
+		                          .size = it->src.size,
+		                          .fn = hash_chunk,
+		                          .userdata = it->ctx};
 		return 0;
 	}
 	if (it->src.fd < 0)
@@ -342,15 +349,18 @@ batch_prepare(struct provider_set *ps, const struct provider_request *req, struc
 	r = store_writer_begin(ps->store, &it->w, &it->err);
 	if (r < 0)
 		return r;
-	*job = (struct uring_job){ .src_fd = it->src.fd, .dst_fd = store_writer_fd(it->w),
-				   .size = it->src.size, .fn = writer_chunk, .userdata = it->w };
+	*job = (struct uring_job){.src_fd = it->src.fd,
+	                          .dst_fd = store_writer_fd(it->w),
+	                          .size = it->src.size,
+	                          .fn = writer_chunk,
+	                          .userdata = it->w};
 	return 0;
 }
 
 /* Checks and commits one request of a batch once its job ran. */
 static int
 batch_finish(struct provider_set *ps, struct store_batch *b, const struct provider_request *req,
-	     struct batch_item *it, const struct uring_job *job, struct digest *ret)
+             struct batch_item *it, const struct uring_job *job, struct digest *ret)
 {
 	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
 	struct store_writer *w = TAKE_PTR(it->w);
@@ -361,18 +371,19 @@ batch_finish(struct provider_set *ps, struct store_batch *b, const struct provid
 	if (job->result < 0) {
 		store_writer_abort(w);
 		return job->result == -ENODATA
-			       ? kl_error_setf(&it->err, EIO, "'%s' is shorter than expected",
-					       shown(req))
-			       : kl_error_set(&it->err, -job->result, "fetching '%s'", shown(req));
+		           ? kl_error_setf(&it->err, EIO, "'%s' is shorter than expected",
+		                           shown(req))
+		           : kl_error_set(&it->err, -job->result, "fetching '%s'", shown(req));
 	}
 	if (it->ctx) {
 		digest_ctx_final(it->ctx, ret);
 		if (!digest_equal(ret, req->digest))
-			return kl_error_setf(&it->err, EBADMSG,
-					     "blob %s in the store is corrupt (its bytes hash to %s), "
-					     "needed by '%s'",
-					     digest_to_string(req->digest, want_s),
-					     digest_to_string(ret, got_s), shown(req));
+			return kl_error_setf(
+			    &it->err, EBADMSG,
+			    "blob %s in the store is corrupt (its bytes hash to %s), "
+			    "needed by '%s'",
+			    digest_to_string(req->digest, want_s), digest_to_string(ret, got_s),
+			    shown(req));
 		atomic_fetch_add(&ps->verified, 1);
 		return 0;
 	}
@@ -387,7 +398,7 @@ batch_finish(struct provider_set *ps, struct store_batch *b, const struct provid
 	if (size != req->size) {
 		store_writer_abort(w);
 		return kl_error_setf(&it->err, EIO, "'%s' has %s bytes than expected", shown(req),
-				     size < req->size ? "fewer" : "more");
+		                     size < req->size ? "fewer" : "more");
 	}
 	r = store_writer_commit_batch(w, b, req->digest, ret, &it->err);
 	if (r < 0) {
@@ -400,8 +411,8 @@ batch_finish(struct provider_set *ps, struct store_batch *b, const struct provid
 
 int
 provider_set_fetch_batch(struct provider_set *ps, struct uring *u,
-			 const struct provider_request *reqs, size_t n, int *results,
-			 struct digest *digests, struct kl_error **err)
+                         const struct provider_request *reqs, size_t n, int *results,
+                         struct digest *digests, struct kl_error **err)
 {
 	_cleanup_(store_batch_freep) struct store_batch *b = store_batch_new(ps->store);
 	_cleanup_free_ struct batch_item *items = xcalloc(n ? n : 1, sizeof(*items));

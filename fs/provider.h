@@ -28,8 +28,8 @@ struct uring;
 
 /* What to fetch. */
 struct provider_request {
-	const char *path;            /* the entry's path, for messages; may be NULL */
-	const char *locator;         /* "<scheme>:<text>", not NUL-terminated; NULL: none */
+	const char *path;    /* the entry's path, for messages; may be NULL */
+	const char *locator; /* "<scheme>:<text>", not NUL-terminated; NULL: none */
 	size_t locator_len;
 	const struct digest *digest; /* the expected content; NULL when unknown */
 	uint64_t size;               /* the expected byte count */
@@ -47,14 +47,15 @@ struct provider_ops {
 	/* Opens the bytes of req: fills *ret (the caller closes ret->fd). Set, with check, for
 	 * fd-backed providers; NULL otherwise. */
 	int (*open)(void *data, struct store *s, const struct provider_request *req,
-		    struct provider_source *ret, struct kl_error **err);
-	/* After every byte of src was read: fails when the source changed meanwhile. May be NULL. */
+	            struct provider_source *ret, struct kl_error **err);
+	/* After every byte of src was read: fails when the source changed meanwhile. May be NULL.
+	 */
 	int (*check)(void *data, const struct provider_request *req,
-		     const struct provider_source *src, struct kl_error **err);
+	             const struct provider_source *src, struct kl_error **err);
 	/* For providers that are not fd-backed: writes the bytes of req into w (the set hashes,
 	 * verifies and commits). */
 	int (*fetch)(void *data, const struct provider_request *req, struct store_writer *w,
-		     struct kl_error **err);
+	             struct kl_error **err);
 	void (*free)(void *data); /* may be NULL */
 };
 
@@ -89,14 +90,14 @@ struct provider_set *provider_set_new_default(struct store *s, const char *local
  * match the expected digest (a corrupt store blob included), -EIO when a source changed since it
  * was scanned, other -errno on I/O errors; err names the path or blob. */
 int provider_set_open(struct provider_set *ps, struct uring *u, const struct provider_request *req,
-		      struct digest *ret_digest, struct kl_error **err);
+                      struct digest *ret_digest, struct kl_error **err);
 
 /* Fetches reqs[0..n) concurrently: fd-backed sources through one io_uring run, others in turn,
  * blobs made durable with one sync. results[i] gets 0 or -errno, digests[i] (when digests is
  * non-NULL) the content's digest on success. Returns 0 when all succeeded, else the first
  * failure's code with its message in err. */
 int provider_set_fetch_batch(struct provider_set *ps, struct uring *u,
-			     const struct provider_request *reqs, size_t n, int *results,
-			     struct digest *digests, struct kl_error **err);
+                             const struct provider_request *reqs, size_t n, int *results,
+                             struct digest *digests, struct kl_error **err);
 
 void provider_set_get_stats(struct provider_set *ps, struct provider_stats *ret);

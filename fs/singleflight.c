@@ -16,7 +16,7 @@
 
 struct flight {
 	struct digest key;
-	struct flight *next;  /* bucket chain, while in the table; protected by lock */
+	struct flight *next; /* bucket chain, while in the table; protected by lock */
 	pthread_cond_t done_cond;
 	bool done;            /* protected by lock */
 	unsigned users;       /* leader + waiters still to read the result; protected by lock */
@@ -94,7 +94,8 @@ take_result(struct flight *f, void *ret_value, size_t value_size, struct kl_erro
 	int code = f->code;
 
 	if (code >= 0 && value_size)
-		memcpy(ret_value, f->value, value_size < f->value_size ? value_size : f->value_size);
+		memcpy(ret_value, f->value,
+		       value_size < f->value_size ? value_size : f->value_size);
 	if (code < 0 && f->msg)
 		kl_error_setf(err, -code, "%s", f->msg);
 	if (--f->users == 0)
@@ -104,8 +105,8 @@ take_result(struct flight *f, void *ret_value, size_t value_size, struct kl_erro
 
 int
 singleflight_do(struct singleflight *sf, const struct digest *key, singleflight_fn fn,
-		void *userdata, void *ret_value, size_t value_size, int *ret_shared,
-		struct kl_error **err)
+                void *userdata, void *ret_value, size_t value_size, int *ret_shared,
+                struct kl_error **err)
 {
 	struct kl_error *lerr = NULL;
 	struct flight *f;

@@ -35,7 +35,7 @@ KL_DEFINE_CLEANUP(struct singleflight *, singleflight_free)
  * value, on failure err (when non-NULL) gets the flight's message. ret_shared, when non-NULL, is
  * set to 1 when this caller waited instead of running fn. */
 int singleflight_do(struct singleflight *sf, const struct digest *key, singleflight_fn fn,
-		    void *userdata, void *ret_value, size_t value_size, int *ret_shared,
-		    struct kl_error **err);
+                    void *userdata, void *ret_value, size_t value_size, int *ret_shared,
+                    struct kl_error **err);
 
 void singleflight_get_stats(struct singleflight *sf, struct singleflight_stats *ret);

@@ -159,7 +159,7 @@ take_ingest_token(struct store *s, struct kl_error **err)
 		s->lock_fd = -1;
 		if (attempt >= 100)
 			return kl_error_setf(err, EBUSY, "taking an ingest token in '%s/ingest'",
-					     s->root);
+			                     s->root);
 	}
 }
 
@@ -206,7 +206,7 @@ store_setup(struct store *s, bool create, struct kl_error **err)
 
 int
 store_open(const char *root, const struct store_options *opts, struct store **ret,
-	   struct kl_error **err)
+           struct kl_error **err)
 {
 	_cleanup_(store_unrefp) struct store *s = xcalloc(1, sizeof(*s));
 	int r;
@@ -298,11 +298,11 @@ store_open_blob_verified(struct store *s, const struct digest *d, struct kl_erro
 	r = digest_fd(fd, &got);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading blob %s in '%s'", digest_to_string(d, want_s),
-				    s->root);
+		                    s->root);
 	if (!digest_equal(d, &got))
-		return kl_error_setf(err, EBADMSG, "blob %s in '%s' is corrupt: its bytes hash to %s",
-				     digest_to_string(d, want_s), s->root,
-				     digest_to_string(&got, got_s));
+		return kl_error_setf(
+		    err, EBADMSG, "blob %s in '%s' is corrupt: its bytes hash to %s",
+		    digest_to_string(d, want_s), s->root, digest_to_string(&got, got_s));
 	return TAKE_FD(fd);
 }
 
@@ -317,7 +317,7 @@ store_has_blob(struct store *s, const struct digest *d)
 
 int
 store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret, size_t *ret_len,
-		struct kl_error **err)
+                struct kl_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	char name[DIGEST_STRING_SIZE];
@@ -332,12 +332,13 @@ store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
 	r = kl_io_read_all(fd, max, &buf, &len);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading blob %s in '%s'", digest_to_string(d, name),
-				    s->root);
+		                    s->root);
 	digest_buffer(buf, len, &got);
 	if (!digest_equal(d, &got)) {
 		free(buf);
-		return kl_error_setf(err, EBADMSG, "blob %s in '%s' is corrupt: its bytes do not match its name",
-				     digest_to_string(d, name), s->root);
+		return kl_error_setf(err, EBADMSG,
+		                     "blob %s in '%s' is corrupt: its bytes do not match its name",
+		                     digest_to_string(d, name), s->root);
 	}
 	*ret = buf;
 	*ret_len = len;
@@ -354,7 +355,7 @@ store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error *
 	if (s->flags & STORE_READ_ONLY)
 		return kl_error_setf(err, EROFS, "store '%s' is open read-only", s->root);
 	name = xasprintf("%s.%" PRIuFAST64, s->token,
-			 atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
+	                 atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
 	fd = openat(s->ingest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0) {
 		int e = errno;
@@ -402,25 +403,28 @@ store_writer_size(const struct store_writer *w)
 
 /* Hashes, checks against expected, syncs unless deferred, and closes the temporary file. */
 static int
-writer_finish(struct store_writer *w, const struct digest *expected, bool sync,
-	      struct digest *ret, struct kl_error **err)
+writer_finish(struct store_writer *w, const struct digest *expected, bool sync, struct digest *ret,
+              struct kl_error **err)
 {
 	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
 	struct digest got;
 
 	digest_ctx_final(w->hash, &got);
 	if (expected && !digest_equal(expected, &got))
-		return kl_error_setf(err, EBADMSG, "content does not match its digest: expected %s, got %s",
-				     digest_to_string(expected, want_s), digest_to_string(&got, got_s));
+		return kl_error_setf(
+		    err, EBADMSG, "content does not match its digest: expected %s, got %s",
+		    digest_to_string(expected, want_s), digest_to_string(&got, got_s));
 	/* A blob already present is durable: this copy is about to be dropped unsynced. */
 	if (sync && !(w->store->flags & STORE_NO_SYNC) && store_has_blob(w->store, &got) != 1 &&
 	    fsync(w->fd) < 0)
-		return kl_error_set(err, errno, "syncing '%s/ingest/%s'", w->store->root, w->tmp_name);
+		return kl_error_set(err, errno, "syncing '%s/ingest/%s'", w->store->root,
+		                    w->tmp_name);
 	if (fstat(w->fd, &w->written) < 0)
 		w->written.st_ino = 0; /* costs a hash at the next load, nothing else */
 	if (close(w->fd) < 0) {
 		w->fd = -1;
-		return kl_error_set(err, errno, "closing '%s/ingest/%s'", w->store->root, w->tmp_name);
+		return kl_error_set(err, errno, "closing '%s/ingest/%s'", w->store->root,
+		                    w->tmp_name);
 	}
 	w->fd = -1;
 	*ret = got;
@@ -460,7 +464,7 @@ store_blob_trusted(struct store *s, const struct digest *d, const struct stat *s
  * written (the temporary file's stat), the blob is trusted when the name is that inode. */
 static int
 publish(struct store *s, const char *tmp_name, const struct digest *d, const struct stat *written,
-	struct kl_error **err)
+        struct kl_error **err)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	struct stat st;
@@ -476,7 +480,8 @@ publish(struct store *s, const char *tmp_name, const struct digest *d, const str
 	}
 	if (errno == EINVAL) {
 		/* A filesystem without RENAME_NOREPLACE: a plain rename is as atomic, but must not
-		 * replace a blob that is there (and durable) with this copy, which may be unsynced. */
+		 * replace a blob that is there (and durable) with this copy, which may be unsynced.
+		 */
 		if (faccessat(s->content_fd, hex, F_OK, AT_EACCESS) != 0 &&
 		    renameat(s->ingest_fd, tmp_name, s->content_fd, hex) == 0)
 			return 0;
@@ -492,7 +497,7 @@ publish(struct store *s, const char *tmp_name, const struct digest *d, const str
 
 int
 store_writer_commit(struct store_writer *w, const struct digest *expected, struct digest *ret,
-		    struct kl_error **err)
+                    struct kl_error **err)
 {
 	_cleanup_(store_writer_abortp) struct store_writer *owned = w;
 	struct digest got;
@@ -540,7 +545,7 @@ store_batch_new(struct store *s)
 
 int
 store_writer_commit_batch(struct store_writer *w, struct store_batch *b,
-			  const struct digest *expected, struct digest *ret, struct kl_error **err)
+                          const struct digest *expected, struct digest *ret, struct kl_error **err)
 {
 	_cleanup_(store_writer_abortp) struct store_writer *owned = w;
 	struct digest got;
@@ -598,7 +603,7 @@ store_batch_free(struct store_batch *b)
 
 int
 store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *ret,
-		    struct kl_error **err)
+                    struct kl_error **err)
 {
 	struct store_writer *w;
 	int r;
@@ -616,7 +621,7 @@ store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *r
 
 int
 store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
-		struct kl_error **err)
+                struct kl_error **err)
 {
 	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
 	_cleanup_free_ char *buf = xmalloc(1 << 20);

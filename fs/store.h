@@ -28,7 +28,7 @@ struct store_options {
 /* Opens (creating unless read-only) the store at root, and removes ingest leftovers of
  * processes that died. */
 int store_open(const char *root, const struct store_options *opts, struct store **ret,
-	       struct kl_error **err);
+               struct kl_error **err);
 struct store *store_ref(struct store *s);
 struct store *store_unref(struct store *s);
 KL_DEFINE_CLEANUP(struct store *, store_unref)
@@ -56,7 +56,7 @@ void store_blob_trust(struct store *s, const struct digest *d, const struct stat
 bool store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st);
 /* Reads a whole verified blob into memory (at most max bytes, else -EFBIG). */
 int store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
-		    size_t *ret_len, struct kl_error **err);
+                    size_t *ret_len, struct kl_error **err);
 
 /* Streaming ingest. Begin → write… → commit (or abort, or free without commit = abort). */
 int store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error **err);
@@ -69,8 +69,8 @@ uint64_t store_writer_size(const struct store_writer *w);
 /* Makes the blob visible. With expected non-NULL, fails with -EBADMSG (naming both digests)
  * when the bytes hash to something else, and nothing becomes visible. An existing identical
  * blob is kept: two concurrent ingests both succeed. Frees w either way. */
-int store_writer_commit(struct store_writer *w, const struct digest *expected,
-			struct digest *ret, struct kl_error **err);
+int store_writer_commit(struct store_writer *w, const struct digest *expected, struct digest *ret,
+                        struct kl_error **err);
 /* Discards the temporary file; NULL-safe; returns NULL. */
 struct store_writer *store_writer_abort(struct store_writer *w);
 KL_DEFINE_CLEANUP(struct store_writer *, store_writer_abort)
@@ -82,8 +82,8 @@ struct store_batch;
 struct store_batch *store_batch_new(struct store *s);
 /* As store_writer_commit, but the blob becomes visible only at store_batch_commit(). */
 int store_writer_commit_batch(struct store_writer *w, struct store_batch *b,
-			      const struct digest *expected, struct digest *ret,
-			      struct kl_error **err);
+                              const struct digest *expected, struct digest *ret,
+                              struct kl_error **err);
 /* Syncs once, then makes every blob of the batch visible. The batch stays usable. */
 int store_batch_commit(struct store_batch *b, struct kl_error **err);
 /* Discards blobs not yet committed; NULL-safe; returns NULL. */
@@ -92,9 +92,9 @@ KL_DEFINE_CLEANUP(struct store_batch *, store_batch_free)
 
 /* Whole-buffer and whole-fd conveniences over the writer. */
 int store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *ret,
-			struct kl_error **err);
+                        struct kl_error **err);
 int store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
-		    struct kl_error **err);
+                    struct kl_error **err);
 
 /* Walks every blob name in the store (unordered). fn returns < 0 to stop with that value. */
 typedef int (*store_blob_fn)(const struct digest *d, uint64_t size, void *userdata);

@@ -109,13 +109,14 @@ write_regular(struct exporter *ex, int dir_fd, const struct tree_entry *e, struc
 	if (!(e->flags & TREE_ENTRY_HAS_DIGEST)) {
 		if (e->size == 0 && !e->locator)
 			return 0;
-		return kl_error_setf(err, ENOTSUP, "'%s' has no content in the store (locator '%.*s')",
-				     e->path, (int)e->locator_len, e->locator ? e->locator : "");
+		return kl_error_setf(err, ENOTSUP,
+		                     "'%s' has no content in the store (locator '%.*s')", e->path,
+		                     (int)e->locator_len, e->locator ? e->locator : "");
 	}
 	in = store_open_blob_verified(ex->store, &e->digest, err);
 	if (in == -ENOENT)
 		return kl_error_setf(err, ENOENT, "content %s of '%s' is missing from the store",
-				     digest_to_string(&e->digest, id), e->path);
+		                     digest_to_string(&e->digest, id), e->path);
 	if (in < 0) {
 		kl_error_prefix(err, "'%s'", e->path);
 		return in;
@@ -147,14 +148,16 @@ create_entry(struct exporter *ex, int dir_fd, const struct tree_entry *e, struct
 	case TREE_CHAR:
 	case TREE_BLOCK:
 	case TREE_FIFO: {
-		mode_t type = e->type == TREE_CHAR ? S_IFCHR : e->type == TREE_BLOCK ? S_IFBLK : S_IFIFO;
+		mode_t type = e->type == TREE_CHAR    ? S_IFCHR
+		              : e->type == TREE_BLOCK ? S_IFBLK
+		                                      : S_IFIFO;
 		if (mknodat(dir_fd, e->name, type | 0600, (dev_t)e->rdev) < 0)
 			return kl_error_set(err, errno, "creating node '%s'", e->path);
 		return 0;
 	}
 	default:
-		return kl_error_setf(err, EINVAL, "'%s' is a whiteout: a diff tree cannot be exported",
-				     e->path);
+		return kl_error_setf(err, EINVAL,
+		                     "'%s' is a whiteout: a diff tree cannot be exported", e->path);
 	}
 }
 
@@ -176,7 +179,7 @@ set_xattrs(struct exporter *ex, int dir_fd, const struct tree_entry *e, struct k
 		      : fsetxattr(dir_fd, x.name, x.value, x.value_len, 0);
 		if (r < 0)
 			return kl_error_set(err, errno, "setting xattr '%s' on '%s'", x.name,
-					    e->path_len ? e->path : ".");
+			                    e->path_len ? e->path : ".");
 	}
 	return 0;
 }
@@ -190,7 +193,7 @@ set_metadata(struct exporter *ex, int dir_fd, const struct tree_entry *e, struct
 	int flags = AT_SYMLINK_NOFOLLOW | (e->path_len ? 0 : AT_EMPTY_PATH);
 	const char *shown = e->path_len ? e->path : ".";
 	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT},
-				    {.tv_sec = e->mtime_sec, .tv_nsec = e->mtime_nsec}};
+	                            {.tv_sec = e->mtime_sec, .tv_nsec = e->mtime_nsec}};
 	int r;
 
 	if (fchownat(dir_fd, name, e->uid, e->gid, flags) < 0)
@@ -224,7 +227,8 @@ write_entries(struct exporter *ex, struct kl_error **err)
 		if (r < 0)
 			return r;
 		if (e.type == TREE_DIR) {
-			int fd = openat(dir_fd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int fd =
+			    openat(dir_fd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				return kl_error_set(err, errno, "opening '%s'", e.path);
 			dir_stack_push(&ex->dirs, i, fd);
@@ -256,7 +260,7 @@ finish_directories(struct exporter *ex, struct kl_error **err)
 			return set_metadata(ex, ex->root_fd, &e, err);
 		parent = xstrndup(e.path, (size_t)(e.name - e.path));
 		parent_fd = openat(ex->root_fd, *parent ? parent : ".",
-				   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (parent_fd < 0)
 			return kl_error_set(err, errno, "opening '%s'", *parent ? parent : ".");
 		r = set_metadata(ex, parent_fd, &e, err);

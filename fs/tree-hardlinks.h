@@ -10,5 +10,5 @@ struct tree_hardlinks *tree_hardlinks_new(void);
 struct tree_hardlinks *tree_hardlinks_free(struct tree_hardlinks *h);
 /* The leader path of st's inode when one was recorded (owned by h); otherwise records
  * path[0..len) as the leader and returns NULL. */
-const char *tree_hardlinks_leader(struct tree_hardlinks *h, const struct stat *st,
-				  const char *path, size_t len);
+const char *tree_hardlinks_leader(struct tree_hardlinks *h, const struct stat *st, const char *path,
+                                  size_t len);

@@ -31,11 +31,11 @@ struct importer {
 	const struct tree_import_options *opts;
 	struct tree_builder *builder;
 	struct store_batch *batch;
-	char *abs_root;   /* absolute path of the scanned dir, for locators */
-	char *path;       /* current relative path */
+	char *abs_root; /* absolute path of the scanned dir, for locators */
+	char *path;     /* current relative path */
 	size_t path_len, path_cap;
 	struct tree_hardlinks *inodes; /* leaders of regular files with st_nlink > 1 */
-	char *buf;        /* SMALL_FILE_MAX bytes */
+	char *buf;                     /* SMALL_FILE_MAX bytes */
 };
 
 static const char *
@@ -76,7 +76,7 @@ ingest_file(struct importer *im, int fd, struct digest *ret, struct kl_error **e
 
 static int
 regular_content(struct importer *im, int dir_fd, const char *name, const struct stat *st,
-		struct tree_entry *e, char **ret_locator, struct kl_error **err)
+                struct tree_entry *e, char **ret_locator, struct kl_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat now;
@@ -100,14 +100,14 @@ regular_content(struct importer *im, int dir_fd, const char *name, const struct 
 	if (now.st_size != st->st_size || now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
 	    now.st_mtim.tv_nsec != st->st_mtim.tv_nsec)
 		return kl_error_setf(err, EAGAIN, "'%s' changed while it was being imported",
-				     shown_path(im));
+		                     shown_path(im));
 	e->flags |= TREE_ENTRY_HAS_DIGEST;
 	return 0;
 }
 
 static int
 fill_type(struct importer *im, int dir_fd, const char *name, const struct stat *st,
-	  struct tree_entry *e, char **ret_alloc, struct kl_error **err)
+          struct tree_entry *e, char **ret_alloc, struct kl_error **err)
 {
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
@@ -127,7 +127,7 @@ fill_type(struct importer *im, int dir_fd, const char *name, const struct stat *
 		if (n < 0 || n > st->st_size) {
 			free(target);
 			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'",
-					    shown_path(im));
+			                    shown_path(im));
 		}
 		target[n] = '\0';
 		e->type = TREE_SYMLINK;
@@ -137,9 +137,9 @@ fill_type(struct importer *im, int dir_fd, const char *name, const struct stat *
 		return 0;
 	}
 	case S_IFREG: {
-		const char *leader = st->st_nlink > 1 ? tree_hardlinks_leader(im->inodes, st, im->path,
-										 im->path_len)
-						      : NULL;
+		const char *leader =
+		    st->st_nlink > 1 ? tree_hardlinks_leader(im->inodes, st, im->path, im->path_len)
+		                     : NULL;
 		if (leader) {
 			e->type = TREE_HARDLINK;
 			e->link = leader;
@@ -193,7 +193,7 @@ scan_entry(struct importer *im, int dir_fd, const char *name, struct kl_error **
 		return r;
 	if (e.type == TREE_DIR) {
 		_cleanup_close_ int fd =
-			openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return kl_error_set(err, errno, "opening directory '%s'", shown_path(im));
 		return scan_dir(im, fd, err);
@@ -304,16 +304,16 @@ importer_done(struct importer *im)
 
 int
 tree_import_dir(struct store *s, const char *dir, const struct tree_import_options *opts,
-		struct digest *ret, struct kl_error **err)
+                struct digest *ret, struct kl_error **err)
 {
 	static const struct tree_import_options defaults = {.mode = TREE_IMPORT_INGEST};
 	_cleanup_(importer_done) struct importer im = {
-		.store = s,
-		.opts = opts ? opts : &defaults,
-		.builder = tree_builder_new(),
-		.inodes = tree_hardlinks_new(),
-		.batch = store_batch_new(s),
-		.buf = xmalloc(SMALL_FILE_MAX),
+	    .store = s,
+	    .opts = opts ? opts : &defaults,
+	    .builder = tree_builder_new(),
+	    .inodes = tree_hardlinks_new(),
+	    .batch = store_batch_new(s),
+	    .buf = xmalloc(SMALL_FILE_MAX),
 	};
 	_cleanup_close_ int fd = -1;
 	int r;
@@ -401,10 +401,11 @@ tree_local_locator_parse(const char *loc, size_t len, struct tree_local_locator 
 	int path_off = -1;
 
 	if (strlen(s) != len ||
-	    sscanf(s, "local:%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNd64 ".%" SCNu32 ":%" SCNd64
-		      ".%" SCNu32 ":%n",
-		   &l.dev, &l.ino, &l.size, &l.mtime_sec, &l.mtime_nsec, &l.ctime_sec,
-		   &l.ctime_nsec, &path_off) != 7 ||
+	    sscanf(s,
+	           "local:%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNd64 ".%" SCNu32 ":%" SCNd64
+	           ".%" SCNu32 ":%n",
+	           &l.dev, &l.ino, &l.size, &l.mtime_sec, &l.mtime_nsec, &l.ctime_sec,
+	           &l.ctime_nsec, &path_off) != 7 ||
 	    path_off < 0 || (size_t)path_off >= len || loc[path_off] != '/')
 		return -EINVAL;
 	l.path = loc + path_off;
@@ -418,6 +419,7 @@ tree_local_locator_matches(const struct tree_local_locator *l, const struct stat
 {
 	return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == l->dev &&
 	       (uint64_t)st->st_ino == l->ino && (uint64_t)st->st_size == l->size &&
-	       st->st_mtim.tv_sec == l->mtime_sec && (uint32_t)st->st_mtim.tv_nsec == l->mtime_nsec &&
+	       st->st_mtim.tv_sec == l->mtime_sec &&
+	       (uint32_t)st->st_mtim.tv_nsec == l->mtime_nsec &&
 	       st->st_ctim.tv_sec == l->ctime_sec && (uint32_t)st->st_ctim.tv_nsec == l->ctime_nsec;
 }

@@ -24,7 +24,7 @@ struct tree_import_options {
 
 /* Scans dir into a tree written to the store; the id goes to ret. Errors name the path. */
 int tree_import_dir(struct store *s, const char *dir, const struct tree_import_options *opts,
-		    struct digest *ret, struct kl_error **err);
+                    struct digest *ret, struct kl_error **err);
 
 /* Writes tree t under dir (created if missing, else must be empty): files, links, devices,
  * fifos, ownership, modes, xattrs and mtimes, hardlinks as links. Content comes from the store

@@ -442,8 +442,8 @@ map_verified(struct store *s, const struct digest *id, const char *name, void **
 		if (!digest_equal(&got, id)) {
 			unmap(map, (size_t)st.st_size);
 			return kl_error_setf(err, EBADMSG,
-			                     "blob %s in '%s' is corrupt: its bytes hash to %s", name,
-			                     store_root(s), digest_to_string(&got, got_s));
+			                     "blob %s in '%s' is corrupt: its bytes hash to %s",
+			                     name, store_root(s), digest_to_string(&got, got_s));
 		}
 		store_blob_trust(s, id, &st);
 	}
@@ -557,7 +557,7 @@ tree_entry_xattr(const struct tree *t, const struct tree_entry *e, uint32_t i,
  * "dir/" prefix of the range), equals key. */
 static int
 search_range(const struct tree *t, uint32_t lo, uint32_t hi, size_t skip, const char *key,
-	     size_t key_len, uint32_t *ret_idx)
+             size_t key_len, uint32_t *ret_idx)
 {
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -601,7 +601,7 @@ tree_lookup_child(const struct tree *t, uint32_t dir, const char *name, size_t n
 	/* Everything in the subtree starts with "dir/": compare only what follows it. */
 	skip = dir == TREE_ROOT ? 0 : rec_u16(t, dir, TREE_R_PATH_LEN) + 1u;
 	return search_range(t, dir + 1, rec_u32(t, dir, TREE_R_SUBTREE_END), skip, name, name_len,
-			    ret_idx);
+	                    ret_idx);
 }
 
 uint32_t

@@ -22,11 +22,11 @@ struct tree;
 struct tree_builder;
 
 #define TREE_NONE UINT32_MAX
-#define TREE_ROOT 0u                 /* index of the root entry in every tree */
-#define TREE_MAX_PATH 65535u         /* bytes in a whole path */
-#define TREE_MAX_NAME 255u           /* bytes in one component */
-#define TREE_MAX_ENTRIES (1u << 26)  /* entries in one tree */
-#define TREE_MAX_XATTR_VALUE 65536u  /* bytes in one xattr value */
+#define TREE_ROOT 0u                /* index of the root entry in every tree */
+#define TREE_MAX_PATH 65535u        /* bytes in a whole path */
+#define TREE_MAX_NAME 255u          /* bytes in one component */
+#define TREE_MAX_ENTRIES (1u << 26) /* entries in one tree */
+#define TREE_MAX_XATTR_VALUE 65536u /* bytes in one xattr value */
 
 enum tree_entry_type {
 	TREE_REG,
@@ -41,7 +41,7 @@ enum tree_entry_type {
 };
 
 enum tree_entry_flags {
-	TREE_ENTRY_OPAQUE = 1 << 0,     /* diff trees, dirs: hide every lower entry below this dir */
+	TREE_ENTRY_OPAQUE = 1 << 0, /* diff trees, dirs: hide every lower entry below this dir */
 	TREE_ENTRY_HAS_DIGEST = 1 << 1, /* digest names the file's bytes in the store */
 	/* Dirs the builder created because a descendant needed them; tree_apply keeps base's
 	 * entry at that path when base has a directory there (as docker does for a layer whose
@@ -60,20 +60,20 @@ struct tree_xattr {
 };
 
 struct tree_entry {
-	uint32_t index;       /* position in the tree (views only) */
-	const char *path;     /* NUL-terminated; path_len bytes */
+	uint32_t index;   /* position in the tree (views only) */
+	const char *path; /* NUL-terminated; path_len bytes */
 	size_t path_len;
-	const char *name;     /* last component, inside path; "" for the root */
+	const char *name; /* last component, inside path; "" for the root */
 	size_t name_len;
 	enum tree_entry_type type;
-	uint32_t flags;       /* enum tree_entry_flags */
-	uint32_t mode;        /* permission bits including setuid/setgid/sticky (07777) */
+	uint32_t flags; /* enum tree_entry_flags */
+	uint32_t mode;  /* permission bits including setuid/setgid/sticky (07777) */
 	uint32_t uid, gid;
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
-	uint64_t size;        /* regular files: byte count; symlinks: target length; else 0 */
-	uint64_t rdev;        /* char/block devices: makedev(major, minor) */
-	const char *link;     /* symlink target, or hardlink's target path; NULL otherwise */
+	uint64_t size;    /* regular files: byte count; symlinks: target length; else 0 */
+	uint64_t rdev;    /* char/block devices: makedev(major, minor) */
+	const char *link; /* symlink target, or hardlink's target path; NULL otherwise */
 	size_t link_len;
 	struct digest digest; /* valid with TREE_ENTRY_HAS_DIGEST */
 	const char *locator;  /* NULL when none */
@@ -93,7 +93,7 @@ int tree_load(struct store *s, const struct digest *id, struct tree **ret, struc
  * On failure (-EBADMSG for any malformed input) buf stays the caller's: free_fn is not called. */
 typedef void (*tree_release_fn)(void *buf, size_t len);
 int tree_parse(const void *buf, size_t len, tree_release_fn free_fn, struct tree **ret,
-	       struct kl_error **err);
+               struct kl_error **err);
 struct tree *tree_ref(struct tree *t);
 struct tree *tree_unref(struct tree *t);
 KL_DEFINE_CLEANUP(struct tree *, tree_unref)
@@ -105,12 +105,12 @@ uint32_t tree_count(const struct tree *t);
 void tree_entry_at(const struct tree *t, uint32_t idx, struct tree_entry *ret);
 /* Fills *ret with xattr i (< e->n_xattrs) of entry e; xattrs are sorted by name. */
 void tree_entry_xattr(const struct tree *t, const struct tree_entry *e, uint32_t i,
-		      struct tree_xattr *ret);
+                      struct tree_xattr *ret);
 /* Finds a path ("" = root, no leading or trailing slash): its index, or -ENOENT. */
 int tree_lookup(const struct tree *t, const char *path, size_t len, uint32_t *ret_idx);
 /* Finds name inside directory dir: its index, or -ENOENT. */
 int tree_lookup_child(const struct tree *t, uint32_t dir, const char *name, size_t name_len,
-		      uint32_t *ret_idx);
+                      uint32_t *ret_idx);
 /* Directory iteration in name order: first child of dir, next sibling; TREE_NONE at the end. */
 uint32_t tree_first_child(const struct tree *t, uint32_t dir);
 uint32_t tree_next_sibling(const struct tree *t, uint32_t idx);
@@ -139,17 +139,17 @@ KL_DEFINE_CLEANUP(struct tree_builder *, tree_builder_free)
  * name; -EEXIST for a path added twice. The digest is kept only with TREE_ENTRY_HAS_DIGEST, an
  * empty locator is none, and xattrs may come in any order. */
 int tree_builder_add(struct tree_builder *b, const struct tree_entry *e,
-		     const struct tree_xattr *xattrs, size_t n_xattrs, struct kl_error **err);
+                     const struct tree_xattr *xattrs, size_t n_xattrs, struct kl_error **err);
 /* Adds entry idx of t with its xattrs, at the same path. */
 int tree_builder_add_from(struct tree_builder *b, const struct tree *t, uint32_t idx,
-			  struct kl_error **err);
+                          struct kl_error **err);
 /* Serializes: sorts, checks (a parent that is not a directory, a hardlink to a missing or
  * non-regular entry: -EINVAL naming the path), and returns the canonical bytes (malloc'd). */
 int tree_builder_serialize(struct tree_builder *b, char **ret_buf, size_t *ret_len,
-			   struct kl_error **err);
+                           struct kl_error **err);
 /* Serializes into the store; the id is written to ret. */
 int tree_builder_write(struct tree_builder *b, struct store *s, struct digest *ret,
-		       struct kl_error **err);
+                       struct kl_error **err);
 
 /* Diffs (trees holding whiteouts and opaque directories). */
 
@@ -158,11 +158,11 @@ int tree_builder_write(struct tree_builder *b, struct store *s, struct digest *r
  * and whiteouts for lower entries gone from upper (one at the top of each removed subtree).
  * Entries are upper's without TREE_ENTRY_IMPLICIT: a diff holds no implicit directory. */
 int tree_diff(const struct tree *lower, const struct tree *upper, struct tree_builder **ret,
-	      struct kl_error **err);
+              struct kl_error **err);
 /* Builds base with diff applied: a whiteout removes the path and its subtree, an opaque
  * directory drops base's entries below it, an implicit directory over a directory of base
  * keeps base's entry (metadata and xattrs), any other entry replaces base's at its path (a
  * non-directory replacing a directory removes its subtree). Hardlinks left pointing at a
  * removed entry become copies of it. The result has no whiteouts, opaque or implicit flags. */
 int tree_apply(const struct tree *base, const struct tree *diff, struct tree_builder **ret,
-	       struct kl_error **err);
+               struct kl_error **err);

@@ -22,12 +22,12 @@ struct run_shape {
 	unsigned depth;
 	uint32_t chunk;
 };
-static const struct run_shape batch_shape = { .window = 16, .depth = 2, .chunk = 256u << 10 };
-static const struct run_shape stream_shape = { .window = 1, .depth = MAX_DEPTH, .chunk = 1u << 20 };
+static const struct run_shape batch_shape = {.window = 16, .depth = 2, .chunk = 256u << 10};
+static const struct run_shape stream_shape = {.window = 1, .depth = MAX_DEPTH, .chunk = 1u << 20};
 
 struct uring {
 	struct io_uring ring;
-	struct uring_pool *pool; /* owning pool, or NULL */
+	struct uring_pool *pool;   /* owning pool, or NULL */
 	struct uring *prev, *next; /* the pool's list; protected by pool->lock */
 };
 
@@ -105,10 +105,10 @@ submit_chunk(struct uring *u, struct chunk *c)
 
 	if (c->state == CHUNK_READING)
 		io_uring_prep_read(sqe, j->src_fd, c->buf + c->done, c->len - c->done,
-				   c->off + c->done);
+		                   c->off + c->done);
 	else
 		io_uring_prep_write(sqe, j->dst_fd, c->buf + c->done, c->len - c->done,
-				    c->off + c->done);
+		                    c->off + c->done);
 	io_uring_sqe_set_data(sqe, c);
 	c->a->inflight++;
 }
@@ -228,8 +228,8 @@ job_finished(const struct active *a)
 
 /* Starts jobs while slots are free; returns how many slots are in use. */
 static unsigned
-refill(struct uring *u, struct active *act, const struct run_shape *shape,
-       struct uring_job *jobs, size_t n, size_t *next_job)
+refill(struct uring *u, struct active *act, const struct run_shape *shape, struct uring_job *jobs,
+       size_t n, size_t *next_job)
 {
 	unsigned busy = 0;
 
@@ -270,7 +270,8 @@ run(struct uring *u, struct uring_job *jobs, size_t n, const struct run_shape *s
 		if (r < 0)
 			break;
 		r = 0;
-		io_uring_for_each_cqe(&u->ring, head, cqe) {
+		io_uring_for_each_cqe(&u->ring, head, cqe)
+		{
 			complete_chunk(u, io_uring_cqe_get_data(cqe), cqe->res);
 			seen++;
 		}
@@ -298,11 +299,10 @@ uring_run(struct uring *u, struct uring_job *jobs, size_t n)
 
 int
 uring_stream(struct uring *u, int src_fd, int dst_fd, uint64_t size, uring_chunk_fn fn,
-	     void *userdata)
+             void *userdata)
 {
 	struct uring_job j = {
-		.src_fd = src_fd, .dst_fd = dst_fd, .size = size, .fn = fn, .userdata = userdata
-	};
+	    .src_fd = src_fd, .dst_fd = dst_fd, .size = size, .fn = fn, .userdata = userdata};
 	int r;
 
 	r = run(u, &j, 1, &stream_shape);

@@ -39,7 +39,7 @@ int uring_run(struct uring *u, struct uring_job *jobs, size_t n);
 
 /* One job, with more reads in flight; returns the job's result. */
 int uring_stream(struct uring *u, int src_fd, int dst_fd, uint64_t size, uring_chunk_fn fn,
-		 void *userdata);
+                 void *userdata);
 
 struct uring_pool *uring_pool_new(void);
 /* Frees the pool and the rings of threads still alive; no thread may be using one. */

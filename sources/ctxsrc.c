@@ -73,7 +73,7 @@ struct scanner {
 	size_t depth, frames_cap;
 	char **follow; /* cleaned followpaths; n_follow == 0: the whole directory */
 	size_t n_follow, follow_cap;
-	struct tree_hardlinks *inodes;   /* leaders of regular files with st_nlink > 1 */
+	struct tree_hardlinks *inodes;     /* leaders of regular files with st_nlink > 1 */
 	struct tree_statbatch *stats_pool; /* stats a directory's names at once, on several cores */
 	struct hash_item items[HASH_BATCH];
 	struct uring_job jobs[HASH_BATCH];

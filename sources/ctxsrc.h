@@ -21,10 +21,10 @@ struct ctxsrc_stats {
 };
 
 struct ctxsrc_options {
-	const char *ignore_file;              /* NULL: <dir>/.dockerignore when present */
-	const char *const *followpaths;       /* NULL: the whole directory; else only these paths */
+	const char *ignore_file;        /* NULL: <dir>/.dockerignore when present */
+	const char *const *followpaths; /* NULL: the whole directory; else only these paths */
 	size_t n_followpaths;
-	bool locate_only; /* record "local:" locators without hashing (kiln mount DIR) */
+	bool locate_only;           /* record "local:" locators without hashing (kiln mount DIR) */
 	struct ctxsrc_stats *stats; /* out, optional: filled when the scan succeeds */
 };
 
@@ -43,4 +43,4 @@ struct ctxsrc_options {
  *
  * Errors name the file: the ignore file with its line, or the entry's path in the context. */
 int ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
-		struct digest *ret, struct kl_error **err);
+                struct digest *ret, struct kl_error **err);

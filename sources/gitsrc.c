@@ -360,12 +360,13 @@ download(struct resolve *rs, char **specs, size_t n, int *attempts, struct kl_er
 	fetch_options_init(&opts, attempts);
 	r = git_remote_download(rs->remote, &arr, &opts);
 	if (r < 0)
-		return gitsrc_error_from_git(err, r, "fetching '%s' from '%s'", specs[0], rs->fetch_url);
+		return gitsrc_error_from_git(err, r, "fetching '%s' from '%s'", specs[0],
+		                             rs->fetch_url);
 	r = git_remote_update_tips(rs->remote, NULL, /* update_fetchhead= */ 0,
 	                           GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "updating refs after fetching from '%s'",
-		                      rs->fetch_url);
+		                             rs->fetch_url);
 	return 0;
 }
 
@@ -673,7 +674,8 @@ base_get(const struct resolve *rs, git_oid *ret_commit, struct tree **ret_tree)
 	char hex[OID_HEX + 2];
 	struct digest id;
 
-	if (cache_read(last, hex, OID_HEX + 1) < 0 || git_oid_fromstrn(ret_commit, hex, OID_HEX) < 0)
+	if (cache_read(last, hex, OID_HEX + 1) < 0 ||
+	    git_oid_fromstrn(ret_commit, hex, OID_HEX) < 0)
 		return false;
 	path = tree_cache_commit_path(rs, ret_commit);
 	return tree_cache_get(rs->store, path, &id) == 0 &&

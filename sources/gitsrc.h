@@ -16,6 +16,6 @@ bool gitsrc_matches(const char *spec);
  * tree of the commit (or of its subdir) and writes it to the store; its id goes to ret and, when
  * ret_commit is non-NULL, the 40-hex commit id to ret_commit (41 bytes). */
 int gitsrc_resolve(struct store *s, const char *spec, struct digest *ret, char *ret_commit,
-		   struct kl_error **err);
+                   struct kl_error **err);
 /* Registers the "git:" provider, reading blobs from the store's repositories. */
 void gitsrc_add_provider(struct provider_set *ps, struct store *s);

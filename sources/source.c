@@ -35,7 +35,7 @@ source_classify(const char *spec)
 
 int
 source_resolve(struct store *s, const char *spec, const struct source_options *opts,
-	       struct digest *ret, struct kl_error **err)
+               struct digest *ret, struct kl_error **err)
 {
 	static const struct source_options defaults = {0};
 	struct ctxsrc_options copts = {0};
@@ -58,8 +58,10 @@ source_resolve(struct store *s, const char *spec, const struct source_options *o
 		if (stat(spec, &st) < 0)
 			return kl_error_set(err, errno, "source '%s'", spec);
 		if (!S_ISDIR(st.st_mode))
-			return kl_error_setf(err, ENOTDIR, "source '%s' is neither a directory, a tree id, "
-					     "a git repository nor an image reference", spec);
+			return kl_error_setf(err, ENOTDIR,
+			                     "source '%s' is neither a directory, a tree id, "
+			                     "a git repository nor an image reference",
+			                     spec);
 		copts.ignore_file = opts->ignore_file;
 		copts.locate_only = true;
 		return ctxsrc_scan(s, spec, &copts, ret, err);

@@ -22,28 +22,23 @@ struct provider_set;
 struct store;
 
 struct source_options {
-	const char *platform;                   /* "os/arch[/variant]"; NULL: linux/amd64 */
-	const char *const *insecure_registries; /* hosts allowed over plain HTTP (loopback always is) */
+	const char *platform; /* "os/arch[/variant]"; NULL: linux/amd64 */
+	const char *const
+	    *insecure_registries; /* hosts allowed over plain HTTP (loopback always is) */
 	size_t n_insecure_registries;
-	const char *ignore_file;                /* contexts: instead of <dir>/.dockerignore */
-	const char *auth_file;                  /* images: a Docker config.json; NULL: anonymous */
-	bool all_layers;                        /* images: fetch every layer blob now, too */
+	const char *ignore_file; /* contexts: instead of <dir>/.dockerignore */
+	const char *auth_file;   /* images: a Docker config.json; NULL: anonymous */
+	bool all_layers;         /* images: fetch every layer blob now, too */
 };
 
-enum source_kind {
-	SOURCE_TREE,
-	SOURCE_CONTEXT,
-	SOURCE_GIT,
-	SOURCE_IMAGE,
-	_SOURCE_KIND_MAX
-};
+enum source_kind { SOURCE_TREE, SOURCE_CONTEXT, SOURCE_GIT, SOURCE_IMAGE, _SOURCE_KIND_MAX };
 
 /* Classifies spec without touching the network. */
 enum source_kind source_classify(const char *spec);
 
 /* Resolves spec into a tree written to the store; its id goes to ret. Errors name the source. */
 int source_resolve(struct store *s, const char *spec, const struct source_options *opts,
-		   struct digest *ret, struct kl_error **err);
+                   struct digest *ret, struct kl_error **err);
 
 /* Registers in ps the providers that read the locators sources write ("git:", "layer:"), so a
  * mount of any source's tree can fetch its contents; the local provider is ps's own. opts (may

@@ -13,16 +13,16 @@ struct kl_error {
 /* Records "msg: strerror(code)" in *err (when err is non-NULL and still empty) and returns -code.
  * code is a positive errno; 0 becomes EIO. A second set keeps the first, innermost message. */
 int kl_error_set(struct kl_error **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* As kl_error_set but the message is used as is, without strerror (for parse errors). */
 int kl_error_setf(struct kl_error **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int kl_error_vsetf(struct kl_error **err, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 /* Prepends "what: " to an existing message (no-op when err or *err is NULL). It returns
  * nothing: with err NULL the code is unknown here, so the caller returns its own. */
 void kl_error_prefix(struct kl_error **err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* The code recorded in err, or EIO when none. */
 int kl_error_code(const struct kl_error *err);
 void kl_error_free(struct kl_error *e);

@@ -22,7 +22,8 @@ from_toc(const char *toc, size_t len, uint64_t toc_off)
 	struct digest blob, id;
 
 	digest_buffer("fuzz", 4, &blob);
-	if (imgsrc_layer_from_estargz_toc(fuzz_store(), toc, len, &blob, toc_off, "fuzz", &id, &err) < 0)
+	if (imgsrc_layer_from_estargz_toc(fuzz_store(), toc, len, &blob, toc_off, "fuzz", &id,
+	                                  &err) < 0)
 		kl_error_freep(&err);
 }
 

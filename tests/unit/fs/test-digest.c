@@ -58,7 +58,8 @@ test_parse_round_trip_and_errors_name_input(void **state)
 	assert_int_equal(digest_parse("sha256:xyz", 10, &d, &err), -EINVAL);
 	assert_non_null(strstr(err->msg, "'sha256:xyz'"));
 	kl_error_freep(&err);
-	assert_int_equal(digest_parse("md5:" ABC_SHA256, strlen(ABC_SHA256) + 4, &d, NULL), -EINVAL);
+	assert_int_equal(digest_parse("md5:" ABC_SHA256, strlen(ABC_SHA256) + 4, &d, NULL),
+	                 -EINVAL);
 	/* one hex digit short */
 	assert_int_equal(digest_parse(ABC_SHA256, strlen(ABC_SHA256) - 1, &d, NULL), -EINVAL);
 }
@@ -67,9 +68,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_known_vectors),
-		cmocka_unit_test(test_streaming_equals_one_shot_and_ctx_resets),
-		cmocka_unit_test(test_parse_round_trip_and_errors_name_input),
+	    cmocka_unit_test(test_known_vectors),
+	    cmocka_unit_test(test_streaming_equals_one_shot_and_ctx_resets),
+	    cmocka_unit_test(test_parse_round_trip_and_errors_name_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,8 +36,7 @@ setup(void **state)
 
 	f->dir = test_tmpdir();
 	root = kl_path_join(f->dir, "store");
-	if (store_open(root, &(struct store_options){ .flags = STORE_NO_SYNC }, &f->store, NULL) <
-	    0)
+	if (store_open(root, &(struct store_options){.flags = STORE_NO_SYNC}, &f->store, NULL) < 0)
 		return -1;
 	free(root);
 	f->ps = provider_set_new_default(f->store, f->dir);
@@ -117,8 +116,8 @@ test_store_blob_is_verified_and_served(void **state)
 
 	assert_int_equal(store_ingest_buffer(f->store, "hello", 5, &d, NULL), 0);
 	fd = provider_set_open(f->ps, f->u,
-			       &(struct provider_request){ .path = "a", .digest = &d, .size = 5 },
-			       &got, NULL);
+	                       &(struct provider_request){.path = "a", .digest = &d, .size = 5},
+	                       &got, NULL);
 	assert_true(fd >= 0);
 	assert_true(digest_equal(&d, &got));
 	close(fd);
@@ -146,8 +145,8 @@ test_corrupt_store_blob_fails_with_ebadmsg(void **state)
 	close(fd);
 	free(path);
 	fd = provider_set_open(f->ps, f->u,
-			       &(struct provider_request){ .path = "a", .digest = &d, .size = 5 },
-			       &got, &err);
+	                       &(struct provider_request){.path = "a", .digest = &d, .size = 5},
+	                       &got, &err);
 	assert_int_equal(fd, -EBADMSG);
 	assert_non_null(strstr(err->msg, "corrupt"));
 	assert_non_null(strstr(err->msg, hex));
@@ -158,12 +157,12 @@ static void
 test_missing_content_without_locator_is_enoent(void **state)
 {
 	struct fixture *f = *state;
-	struct digest d = { { 1, 2, 3 } }, got;
+	struct digest d = {{1, 2, 3}}, got;
 
 	assert_int_equal(provider_set_open(f->ps, f->u,
-					   &(struct provider_request){ .digest = &d, .size = 1 },
-					   &got, NULL),
-			 -ENOENT);
+	                                   &(struct provider_request){.digest = &d, .size = 1},
+	                                   &got, NULL),
+	                 -ENOENT);
 }
 
 static void
@@ -176,11 +175,11 @@ test_local_file_is_ingested_and_hashed(void **state)
 	int fd;
 
 	digest_of_file(path, &want);
-	fd = provider_set_open(f->ps, f->u,
-			       &(struct provider_request){ .path = "big", .locator = loc,
-							   .locator_len = strlen(loc),
-							   .size = 3u << 20 },
-			       &got, NULL);
+	fd = provider_set_open(
+	    f->ps, f->u,
+	    &(struct provider_request){
+	        .path = "big", .locator = loc, .locator_len = strlen(loc), .size = 3u << 20},
+	    &got, NULL);
 	assert_true(fd >= 0);
 	assert_true(digest_equal(&want, &got));
 	assert_fd_holds(fd, path);
@@ -201,13 +200,14 @@ test_local_file_changed_since_scan_fails_with_eio(void **state)
 	struct digest got;
 
 	free(make_file(f, "f", 100, 2)); /* same size, new bytes, new mtime/ctime */
-	utimensat(AT_FDCWD, path, (struct timespec[2]){ { 0, UTIME_OMIT }, { 12345, 0 } }, 0);
+	utimensat(AT_FDCWD, path, (struct timespec[2]){{0, UTIME_OMIT}, {12345, 0}}, 0);
 	assert_int_equal(provider_set_open(f->ps, f->u,
-					   &(struct provider_request){
-						   .path = "f", .locator = loc,
-						   .locator_len = strlen(loc), .size = 100 },
-					   &got, &err),
-			 -EIO);
+	                                   &(struct provider_request){.path = "f",
+	                                                              .locator = loc,
+	                                                              .locator_len = strlen(loc),
+	                                                              .size = 100},
+	                                   &got, &err),
+	                 -EIO);
 	assert_non_null(strstr(err->msg, "changed"));
 	assert_non_null(strstr(err->msg, path));
 	kl_error_free(err);
@@ -220,15 +220,16 @@ test_local_bytes_must_match_known_digest(void **state)
 {
 	struct fixture *f = *state;
 	char *path = make_file(f, "f", 100, 1), *loc = locator_of(path);
-	struct digest wrong = { { 9 } }, got;
+	struct digest wrong = {{9}}, got;
 
 	assert_int_equal(provider_set_open(f->ps, f->u,
-					   &(struct provider_request){
-						   .path = "f", .locator = loc,
-						   .locator_len = strlen(loc), .digest = &wrong,
-						   .size = 100 },
-					   &got, NULL),
-			 -EBADMSG);
+	                                   &(struct provider_request){.path = "f",
+	                                                              .locator = loc,
+	                                                              .locator_len = strlen(loc),
+	                                                              .digest = &wrong,
+	                                                              .size = 100},
+	                                   &got, NULL),
+	                 -EBADMSG);
 	assert_int_equal(store_has_blob(f->store, &wrong), 0);
 	free(loc);
 	free(path);
@@ -241,12 +242,12 @@ test_local_path_outside_root_is_refused(void **state)
 	const char *loc = "local:1:2:3:4.000000000:5.000000000:/etc/passwd";
 	struct digest got;
 
-	assert_int_equal(provider_set_open(f->ps, f->u,
-					   &(struct provider_request){ .locator = loc,
-								       .locator_len = strlen(loc),
-								       .size = 3 },
-					   &got, NULL),
-			 -EPERM);
+	assert_int_equal(
+	    provider_set_open(
+	        f->ps, f->u,
+	        &(struct provider_request){.locator = loc, .locator_len = strlen(loc), .size = 3},
+	        &got, NULL),
+	    -EPERM);
 }
 
 static void
@@ -256,24 +257,24 @@ test_unknown_scheme_is_enotsup(void **state)
 	const char *loc = "nope:whatever";
 	struct digest got;
 
-	assert_int_equal(provider_set_open(f->ps, f->u,
-					   &(struct provider_request){ .locator = loc,
-								       .locator_len = strlen(loc),
-								       .size = 3 },
-					   &got, NULL),
-			 -ENOTSUP);
+	assert_int_equal(
+	    provider_set_open(
+	        f->ps, f->u,
+	        &(struct provider_request){.locator = loc, .locator_len = strlen(loc), .size = 3},
+	        &got, NULL),
+	    -ENOTSUP);
 }
 
 /* A provider that is not fd-backed: writes "fake:<text>"'s text as the content. */
 static int
 fake_fetch(void *data, const struct provider_request *req, struct store_writer *w,
-	   struct kl_error **err)
+           struct kl_error **err)
 {
 	(*(int *)data)++;
 	return store_writer_write(w, req->locator + 5, req->locator_len - 5, err);
 }
 
-static const struct provider_ops fake_ops = { .scheme = "fake", .fetch = fake_fetch };
+static const struct provider_ops fake_ops = {.scheme = "fake", .fetch = fake_fetch};
 
 static void
 test_generic_provider_and_store_locator(void **state)
@@ -287,19 +288,20 @@ test_generic_provider_and_store_locator(void **state)
 
 	provider_set_add(f->ps, &fake_ops, &calls);
 	digest_buffer("some bytes", 10, &want);
-	fd = provider_set_open(f->ps, f->u,
-			       &(struct provider_request){ .locator = loc, .locator_len = strlen(loc),
-							   .digest = &want, .size = 10 },
-			       &got, NULL);
+	fd = provider_set_open(
+	    f->ps, f->u,
+	    &(struct provider_request){
+	        .locator = loc, .locator_len = strlen(loc), .digest = &want, .size = 10},
+	    &got, NULL);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(calls, 1);
 	/* Now in the store: a "sha256:" locator finds it there. */
 	digest_to_string(&want, sloc);
-	fd = provider_set_open(f->ps, f->u,
-			       &(struct provider_request){ .locator = sloc,
-							   .locator_len = strlen(sloc), .size = 10 },
-			       &got, NULL);
+	fd = provider_set_open(
+	    f->ps, f->u,
+	    &(struct provider_request){.locator = sloc, .locator_len = strlen(sloc), .size = 10},
+	    &got, NULL);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_true(digest_equal(&want, &got));
@@ -323,13 +325,14 @@ test_batch_fetches_all_and_reports_failures(void **state)
 		snprintf(name, sizeof(name), "f%d", i);
 		paths[i] = make_file(f, name, (size_t)i * 37000 + 1, (unsigned)i);
 		locs[i] = locator_of(paths[i]);
-		reqs[i] = (struct provider_request){ .path = paths[i], .locator = locs[i],
-						     .locator_len = strlen(locs[i]),
-						     .size = (size_t)i * 37000 + 1 };
+		reqs[i] = (struct provider_request){.path = paths[i],
+		                                    .locator = locs[i],
+		                                    .locator_len = strlen(locs[i]),
+		                                    .size = (size_t)i * 37000 + 1};
 	}
-	reqs[7] = (struct provider_request){ .digest = &stored, .size = 12 };
+	reqs[7] = (struct provider_request){.digest = &stored, .size = 12};
 	free(make_file(f, "f13", 13 * 37000 + 1, 99)); /* changed after its "scan" */
-	utimensat(AT_FDCWD, paths[13], (struct timespec[2]){ { 0, UTIME_OMIT }, { 1, 0 } }, 0);
+	utimensat(AT_FDCWD, paths[13], (struct timespec[2]){{0, UTIME_OMIT}, {1, 0}}, 0);
 
 	assert_int_equal(provider_set_fetch_batch(f->ps, f->u, reqs, N, results, ds, &err), -EIO);
 	assert_non_null(strstr(err->msg, "f13"));
@@ -399,26 +402,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_store_blob_is_verified_and_served, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_store_blob_fails_with_ebadmsg, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_missing_content_without_locator_is_enoent,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_local_file_is_ingested_and_hashed, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_local_file_changed_since_scan_fails_with_eio,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_local_bytes_must_match_known_digest, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_local_path_outside_root_is_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_scheme_is_enotsup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_generic_provider_and_store_locator, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_batch_fetches_all_and_reports_failures, setup,
-						teardown),
-		cmocka_unit_test(test_local_locator_round_trip),
+	    cmocka_unit_test_setup_teardown(test_store_blob_is_verified_and_served, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_store_blob_fails_with_ebadmsg, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_content_without_locator_is_enoent, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_local_file_is_ingested_and_hashed, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_local_file_changed_since_scan_fails_with_eio,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_local_bytes_must_match_known_digest, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_local_path_outside_root_is_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_scheme_is_enotsup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generic_provider_and_store_locator, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_fetches_all_and_reports_failures, setup,
+	                                    teardown),
+	    cmocka_unit_test(test_local_locator_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,8 @@ struct job {
 	struct singleflight *sf;
 	struct digest key;
 	_Atomic int runs;
-	int code;           /* what fn returns */
-	unsigned wait_for;  /* fn waits until this many callers are waiting on it */
+	int code;          /* what fn returns */
+	unsigned wait_for; /* fn waits until this many callers are waiting on it */
 };
 
 struct caller {
@@ -58,7 +58,7 @@ call(void *p)
 	struct kl_error *err = NULL;
 
 	c->r = singleflight_do(c->job->sf, &c->job->key, produce, c->job, &c->value,
-			       sizeof(c->value), &c->shared, &err);
+	                       sizeof(c->value), &c->shared, &err);
 	if (err)
 		c->msg = xstrdup(err->msg);
 	kl_error_free(err);
@@ -69,7 +69,7 @@ static void
 run_callers(struct job *j, struct caller *cs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		cs[i] = (struct caller){ .job = j };
+		cs[i] = (struct caller){.job = j};
 		assert_int_equal(pthread_create(&cs[i].thread, NULL, call, &cs[i]), 0);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -79,13 +79,13 @@ run_callers(struct job *j, struct caller *cs, size_t n)
 static void
 test_single_caller_runs_function(void **state)
 {
-	struct job j = { .sf = singleflight_new() };
+	struct job j = {.sf = singleflight_new()};
 	uint64_t v = 0;
 	int shared = -1;
 
 	(void)state;
 	assert_int_equal(singleflight_do(j.sf, &j.key, produce, &j, &v, sizeof(v), &shared, NULL),
-			 0);
+	                 0);
 	assert_int_equal(v, 4242);
 	assert_int_equal(shared, 0);
 	assert_int_equal(j.runs, 1);
@@ -95,7 +95,7 @@ test_single_caller_runs_function(void **state)
 static void
 test_concurrent_callers_share_one_run(void **state)
 {
-	struct job j = { .sf = singleflight_new(), .wait_for = N_WAITERS };
+	struct job j = {.sf = singleflight_new(), .wait_for = N_WAITERS};
 	struct caller cs[N_WAITERS + 1];
 	struct singleflight_stats st;
 	int n_shared = 0;
@@ -118,7 +118,7 @@ test_concurrent_callers_share_one_run(void **state)
 static void
 test_error_reaches_every_waiter(void **state)
 {
-	struct job j = { .sf = singleflight_new(), .wait_for = N_WAITERS, .code = -EIO };
+	struct job j = {.sf = singleflight_new(), .wait_for = N_WAITERS, .code = -EIO};
 	struct caller cs[N_WAITERS + 1];
 
 	(void)state;
@@ -136,7 +136,7 @@ test_error_reaches_every_waiter(void **state)
 static void
 test_finished_flight_is_forgotten(void **state)
 {
-	struct job j = { .sf = singleflight_new() };
+	struct job j = {.sf = singleflight_new()};
 	uint64_t v;
 
 	(void)state;
@@ -149,8 +149,8 @@ test_finished_flight_is_forgotten(void **state)
 static void
 test_distinct_keys_run_separately(void **state)
 {
-	struct job a = { .sf = singleflight_new() }, b = { .sf = a.sf };
-	struct caller ca = { .job = &a }, cb = { .job = &b };
+	struct job a = {.sf = singleflight_new()}, b = {.sf = a.sf};
+	struct caller ca = {.job = &a}, cb = {.job = &b};
 
 	(void)state;
 	b.key.bytes[0] = 1;
@@ -168,11 +168,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_single_caller_runs_function),
-		cmocka_unit_test(test_concurrent_callers_share_one_run),
-		cmocka_unit_test(test_error_reaches_every_waiter),
-		cmocka_unit_test(test_finished_flight_is_forgotten),
-		cmocka_unit_test(test_distinct_keys_run_separately),
+	    cmocka_unit_test(test_single_caller_runs_function),
+	    cmocka_unit_test(test_concurrent_callers_share_one_run),
+	    cmocka_unit_test(test_error_reaches_every_waiter),
+	    cmocka_unit_test(test_finished_flight_is_forgotten),
+	    cmocka_unit_test(test_distinct_keys_run_separately),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

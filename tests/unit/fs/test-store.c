@@ -31,7 +31,8 @@ setup(void **state)
 	struct fixture *f = xcalloc(1, sizeof(*f));
 
 	f->dir = test_tmpdir();
-	if (store_open(f->dir, &(struct store_options){.flags = STORE_NO_SYNC}, &f->store, NULL) < 0)
+	if (store_open(f->dir, &(struct store_options){.flags = STORE_NO_SYNC}, &f->store, NULL) <
+	    0)
 		return -1;
 	*state = f;
 	return 0;
@@ -235,7 +236,8 @@ static void
 test_killed_ingest_leaves_nothing_visible_and_is_cleaned(void **state)
 {
 	struct fixture *f = *state;
-	char *ingest = xasprintf("%s/ingest", f->dir), *content = xasprintf("%s/content/sha256", f->dir);
+	char *ingest = xasprintf("%s/ingest", f->dir),
+	     *content = xasprintf("%s/content/sha256", f->dir);
 	struct store *s2;
 	int ready[2], status;
 	pid_t pid;
@@ -319,8 +321,8 @@ test_read_only_store_refuses_writes(void **state)
 	struct store_writer *w;
 	struct kl_error *err = NULL;
 
-	assert_int_equal(store_open(f->dir, &(struct store_options){.flags = STORE_READ_ONLY}, &ro,
-				    NULL), 0);
+	assert_int_equal(
+	    store_open(f->dir, &(struct store_options){.flags = STORE_READ_ONLY}, &ro, NULL), 0);
 	assert_int_equal(store_writer_begin(ro, &w, &err), -EROFS);
 	kl_error_freep(&err);
 	store_unref(ro);
@@ -330,16 +332,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ingest_buffer_then_read_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_absent_blob_is_enoent_without_message, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_with_wrong_expected_digest_stores_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_blob_is_detected_and_not_served, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_ingest_of_same_blob_all_succeed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_ingest_from_processes_leaves_one_good_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_killed_ingest_leaves_nothing_visible_and_is_cleaned, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_makes_blobs_visible_only_at_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreach_lists_every_blob, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_only_store_refuses_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ingest_buffer_then_read_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_absent_blob_is_enoent_without_message, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_with_wrong_expected_digest_stores_nothing,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_blob_is_detected_and_not_served, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_ingest_of_same_blob_all_succeed, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_concurrent_ingest_from_processes_leaves_one_good_copy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_killed_ingest_leaves_nothing_visible_and_is_cleaned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_makes_blobs_visible_only_at_commit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_foreach_lists_every_blob, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_store_refuses_writes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -476,9 +476,8 @@ resolve_alone(struct fixture *f, const char *fragment, const char *commit, struc
 	struct store *keep = f->store;
 	char *root = xasprintf("%s-alone", f->root);
 
-	assert_int_equal(store_open(root, &(struct store_options){.flags = STORE_NO_SYNC},
-	                            &f->store, NULL),
-	                 0);
+	assert_int_equal(
+	    store_open(root, &(struct store_options){.flags = STORE_NO_SYNC}, &f->store, NULL), 0);
 	resolve_ok(f, fragment, commit, ret);
 	f->store = store_unref(f->store);
 	f->store = keep;

@@ -407,7 +407,8 @@ test_truncated_and_corrupt_blobs_are_refused(void **state)
 		size_t len;
 
 		entry(t, "big", &te);
-		assert_int_equal(store_read_blob(f->store, &te.digest, 1u << 20, &buf, &len, NULL), 0);
+		assert_int_equal(store_read_blob(f->store, &te.digest, 1u << 20, &buf, &len, NULL),
+		                 0);
 		assert_int_equal(len, 300000);
 		assert_memory_equal(buf, data, 300000);
 		free(buf);

@@ -103,11 +103,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_set_keeps_innermost_and_prefix_adds_context),
-		cmocka_unit_test(test_hex_round_trip_and_rejects_bad_digits),
-		cmocka_unit_test(test_clean_relative_paths),
-		cmocka_unit_test(test_path_join),
-		cmocka_unit_test(test_read_all_respects_limit),
+	    cmocka_unit_test(test_error_set_keeps_innermost_and_prefix_adds_context),
+	    cmocka_unit_test(test_hex_round_trip_and_rejects_bad_digits),
+	    cmocka_unit_test(test_clean_relative_paths),
+	    cmocka_unit_test(test_path_join),
+	    cmocka_unit_test(test_read_all_respects_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
