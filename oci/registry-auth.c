@@ -10,21 +10,11 @@
 #include <strings.h>
 #include <sys/wait.h>
 
-#include <openssl/evp.h>
-
 #include "oci/reference.h"
+#include "util/base64.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/xalloc.h"
-
-static char *
-base64_encode(const char *in, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-
-	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
-	return out;
-}
 
 /* One auth-param value: quoted (with \-escapes) or a token; returns a new string and advances. */
 static char *
@@ -137,7 +127,7 @@ entry_basic(json_t *e)
 	if (!json_is_string(u) || !json_is_string(p))
 		return NULL;
 	up = xasprintf("%s:%s", json_string_value(u), json_string_value(p));
-	out = base64_encode(up, strlen(up));
+	out = kl_base64_encode(up, strlen(up));
 	free(up);
 	return out;
 }
@@ -344,7 +334,7 @@ registry_credhelper_answer(const char *helper, int status, const char *out, size
 	} else if (r >= 0) {
 		_cleanup_free_ char *up = xasprintf("%s:%s", u, sec);
 
-		ret->basic = base64_encode(up, strlen(up));
+		ret->basic = kl_base64_encode(up, strlen(up));
 	}
 	json_decref(j);
 	return r;

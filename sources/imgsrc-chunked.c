@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "oci/registry.h"
 #include "sources/imgsrc-internal.h"
 #include "sources/imgsrc.h"
+#include "util/base64.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/io.h"
@@ -74,30 +74,6 @@ imgsrc_chunked_decompress(const void *buf, size_t len, uint64_t ulen, char **ret
 	out[n] = '\0';
 	*ret = TAKE_PTR(out);
 	*ret_len = n;
-	return 0;
-}
-
-/* Decodes standard base64, padding optional, with openssl; -EINVAL on anything else. out holds
- * 3*len/4+3 bytes. */
-static int
-base64_decode(const char *in, size_t len, uint8_t *out, size_t *ret_n)
-{
-	size_t full = (len + 3) / 4 * 4, pad = 0;
-	_cleanup_free_ char *padded = NULL;
-	int n;
-
-	if (full > INT32_MAX)
-		return -EINVAL;
-	padded = xmalloc(full + 1);
-	memcpy(padded, in, len);
-	memset(padded + len, '=', full - len);
-	/* openssl decodes padding as zero bytes and counts them: take them off again */
-	while (pad < 2 && pad < full && padded[full - 1 - pad] == '=')
-		pad++;
-	n = EVP_DecodeBlock(out, (const unsigned char *)padded, (int)full);
-	if (n < 0 || (size_t)n < pad)
-		return -EINVAL;
-	*ret_n = (size_t)n - pad;
 	return 0;
 }
 
@@ -188,10 +164,10 @@ toc_xattrs(json_t *o, const char *source, const char *name, struct tree_xattr **
 
 		if (!json_is_string(v) || len > 2 * TREE_MAX_XATTR_VALUE)
 			goto bad;
-		val = xmalloc(len / 4 * 3 + 3);
+		val = xmalloc(KL_BASE64_DECODED_MAX(len));
 		x[n] = (struct tree_xattr){.name = key, .name_len = strlen(key), .value = val};
 		n++;
-		if (base64_decode(json_string_value(v), len, val, &x[n - 1].value_len) < 0)
+		if (kl_base64_decode(json_string_value(v), len, val, &x[n - 1].value_len) < 0)
 			goto bad;
 	}
 	*ret = x;

@@ -39,10 +39,11 @@ kl_closep(int *fd)
 		_taken;                                                                            \
 	})
 
-/* KL_DEFINE_CLEANUP(struct tree *, tree_unref) defines tree_unrefp(). */
+/* KL_DEFINE_CLEANUP(struct tree *, tree_unref) defines tree_unrefp(), which sets the variable
+ * to what tree_unref() returns (NULL), so a cleaned variable never dangles. */
 #define KL_DEFINE_CLEANUP(type, func)                                                              \
 	static inline void func##p(type *p)                                                        \
 	{                                                                                          \
 		if (*p)                                                                            \
-			(void)func(*p);                                                            \
+			*p = func(*p);                                                             \
 	}

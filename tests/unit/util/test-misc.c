@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for util/: errors, hex, paths, io. */
+/* Unit tests for util/: errors, hex, base64, cleanup, paths, io. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/base64.h"
+#include "util/cleanup.h"
 #include "util/error.h"
 #include "util/hex.h"
 #include "util/io.h"
@@ -99,12 +101,62 @@ test_read_all_respects_limit(void **state)
 	test_rmdir(dir);
 }
 
+static void
+test_base64_round_trip_with_and_without_padding(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"user:pw", "dXNlcjpwdw=="}};
+	uint8_t out[32];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *enc = kl_base64_encode(cases[i][0], strlen(cases[i][0]));
+		size_t unpadded = strcspn(cases[i][1], "=");
+
+		assert_string_equal(enc, cases[i][1]);
+		free(enc);
+		assert_int_equal(kl_base64_decode(cases[i][1], strlen(cases[i][1]), out, &n), 0);
+		assert_int_equal(n, strlen(cases[i][0]));
+		assert_memory_equal(out, cases[i][0], n);
+		assert_int_equal(kl_base64_decode(cases[i][1], unpadded, out, &n), 0);
+		assert_int_equal(n, strlen(cases[i][0]));
+	}
+	assert_int_equal(kl_base64_decode("Zm9v!", 5, out, &n), -EINVAL);
+	assert_int_equal(kl_base64_decode("Z", 1, out, &n), -EINVAL);
+}
+
+static int frees;
+
+static int *
+counted_free(int *p)
+{
+	frees++;
+	free(p);
+	return NULL;
+}
+KL_DEFINE_CLEANUP(int *, counted_free)
+
+static void
+test_cleanup_resets_the_variable(void **state)
+{
+	int *p = malloc(sizeof(*p));
+
+	(void)state;
+	counted_freep(&p);
+	assert_null(p);
+	counted_freep(&p); /* a second cleanup of the same variable is a no-op */
+	assert_int_equal(frees, 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_error_set_keeps_innermost_and_prefix_adds_context),
 	    cmocka_unit_test(test_hex_round_trip_and_rejects_bad_digits),
+	    cmocka_unit_test(test_base64_round_trip_with_and_without_padding),
+	    cmocka_unit_test(test_cleanup_resets_the_variable),
 	    cmocka_unit_test(test_clean_relative_paths),
 	    cmocka_unit_test(test_path_join),
 	    cmocka_unit_test(test_read_all_respects_limit),
