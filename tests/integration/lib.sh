@@ -34,7 +34,8 @@ track_mount() { _mounts+=("$1"); }
 # Registers a PID for killing at exit.
 track_pid() { _pids+=("$1"); }
 
-# Exits 77 (skip); under KILN_TEST_NO_SKIP (CI) a missing prerequisite is a failure instead.
+# Exits 77 (skip); under KILN_TEST_NO_SKIP (tests/run-all.sh sets it) a missing prerequisite is a
+# failure instead.
 skip() {
 	if [ -n "${KILN_TEST_NO_SKIP:-}" ]; then
 		echo "FAIL: cannot run here: $*" >&2
@@ -62,6 +63,22 @@ need_cmd() {
 
 # kiln with the test's store; output to stdout/stderr as usual.
 kiln() { "$KILN" "$@"; }
+
+# Runs kiln as nobody (65534) with a store of its own. The build directory may sit where nobody
+# cannot enter (a checkout under /root, mode 700), so this runs a copy of the binary in the
+# test's directory, which every user can read.
+kiln_as_nobody() {
+	need_root
+	need_cmd setpriv
+	if [ ! -x "$T/bin/kiln" ]; then
+		mkdir -p "$T/bin" "$T/nobody"
+		cp "$KILN" "$T/bin/kiln"
+		chown 65534:65534 "$T/nobody"
+		chmod 755 "$T" "$T/bin" "$T/bin/kiln"
+	fi
+	setpriv --reuid=65534 --regid=65534 --clear-groups env KILN_ROOT="$T/nobody/root" \
+		"$T/bin/kiln" "$@"
+}
 
 # Runs a command that must fail: expect_fail STATUS PATTERN cmd…; checks status and stderr.
 expect_fail() {

@@ -7,8 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-image.sh"
 
+need_fuse
 need_cmd jq skopeo umoci docker-registry curl python3 zstd
-kiln pull --help >/dev/null 2>&1 || skip "this kiln has no pull command"
 make_busybox_oci_layout "$T/bb" latest
 
 # The truth: umoci's unpack of the same image.
@@ -140,21 +140,7 @@ expect_fail 1 "layer ${nf}.*neither an eStargz nor a stargz footer" \
 ok "a layer annotated as eStargz without a footer is refused naming the layer"
 
 # Mounts: compare bytes and metadata with the truth.
-mount_images=
-if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
-	# Until cli/ passes image sources to mount, this reports and skips the mount checks.
-	mkdir -p "$T/probe"
-	if kiln mount "oci-layout://$T/bb:latest" "$T/probe" 2>"$T/probe.err"; then
-		track_mount "$T/probe"
-		kiln umount "$T/probe"
-		mount_images=1
-	elif grep -q "No such file or directory" "$T/probe.err"; then
-		echo "# SKIP mount checks: this kiln mount does not take image sources yet"
-	else
-		fail "mount of an image layout: $(cat "$T/probe.err")"
-	fi
-fi
-if [ -n "$mount_images" ]; then
+{
 	for src in "oci-layout://$T/bb:latest" "docker-image://$REGISTRY/busybox:latest" \
 		"oci-layout://$T/bb-zstd:latest" "oci-layout://$T/bb-estargz:latest"; do
 		m=$T/mnt.$RANDOM
@@ -231,9 +217,7 @@ if [ -n "$mount_images" ]; then
 	KILN_ROOT=$T/root-legacy-lazy kiln store verify >/dev/null ||
 		fail "store verify after legacy stargz"
 	ok "mount of the legacy stargz image from the registry reads lazily and matches"
-else
-	echo "# mount checks skipped (no FUSE, no root, or no image mount)"
-fi
+}
 
 # A corrupt layer in the registry's storage: an error naming the digest, nothing cached.
 make_rootfs_busybox "$T/r2"
@@ -368,7 +352,7 @@ expect_fail 1 "credential helper 'docker-credential-kiln-missing' is not on PATH
 ok "a failing or missing credential helper is an error naming it"
 
 # Lazy reads of a private registry's chunked layers: the mount's provider has the credentials.
-if [ -n "$mount_images" ]; then
+{
 	# auths, from a relative DOCKER_CONFIG (the background server reads it from "/")
 	m=$T/mnt.auth-zstd
 	mkdir -p "$m"
@@ -401,7 +385,7 @@ if [ -n "$mount_images" ]; then
 	compare_with_truth "$m" "docker-image://$AUTH_REGISTRY/busybox:estargz"
 	kiln umount "$m"
 	ok "lazy reads of eStargz through the auth proxy with a credential helper"
-fi
+}
 
 # A manifest naming a blob the registry does not have.
 expect_fail 1 "not found" kiln pull "docker-image://$REGISTRY/nothere:latest"
