@@ -21,6 +21,7 @@
 #include "fs/lazyfs.h"
 #include "fs/provider.h"
 #include "fs/store.h"
+#include "oci/registry.h"
 #include "sources/ctxsrc.h"
 #include "sources/source.h"
 #include "util/error.h"
@@ -30,7 +31,7 @@
 extern char **environ;
 
 static const char mount_usage[] =
-    "usage: kiln mount [-f] [--log FILE] SOURCE DIR\n"
+    "usage: kiln mount [-f] [--log FILE] [--registry-timeout DURATION] SOURCE DIR\n"
     "\n"
     "Shows SOURCE at DIR, read-only; file contents are read only when first used.\n"
     "SOURCE is a tree id (sha256:<hex>) in the store, a local directory, which is scanned\n"
@@ -45,6 +46,9 @@ static const char mount_usage[] =
     "                    (OS/ARCH[/VARIANT], default linux/amd64)\n"
     "  --insecure-registry HOST  images: allow plain HTTP to HOST[:PORT] (loopback always\n"
     "                    is); repeatable\n"
+    "  --registry-timeout D  images: give up when a registry sends nothing for D (like\n"
+    "                    10s, 500ms, 2m; default 30s), now and in the reads of file\n"
+    "                    contents later\n"
     "\n"
     "Without -f, kiln returns once the mount is ready. A mount left by a killed kiln is\n"
     "cleaned up first. Stop it with 'kiln umount DIR' (or SIGINT/SIGTERM to the server).\n";
@@ -297,9 +301,11 @@ parse_mount_args(int argc, char **argv, struct mount_job *job)
 	    {"log", required_argument, NULL, 'l'},
 	    {"platform", required_argument, NULL, 'p'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"registry-timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	struct kl_error *err = NULL;
 	int opt;
 
 	job->source.insecure_registries = job->insecure;
@@ -316,6 +322,14 @@ parse_mount_args(int argc, char **argv, struct mount_job *job)
 			break;
 		case 'i':
 			job->insecure[job->source.n_insecure_registries++] = optarg;
+			break;
+		case 't':
+			if (registry_parse_duration(optarg, &job->source.registry_timeout_ms,
+			                            &err) < 0) {
+				opt = cli_usage_error("mount", "--registry-timeout: %s", err->msg);
+				kl_error_free(err);
+				return opt;
+			}
 			break;
 		case 'h':
 			fputs(mount_usage, stdout);

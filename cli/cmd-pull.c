@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "fs/digest.h"
+#include "oci/registry.h"
 #include "sources/imgsrc.h"
 #include "sources/source.h"
 #include "util/cleanup.h"
@@ -17,7 +18,8 @@
 #include "util/xalloc.h"
 
 static const char usage[] =
-    "usage: kiln pull [--all] [--platform OS/ARCH[/VARIANT]] [--insecure-registry HOST]... REF\n"
+    "usage: kiln pull [--all] [--platform OS/ARCH[/VARIANT]] [--insecure-registry HOST]...\n"
+    "                 [--registry-timeout DURATION] REF\n"
     "\n"
     "Fetches and verifies an image's manifest and config and makes its tree; prints the\n"
     "tree id. REF is docker-image://[host[:port]/]repo[:tag|@digest] (the prefix may be\n"
@@ -28,7 +30,9 @@ static const char usage[] =
     "  --all                     fetch every layer blob now, too\n"
     "  --platform P              the platform to pick from a multi-platform image\n"
     "                            (default linux/amd64)\n"
-    "  --insecure-registry HOST  allow plain HTTP to HOST[:PORT] (loopback always is)\n";
+    "  --insecure-registry HOST  allow plain HTTP to HOST[:PORT] (loopback always is)\n"
+    "  --registry-timeout D      give up when a registry sends nothing for D (like 10s,\n"
+    "                            500ms, 2m; default 30s); such a stall is not retried\n";
 
 int
 cmd_pull(struct cli *c, int argc, char **argv)
@@ -37,6 +41,7 @@ cmd_pull(struct cli *c, int argc, char **argv)
 	    {"all", no_argument, NULL, 'a'},
 	    {"platform", required_argument, NULL, 'p'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"registry-timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -62,6 +67,14 @@ cmd_pull(struct cli *c, int argc, char **argv)
 			break;
 		case 'i':
 			insecure[so.n_insecure_registries++] = optarg;
+			break;
+		case 't':
+			if (registry_parse_duration(optarg, &so.registry_timeout_ms, &err) < 0) {
+				free(insecure);
+				r = cli_usage_error("pull", "--registry-timeout: %s", err->msg);
+				kl_error_free(err);
+				return r;
+			}
 			break;
 		default:
 			free(insecure);

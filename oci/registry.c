@@ -22,6 +22,7 @@
 #include "util/xalloc.h"
 
 struct registry {
+	CURLM *multi; /* runs each transfer, so that a silence is measured to the ms */
 	CURL *curl;
 	char *host, *repository, *scheme;
 	bool insecure;    /* may fall back to plain HTTP */
@@ -31,6 +32,7 @@ struct registry {
 	    auth;            /* basic, identity token (a helper's answer, when it names one) */
 	char *authorization; /* the Authorization header value in use, or NULL */
 	unsigned retries, backoff_ms, helper_timeout_ms;
+	unsigned timeout_ms; /* silence after which a request gives up */
 	uint64_t received;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -39,7 +41,8 @@ struct registry {
 enum sink_kind { SINK_MEMORY, SINK_WRITER, SINK_CALLBACK };
 
 struct request {
-	const char *what; /* for messages: "manifest latest", "blob sha256:…" */
+	const char *what;   /* for messages: "manifest latest", "blob sha256:…" */
+	const char *server; /* for messages: who answers; NULL: the registry */
 	char *url;
 	const char *accept;
 	const char *post;    /* a form to POST instead of a GET */
@@ -52,15 +55,36 @@ struct request {
 	struct store_writer *w; /* SINK_WRITER */
 	registry_data_fn fn;    /* SINK_CALLBACK */
 	void *userdata;
-	bool resumable;     /* a retry asks only for what is missing */
+	bool resumable; /* a retry asks only for what is missing */
+	bool sized;     /* the whole body's length is known: size (a descriptor's) */
+	uint64_t size;
 	uint64_t delivered; /* body bytes handed to the sink over all attempts */
+	uint64_t excess;    /* body bytes past size: counted, never sunk */
+	uint64_t announced; /* with wrong_size and no excess: the length the headers gave */
+	bool wrong_size;    /* the body is known not to be size bytes long: stop */
 	uint64_t skip;      /* bytes to drop (a 200 answer to a range request) */
-	bool body_started;  /* the current response's body has begun */
 	CURL *curl;
 	int sink_error; /* -errno a sink failed with */
+	unsigned attempts;
+	/* The current attempt: */
+	bool body_started;   /* its response's body has begun */
+	bool stopped;        /* we ended it on purpose, with what we need: not a failure */
+	bool stalled;        /* it met the timeout's silence */
+	int64_t last_ms;     /* when it last received a byte (or began) */
+	uint64_t got;        /* bytes it received, headers included */
+	uint64_t error_body; /* bytes of an error answer's body it dropped */
 	long status;
-	char *content_type, *www_authenticate;
+	char *content_type, *www_authenticate, *retry_after;
 };
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int
 error_from_curl(struct registry *r, struct kl_error **err, CURLcode c, const char *what)
@@ -138,7 +162,11 @@ registry_new(const char *host, const char *repository, const struct registry_opt
 		return kl_error_setf(err, EIO, "initializing libcurl");
 	r = xcalloc(1, sizeof(*r));
 	r->curl = curl_easy_init();
-	if (!r->curl) {
+	r->multi = curl_multi_init();
+	if (!r->curl || !r->multi) {
+		curl_easy_cleanup(r->curl);
+		if (r->multi)
+			curl_multi_cleanup(r->multi);
 		free(r);
 		return kl_error_setf(err, ENOMEM, "creating a libcurl handle");
 	}
@@ -149,6 +177,9 @@ registry_new(const char *host, const char *repository, const struct registry_opt
 	r->retries = opts && opts->retries ? opts->retries : REGISTRY_DEFAULT_RETRIES;
 	r->backoff_ms = opts && opts->backoff_ms ? opts->backoff_ms : 200;
 	r->helper_timeout_ms = opts ? opts->helper_timeout_ms : 0;
+	r->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : REGISTRY_DEFAULT_TIMEOUT_MS;
+	if (r->timeout_ms > REGISTRY_MAX_TIMEOUT_MS)
+		r->timeout_ms = REGISTRY_MAX_TIMEOUT_MS;
 	r->auth_file = opts && opts->auth_file ? xstrdup(opts->auth_file) : NULL;
 	*ret = r;
 	return 0;
@@ -160,6 +191,7 @@ registry_free(struct registry *r)
 	if (!r)
 		return NULL;
 	curl_easy_cleanup(r->curl);
+	curl_multi_cleanup(r->multi);
 	free(r->host);
 	free(r->repository);
 	free(r->scheme);
@@ -182,6 +214,12 @@ registry_bytes_received(const struct registry *r)
 	return r->received;
 }
 
+unsigned
+registry_timeout_ms(const struct registry *r)
+{
+	return r->timeout_ms;
+}
+
 static size_t
 on_header(char *data, size_t size, size_t n, void *userdata)
 {
@@ -190,11 +228,14 @@ on_header(char *data, size_t size, size_t n, void *userdata)
 	char **slot = NULL;
 	const char *colon = memchr(data, ':', len);
 
+	q->last_ms = now_ms();
+	q->got += len;
 	if (len >= 5 && !strncmp(data, "HTTP/", 5)) {
 		/* A new response (after a redirect or a 100): forget the last one's headers. */
 		free(q->content_type);
 		free(q->www_authenticate);
-		q->content_type = q->www_authenticate = NULL;
+		free(q->retry_after);
+		q->content_type = q->www_authenticate = q->retry_after = NULL;
 		q->body_started = false;
 		return len;
 	}
@@ -205,6 +246,8 @@ on_header(char *data, size_t size, size_t n, void *userdata)
 		slot = &q->content_type;
 	else if (name_len == 16 && !strncasecmp(data, "WWW-Authenticate", 16))
 		slot = &q->www_authenticate;
+	else if (name_len == 11 && !strncasecmp(data, "Retry-After", 11))
+		slot = &q->retry_after;
 	if (slot) {
 		const char *v = colon + 1, *end = data + len;
 
@@ -239,30 +282,80 @@ sink(struct request *q, const char *data, size_t n)
 	}
 }
 
+/* At the start of a body of known size: a Content-Length that cannot add up to it ends the
+ * request before the body is read. */
+static void
+check_announced(struct request *q, long status)
+{
+	curl_off_t cl = -1;
+	uint64_t total;
+
+	if (!q->sized ||
+	    curl_easy_getinfo(q->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK ||
+	    cl < 0)
+		return;
+	/* A 206 continues at what we have; a 200 is the whole blob again. */
+	total = (uint64_t)cl + (status == 206 ? q->delivered : 0);
+	if (total != q->size) {
+		q->announced = total;
+		q->wrong_size = true;
+	}
+}
+
+/* Cuts len to what the request still wants; returns false when the body is known to be too
+ * long (counted in excess, up to REGISTRY_SIZE_MARGIN past the size). */
+static bool
+clip(struct request *q, size_t *len)
+{
+	uint64_t want = q->ranged  ? q->end - q->start + 1 - q->delivered
+	                : q->sized ? q->size - q->delivered
+	                           : UINT64_MAX;
+
+	if (*len <= want)
+		return true;
+	if (q->ranged) {
+		q->stopped = true; /* all we asked for is here: a whole blob need not follow */
+	} else {
+		q->excess += *len - want;
+		q->wrong_size = q->excess > REGISTRY_SIZE_MARGIN;
+	}
+	*len = (size_t)want;
+	return !q->stopped && !q->wrong_size;
+}
+
 static size_t
 on_body(char *data, size_t size, size_t n, void *userdata)
 {
 	struct request *q = userdata;
 	size_t len = size * n, drop;
 	long status = 0;
+	bool go_on;
 	int r;
 
+	q->last_ms = now_ms();
+	q->got += len;
 	(void)curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status >= 300)
-		return len; /* an error body: ignored, the status says it all */
+	if (status < 200 || status >= 300) {
+		/* An error body: ignored, the status says it all; an endless one is cut short. */
+		q->error_body += len;
+		q->stopped = q->error_body > REGISTRY_MAX_ERROR_BODY;
+		return q->stopped ? 0 : len;
+	}
 	if (!q->body_started) {
 		q->body_started = true;
 		/* A server that ignores Range answers 200 with the whole blob. */
 		q->skip = status == 200 && (q->ranged || q->resumable)
 		              ? (q->ranged ? q->start : 0) + q->delivered
 		              : 0;
+		check_announced(q, status);
+		if (q->wrong_size)
+			return 0;
 	}
 	drop = q->skip < len ? (size_t)q->skip : len;
 	q->skip -= drop;
 	data += drop;
 	len -= drop;
-	if (q->ranged && q->delivered + len > q->end - q->start + 1)
-		len = (size_t)(q->end - q->start + 1 - q->delivered);
+	go_on = clip(q, &len);
 	if (len) {
 		r = sink(q, data, len);
 		if (r < 0) {
@@ -271,16 +364,19 @@ on_body(char *data, size_t size, size_t n, void *userdata)
 		}
 		q->delivered += len;
 	}
-	return size * n;
+	return go_on ? size * n : 0;
 }
 
+/* What another attempt can mend: a server error that may pass, a connection dropped or reset
+ * midway. Not a stall (it cost the whole timeout already), nor a refused connection (nobody
+ * listens), nor a status that will not change (501, 505). */
 static bool
 retryable(CURLcode c, long status)
 {
 	if (c == CURLE_OK)
-		return status >= 500 || status == 429 || status == 408;
-	return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT ||
-	       c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_PARTIAL_FILE ||
+		return (status >= 500 && status != 501 && status != 505) || status == 429 ||
+		       status == 408;
+	return c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_PARTIAL_FILE ||
 	       c == CURLE_GOT_NOTHING || c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
 }
 
@@ -306,6 +402,50 @@ restart_sink(struct request *q)
 	return 0;
 }
 
+/* Runs the transfer set up on r->curl to its end, or until r->timeout_ms pass without a byte
+ * (q->stalled, CURLE_OPERATION_TIMEDOUT). */
+static CURLcode
+run(struct registry *r, struct request *q)
+{
+	CURLcode c = CURLE_FAILED_INIT;
+	CURLMcode mc;
+	CURLMsg *m;
+	int running = 1, left;
+
+	q->last_ms = now_ms();
+	mc = curl_multi_add_handle(r->multi, r->curl);
+	while (mc == CURLM_OK) {
+		int64_t idle;
+		long wait = -1;
+
+		mc = curl_multi_perform(r->multi, &running);
+		if (mc != CURLM_OK || !running)
+			break;
+		idle = now_ms() - q->last_ms;
+		if (idle >= (int64_t)r->timeout_ms) {
+			c = CURLE_OPERATION_TIMEDOUT;
+			break;
+		}
+		(void)curl_multi_timeout(r->multi, &wait);
+		if (wait < 0 || wait > (int64_t)r->timeout_ms - idle)
+			wait = (long)((int64_t)r->timeout_ms - idle);
+		mc = curl_multi_poll(r->multi, NULL, 0, (int)wait, NULL);
+	}
+	if (mc != CURLM_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_multi_strerror(mc));
+		c = CURLE_FAILED_INIT;
+	}
+	while ((m = curl_multi_info_read(r->multi, &left)))
+		if (m->msg == CURLMSG_DONE && m->easy_handle == r->curl)
+			c = m->data.result;
+	(void)curl_multi_remove_handle(r->multi, r->curl);
+	if (c == CURLE_OPERATION_TIMEDOUT)
+		q->stalled = true; /* curl's own connect timeout is the same silence */
+	if (c == CURLE_WRITE_ERROR && q->stopped)
+		c = CURLE_OK; /* we ended it with what we need: the status stands */
+	return c;
+}
+
 static CURLcode
 attempt(struct registry *r, struct request *q, const char *url)
 {
@@ -317,7 +457,9 @@ attempt(struct registry *r, struct request *q, const char *url)
 	r->errbuf[0] = '\0';
 	q->curl = r->curl;
 	q->status = 0;
-	q->body_started = false;
+	q->body_started = q->stopped = q->stalled = false;
+	q->got = q->error_body = 0;
+	q->attempts++;
 	if (q->accept) {
 		accept = xasprintf("Accept: %s", q->accept);
 		h = curl_slist_append(h, accept);
@@ -337,9 +479,7 @@ attempt(struct registry *r, struct request *q, const char *url)
 	curl_easy_setopt(r->curl, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(r->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(r->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms);
 	curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
 	curl_easy_setopt(r->curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -356,7 +496,7 @@ attempt(struct registry *r, struct request *q, const char *url)
 		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	c = curl_easy_perform(r->curl);
+	c = run(r, q);
 	(void)curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &q->status);
 	{
 		curl_off_t got = 0;
@@ -369,12 +509,80 @@ attempt(struct registry *r, struct request *q, const char *url)
 	return c;
 }
 
+/* A stalled attempt, told as what the user waited for. */
+static int
+stall_error(struct registry *r, const struct request *q, struct kl_error **err)
+{
+	char t[REGISTRY_DURATION_SIZE];
+	_cleanup_free_ char *who =
+	    q->server ? xasprintf("the token server '%s'", q->server) : xstrdup("the registry");
+
+	registry_format_duration(r->timeout_ms, t);
+	if (!q->got)
+		return kl_error_setf(err, ETIMEDOUT, "%s from '%s/%s': no response from %s in %s",
+		                     q->what, r->host, r->repository, who, t);
+	return kl_error_setf(err, ETIMEDOUT,
+	                     "%s from '%s/%s': %s stopped sending for %s, after %" PRIu64 " bytes",
+	                     q->what, r->host, r->repository, who, t, q->got);
+}
+
+/* The message for an attempt that failed in transfer. */
+static int
+transfer_error(struct registry *r, const struct request *q, CURLcode c, struct kl_error **err)
+{
+	if (q->stalled)
+		return stall_error(r, q, err);
+	return error_from_curl(r, err, c, q->what);
+}
+
+/* A body that is not its descriptor's size. */
+static int
+size_error(struct registry *r, const struct request *q, struct kl_error **err)
+{
+	if (q->excess > REGISTRY_SIZE_MARGIN)
+		return kl_error_setf(err, EBADMSG,
+		                     "%s from '%s/%s' has the wrong size: more than %" PRIu64
+		                     " bytes, its descriptor says %" PRIu64,
+		                     q->what, r->host, r->repository,
+		                     q->size + REGISTRY_SIZE_MARGIN, q->size);
+	return kl_error_setf(
+	    err, EBADMSG,
+	    "%s from '%s/%s' has the wrong size: %" PRIu64 " bytes, its descriptor says %" PRIu64,
+	    q->what, r->host, r->repository,
+	    q->excess || !q->wrong_size ? q->delivered + q->excess : q->announced, q->size);
+}
+
+/* After a retryable answer: how long to wait before the next attempt (*ret_ms: its
+ * Retry-After, or backoff_ms), or an error when the registry asks for a longer wait than
+ * REGISTRY_MAX_RETRY_AFTER_MS: not worth waiting for. */
+static int
+retry_delay(struct registry *r, const struct request *q, unsigned backoff_ms, unsigned *ret_ms,
+            struct kl_error **err)
+{
+	char t[REGISTRY_DURATION_SIZE];
+	uint64_t ms;
+
+	*ret_ms = backoff_ms;
+	if ((q->status != 429 && q->status != 503) || !q->retry_after ||
+	    registry_parse_retry_after(q->retry_after, time(NULL), &ms) < 0)
+		return 0;
+	if (ms > REGISTRY_MAX_RETRY_AFTER_MS)
+		return kl_error_setf(err, EAGAIN,
+		                     "%s from '%s/%s': HTTP %ld, and the registry asks to retry "
+		                     "in %" PRIu64 " s: longer than the %s kiln waits",
+		                     q->what, r->host, r->repository, q->status, ms / 1000,
+		                     registry_format_duration(REGISTRY_MAX_RETRY_AFTER_MS, t));
+	*ret_ms = (unsigned)ms;
+	return 0;
+}
+
 /* Performs q with retries and an insecure host's fallback to HTTP; leaves q->status set. */
 static int
 perform(struct registry *r, struct request *q, const char *path, struct kl_error **err)
 {
-	unsigned delay = r->backoff_ms;
+	unsigned delay = r->backoff_ms, wait;
 	CURLcode c = CURLE_OK;
+	int ret;
 
 	for (unsigned i = 0;; i++) {
 		_cleanup_free_ char *url = xasprintf("%s://%s/v2/%s", r->scheme, r->host, path);
@@ -383,9 +591,16 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 			return kl_error_setf(err, EIO, "%s from '%s/%s': transfer failed midway",
 			                     q->what, r->host, r->repository);
 		c = attempt(r, q, url);
+		if (q->sink_error == -EFBIG && q->kind == SINK_MEMORY)
+			return kl_error_setf(err, EFBIG, "%s from '%s/%s': larger than %zu bytes",
+			                     q->what, r->host, r->repository, q->max);
 		if (q->sink_error)
 			return kl_error_set(err, -q->sink_error, "%s from '%s/%s'", q->what,
 			                    r->host, r->repository);
+		if (q->wrong_size || q->excess)
+			return size_error(r, q, err);
+		if (q->stalled)
+			return stall_error(r, q, err);
 		if (c != CURLE_OK && r->insecure && !strcmp(r->scheme, "https") &&
 		    (c == CURLE_SSL_CONNECT_ERROR || c == CURLE_COULDNT_CONNECT ||
 		     c == CURLE_GOT_NOTHING || c == CURLE_RECV_ERROR)) {
@@ -398,13 +613,16 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 		}
 		if (!retryable(c, q->status) || i >= r->retries)
 			break;
-		kl_debug("registry %s: %s: %s, retrying in %u ms", r->host, q->what,
-		         c ? curl_easy_strerror(c) : "server error", delay);
-		backoff(delay);
+		ret = retry_delay(r, q, delay, &wait, err);
+		if (ret < 0)
+			return ret;
+		kl_debug("registry %s: %s: %s (HTTP %ld), retrying in %u ms", r->host, q->what,
+		         c ? curl_easy_strerror(c) : "server error", q->status, wait);
+		backoff(wait);
 		delay *= 2;
 	}
 	if (c != CURLE_OK)
-		return error_from_curl(r, err, c, q->what);
+		return transfer_error(r, q, c, err);
 	return 0;
 }
 
@@ -414,6 +632,7 @@ request_done(struct request *q)
 	free(q->buf);
 	free(q->content_type);
 	free(q->www_authenticate);
+	free(q->retry_after);
 }
 
 /* The token request for challenge c: a GET with the scope in the query and basic credentials,
@@ -454,8 +673,10 @@ static int
 fetch_token(struct registry *r, const struct registry_challenge *c, struct kl_error **err)
 {
 	_cleanup_free_ char *url = NULL, *post = NULL;
-	struct request q = {
-	    .what = "auth token", .kind = SINK_MEMORY, .max = REGISTRY_MAX_TOKEN_RESPONSE};
+	struct request q = {.what = "auth token",
+	                    .server = c->realm,
+	                    .kind = SINK_MEMORY,
+	                    .max = REGISTRY_MAX_TOKEN_RESPONSE};
 	json_t *j, *tok;
 	json_error_t je;
 	CURLcode cc;
@@ -469,7 +690,7 @@ fetch_token(struct registry *r, const struct registry_challenge *c, struct kl_er
 	free(r->authorization);
 	r->authorization = NULL;
 	if (cc != CURLE_OK)
-		ret = error_from_curl(r, err, cc, "auth token");
+		ret = transfer_error(r, &q, cc, err);
 	else if (q.sink_error)
 		ret = kl_error_set(err, -q.sink_error, "auth token for '%s'", r->host);
 	else if (q.status != 200)
@@ -549,26 +770,48 @@ get(struct registry *r, struct request *q, const char *path, struct kl_error **e
 		return kl_error_setf(err, EACCES, "%s from '%s/%s': access denied (HTTP %ld)",
 		                     q->what, r->host, r->repository, q->status);
 	if (q->status < 200 || q->status >= 300)
-		return kl_error_setf(err, EIO, "%s from '%s/%s': HTTP %ld", q->what, r->host,
-		                     r->repository, q->status);
+		return kl_error_setf(
+		    err, EIO, "%s from '%s/%s': HTTP %ld%s", q->what, r->host, r->repository,
+		    q->status,
+		    retryable(CURLE_OK, q->status) && q->attempts > 1 ? " to every attempt" : "");
+	if (q->sized && q->delivered != q->size)
+		return size_error(r, q, err);
 	return 0;
 }
 
+/* A descriptor's size above what the caller reads: refused before anything is fetched. */
+static int
+check_size_limit(struct registry *r, const char *what, uint64_t size, size_t max,
+                 struct kl_error **err)
+{
+	if (size == REGISTRY_SIZE_UNKNOWN || size <= max)
+		return 0;
+	return kl_error_setf(err, EFBIG,
+	                     "%s from '%s/%s': its descriptor says %" PRIu64
+	                     " bytes, more than the %zu kiln reads",
+	                     what, r->host, r->repository, size, max);
+}
+
 int
-registry_get_manifest(struct registry *r, const char *ref, size_t max, char **ret_buf,
-                      size_t *ret_len, char **ret_content_type, struct kl_error **err)
+registry_get_manifest(struct registry *r, const char *ref, uint64_t size, size_t max,
+                      char **ret_buf, size_t *ret_len, char **ret_content_type,
+                      struct kl_error **err)
 {
 	_cleanup_free_ char *what = xasprintf("manifest '%s'", ref);
 	_cleanup_free_ char *path = xasprintf("%s/manifests/%s", r->repository, ref);
-	struct request q = {
-	    .what = what, .accept = OCI_MANIFEST_ACCEPT, .kind = SINK_MEMORY, .max = max};
+	struct request q = {.what = what,
+	                    .accept = OCI_MANIFEST_ACCEPT,
+	                    .kind = SINK_MEMORY,
+	                    .max = max,
+	                    .sized = size != REGISTRY_SIZE_UNKNOWN,
+	                    .size = size};
 	struct digest want, got;
 	int ret;
 
+	ret = check_size_limit(r, what, size, max, err);
+	if (ret < 0)
+		return ret;
 	ret = get(r, &q, path, err);
-	if (ret == -EFBIG)
-		ret = kl_error_setf(err, EFBIG, "%s from '%s/%s': larger than %zu bytes", what,
-		                    r->host, r->repository, max);
 	if (ret >= 0 && digest_parse(ref, strlen(ref), &want, NULL) == 0) {
 		digest_buffer(q.buf ? q.buf : "", q.len, &got);
 		if (!digest_equal(&want, &got))
@@ -588,20 +831,25 @@ registry_get_manifest(struct registry *r, const char *ref, size_t max, char **re
 }
 
 int
-registry_get_blob(struct registry *r, const struct digest *d, size_t max, char **ret_buf,
-                  size_t *ret_len, struct kl_error **err)
+registry_get_blob(struct registry *r, const struct digest *d, uint64_t size, size_t max,
+                  char **ret_buf, size_t *ret_len, struct kl_error **err)
 {
 	char id[DIGEST_STRING_SIZE];
 	_cleanup_free_ char *what = xasprintf("blob %s", digest_to_string(d, id));
 	_cleanup_free_ char *path = xasprintf("%s/blobs/%s", r->repository, id);
-	struct request q = {.what = what, .kind = SINK_MEMORY, .max = max, .resumable = true};
+	struct request q = {.what = what,
+	                    .kind = SINK_MEMORY,
+	                    .max = max,
+	                    .resumable = true,
+	                    .sized = size != REGISTRY_SIZE_UNKNOWN,
+	                    .size = size};
 	struct digest got;
 	int ret;
 
+	ret = check_size_limit(r, what, size, max, err);
+	if (ret < 0)
+		return ret;
 	ret = get(r, &q, path, err);
-	if (ret == -EFBIG)
-		ret = kl_error_setf(err, EFBIG, "%s from '%s/%s': larger than %zu bytes", what,
-		                    r->host, r->repository, max);
 	if (ret >= 0) {
 		digest_buffer(q.buf ? q.buf : "", q.len, &got);
 		if (!digest_equal(d, &got))
@@ -618,13 +866,17 @@ registry_get_blob(struct registry *r, const struct digest *d, size_t max, char *
 }
 
 int
-registry_fetch_blob(struct registry *r, const struct digest *d, struct store *s,
+registry_fetch_blob(struct registry *r, const struct digest *d, uint64_t size, struct store *s,
                     struct kl_error **err)
 {
 	char id[DIGEST_STRING_SIZE];
 	_cleanup_free_ char *what = xasprintf("blob %s", digest_to_string(d, id));
 	_cleanup_free_ char *path = xasprintf("%s/blobs/%s", r->repository, id);
-	struct request q = {.what = what, .kind = SINK_WRITER, .resumable = true};
+	struct request q = {.what = what,
+	                    .kind = SINK_WRITER,
+	                    .resumable = true,
+	                    .sized = size != REGISTRY_SIZE_UNKNOWN,
+	                    .size = size};
 	int ret;
 
 	if (store_has_blob(s, d) > 0)

@@ -1,8 +1,14 @@
 /* registry — a client of the distribution API v2 (OCI distribution spec) for one repository:
- * manifests and blobs, every byte verified against its digest, anonymous / basic / bearer-token
- * auth with credentials from a Docker config.json or the docker credential helpers it names,
- * plain HTTP only for loopback hosts and hosts named insecure, retries with exponential backoff
- * on 5xx, 429 and connection errors.
+ * manifests and blobs, every byte verified against its digest and, where a descriptor gives it,
+ * its size, anonymous / basic / bearer-token auth with credentials from a Docker config.json or
+ * the docker credential helpers it names, plain HTTP only for loopback hosts and hosts named
+ * insecure.
+ *
+ * A request gives up once the registry has sent nothing for the timeout (connecting included),
+ * and such a stall is not retried: it already cost the whole timeout. What another attempt can
+ * mend is retried, with exponential backoff: a connection dropped or reset, HTTP 5xx (but 501 and
+ * 505), 408 and 429 — a 429 or 503 after its Retry-After, when that is at most
+ * REGISTRY_MAX_RETRY_AFTER_MS (longer: an error at once). A refused connection is not retried.
  *
  * Not thread-safe: one client per thread (a client is cheap; auth is negotiated on the first
  * 401 it meets, not by a ping, and only then are the credentials read or a helper run). */
@@ -10,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "fs/digest.h"
 #include "util/cleanup.h"
@@ -23,6 +30,14 @@ struct store;
 #define REGISTRY_DEFAULT_RETRIES 4u
 #define REGISTRY_MAX_HELPER_OUTPUT (1u << 20) /* bytes of a credential helper's answer */
 #define REGISTRY_HELPER_TIMEOUT_MS 10000u
+#define REGISTRY_DEFAULT_TIMEOUT_MS 30000u /* silence after which a request gives up */
+#define REGISTRY_MAX_TIMEOUT_MS 86400000u  /* the longest timeout accepted: a day */
+#define REGISTRY_MAX_RETRY_AFTER_MS 60000u /* the longest Retry-After waited for */
+#define REGISTRY_SIZE_UNKNOWN UINT64_MAX   /* a size no descriptor gave (a manifest by tag) */
+/* Bytes read past a descriptor's size, to tell by how much a blob is longer; never stored. */
+#define REGISTRY_SIZE_MARGIN (64u << 10)
+#define REGISTRY_MAX_ERROR_BODY (64u << 10) /* bytes of an error answer read, then dropped */
+#define REGISTRY_DURATION_SIZE 32           /* room for registry_format_duration() */
 
 struct registry_options {
 	const char *const *insecure_hosts; /* plain HTTP (after HTTPS fails) allowed to these */
@@ -31,6 +46,7 @@ struct registry_options {
 	unsigned retries;           /* 0: REGISTRY_DEFAULT_RETRIES */
 	unsigned backoff_ms;        /* first retry delay, doubled each time; 0: 200 */
 	unsigned helper_timeout_ms; /* a credential helper's time to answer; 0: 10 s */
+	unsigned timeout_ms;        /* give up after this long without a byte; 0: the default */
 };
 
 /* host is "name[:port]" (api host: registry-1.docker.io for Docker Hub), repository
@@ -43,24 +59,47 @@ KL_DEFINE_CLEANUP(struct registry *, registry_free)
 const char *registry_scheme(const struct registry *r);
 /* Bytes of response bodies received so far (for measurements). */
 uint64_t registry_bytes_received(const struct registry *r);
+/* The silence, in ms, after which a request gives up (REGISTRY_DEFAULT_TIMEOUT_MS unless the
+ * options said otherwise). */
+unsigned registry_timeout_ms(const struct registry *r);
+
+/* The sizes below are a descriptor's "size": an answer of another length is refused with
+ * -EBADMSG naming the blob and both sizes, and no more than REGISTRY_SIZE_MARGIN bytes past it
+ * are read. A request that met the timeout's silence fails with -ETIMEDOUT. */
 
 /* GETs manifest ref (a tag or "sha256:<hex>") accepting OCI and Docker manifests and indexes,
- * at most max bytes. When ref is a digest the bytes are verified against it. ret_content_type
- * (may be NULL) gets the Content-Type. */
-int registry_get_manifest(struct registry *r, const char *ref, size_t max, char **ret_buf,
-                          size_t *ret_len, char **ret_content_type, struct kl_error **err);
-/* GETs a whole blob of at most max bytes into memory, verified (-EBADMSG naming the digest). */
-int registry_get_blob(struct registry *r, const struct digest *d, size_t max, char **ret_buf,
-                      size_t *ret_len, struct kl_error **err);
-/* Streams blob d into the store, verified against d before it becomes visible (-EBADMSG
- * naming the digest otherwise: nothing is stored). A blob already present is not fetched. */
-int registry_fetch_blob(struct registry *r, const struct digest *d, struct store *s,
+ * at most max bytes. When ref is a digest the bytes are verified against it, and against size
+ * (the descriptor's, or REGISTRY_SIZE_UNKNOWN: at most max). ret_content_type (may be NULL)
+ * gets the Content-Type. */
+int registry_get_manifest(struct registry *r, const char *ref, uint64_t size, size_t max,
+                          char **ret_buf, size_t *ret_len, char **ret_content_type,
+                          struct kl_error **err);
+/* GETs a whole blob of size bytes into memory, verified (-EBADMSG naming the digest); a size
+ * above max is -EFBIG before anything is fetched. */
+int registry_get_blob(struct registry *r, const struct digest *d, uint64_t size, size_t max,
+                      char **ret_buf, size_t *ret_len, struct kl_error **err);
+/* Streams blob d of size bytes into the store, verified against d and size before it becomes
+ * visible (-EBADMSG naming the digest otherwise: nothing is stored, and at most size bytes were
+ * written). A blob already present is not fetched. */
+int registry_fetch_blob(struct registry *r, const struct digest *d, uint64_t size, struct store *s,
                         struct kl_error **err);
 /* GETs bytes [off, off+len) of blob d (HTTP Range), handing them to fn in order; fn returns
- * < 0 to stop with that code. Fails with -EIO when the registry sends fewer bytes. */
+ * < 0 to stop with that code. Reading stops at len bytes (a registry that ignores the range
+ * and sends the whole blob is cut short). Fails with -EIO when the registry sends fewer. */
 typedef int (*registry_data_fn)(const void *buf, size_t n, void *userdata);
 int registry_get_range(struct registry *r, const struct digest *d, uint64_t off, uint64_t len,
                        registry_data_fn fn, void *userdata, struct kl_error **err);
+
+/* Parses a duration such as "10s", "500ms", "2m", "1.5s" or "1m30s" (units ms, s, m, h; a
+ * number may have a fraction) into ms, between 1 ms and REGISTRY_MAX_TIMEOUT_MS; -EINVAL with
+ * err naming the text otherwise. */
+int registry_parse_duration(const char *text, unsigned *ret_ms, struct kl_error **err);
+/* Writes ms as a person reads it ("500ms", "2s", "1.5s", "2m", "1m30s") into buf
+ * (REGISTRY_DURATION_SIZE bytes); returns buf. */
+const char *registry_format_duration(unsigned ms, char *buf);
+/* A Retry-After value (delta-seconds, or an HTTP-date, read as seen at now) in ms; a date in
+ * the past is 0. -EINVAL when it is neither. */
+int registry_parse_retry_after(const char *value, time_t now, uint64_t *ret_ms);
 
 /* Auth pieces, exposed for tests. */
 enum registry_auth_scheme {

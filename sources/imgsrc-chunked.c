@@ -25,6 +25,7 @@
 #include "oci/registry.h"
 #include "sources/imgsrc-internal.h"
 #include "sources/imgsrc.h"
+#include "sources/source.h"
 #include "util/base64.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -559,6 +560,8 @@ imgsrc_estargz_toc_digests(const char *manifest, size_t len, size_t n_layers, ch
 struct provider_data {
 	struct store *store;
 	char *auth_file; /* a Docker config.json for registry reads, or NULL */
+	/* registry_options.timeout_ms of those reads */
+	unsigned timeout_ms;
 };
 
 /* One file's decoder: zstd frames or gzip members, writing at most want bytes (an eStargz
@@ -721,7 +724,8 @@ fetch_range(struct provider_data *pd, const struct digest *blob, uint64_t off, u
 		const char *insecure[] = {host};
 		struct registry_options o = {.insecure_hosts = insecure,
 		                             .n_insecure_hosts = !strcmp(scheme, "http") ? 1 : 0,
-		                             .auth_file = pd->auth_file};
+		                             .auth_file = pd->auth_file,
+		                             .timeout_ms = pd->timeout_ms};
 
 		r = registry_new(host, repo + 1, &o, &reg, err);
 	}
@@ -784,11 +788,12 @@ static const struct provider_ops layer_ops = {
 };
 
 void
-imgsrc_add_provider(struct provider_set *ps, struct store *s, const char *auth_file)
+imgsrc_add_provider(struct provider_set *ps, struct store *s, const struct source_options *opts)
 {
 	struct provider_data *pd = xcalloc(1, sizeof(*pd));
 
 	pd->store = store_ref(s);
-	pd->auth_file = auth_file ? xstrdup(auth_file) : NULL;
+	pd->auth_file = opts && opts->auth_file ? xstrdup(opts->auth_file) : NULL;
+	pd->timeout_ms = opts ? opts->registry_timeout_ms : 0;
 	provider_set_add(ps, &layer_ops, pd);
 }

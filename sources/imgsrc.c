@@ -96,20 +96,21 @@ image_open(struct image *im, struct kl_error **err)
 		    .insecure_hosts = im->opts->insecure_registries,
 		    .n_insecure_hosts = im->opts->n_insecure_registries,
 		    .auth_file = im->auth_file,
+		    .timeout_ms = im->opts->registry_timeout_ms,
 		};
 
 		return registry_new(host, im->ref.repository, &o, &im->reg, err);
 	}
 }
 
-/* Reads a whole small blob, verified. */
+/* Reads a whole small blob of descriptor d, verified. */
 static int
-read_blob(struct image *im, const struct digest *d, size_t max, char **ret, size_t *ret_len,
+read_blob(struct image *im, const struct oci_descriptor *d, size_t max, char **ret, size_t *ret_len,
           struct kl_error **err)
 {
 	if (im->reg)
-		return registry_get_blob(im->reg, d, max, ret, ret_len, err);
-	return oci_layout_read_blob(im->layout, d, max, ret, ret_len, err);
+		return registry_get_blob(im->reg, &d->digest, d->size, max, ret, ret_len, err);
+	return oci_layout_read_blob(im->layout, &d->digest, max, ret, ret_len, err);
 }
 
 /* The first manifest document: by tag or digest. ret_digest gets the digest of its bytes. */
@@ -123,8 +124,8 @@ read_top(struct image *im, char **ret, size_t *ret_len, char **ret_type, struct 
 	if (im->reg) {
 		_cleanup_free_ char *mref = oci_reference_manifest_ref(&im->ref);
 
-		r = registry_get_manifest(im->reg, mref, OCI_MAX_MANIFEST_SIZE, ret, ret_len,
-		                          ret_type, err);
+		r = registry_get_manifest(im->reg, mref, REGISTRY_SIZE_UNKNOWN,
+		                          OCI_MAX_MANIFEST_SIZE, ret, ret_len, ret_type, err);
 		if (r >= 0)
 			digest_buffer(*ret, *ret_len, ret_digest);
 		return r;
@@ -148,6 +149,7 @@ read_manifest(struct image *im, struct oci_manifest *ret, struct digest *ret_dig
 	_cleanup_free_ char *buf = NULL, *type = NULL;
 	struct oci_platform want = {0};
 	struct digest d;
+	uint64_t size = REGISTRY_SIZE_UNKNOWN; /* of the manifest named by digest */
 	size_t len;
 	int r;
 
@@ -182,6 +184,7 @@ read_manifest(struct image *im, struct oci_manifest *ret, struct digest *ret_dig
 		i = oci_index_select(&idx, &want, err);
 		if (i >= 0) {
 			d = idx.manifests[i].digest;
+			size = idx.manifests[i].size;
 			free(type);
 			type = idx.manifests[i].media_type ? xstrdup(idx.manifests[i].media_type)
 			                                   : NULL;
@@ -196,7 +199,7 @@ read_manifest(struct image *im, struct oci_manifest *ret, struct digest *ret_dig
 			char id[DIGEST_STRING_SIZE];
 
 			free(TAKE_PTR(type));
-			r = registry_get_manifest(im->reg, digest_to_string(&d, id),
+			r = registry_get_manifest(im->reg, digest_to_string(&d, id), size,
 			                          OCI_MAX_MANIFEST_SIZE, &buf, &len, &type, err);
 		} else {
 			r = oci_layout_read_blob(im->layout, &d, OCI_MAX_MANIFEST_SIZE, &buf, &len,
@@ -363,7 +366,7 @@ tar_layer(struct image *im, const struct oci_descriptor *l, const char *source, 
 	int r;
 
 	if (im->reg) {
-		r = registry_fetch_blob(im->reg, &l->digest, im->store, err);
+		r = registry_fetch_blob(im->reg, &l->digest, l->size, im->store, err);
 		if (r < 0)
 			return r;
 		fd = store_open_blob(im->store, &l->digest, err);
@@ -390,7 +393,7 @@ layer_tree(struct image *im, const struct oci_descriptor *l, size_t i, struct di
 	if (imgsrc_record_get(im->store, "layers", &l->digest, ret) == 0) {
 		if (!chunked || !im->opts->all_layers || !im->reg)
 			return 0;
-		return registry_fetch_blob(im->reg, &l->digest, im->store, err);
+		return registry_fetch_blob(im->reg, &l->digest, l->size, im->store, err);
 	}
 	source = xasprintf("%s of '%s'", id, im->spec);
 	if (c == OCI_LAYER_UNKNOWN)
@@ -403,7 +406,7 @@ layer_tree(struct image *im, const struct oci_descriptor *l, size_t i, struct di
 	else
 		r = tar_layer(im, l, source, ret, err);
 	if (r >= 0 && chunked && im->opts->all_layers && im->reg)
-		r = registry_fetch_blob(im->reg, &l->digest, im->store, err);
+		r = registry_fetch_blob(im->reg, &l->digest, l->size, im->store, err);
 	if (r < 0)
 		return r;
 	rec = xasprintf("%s\n", digest_to_string(ret, tid));
@@ -509,7 +512,7 @@ resolve(struct image *im, struct digest *ret, struct kl_error **err)
 		oci_manifest_done(&m);
 		return 0;
 	}
-	r = read_blob(im, &m.config.digest, OCI_MAX_CONFIG_SIZE, &cfg, &cfg_len, err);
+	r = read_blob(im, &m.config, OCI_MAX_CONFIG_SIZE, &cfg, &cfg_len, err);
 	if (r >= 0)
 		r = oci_config_parse(cfg, cfg_len, &c, err);
 	if (r >= 0 && im->opts->platform)

@@ -15,5 +15,7 @@ struct store;
 int imgsrc_resolve(struct store *s, const char *spec, const struct source_options *opts,
                    struct digest *ret, struct kl_error **err);
 /* Registers the "layer:" provider (range reads of chunked layers from their registry, with the
- * credentials of auth_file, a Docker config.json copied here; NULL: anonymous). */
-void imgsrc_add_provider(struct provider_set *ps, struct store *s, const char *auth_file);
+ * credentials of opts->auth_file, a Docker config.json copied here, and opts->
+ * registry_timeout_ms; opts NULL: anonymous, the default timeout). */
+void imgsrc_add_provider(struct provider_set *ps, struct store *s,
+                         const struct source_options *opts);

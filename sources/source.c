@@ -72,5 +72,5 @@ void
 source_add_providers(struct provider_set *ps, struct store *s, const struct source_options *opts)
 {
 	gitsrc_add_provider(ps, s);
-	imgsrc_add_provider(ps, s, opts ? opts->auth_file : NULL);
+	imgsrc_add_provider(ps, s, opts);
 }

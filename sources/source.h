@@ -29,6 +29,9 @@ struct source_options {
 	const char *ignore_file; /* contexts: instead of <dir>/.dockerignore */
 	const char *auth_file;   /* images: a Docker config.json; NULL: anonymous */
 	bool all_layers;         /* images: fetch every layer blob now, too */
+	/* images: a registry silent this long fails the request, now or in a lazy read of a file;
+	 * 0: REGISTRY_DEFAULT_TIMEOUT_MS */
+	unsigned registry_timeout_ms;
 };
 
 enum source_kind { SOURCE_TREE, SOURCE_CONTEXT, SOURCE_GIT, SOURCE_IMAGE, _SOURCE_KIND_MAX };
@@ -42,6 +45,6 @@ int source_resolve(struct store *s, const char *spec, const struct source_option
 
 /* Registers in ps the providers that read the locators sources write ("git:", "layer:"), so a
  * mount of any source's tree can fetch its contents; the local provider is ps's own. opts (may
- * be NULL) gives image reads their credentials (auth_file, copied). */
+ * be NULL) gives image reads their credentials (auth_file, copied) and registry timeout. */
 void source_add_providers(struct provider_set *ps, struct store *s,
                           const struct source_options *opts);

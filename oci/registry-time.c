@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Time for the registry client: timeout durations as people write them, and Retry-After. */
+#include "oci/registry.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/error.h"
+
+#define MAX_DIGITS 9 /* of a number's whole or fractional part: keeps every product in range */
+
+static const struct unit {
+	const char *name;
+	uint64_t ms;
+} units[] = {
+    /* "ms" before "m": the longest name that matches wins */
+    {"ms", 1},
+    {"s", 1000},
+    {"m", 60000},
+    {"h", 3600000},
+};
+
+/* Reads up to MAX_DIGITS digits at *p; returns how many, and their value. */
+static int
+digits(const char **p, uint64_t *ret_value, uint64_t *ret_scale)
+{
+	uint64_t v = 0, scale = 1;
+	int n = 0;
+
+	while (**p >= '0' && **p <= '9') {
+		if (++n > MAX_DIGITS)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(**p - '0');
+		scale *= 10;
+		(*p)++;
+	}
+	*ret_value = v;
+	*ret_scale = scale;
+	return n;
+}
+
+static const struct unit *
+unit_at(const char **p)
+{
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t n = strlen(units[i].name);
+
+		if (!strncmp(*p, units[i].name, n)) {
+			*p += n;
+			return &units[i];
+		}
+	}
+	return NULL;
+}
+
+int
+registry_parse_duration(const char *text, unsigned *ret_ms, struct kl_error **err)
+{
+	const char *p = text;
+	uint64_t total = 0;
+	char max[REGISTRY_DURATION_SIZE];
+
+	if (!*p)
+		return kl_error_setf(err, EINVAL,
+		                     "an empty duration (write one like 10s or 500ms)");
+	while (*p) {
+		uint64_t whole, frac = 0, scale = 1, unused;
+		const struct unit *u;
+		int nw, nf = 0;
+
+		nw = digits(&p, &whole, &unused);
+		if (*p == '.') {
+			p++;
+			nf = digits(&p, &frac, &scale);
+		}
+		if (nw < 0 || nf < 0)
+			return kl_error_setf(err, EINVAL, "duration '%s': too many digits", text);
+		if (nw + nf == 0)
+			return kl_error_setf(err, EINVAL,
+			                     "'%s' is not a duration (write one like 10s, 500ms or "
+			                     "2m)",
+			                     text);
+		u = unit_at(&p);
+		if (!u)
+			return kl_error_setf(err, EINVAL,
+			                     "duration '%s': a number needs a unit, ms, s, m or h "
+			                     "(like 10s or 500ms)",
+			                     text);
+		total += whole * u->ms + frac * u->ms / scale;
+		if (total > REGISTRY_MAX_TIMEOUT_MS)
+			return kl_error_setf(
+			    err, EINVAL, "duration '%s': longer than %s", text,
+			    registry_format_duration(REGISTRY_MAX_TIMEOUT_MS, max));
+	}
+	if (total == 0)
+		return kl_error_setf(err, EINVAL, "duration '%s': shorter than 1ms", text);
+	*ret_ms = (unsigned)total;
+	return 0;
+}
+
+const char *
+registry_format_duration(unsigned ms, char *buf)
+{
+	unsigned h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, rest = ms % 1000;
+	size_t n = 0, size = REGISTRY_DURATION_SIZE;
+
+	buf[0] = '\0';
+	if (h)
+		n += (size_t)snprintf(buf + n, size - n, "%uh", h);
+	if (m)
+		n += (size_t)snprintf(buf + n, size - n, "%um", m);
+	if (rest && !h && !m && !s) {
+		snprintf(buf + n, size - n, "%ums", rest);
+	} else if (rest) {
+		char frac[4];
+		int len = 3;
+
+		snprintf(frac, sizeof(frac), "%03u", rest);
+		while (frac[len - 1] == '0')
+			len--;
+		snprintf(buf + n, size - n, "%u.%.*ss", s, len, frac);
+	} else if (s || ms == 0) {
+		snprintf(buf + n, size - n, "%us", s);
+	}
+	return buf;
+}
+
+int
+registry_parse_retry_after(const char *value, time_t now, uint64_t *ret_ms)
+{
+	size_t len = strlen(value);
+	const char *p = value;
+	uint64_t secs = 0;
+	time_t t;
+
+	while (*p == ' ' || *p == '\t')
+		p++, len--;
+	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	if (len && strspn(p, "0123456789") >= len) {
+		for (size_t i = 0; i < len; i++) {
+			secs = secs * 10 + (uint64_t)(p[i] - '0');
+			if (secs > UINT64_MAX / 10000)
+				break; /* longer than anyone waits: keep it huge, not wrapped */
+		}
+		*ret_ms = secs * 1000;
+		return 0;
+	}
+	t = curl_getdate(p, NULL);
+	if (t == -1)
+		return -EINVAL;
+	*ret_ms = t > now ? (uint64_t)(t - now) * 1000 : 0;
+	return 0;
+}
