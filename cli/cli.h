@@ -1,7 +1,21 @@
-/* cli — what every `kiln` subcommand shares: global options, the store, usage errors. */
+/* cli — what every `kiln` subcommand shares: global options, the store, and how a command
+ * fails.
+ *
+ * A command parses its flags, calls a library and returns 0, or -errno with *err filled. main()
+ * reports the error once, as "kiln: <message>", and exits 1. A command puts its name in front
+ * of what a library said ("tree import: …"); the messages of cli_store() and of the usage
+ * helpers below are complete as they are.
+ *
+ * Usage errors (an unknown option, a missing or extra argument) exit 2 instead, with a hint.
+ * cli_usage_error() and cli_option_error() fill *err like any failure, return -EINVAL, and mark
+ * the failure as one of usage by recording in c->usage_cmd the command the user got wrong;
+ * main() sees the mark, prints "Try 'kiln <usage_cmd> --help'." after the message and exits 2.
+ * The code alone does not tell: libraries fail with -EINVAL too (a malformed digest), and
+ * those exit 1. */
 #pragma once
 #include <stdbool.h>
 
+struct kl_error;
 struct store;
 
 struct cli {
@@ -10,22 +24,33 @@ struct cli {
 	const char *auth_file; /* registry credentials: $DOCKER_CONFIG/config.json or
 	                        * ~/.docker/config.json, as docker looks for them */
 	struct store *store;   /* opened on first cli_store() */
+	/* Set by the usage helpers: the command ("tree ls", "" for kiln itself) whose --help
+	 * main() points to; its failure exits 2. */
+	const char *usage_cmd;
 };
 
-/* A subcommand: argv[0] is its name; returns the process exit status (0, 1 failure, 2 usage). */
-typedef int (*cmd_fn)(struct cli *c, int argc, char **argv);
+/* A subcommand: argv[0] is its name. Returns 0, or -errno with *err filled (see above). */
+typedef int (*cmd_fn)(struct cli *c, int argc, char **argv, struct kl_error **err);
 
-/* Opens the store on first use; on failure reports it and returns NULL. */
-struct store *cli_store(struct cli *c);
-/* Prints "kiln: <cmd>: <message>" and a hint to use --help; returns 2. */
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* True (after printing usage to stdout) when argv holds -h/--help. */
-bool cli_wants_help(int argc, char **argv, const char *usage);
+/* The store at c->root, opened on first use and kept in c (lent to the caller). Errors read
+ * "opening the store: …". */
+int cli_store(struct cli *c, struct store **ret, struct kl_error **err);
+/* A usage error of command cmd (a string that outlives the call, such as a literal; "" for
+ * kiln's own options): fills *err with "<cmd>: <message>", sets c->usage_cmd, returns
+ * -EINVAL. */
+int cli_usage_error(struct cli *c, struct kl_error **err, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The usage error for the option getopt_long() just refused; opt is what it returned: '?'
+ * for an unknown option, ':' for a missing argument (so the optstring starts with ':', after
+ * a '+' if any). main() sets opterr to 0: getopt itself prints nothing. */
+int cli_option_error(struct cli *c, struct kl_error **err, const char *cmd, int opt, char **argv);
+/* True (after printing text to stdout) when argv holds -h or --help before any "--". */
+bool cli_wants_help(int argc, char **argv, const char *text);
 
 /* The subcommands, one file each (cli/cmd-*.c). */
-int cmd_tree(struct cli *c, int argc, char **argv);
-int cmd_context(struct cli *c, int argc, char **argv);
-int cmd_pull(struct cli *c, int argc, char **argv);
-int cmd_store(struct cli *c, int argc, char **argv);
-int cmd_mount(struct cli *c, int argc, char **argv);
-int cmd_umount(struct cli *c, int argc, char **argv);
+int cmd_tree(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_context(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_store(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_mount(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_umount(struct cli *c, int argc, char **argv, struct kl_error **err);

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* kiln context hash: scan a local build context (.dockerignore, stat cache) and print its id. */
-#include "cli/cmd-context.h"
-
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,7 +11,6 @@
 #include "sources/ctxsrc.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-#include "util/log.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
@@ -29,7 +26,7 @@ static const char usage[] =
     "  --stats             print what the scan did to stderr\n";
 
 static int
-context_hash(struct cli *c, int argc, char **argv)
+context_hash(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
 	static const struct option opts[] = {
 	    {"ignore-file", required_argument, NULL, 'i'},
@@ -40,16 +37,15 @@ context_hash(struct cli *c, int argc, char **argv)
 	struct ctxsrc_stats stats = {0};
 	struct ctxsrc_options copts = {.stats = &stats};
 	_cleanup_free_ const char **follow = NULL;
-	struct kl_error *err = NULL;
 	char id[DIGEST_STRING_SIZE];
 	bool show_stats = false;
 	struct store *s;
 	struct digest d;
-	int opt;
+	int opt, r;
 
 	follow = xcalloc((size_t)argc + 1, sizeof(*follow));
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			copts.ignore_file = optarg;
@@ -61,18 +57,21 @@ context_hash(struct cli *c, int argc, char **argv)
 			show_stats = true;
 			break;
 		default:
-			return cli_usage_error("context hash", "unknown option");
+			return cli_option_error(c, err, "context hash", opt, argv);
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error("context hash", "expected one directory");
+		return cli_usage_error(c, err, "context hash", "expected one directory");
 	if (copts.n_followpaths)
 		copts.followpaths = follow;
-	s = cli_store(c);
-	if (!s)
-		return 1;
-	if (ctxsrc_scan(s, argv[optind], &copts, &d, &err) < 0)
-		return kl_log_error(&err, "context hash");
+	r = cli_store(c, &s, err);
+	if (r < 0)
+		return r;
+	r = ctxsrc_scan(s, argv[optind], &copts, &d, err);
+	if (r < 0) {
+		kl_error_prefix(err, "context hash");
+		return r;
+	}
 	printf("%s\n", digest_to_string(&d, id));
 	if (show_stats)
 		fprintf(stderr,
@@ -84,11 +83,11 @@ context_hash(struct cli *c, int argc, char **argv)
 }
 
 int
-cmd_context(struct cli *c, int argc, char **argv)
+cmd_context(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	if (argc < 2 || strcmp(argv[1], "hash") != 0)
-		return cli_usage_error("context", "expected 'hash'");
-	return context_hash(c, argc - 1, argv + 1);
+		return cli_usage_error(c, err, "context", "expected 'hash'");
+	return context_hash(c, argc - 1, argv + 1, err);
 }

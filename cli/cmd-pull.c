@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* kiln pull: resolve an image reference into its tree, fetching what that needs. */
-#include "cli/cmd-pull.h"
-
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +12,6 @@
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-#include "util/log.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
@@ -35,21 +32,20 @@ static const char usage[] =
     "                            500ms, 2m; default 30s); such a stall is not retried\n";
 
 int
-cmd_pull(struct cli *c, int argc, char **argv)
+cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
 	static const struct option opts[] = {
 	    {"all", no_argument, NULL, 'a'},
 	    {"platform", required_argument, NULL, 'p'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
 	    {"registry-timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {NULL, 0, NULL, 0},
 	};
-	struct source_options so = {0};
-	const char **insecure = NULL;
+	_cleanup_free_ const char **insecure = NULL;
 	_cleanup_free_ char *ref = NULL;
+	struct source_options so = {0};
+	struct kl_error *perr = NULL;
 	char id[DIGEST_STRING_SIZE];
-	struct kl_error *err = NULL;
 	struct store *s;
 	struct digest tree;
 	int opt, r;
@@ -57,7 +53,8 @@ cmd_pull(struct cli *c, int argc, char **argv)
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	insecure = xcalloc((size_t)argc + 1, sizeof(*insecure));
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
 			so.all_layers = true;
@@ -69,37 +66,34 @@ cmd_pull(struct cli *c, int argc, char **argv)
 			insecure[so.n_insecure_registries++] = optarg;
 			break;
 		case 't':
-			if (registry_parse_duration(optarg, &so.registry_timeout_ms, &err) < 0) {
-				free(insecure);
-				r = cli_usage_error("pull", "--registry-timeout: %s", err->msg);
-				kl_error_free(err);
+			r = registry_parse_duration(optarg, &so.registry_timeout_ms, &perr);
+			if (r < 0) {
+				r = cli_usage_error(c, err, "pull", "--registry-timeout: %s",
+				                    perr->msg);
+				kl_error_free(perr);
 				return r;
 			}
 			break;
 		default:
-			free(insecure);
-			return cli_usage_error("pull", "unknown option");
+			return cli_option_error(c, err, "pull", opt, argv);
 		}
 	}
+	if (argc - optind != 1)
+		return cli_usage_error(c, err, "pull", "expected one image reference");
 	so.insecure_registries = insecure;
 	so.auth_file = c->auth_file;
-	if (optind + 1 != argc) {
-		free(insecure);
-		return cli_usage_error("pull", "expected one image reference");
-	}
 	if (strstr(argv[optind], "://"))
 		ref = xstrdup(argv[optind]);
 	else
 		ref = xasprintf("docker-image://%s", argv[optind]);
-	s = cli_store(c);
-	if (!s) {
-		free(insecure);
-		return 1;
-	}
-	r = imgsrc_resolve(s, ref, &so, &tree, &err);
-	free(insecure);
+	r = cli_store(c, &s, err);
 	if (r < 0)
-		return kl_log_error(&err, "pull");
+		return r;
+	r = imgsrc_resolve(s, ref, &so, &tree, err);
+	if (r < 0) {
+		kl_error_prefix(err, "pull");
+		return r;
+	}
 	printf("%s\n", digest_to_string(&tree, id));
 	return 0;
 }

@@ -8,7 +8,6 @@
 #include "cli/cli.h"
 #include "fs/store.h"
 #include "util/error.h"
-#include "util/log.h"
 
 static const char usage[] =
     "usage: kiln store du\n"
@@ -56,26 +55,34 @@ verify_blob(const struct digest *d, uint64_t size, void *userdata)
 }
 
 int
-cmd_store(struct cli *c, int argc, char **argv)
+cmd_store(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
-	struct kl_error *err = NULL;
 	struct tally t = {0};
 	bool verify;
+	int r;
 
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	if (argc != 2 || (strcmp(argv[1], "du") && strcmp(argv[1], "verify")))
-		return cli_usage_error("store", "expected 'du' or 'verify'");
+		return cli_usage_error(c, err, "store", "expected 'du' or 'verify'");
 	verify = !strcmp(argv[1], "verify");
-	t.store = cli_store(c);
-	if (!t.store)
-		return 1;
-	if (store_foreach_blob(t.store, verify ? verify_blob : count_blob, &t, &err) < 0)
-		return kl_log_error(&err, "store %s", argv[1]);
+	r = cli_store(c, &t.store, err);
+	if (r < 0)
+		return r;
+	r = store_foreach_blob(t.store, verify ? verify_blob : count_blob, &t, err);
+	if (r < 0) {
+		kl_error_prefix(err, "store %s", argv[1]);
+		return r;
+	}
 	if (!verify) {
 		printf("blobs %" PRIu64 "\nbytes %" PRIu64 "\n", t.blobs, t.bytes);
 		return 0;
 	}
 	printf("%" PRIu64 " blobs checked, %" PRIu64 " corrupt\n", t.blobs, t.bad);
-	return t.bad ? 1 : 0;
+	if (t.bad)
+		return kl_error_setf(err, EBADMSG,
+		                     "store verify: %" PRIu64 " of %" PRIu64
+		                     " blobs failed verification",
+		                     t.bad, t.blobs);
+	return 0;
 }

@@ -13,8 +13,8 @@
 #include "fs/store.h"
 #include "fs/tree-import.h"
 #include "fs/tree.h"
+#include "util/cleanup.h"
 #include "util/error.h"
-#include "util/log.h"
 
 static const char usage[] =
     "usage: kiln tree import DIR\n"
@@ -26,60 +26,65 @@ static const char usage[] =
     "ls       list the entries of the directory PATH (default: the root), or PATH itself;\n"
     "         -r lists the whole subtree\n";
 
+/* Loads the tree named by id_text for command cmd; errors are complete ("tree ls: …"). */
 static int
-load_tree(struct cli *c, const char *cmd, const char *id_text, struct tree **ret)
+load_tree(struct cli *c, const char *cmd, const char *id_text, struct tree **ret,
+          struct kl_error **err)
 {
-	struct kl_error *err = NULL;
-	struct store *s = cli_store(c);
+	struct store *s;
 	struct digest id;
 	int r;
 
-	if (!s)
-		return 1;
-	if (digest_parse(id_text, strlen(id_text), &id, &err) < 0)
-		return kl_log_error(&err, "%s", cmd);
-	r = tree_load(s, &id, ret, &err);
-	if (r == -ENOENT)
-		return kl_log_error(&err, "%s: tree %s is not in the store", cmd, id_text);
+	r = cli_store(c, &s, err);
 	if (r < 0)
-		return kl_log_error(&err, "%s", cmd);
-	return 0;
+		return r;
+	r = digest_parse(id_text, strlen(id_text), &id, err);
+	if (r >= 0)
+		r = tree_load(s, &id, ret, err);
+	if (r == -ENOENT)
+		return kl_error_setf(err, ENOENT, "%s: tree %s is not in the store", cmd, id_text);
+	if (r < 0)
+		kl_error_prefix(err, "%s", cmd);
+	return r;
 }
 
 static int
-tree_import(struct cli *c, int argc, char **argv)
+tree_import(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
-	struct kl_error *err = NULL;
 	char id[DIGEST_STRING_SIZE];
 	struct digest d;
 	struct store *s;
+	int r;
 
 	if (argc != 2)
-		return cli_usage_error("tree import", "expected one directory");
-	s = cli_store(c);
-	if (!s)
-		return 1;
-	if (tree_import_dir(s, argv[1], /* opts= */ NULL, &d, &err) < 0)
-		return kl_log_error(&err, "tree import");
+		return cli_usage_error(c, err, "tree import", "expected one directory");
+	r = cli_store(c, &s, err);
+	if (r < 0)
+		return r;
+	r = tree_import_dir(s, argv[1], /* opts= */ NULL, &d, err);
+	if (r < 0) {
+		kl_error_prefix(err, "tree import");
+		return r;
+	}
 	printf("%s\n", digest_to_string(&d, id));
 	return 0;
 }
 
 static int
-tree_export(struct cli *c, int argc, char **argv)
+tree_export(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
 	_cleanup_(tree_unrefp) struct tree *t = NULL;
-	struct kl_error *err = NULL;
 	int r;
 
 	if (argc != 3)
-		return cli_usage_error("tree export", "expected a tree id and a directory");
-	r = load_tree(c, "tree export", argv[1], &t);
-	if (r)
+		return cli_usage_error(c, err, "tree export", "expected a tree id and a directory");
+	r = load_tree(c, "tree export", argv[1], &t, err);
+	if (r < 0)
 		return r;
-	if (tree_export_dir(c->store, t, argv[2], &err) < 0)
-		return kl_log_error(&err, "tree export");
-	return 0;
+	r = tree_export_dir(c->store, t, argv[2], err);
+	if (r < 0)
+		kl_error_prefix(err, "tree export");
+	return r;
 }
 
 /* Prints bytes as C-style escapes where they are not printable ASCII. */
@@ -150,8 +155,9 @@ print_entry(const struct tree *t, const struct tree_entry *e)
 }
 
 static int
-tree_ls(struct cli *c, int argc, char **argv)
+tree_ls(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
+	static const struct option no_long_opts[] = {{NULL, 0, NULL, 0}};
 	_cleanup_(tree_unrefp) struct tree *t = NULL;
 	bool recursive = false;
 	const char *path = "";
@@ -159,24 +165,24 @@ tree_ls(struct cli *c, int argc, char **argv)
 	uint32_t idx;
 	int opt, r;
 
-	while ((opt = getopt(argc, argv, "+r")) != -1) {
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+:r", no_long_opts, NULL)) != -1) {
 		if (opt != 'r')
-			return cli_usage_error("tree ls", "unknown option");
+			return cli_option_error(c, err, "tree ls", opt, argv);
 		recursive = true;
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage_error("tree ls", "expected a tree id and an optional path");
-	r = load_tree(c, "tree ls", argv[optind], &t);
-	if (r)
+		return cli_usage_error(c, err, "tree ls",
+		                       "expected a tree id and an optional path");
+	r = load_tree(c, "tree ls", argv[optind], &t, err);
+	if (r < 0)
 		return r;
 	if (argc - optind == 2)
 		path = argv[optind + 1];
 	while (*path == '/')
 		path++;
-	if (tree_lookup(t, path, strlen(path), &idx) < 0) {
-		kl_log(KL_LOG_ERROR, "tree ls: '%s' is not in %s", path, argv[optind]);
-		return 1;
-	}
+	if (tree_lookup(t, path, strlen(path), &idx) < 0)
+		return kl_error_setf(err, ENOENT, "tree ls: '%s' is not in %s", path, argv[optind]);
 	tree_entry_at(t, idx, &e);
 	if (recursive) {
 		for (uint32_t i = idx; i < tree_subtree_end(t, idx); i++) {
@@ -196,19 +202,17 @@ tree_ls(struct cli *c, int argc, char **argv)
 }
 
 int
-cmd_tree(struct cli *c, int argc, char **argv)
+cmd_tree(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	if (cli_wants_help(argc - 1, argv + 1, usage))
+	if (cli_wants_help(argc, argv, usage))
 		return 0;
+	if (argc < 2)
+		return cli_usage_error(c, err, "tree", "expected 'import', 'export' or 'ls'");
 	if (!strcmp(argv[1], "import"))
-		return tree_import(c, argc - 1, argv + 1);
+		return tree_import(c, argc - 1, argv + 1, err);
 	if (!strcmp(argv[1], "export"))
-		return tree_export(c, argc - 1, argv + 1);
+		return tree_export(c, argc - 1, argv + 1, err);
 	if (!strcmp(argv[1], "ls"))
-		return tree_ls(c, argc - 1, argv + 1);
-	return cli_usage_error("tree", "unknown subcommand '%s'", argv[1]);
+		return tree_ls(c, argc - 1, argv + 1, err);
+	return cli_usage_error(c, err, "tree", "unknown subcommand '%s'", argv[1]);
 }

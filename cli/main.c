@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The kiln command: global options, the store root, and dispatch to subcommands. */
+/* The kiln command: global options, the store root, dispatch, and the one report of a failure. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "fs/store.h"
+#include "util/cleanup.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -47,47 +48,6 @@ static const struct {
     {"tree", cmd_tree}, {"store", cmd_store}, {"context", cmd_context},
     {"pull", cmd_pull}, {"mount", cmd_mount}, {"umount", cmd_umount},
 };
-
-struct store *
-cli_store(struct cli *c)
-{
-	struct kl_error *err = NULL;
-
-	if (c->store)
-		return c->store;
-	if (store_open(c->root, /* opts= */ NULL, &c->store, &err) < 0) {
-		kl_log_error(&err, "opening the store");
-		return NULL;
-	}
-	return c->store;
-}
-
-int
-cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "kiln: %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'kiln %s --help'.\n", cmd);
-	return 2;
-}
-
-bool
-cli_wants_help(int argc, char **argv, const char *text)
-{
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(text, stdout);
-			return true;
-		}
-	}
-	return false;
-}
 
 static char *
 default_root(void)
@@ -130,6 +90,33 @@ log_to_stderr(enum kl_log_level level, const char *line, void *userdata)
 	fprintf(stderr, "kiln: %s%s\n", level == KL_LOG_DEBUG ? "debug: " : "", line);
 }
 
+/* Reports a command's failure once and gives the exit status: 0, 1 failure, 2 usage. */
+static int
+report(const struct cli *c, const char *cmd, int r, struct kl_error **err)
+{
+	assert(r <= 0);
+	if (r == 0)
+		return 0;
+	if (*err)
+		kl_log(KL_LOG_ERROR, "%s", (*err)->msg);
+	else /* a command that forgot to say why: still say something */
+		kl_log(KL_LOG_ERROR, "%s: %s", cmd, strerror(-r));
+	kl_error_freep(err);
+	if (!c->usage_cmd)
+		return 1;
+	fprintf(stderr, "Try 'kiln%s%s --help'.\n", *c->usage_cmd ? " " : "", c->usage_cmd);
+	return 2;
+}
+
+static cmd_fn
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return commands[i].fn;
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -140,12 +127,15 @@ main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
+	struct kl_error *err = NULL;
 	struct cli c = {0};
-	char *root = NULL, *auth_file = NULL;
-	int opt, status;
+	_cleanup_free_ char *root = NULL, *auth_file = NULL;
+	cmd_fn fn;
+	int opt, r;
 
+	opterr = 0; /* option errors are reported as usage errors, once */
 	/* '+': stop at the command name; what follows belongs to the subcommand */
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			free(root);
@@ -161,31 +151,27 @@ main(int argc, char **argv)
 			printf("kiln %s\n", KILN_VERSION);
 			return 0;
 		default:
-			fputs("Try 'kiln --help'.\n", stderr);
-			return 2;
+			r = cli_option_error(&c, &err, /* cmd= */ "", opt, argv);
+			return report(&c, "kiln", r, &err);
 		}
 	}
 	if (optind >= argc) {
 		fputs(usage, stderr);
 		return 2;
 	}
+	fn = find_command(argv[optind]);
+	if (!fn) {
+		fprintf(stderr, "kiln: '%s' is not a kiln command. See 'kiln --help'.\n",
+		        argv[optind]);
+		return 2;
+	}
 	kl_log_setup(c.debug ? KL_LOG_DEBUG : KL_LOG_INFO, log_to_stderr, NULL);
 	c.root = root ? root : (root = default_root());
 	c.auth_file = auth_file = default_auth_file();
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		int first = optind;
-
-		if (strcmp(argv[first], commands[i].name) != 0)
-			continue;
-		optind = 0; /* subcommands run getopt again over their own arguments */
-		status = commands[i].fn(&c, argc - first, argv + first);
-		store_unref(c.store);
-		free(root);
-		free(auth_file);
-		return status;
-	}
-	fprintf(stderr, "kiln: '%s' is not a kiln command. See 'kiln --help'.\n", argv[optind]);
-	free(root);
-	free(auth_file);
-	return 2;
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* subcommands run getopt again over their own arguments */
+	r = fn(&c, argc, argv, &err);
+	store_unref(c.store);
+	return report(&c, argv[0], r, &err);
 }

@@ -48,3 +48,21 @@ ok "write, delete, rename and chmod work in the merged view"
 umount "$T/merged"
 same_tree "$src" "$T/lower"
 ok "the tree under the overlay is unchanged"
+
+# A server killed under an overlay leaves two dead mounts: the overlay still answers statfs from
+# its upper directory, yet its lower is gone. kiln umount clears the overlay, then the kiln mount.
+mkdir -p "$T/upper2" "$T/work2"
+mount -t overlay overlay -o "lowerdir=$T/lower,upperdir=$T/upper2,workdir=$T/work2" "$T/merged" ||
+	fail "mounting overlayfs over the kiln mount failed"
+cmp -s "$src/etc/keep" "$T/merged/etc/keep" || fail "merged view reads wrong bytes"
+pid=$(mount_pid "$T/lower")
+[ -n "$pid" ] || fail "no server process for $T/lower"
+kill -9 "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+stat -f "$T/merged" >/dev/null || fail "the overlay stopped answering statfs"
+kiln umount "$T/merged" 2>"$T/err" || fail "kiln umount of a dead overlay failed: $(cat "$T/err")"
+grep -q "removed a mount at '$T/merged' left behind" "$T/err" || fail "no message: $(cat "$T/err")"
+grep -q " $T/merged " /proc/self/mounts && fail "kiln umount left the overlay over a dead mount"
+kiln umount "$T/lower" 2>"$T/err" || fail "kiln umount of the dead mount failed: $(cat "$T/err")"
+grep -q " $T/lower " /proc/self/mounts && fail "kiln umount left the dead kiln mount"
+ok "an overlay on a killed server's mount is cleaned up, then the mount itself"

@@ -15,8 +15,14 @@ track_mount "$T/m"
 expect_fail 1 'is not in the store' kiln mount sha256:$(printf '%064d' 0) "$T/m"
 expect_fail 1 'mount point' kiln mount "$id" "$T/missing"
 expect_fail 1 'neither a tree id nor a directory' kiln mount "$src/a" "$T/m"
+expect_fail 1 "mount point '$src/a': Not a directory" kiln mount "$id" "$src/a"
 expect_fail 2 'expected a source and a mount point' kiln mount "$id"
+expect_fail 2 "^kiln: mount: option '--log' needs an argument$" kiln mount --log
+[ "$(wc -l <"$T/err")" = 2 ] && grep -qx "Try 'kiln mount --help'." "$T/err" ||
+	fail "a usage error is not one message and a hint: $(cat "$T/err")"
+expect_fail 2 "^kiln: mount: unknown option '--bogus'$" kiln mount --bogus "$id" "$T/m"
 expect_fail 1 'not a kiln mount' kiln umount "$T/m"
+[ "$(wc -l <"$T/err")" = 1 ] || fail "a failure is reported more than once: $(cat "$T/err")"
 grep -q " $T/m " /proc/self/mounts && fail "a failed mount left a mount behind"
 ok "failures before the mount is ready exit non-zero with the reason"
 
