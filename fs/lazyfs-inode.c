@@ -87,8 +87,9 @@ lazyfs_tables_done(struct lazyfs *fs)
 
 /* Tree slots. */
 
-struct lazy_tree *
-lazyfs_slot(struct lazyfs *fs, uint32_t slot)
+/* The slot of an inode, or NULL when none was ever assigned. */
+static struct lazy_tree *
+slot_at(struct lazyfs *fs, uint32_t slot)
 {
 	struct lazy_tree *chunk;
 
@@ -101,7 +102,7 @@ lazyfs_slot(struct lazyfs *fs, uint32_t slot)
 struct tree *
 lazyfs_slot_tree(struct lazyfs *fs, uint32_t slot)
 {
-	struct lazy_tree *lt = lazyfs_slot(fs, slot);
+	struct lazy_tree *lt = slot_at(fs, slot);
 
 	return lt ? atomic_load_explicit(&lt->tree, memory_order_acquire) : NULL;
 }
@@ -120,7 +121,7 @@ new_slot(struct lazyfs *fs, uint32_t *ret)
 		                      memory_order_release);
 	fs->n_slots++;
 	*ret = s;
-	return lazyfs_slot(fs, s);
+	return slot_at(fs, s);
 }
 
 void
@@ -142,7 +143,7 @@ static struct lazy_tree *
 find_slot(struct lazyfs *fs, const struct digest *id, uint32_t *ret)
 {
 	for (uint32_t s = 1; s < fs->n_slots; s++) {
-		struct lazy_tree *lt = lazyfs_slot(fs, s);
+		struct lazy_tree *lt = slot_at(fs, s);
 		if (digest_equal(&lt->id, id)) {
 			*ret = s;
 			return lt;
@@ -189,7 +190,7 @@ out:
 static void
 slot_unref(struct lazyfs *fs, uint32_t slot, uint64_t n)
 {
-	struct lazy_tree *lt = lazyfs_slot(fs, slot);
+	struct lazy_tree *lt = slot_at(fs, slot);
 
 	if (!lt || atomic_fetch_sub(&lt->nlookup, n) != n || fs->single)
 		return;
@@ -255,7 +256,7 @@ lazyfs_inode_ref(struct lazyfs *fs, uint32_t slot, uint32_t idx, enum tree_entry
 
 	if (ino == LAZYFS_ROOT_INO)
 		return; /* the root is never forgotten */
-	atomic_fetch_add(&lazyfs_slot(fs, slot)->nlookup, 1);
+	atomic_fetch_add(&slot_at(fs, slot)->nlookup, 1);
 	if (type != TREE_REG)
 		return; /* only files carry per-inode state */
 	is = inode_shard(fs, ino);

@@ -113,8 +113,6 @@ lazyfs_is_store_root(const struct lazyfs *fs, uint64_t ino)
 /* Tables (lazyfs-inode.c). */
 void lazyfs_tables_init(struct lazyfs *fs);
 void lazyfs_tables_done(struct lazyfs *fs);
-/* The slot of an inode, or NULL when none was ever assigned. */
-struct lazy_tree *lazyfs_slot(struct lazyfs *fs, uint32_t slot);
 /* The loaded tree of a slot; the kernel's reference on one of its inodes keeps it loaded. */
 struct tree *lazyfs_slot_tree(struct lazyfs *fs, uint32_t slot);
 /* Store mode: finds or assigns the slot of tree id, loads it, and takes one reference on it

@@ -639,13 +639,6 @@ lazyfs_serve(struct lazyfs *fs, struct kl_error **err)
 }
 
 void
-lazyfs_stop(struct lazyfs *fs)
-{
-	if (fs->session)
-		fuse_session_exit(fs->session);
-}
-
-void
 lazyfs_unmount(struct lazyfs *fs)
 {
 	if (!fs->mounted)

@@ -11,8 +11,8 @@
  * Inode numbers: (tree slot << 32) | (entry index + 1), hardlinks resolved to their target, so
  * they are stable for the life of the mount; the mount root is inode 1.
  *
- * Threads: lazyfs_serve() runs a multi-threaded FUSE loop; lazyfs_prefetch() and
- * lazyfs_get_stats() may be called from any thread while it runs. */
+ * Threads: lazyfs_serve() runs a multi-threaded FUSE loop; lazyfs_prefetch(), lazyfs_get_stats()
+ * and lazyfs_stats_string() may be called from any thread while it runs. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,7 +43,7 @@ struct lazyfs_options {
 struct lazyfs_stats {
 	uint64_t verified;     /* store blobs hashed before first use */
 	uint64_t fetched;      /* contents fetched through a locator */
-	uint64_t failed;       /* fetches that failed (each read of them got EIO) */
+	uint64_t failed;       /* fetches that failed, prefetches included (a read gets EIO) */
 	uint64_t shared;       /* reads that waited for another reader's fetch */
 	uint64_t bytes;        /* bytes read by verify and fetch */
 	uint64_t trees_loaded; /* tree loads (store mode: each load after an unload counts) */
@@ -59,22 +59,26 @@ struct lazyfs *lazyfs_free(struct lazyfs *fs);
 KL_DEFINE_CLEANUP(struct lazyfs *, lazyfs_free)
 
 /* Mounts at mountpoint (read-only, allow_other, default_permissions). Requests wait in the
- * kernel until lazyfs_serve() runs. */
+ * kernel until lazyfs_serve() runs. -EBUSY when already mounted. */
 int lazyfs_mount(struct lazyfs *fs, const char *mountpoint, struct kl_error **err);
-/* Serves requests until unmounted, a handled signal, or lazyfs_stop(); returns 0, the signal
- * number that ended it, or -errno. Does not unmount. */
+/* Serves requests until the mount goes (umount, or umount2(MNT_DETACH) from another thread) or
+ * a handled signal arrives; returns 0, the signal number that ended it, or -errno. Does not
+ * unmount. */
 int lazyfs_serve(struct lazyfs *fs, struct kl_error **err);
-/* Asks lazyfs_serve() to return (it does once the next request or the unmount arrives). */
-void lazyfs_stop(struct lazyfs *fs);
-/* Unmounts (lazily, so busy users keep working); idempotent. */
+/* Unmounts (lazily, so busy users keep working) what lazyfs_serve() left mounted: call it once
+ * that returned, not while it runs (libfuse's unmount is made for after the loop). Idempotent. */
 void lazyfs_unmount(struct lazyfs *fs);
 
-/* Fetches the contents of entries[0..n) of tree t concurrently, so later reads find them ready.
- * Entries that are not regular files, are empty or already resolved are skipped. Returns 0, or
- * the first failure (the other entries are still fetched). */
+/* Fetches the contents of entries[0..n) of tree t concurrently, so later reads of them (in any
+ * tree this lazyfs serves that names the same content) are served from the store, no fetch.
+ * Hardlinks count as their target; entries that are not regular files, are empty or already
+ * resolved are skipped. Returns 0, -EINVAL for an index past the end of t (nothing fetched), or the
+ * first failure with its message (the other entries are still fetched). Not coordinated with reads:
+ * a read of an entry while its prefetch runs may fetch it once more. */
 int lazyfs_prefetch(struct lazyfs *fs, const struct tree *t, const uint32_t *entries, size_t n,
                     struct kl_error **err);
 
+/* The counters so far (each read atomically, not as one snapshot). */
 void lazyfs_get_stats(struct lazyfs *fs, struct lazyfs_stats *ret);
 /* The stats as one line ("verified=1 fetched=0 …"); also readable on a mount as the xattr
  * LAZYFS_STATS_XATTR of its root (not listed). Returns a new string. */

@@ -25,6 +25,7 @@ struct singleflight_stats {
 	uint64_t shared; /* callers that waited for another caller's flight */
 };
 
+/* An empty table. */
 struct singleflight *singleflight_new(void);
 /* Frees the table; no call may be in progress. NULL-safe; returns NULL. */
 struct singleflight *singleflight_free(struct singleflight *sf);
@@ -38,4 +39,5 @@ int singleflight_do(struct singleflight *sf, const struct digest *key, singlefli
                     void *userdata, void *ret_value, size_t value_size, int *ret_shared,
                     struct kl_error **err);
 
+/* The counters so far, as one snapshot. */
 void singleflight_get_stats(struct singleflight *sf, struct singleflight_stats *ret);

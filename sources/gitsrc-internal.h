@@ -1,7 +1,9 @@
-/* gitsrc-internal — what gitsrc.c (fetching, resolving, the tree cache, the provider) and
- * gitsrc-tree.c (trees from git objects) share. */
+/* gitsrc-internal — what the git source's files share: gitsrc.c (resolving a spec to a commit,
+ * fetching), gitsrc-cache.c (the tree cache), gitsrc-tree.c (trees from git objects) and
+ * gitsrc-provider.c (the "git:" provider). */
 #pragma once
 #include <git2.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fs/digest.h"
@@ -14,9 +16,38 @@ struct tree;
 #define GITSRC_REPO_ID_LEN 16 /* a locator names the repository by this much of its name */
 #define GITSRC_LOCATOR_LEN (4 + GITSRC_REPO_ID_LEN + 1 + GIT_OID_HEXSZ) /* git:<id>:<oid> */
 
-/* Translates libgit2's last error (and its return code) into err: "what: libgit2's message". */
+/* Sets libgit2 up once per process and keeps it (gitsrc.c); thread-safe. */
+void gitsrc_init_libgit2(void);
+
+/* Translates libgit2's last error (and its return code) into err: "what: libgit2's message"
+ * (gitsrc.c). */
 int gitsrc_error_from_git(struct kl_error **err, int gerr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The tree cache of one repository and subdir (gitsrc-cache.c): a stack struct, set up by
+ * gitsrc_cache_init, cleared by gitsrc_cache_done. Records live under <git_dir>/trees/. */
+#define GITSRC_CACHE_KEY_LEN 32
+struct gitsrc_cache {
+	struct store *store;                /* not a reference: the caller's outlives the cache */
+	char *dir;                          /* <git_dir>/trees */
+	char key[GITSRC_CACHE_KEY_LEN + 1]; /* names the repository and subdir in record names */
+};
+
+/* Sets c up for the repository named repo_name (64 hex) under git_dir (<root>/git) and subdir
+ * ("" for the whole commit); touches no file. */
+void gitsrc_cache_init(struct gitsrc_cache *c, struct store *s, const char *git_dir,
+                       const char *repo_name, const char *subdir);
+void gitsrc_cache_done(struct gitsrc_cache *c);
+/* The tree recorded for commit: 0 with *ret, or -ENOENT on a miss (a missing, malformed or
+ * dangling record: its tree is not in the store). */
+int gitsrc_cache_get(const struct gitsrc_cache *c, const git_oid *commit, struct digest *ret);
+/* The commit built last and its loaded tree (a reference for the caller); false when there is
+ * none or it cannot be read. */
+bool gitsrc_cache_get_base(const struct gitsrc_cache *c, git_oid *ret_commit,
+                           struct tree **ret_tree);
+/* Records tree (already in the store) as commit's, then commit as the one built last. */
+int gitsrc_cache_put(const struct gitsrc_cache *c, const git_oid *commit, const struct digest *tree,
+                     struct kl_error **err);
 
 /* What a tree is built from. */
 struct gitsrc_tree_source {
@@ -28,11 +59,11 @@ struct gitsrc_tree_source {
 	const char *subdir;     /* "" for the whole commit */
 };
 
-/* Builds the tree of commit (of its subdir) and writes it to the store; its id to ret. With a
- * base (the tree built for base_commit from the same source), every subtree and file whose git
- * object and mode are the same at the same path is copied from the base with the new mtime
- * instead of being walked: another commit of a large repository costs what changed, plus one
- * copy. A base that cannot be read is ignored. */
+/* Builds the tree of commit (of its subdir) and writes it to the store; its id to ret
+ * (gitsrc-tree.c). With a base (the tree built for base_commit from the same source), every
+ * subtree and file whose git object and mode are the same at the same path is copied from the
+ * base with the new mtime instead of being walked: another commit of a large repository costs
+ * what changed, plus one copy. A base that cannot be read is ignored. */
 int gitsrc_tree_build(const struct gitsrc_tree_source *src, const git_oid *commit,
                       const git_oid *base_commit, const struct tree *base, struct digest *ret,
                       struct kl_error **err);

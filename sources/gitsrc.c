@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Git sources: a ref of a remote as a tree built from git tree objects, blobs read lazily.
+/* Git sources: a ref of a remote resolved to a commit (fetched when needed) and turned into a
+ * tree built from git tree objects, blobs read lazily.
  *
  * Layout in the store: <root>/git/<sha256 of the URL key>.git is a bare repository shared by
  * every build that names that remote, <root>/git/<same>.lock serializes fetches into it across
- * processes, and <root>/git/trees/<commit>-<key> caches the tree id built for a commit (+
- * subdir) so a commit is turned into a tree once; <root>/git/trees/last-<key> names the commit
- * built last, whose tree the next build copies unchanged subtrees from (gitsrc-tree.c). Refs
- * land under refs/kiln/ in the bare repo: they keep what was fetched reachable and give later
- * fetches their "haves".
+ * processes, and <root>/git/trees/ caches the tree built for a commit (+ subdir) so a commit is
+ * turned into a tree once, and the commit built last, whose tree the next build copies unchanged
+ * subtrees from (gitsrc-cache.c). Refs land under refs/kiln/ in the bare repo: they keep what was
+ * fetched reachable and give later fetches their "haves".
  *
  * A ref is resolved against the remote every time (branches move), with one exception: a full
  * commit id whose commit is already in the bare repository is used without any network. Only
@@ -16,11 +16,10 @@
  * fetched with the branches and tags, then by id (servers that allow it).
  *
  * Files get no digest, only a locator "git:<repo id>:<blob id>" (repo id: the first 16 hex
- * of the bare repository's 64-hex name, which keeps the tree blob small; the provider finds the
- * one repository whose name starts with it, and still reads the full name of older trees) and
- * their size from the object header. Sizes are cached per repository in <root>/git/<same>.sizes
- * (sorted records of a raw blob id and a little-endian 64-bit size), so a blob's header is read
- * once ever, not once per commit. The "git" provider reads the blob from the object database
+ * of the bare repository's 64-hex name, which keeps the tree blob small) and their size from the
+ * object header. Sizes are cached per repository in <root>/git/<same>.sizes (sorted records of a
+ * raw blob id and a little-endian 64-bit size), so a blob's header is read once ever, not once
+ * per commit. The "git" provider (gitsrc-provider.c) reads the blob from the object database
  * when the file is first read. gitsrc-tree.c has the rest of the tree's rules.
  *
  * What libgit2 1.5 (Debian 12) cannot do, and what it costs:
@@ -37,10 +36,8 @@
 #include "sources/gitsrc.h"
 
 #include <errno.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <git2.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,25 +47,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs/provider.h"
 #include "fs/store.h"
 #include "fs/tree.h"
 #include "sources/gitsrc-internal.h"
 #include "sources/gitsrc-spec.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-#include "util/hex.h"
-#include "util/io.h"
 #include "util/log.h"
 #include "util/path.h"
 #include "util/xalloc.h"
 
 #define REPO_NAME_LEN GITSRC_REPO_NAME_LEN
-#define REPO_ID_LEN GITSRC_REPO_ID_LEN
 #define OID_HEX GIT_OID_HEXSZ
-#define LOCATOR_LEN GITSRC_LOCATOR_LEN
-#define LONG_LOCATOR_LEN (4 + REPO_NAME_LEN + 1 + OID_HEX) /* git:<repo>:<oid>, older trees */
-#define TREE_CACHE_VERSION "kiln-git-tree-2"
 
 static void
 init_once(void)
@@ -78,8 +68,8 @@ init_once(void)
 
 /* libgit2 is set up once per process and kept: its setup reads the whole CA bundle (~5 ms),
  * and a mount resolves, then forks the server, which reads blobs. */
-static void
-init_libgit2(void)
+void
+gitsrc_init_libgit2(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -135,8 +125,6 @@ object_freep(git_object **p)
 {
 	git_object_free(*p);
 }
-
-/* Sources */
 
 static bool
 is_dir_at(const char *dir, const char *name)
@@ -581,114 +569,13 @@ resolve_commit(struct resolve *rs, git_oid *ret, struct kl_error **err)
 	return peel_commit(rs, &oid, ret, err);
 }
 
-/* Tree cache: <root>/git/trees/<commit>-<key> holds "sha256:<hex>\n", the tree built for that
- * commit from that repository (its locators name it) with that subdir, and
- * <root>/git/trees/last-<key> "<commit>\n", the commit whose tree was built last: the base the
- * next build copies unchanged subtrees from. Written by rename only once the tree is in the
- * store, so a failed build never leaves an entry behind. */
-
-static char *
-tree_cache_path(const struct resolve *rs, const char *what)
-{
-	_cleanup_free_ char *in =
-	    xasprintf("%s\n%s\n%s", TREE_CACHE_VERSION, rs->repo_name, rs->sp.subdir);
-	char key[DIGEST_HEX_LEN + 1];
-	struct digest d;
-
-	digest_buffer(in, strlen(in), &d);
-	digest_to_hex(&d, key);
-	key[32] = '\0';
-	return xasprintf("%s/trees/%s-%s", rs->git_dir, what, key);
-}
-
-static char *
-tree_cache_commit_path(const struct resolve *rs, const git_oid *commit)
-{
-	char hex[OID_HEX + 1];
-
-	git_oid_tostr(hex, sizeof(hex), commit);
-	return tree_cache_path(rs, hex);
-}
-
-/* Reads a cache file of exactly len bytes ending in '\n' into buf (NUL-terminated there). */
-static int
-cache_read(const char *path, char *buf, size_t len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -ENOENT;
-	n = kl_io_read_full(fd, buf, len + 1);
-	if (n != (ssize_t)len || buf[len - 1] != '\n')
-		return -ENOENT;
-	buf[len - 1] = '\0';
-	return 0;
-}
-
-/* 0 with *ret on a hit; -ENOENT on a miss (a bad or dangling entry is a miss). */
-static int
-tree_cache_get(struct store *s, const char *path, struct digest *ret)
-{
-	char buf[DIGEST_STRING_SIZE + 2];
-
-	if (cache_read(path, buf, DIGEST_STRING_SIZE) < 0 ||
-	    digest_parse(buf, DIGEST_STRING_SIZE - 1, ret, NULL) < 0 || store_has_blob(s, ret) != 1)
-		return -ENOENT;
-	return 0;
-}
-
-/* Replaces path's content with line, by rename. */
-static int
-cache_put(const char *path, const char *line, struct kl_error **err)
-{
-	_cleanup_free_ char *dir = xstrdup(path), *tmp = xasprintf("%s.XXXXXX", path);
-	_cleanup_close_ int fd = -1;
-	int r;
-
-	*strrchr(dir, '/') = '\0';
-	r = kl_path_mkdir_p(dir, 0755);
-	if (r < 0)
-		return kl_error_set(err, -r, "creating '%s'", dir);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return kl_error_set(err, errno, "creating '%s'", tmp);
-	r = kl_io_write_all(fd, line, strlen(line));
-	if (r >= 0 && fchmod(fd, 0644) < 0)
-		r = -errno;
-	if (r >= 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlink(tmp);
-		return kl_error_set(err, -r, "writing '%s'", path);
-	}
-	return 0;
-}
-
-/* The commit built last from this repository and subdir, and its tree; false when there is
- * none or it cannot be read (then every subtree is walked). */
-static bool
-base_get(const struct resolve *rs, git_oid *ret_commit, struct tree **ret_tree)
-{
-	_cleanup_free_ char *last = tree_cache_path(rs, "last"), *path = NULL;
-	char hex[OID_HEX + 2];
-	struct digest id;
-
-	if (cache_read(last, hex, OID_HEX + 1) < 0 ||
-	    git_oid_fromstrn(ret_commit, hex, OID_HEX) < 0)
-		return false;
-	path = tree_cache_commit_path(rs, ret_commit);
-	return tree_cache_get(rs->store, path, &id) == 0 &&
-	       tree_load(rs->store, &id, ret_tree, NULL) == 0;
-}
-
+/* The tree of commit: from the tree cache, else built (from the tree built last as its base)
+ * and recorded. */
 static int
 tree_for_commit(struct resolve *rs, const git_oid *commit, struct digest *ret,
                 struct kl_error **err)
 {
-	_cleanup_free_ char *path = tree_cache_commit_path(rs, commit);
 	_cleanup_free_ char *sizes = xasprintf("%s/%s.sizes", rs->git_dir, rs->repo_name);
-	_cleanup_free_ char *last = NULL;
 	_cleanup_(tree_unrefp) struct tree *base = NULL;
 	const struct gitsrc_tree_source src = {
 	    .store = rs->store,
@@ -698,30 +585,28 @@ tree_for_commit(struct resolve *rs, const git_oid *commit, struct digest *ret,
 	    .sizes_path = sizes,
 	    .subdir = rs->sp.subdir,
 	};
-	char line[DIGEST_STRING_SIZE + 1], hex[OID_HEX + 2];
+	struct gitsrc_cache cache;
 	struct kl_error *e = NULL;
+	char hex[OID_HEX + 1];
 	git_oid base_commit;
 	bool have_base;
 	int r;
 
-	if (tree_cache_get(rs->store, path, ret) == 0) {
-		kl_debug("git: tree of %s from the cache", path);
+	gitsrc_cache_init(&cache, rs->store, rs->git_dir, rs->repo_name, rs->sp.subdir);
+	if (gitsrc_cache_get(&cache, commit, ret) == 0) {
+		git_oid_tostr(hex, sizeof(hex), commit);
+		kl_debug("git: tree of %s from the cache", hex);
+		gitsrc_cache_done(&cache);
 		return 0;
 	}
-	have_base = base_get(rs, &base_commit, &base);
+	have_base = gitsrc_cache_get_base(&cache, &base_commit, &base);
 	r = gitsrc_tree_build(&src, commit, have_base ? &base_commit : NULL, base, ret, err);
-	if (r < 0)
-		return r;
 	/* a cache that cannot be written only costs a rebuild next time */
-	digest_to_string(ret, line);
-	strcat(line, "\n");
-	git_oid_tostr(hex, sizeof(hex), commit);
-	strcat(hex, "\n");
-	last = tree_cache_path(rs, "last");
-	if (cache_put(path, line, &e) < 0 || cache_put(last, hex, &e) < 0)
+	if (r >= 0 && gitsrc_cache_put(&cache, commit, ret, &e) < 0)
 		kl_debug("git: %s", e->msg);
 	kl_error_free(e);
-	return 0;
+	gitsrc_cache_done(&cache);
+	return r < 0 ? r : 0;
 }
 
 int
@@ -736,7 +621,7 @@ gitsrc_resolve(struct store *s, const char *spec, struct digest *ret, char *ret_
 	r = gitsrc_spec_parse(spec, &rs.sp, err);
 	if (r < 0)
 		return r;
-	init_libgit2();
+	gitsrc_init_libgit2();
 	r = resolve_commit(&rs, &commit, err);
 	if (r >= 0)
 		r = tree_for_commit(&rs, &commit, &id, err);
@@ -749,221 +634,4 @@ gitsrc_resolve(struct store *s, const char *spec, struct digest *ret, char *ret_
 	if (ret_commit)
 		git_oid_tostr(ret_commit, OID_HEX + 1, &commit);
 	return 0;
-}
-
-/* The "git" provider: blobs read from the store's bare repositories. A git_odb is used by
- * one thread at a time, so each repository keeps a pool of opened ones. */
-
-struct odb_pool {
-	char name[REPO_NAME_LEN + 1];
-	git_odb **idle;
-	size_t n_idle, cap;
-};
-
-struct provider_git {
-	char *git_dir;
-	pthread_mutex_t lock;
-	struct odb_pool *pools; /* protected by lock */
-	size_t n_pools, cap;    /* protected by lock */
-};
-
-static struct odb_pool *
-pool_for(struct provider_git *g, const char *name)
-{
-	struct odb_pool *p;
-
-	for (size_t i = 0; i < g->n_pools; i++)
-		if (strcmp(g->pools[i].name, name) == 0)
-			return &g->pools[i];
-	g->pools = xgrow(g->pools, &g->cap, g->n_pools + 1, sizeof(*g->pools));
-	p = &g->pools[g->n_pools++];
-	*p = (struct odb_pool){0};
-	memcpy(p->name, name, REPO_NAME_LEN + 1);
-	return p;
-}
-
-static git_odb *
-odb_take(struct provider_git *g, const char *name)
-{
-	git_odb *odb = NULL;
-	struct odb_pool *p;
-
-	pthread_mutex_lock(&g->lock);
-	p = pool_for(g, name);
-	if (p->n_idle > 0)
-		odb = p->idle[--p->n_idle];
-	pthread_mutex_unlock(&g->lock);
-	return odb;
-}
-
-static void
-odb_give(struct provider_git *g, const char *name, git_odb *odb)
-{
-	struct odb_pool *p;
-
-	pthread_mutex_lock(&g->lock);
-	p = pool_for(g, name);
-	p->idle = xgrow(p->idle, &p->cap, p->n_idle + 1, sizeof(*p->idle));
-	p->idle[p->n_idle++] = odb;
-	pthread_mutex_unlock(&g->lock);
-}
-
-static bool
-is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-/* "git:<16 or 64 hex>:<40 hex>"; the repository id is checked so it can only name a store
- * dir. ret_name gets the id as written (16 or 64 hex). */
-static int
-parse_locator(const struct provider_request *req, char *ret_name, git_oid *ret_oid,
-              struct kl_error **err)
-{
-	const char *l = req->locator;
-	size_t id = req->locator_len == LOCATOR_LEN ? REPO_ID_LEN : REPO_NAME_LEN;
-
-	if (!l || (req->locator_len != LOCATOR_LEN && req->locator_len != LONG_LOCATOR_LEN) ||
-	    memcmp(l, "git:", 4) != 0 || l[4 + id] != ':' || !is_lower_hex(l + 4, id) ||
-	    !is_lower_hex(l + 5 + id, OID_HEX) ||
-	    git_oid_fromstrn(ret_oid, l + 5 + id, OID_HEX) < 0)
-		return kl_error_setf(err, EINVAL, "malformed git locator for '%s'",
-		                     req->path ? req->path : "(unnamed)");
-	memcpy(ret_name, l + 4, id);
-	ret_name[id] = '\0';
-	return 0;
-}
-
-/* The objects directory of the one repository whose name starts with id. */
-static int
-find_objects(const struct provider_git *g, const char *id, const struct provider_request *req,
-             char **ret, struct kl_error **err)
-{
-	const char *shown = req->path ? req->path : "(unnamed)";
-	size_t idlen = strlen(id);
-	char found[REPO_NAME_LEN + 1] = "";
-	struct dirent *de;
-	DIR *d;
-
-	if (idlen == REPO_NAME_LEN) {
-		memcpy(found, id, REPO_NAME_LEN + 1);
-	} else {
-		d = opendir(g->git_dir);
-		if (!d)
-			return kl_error_set(err, errno, "repository of '%s' ('%s')", shown,
-			                    g->git_dir);
-		while ((de = readdir(d))) {
-			if (strlen(de->d_name) != REPO_NAME_LEN + 4 ||
-			    strcmp(de->d_name + REPO_NAME_LEN, ".git") != 0 ||
-			    strncmp(de->d_name, id, idlen) != 0 ||
-			    !is_lower_hex(de->d_name, REPO_NAME_LEN))
-				continue;
-			if (found[0]) {
-				closedir(d);
-				return kl_error_setf(
-				    err, EIO, "repository id '%s' of '%s' is ambiguous", id, shown);
-			}
-			memcpy(found, de->d_name, REPO_NAME_LEN);
-			found[REPO_NAME_LEN] = '\0';
-		}
-		closedir(d);
-		if (!found[0])
-			return kl_error_setf(err, ENOENT, "no repository '%s' for '%s' in '%s'", id,
-			                     shown, g->git_dir);
-	}
-	*ret = xasprintf("%s/%s.git/objects", g->git_dir, found);
-	return 0;
-}
-
-static int
-write_blob(git_odb *odb, const git_oid *oid, const struct provider_request *req,
-           struct store_writer *w, struct kl_error **err)
-{
-	const char *shown = req->path ? req->path : "(unnamed)";
-	git_odb_object *obj = NULL;
-	char hex[OID_HEX + 1];
-	int r;
-
-	git_oid_tostr(hex, sizeof(hex), oid);
-	r = git_odb_read(&obj, odb, oid);
-	if (r < 0)
-		return gitsrc_error_from_git(err, r, "reading blob %s of '%s'", hex, shown);
-	if (git_odb_object_type(obj) != GIT_OBJECT_BLOB)
-		r = kl_error_setf(err, EIO, "object %s of '%s' is not a blob", hex, shown);
-	else if (git_odb_object_size(obj) != req->size)
-		r = kl_error_setf(err, EIO, "blob %s of '%s' has %zu bytes, not %llu", hex, shown,
-		                  git_odb_object_size(obj), (unsigned long long)req->size);
-	else
-		r = store_writer_write(w, git_odb_object_data(obj), git_odb_object_size(obj), err);
-	git_odb_object_free(obj);
-	return r;
-}
-
-static int
-provider_git_fetch(void *data, const struct provider_request *req, struct store_writer *w,
-                   struct kl_error **err)
-{
-	struct provider_git *g = data;
-	char name[REPO_NAME_LEN + 1];
-	_cleanup_free_ char *objects = NULL;
-	git_odb *odb;
-	git_oid oid;
-	int r;
-
-	r = parse_locator(req, name, &oid, err);
-	if (r < 0)
-		return r;
-	odb = odb_take(g, name);
-	if (!odb) {
-		r = find_objects(g, name, req, &objects, err);
-		if (r < 0)
-			return r;
-		if (access(objects, F_OK) < 0)
-			return kl_error_set(err, errno, "repository of '%s' ('%s')",
-			                    req->path ? req->path : "(unnamed)", objects);
-		r = git_odb_open(&odb, objects);
-		if (r < 0)
-			return gitsrc_error_from_git(err, r, "opening '%s'", objects);
-	}
-	r = write_blob(odb, &oid, req, w, err);
-	odb_give(g, name, odb);
-	return r;
-}
-
-static void
-provider_git_free(void *data)
-{
-	struct provider_git *g = data;
-
-	if (!g)
-		return;
-	for (size_t i = 0; i < g->n_pools; i++) {
-		for (size_t k = 0; k < g->pools[i].n_idle; k++)
-			git_odb_free(g->pools[i].idle[k]);
-		free(g->pools[i].idle);
-	}
-	free(g->pools);
-	pthread_mutex_destroy(&g->lock);
-	free(g->git_dir);
-	free(g);
-}
-
-static const struct provider_ops provider_git_ops = {
-    .scheme = "git",
-    .fetch = provider_git_fetch,
-    .free = provider_git_free,
-};
-
-void
-gitsrc_add_provider(struct provider_set *ps, struct store *s)
-{
-	struct provider_git *g = xcalloc(1, sizeof(*g));
-
-	init_libgit2();
-	g->git_dir = kl_path_join(store_root(s), "git");
-	pthread_mutex_init(&g->lock, NULL);
-	provider_set_add(ps, &provider_git_ops, g);
 }

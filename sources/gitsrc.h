@@ -1,6 +1,7 @@
 /* gitsrc — a git ref as a tree, from git tree objects alone; blob contents are read from the
  * object database only when a file is read ("git:" locators). One shared bare repository per
- * remote URL lives in the store (<root>/git/), reused across builds. */
+ * remote URL lives in the store (<root>/git/), reused across builds and processes (a lock file
+ * serializes fetches into it), with a cache of the trees built from its commits. */
 #pragma once
 #include <stdbool.h>
 
@@ -12,10 +13,12 @@ struct store;
 
 /* True when spec looks like a git source (see source.h). */
 bool gitsrc_matches(const char *spec);
-/* Fetches spec's ref when needed (never when it is a full commit id already present), builds the
- * tree of the commit (or of its subdir) and writes it to the store; its id goes to ret and, when
- * ret_commit is non-NULL, the 40-hex commit id to ret_commit (41 bytes). */
+/* Fetches spec's ref when needed (never when it is a full commit id already present), then takes
+ * the tree of the commit (or of its subdir) from the tree cache or builds it into the store; its
+ * id goes to ret and, when ret_commit is non-NULL, the 40-hex commit id to ret_commit (41
+ * bytes). Errors name spec. */
 int gitsrc_resolve(struct store *s, const char *spec, struct digest *ret, char *ret_commit,
                    struct kl_error **err);
-/* Registers the "git:" provider, reading blobs from the store's repositories. */
+/* Registers the "git:" provider, reading blobs from the repositories under s's root (only the
+ * path is kept, no reference); safe for every thread of the set. */
 void gitsrc_add_provider(struct provider_set *ps, struct store *s);

@@ -2,6 +2,7 @@
 /* Error values: a negative errno returned, with a message for a person kept alongside. */
 #include "util/error.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -9,8 +10,8 @@
 
 #include "util/xalloc.h"
 
-int
-kl_error_vsetf(struct kl_error **err, int code, const char *fmt, va_list ap)
+static int __attribute__((format(printf, 3, 0)))
+error_vsetf(struct kl_error **err, int code, const char *fmt, va_list ap)
 {
 	struct kl_error *e;
 
@@ -33,7 +34,7 @@ kl_error_setf(struct kl_error **err, int code, const char *fmt, ...)
 	int r;
 
 	va_start(ap, fmt);
-	r = kl_error_vsetf(err, code, fmt, ap);
+	r = error_vsetf(err, code, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -74,12 +75,6 @@ kl_error_prefix(struct kl_error **err, const char *fmt, ...)
 	free(what);
 	free((*err)->msg);
 	(*err)->msg = msg;
-}
-
-int
-kl_error_code(const struct kl_error *err)
-{
-	return err ? err->code : EIO;
 }
 
 void

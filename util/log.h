@@ -11,10 +11,13 @@ enum kl_log_level { KL_LOG_DEBUG, KL_LOG_INFO, KL_LOG_WARN, KL_LOG_ERROR, _KL_LO
 
 typedef void (*kl_log_fn)(enum kl_log_level level, const char *line, void *userdata);
 
-/* Installs the sink (NULL: lines go to stderr as "kiln: line") and the lowest level shown.
- * Call once, before threads start. */
+/* Installs the sink (NULL: lines go to stderr as "kiln: line") and the lowest level shown
+ * (until then: info and above, to stderr). Call once, before threads start. */
 void kl_log_setup(enum kl_log_level min_level, kl_log_fn fn, void *userdata);
+/* True when lines of level are shown; kl_debug() asks first, so a debug line costs one compare
+ * when debug is off. */
 bool kl_log_enabled(enum kl_log_level level);
+/* Formats one line (no trailing newline) and hands it to the sink when level is shown. */
 void kl_log(enum kl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define kl_debug(...)                                                                              \
@@ -24,5 +27,6 @@ void kl_log(enum kl_log_level level, const char *fmt, ...) __attribute__((format
 	} while (0)
 #define kl_warn(...) kl_log(KL_LOG_WARN, __VA_ARGS__)
 
-/* Logs "what: err->msg" at error level, frees *err, and returns 1: `return kl_log_error(…);`. */
+/* Logs "what: err->msg" (just "what" when err or *err is NULL) at error level, frees *err, and
+ * returns 1, the exit status: `return kl_log_error(…);`. */
 int kl_log_error(struct kl_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Path helpers shared by the store, the tree importer and the CLI. */
+/* Path helpers: joining, mkdir -p, rm -rf, and checking relative paths. */
 #include "util/path.h"
 
 #include <dirent.h>

@@ -1,13 +1,16 @@
-/* path — joining and checking slash-separated paths. */
+/* path — joining, creating, removing and checking slash-separated paths. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 
 /* "a" + "b" → "a/b"; an empty side yields the other; returns a new string. */
 char *kl_path_join(const char *a, const char *b);
-/* Creates dir and its missing parents with mode; existing dirs are fine. */
+/* Creates dir and its missing parents with mode; existing dirs are fine. 0 or -errno. */
 int kl_path_mkdir_p(const char *dir, unsigned mode);
-/* Removes a tree of files and directories under dir_fd/name (not following symlinks). */
+/* Removes dir_fd/name and, for a directory, everything below it (symlinks are removed, not
+ * followed). 0, also when name does not exist; else the first -errno, after removing what it
+ * could. */
 int kl_path_rm_rf_at(int dir_fd, const char *name);
-/* True when p is relative, non-empty-component and has no "." or ".." component. */
+/* True when p[0..len) is a non-empty relative path of non-empty components, none "." or "..",
+ * with no trailing slash and no NUL byte. */
 bool kl_path_is_clean_relative(const char *p, size_t len);

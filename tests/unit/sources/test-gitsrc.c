@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for sources/gitsrc.c against a repository made with git in a temp dir. */
+/* Unit tests for the git source against a repository made with git in a temp dir: resolving and
+ * fetching (gitsrc.c), trees (gitsrc-tree.c) and their cache in use, the "git:" provider
+ * (gitsrc-provider.c). The cache's own rules are in test-gitsrc-cache.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/base64.h"
@@ -76,6 +77,48 @@ test_path_join(void **state)
 	p = kl_path_join("", "b");
 	assert_string_equal(p, "b");
 	free(p);
+}
+
+static void
+touch(const char *dir, const char *name)
+{
+	char *p = kl_path_join(dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	close(fd);
+	free(p);
+}
+
+static void
+test_rm_rf_removes_a_tree_without_following_symlinks(void **state)
+{
+	char *dir = test_tmpdir(), *victim = kl_path_join(dir, "victim");
+	char *deep = kl_path_join(victim, "a/b/c"), *outside = kl_path_join(dir, "outside");
+	char *link = kl_path_join(victim, "a/to-outside"), *kept = kl_path_join(outside, "kept");
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(kl_path_mkdir_p(deep, 0755), 0);
+	assert_int_equal(kl_path_mkdir_p(outside, 0755), 0);
+	touch(deep, "file");
+	touch(victim, "top");
+	touch(outside, "kept");
+	assert_int_equal(symlink(outside, link), 0);
+
+	assert_int_equal(kl_path_rm_rf_at(AT_FDCWD, victim), 0);
+	assert_int_equal(lstat(victim, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(lstat(kept, &st), 0); /* the symlink went, not what it pointed to */
+	assert_int_equal(kl_path_rm_rf_at(AT_FDCWD, victim), 0); /* absent: nothing to do */
+	assert_int_equal(kl_path_rm_rf_at(AT_FDCWD, kept), 0);   /* a file */
+	assert_int_equal(lstat(kept, &st), -1);
+	free(victim);
+	free(deep);
+	free(outside);
+	free(link);
+	free(kept);
+	test_rmdir(dir);
 }
 
 static void
@@ -159,6 +202,7 @@ main(void)
 	    cmocka_unit_test(test_cleanup_resets_the_variable),
 	    cmocka_unit_test(test_clean_relative_paths),
 	    cmocka_unit_test(test_path_join),
+	    cmocka_unit_test(test_rm_rf_removes_a_tree_without_following_symlinks),
 	    cmocka_unit_test(test_read_all_respects_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
