@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util/error.h"
-
 /* Written once by kl_log_setup() before any thread starts; read-only afterwards. */
 static struct {
 	enum kl_log_level min_level;
@@ -52,24 +50,4 @@ kl_log(enum kl_log_level level, const char *fmt, ...)
 	va_end(ap);
 	emit(level, line);
 	free(line);
-}
-
-int
-kl_log_error(struct kl_error **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *what;
-
-	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (err && *err)
-		kl_log(KL_LOG_ERROR, "%s: %s", what, (*err)->msg);
-	else
-		kl_log(KL_LOG_ERROR, "%s", what);
-	free(what);
-	if (err)
-		kl_error_freep(err);
-	return 1;
 }

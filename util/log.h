@@ -1,11 +1,10 @@
 /* log — leveled log lines through one sink that only cli/ installs.
  *
  * Library code logs at debug; a long-running server with no caller to hand an error to
- * (the FUSE server) may warn. kl_log_error() is cli/'s way to report a failure once. */
+ * (the FUSE server) may warn. Failures are not logged here: they are returned, and cli/main.c
+ * reports each one once. */
 #pragma once
 #include <stdbool.h>
-
-struct kl_error;
 
 enum kl_log_level { KL_LOG_DEBUG, KL_LOG_INFO, KL_LOG_WARN, KL_LOG_ERROR, _KL_LOG_MAX };
 
@@ -26,7 +25,3 @@ void kl_log(enum kl_log_level level, const char *fmt, ...) __attribute__((format
 			kl_log(KL_LOG_DEBUG, __VA_ARGS__);                                         \
 	} while (0)
 #define kl_warn(...) kl_log(KL_LOG_WARN, __VA_ARGS__)
-
-/* Logs "what: err->msg" (just "what" when err or *err is NULL) at error level, frees *err, and
- * returns 1, the exit status: `return kl_log_error(…);`. */
-int kl_log_error(struct kl_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
