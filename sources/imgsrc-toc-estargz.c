@@ -85,11 +85,13 @@ imgsrc_estargz_footer(const void *buf, size_t len, uint64_t blob_size, uint64_t 
 	return -EINVAL;
 }
 
-/* Inflates the TOC's gzip member(s) into at most IMGSRC_MAX_TOC_SIZE + one tar header. */
+/* Inflates the TOC's gzip member(s) into at most IMGSRC_MAX_TOC_SIZE + one tar header; the
+ * buffer grows with the output, so a small TOC costs little. */
 static int
 gunzip_toc(const void *buf, size_t len, char **ret, size_t *ret_len, struct kl_error **err)
 {
-	size_t cap = IMGSRC_MAX_TOC_SIZE + 1024;
+	const size_t max = IMGSRC_MAX_TOC_SIZE + 1024;
+	size_t cap = 64u << 10, have = 0;
 	_cleanup_free_ char *out = NULL;
 	z_stream z = {0};
 	int zr;
@@ -102,17 +104,26 @@ gunzip_toc(const void *buf, size_t len, char **ret, size_t *ret_len, struct kl_e
 	out = xmalloc(cap + 1);
 	z.next_in = (Bytef *)buf;
 	z.avail_in = (uInt)len;
-	z.next_out = (Bytef *)out;
-	z.avail_out = (uInt)cap;
 	for (;;) {
+		z.next_out = (Bytef *)out + have;
+		z.avail_out = (uInt)(cap - have);
 		zr = inflate(&z, Z_NO_FLUSH);
-		if (zr == Z_STREAM_END && z.avail_in && z.avail_out) {
+		have = cap - z.avail_out;
+		if (have == cap && cap < max && (zr == Z_OK || zr == Z_BUF_ERROR ||
+		                                 (zr == Z_STREAM_END && z.avail_in))) {
+			cap = cap * 2 < max ? cap * 2 : max;
+			out = xrealloc(out, cap + 1);
+			if (zr == Z_STREAM_END)
+				inflateReset(&z);
+			continue;
+		}
+		if (zr == Z_STREAM_END && z.avail_in && have < cap) {
 			inflateReset(&z); /* the tar's end may sit in a member of its own */
 			continue;
 		}
 		break;
 	}
-	if (zr == Z_OK && !z.avail_out) {
+	if ((zr == Z_OK || zr == Z_BUF_ERROR) && have == max) {
 		inflateEnd(&z);
 		return kl_error_setf(err, EFBIG, "table of contents larger than %u bytes",
 		                     IMGSRC_MAX_TOC_SIZE);
@@ -124,7 +135,7 @@ gunzip_toc(const void *buf, size_t len, char **ret, size_t *ret_len, struct kl_e
 		inflateEnd(&z);
 		return r;
 	}
-	*ret_len = cap - z.avail_out;
+	*ret_len = have;
 	inflateEnd(&z);
 	*ret = TAKE_PTR(out);
 	return 0;
