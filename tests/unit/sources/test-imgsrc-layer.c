@@ -22,7 +22,9 @@
 #include <zlib.h>
 
 #include "fs/store.h"
+#include "fs/tree-layer.h"
 #include "fs/tree.h"
+#include "oci/whiteout.h"
 #include "sources/imgsrc-internal.h"
 #include "util/error.h"
 #include "util/io.h"
@@ -437,6 +439,63 @@ test_a_hardlink_keeps_what_its_target_held(void **state)
 	entry(t, "l1", &e);
 	assert_int_equal(e.type, TREE_HARDLINK);
 	assert_memory_equal(e.link, "l0", 2);
+	tree_unref(t);
+}
+
+struct names {
+	char *text;
+};
+
+/* Names an exporter writes for the walk's items (oci/whiteout.h), with the owner and mode. */
+static int
+on_item(const struct tree *diff, enum tree_layer_item item, const struct tree_entry *e,
+        void *userdata)
+{
+	struct names *n = userdata;
+	char *name, *next;
+
+	(void)diff;
+	if (item == TREE_LAYER_WHITEOUT)
+		name = oci_whiteout_name(e->path, e->path_len);
+	else if (item == TREE_LAYER_OPAQUE)
+		name = oci_opaque_name(e->path, e->path_len);
+	else
+		name = xasprintf("%s%s %u:%u %o%s%s", e->path, e->type == TREE_DIR ? "/" : "",
+		                 e->uid, e->gid, e->mode, e->type == TREE_HARDLINK ? " -> " : "",
+		                 e->type == TREE_HARDLINK ? e->link : "");
+	next = xasprintf("%s%s\n", n->text, name);
+	free(name);
+	free(n->text);
+	n->text = next;
+	return 0;
+}
+
+static void
+test_a_layer_walks_back_to_its_tar_names(void **state)
+{
+	static const struct ent ents[] = {
+	    {"etc/", AE_IFDIR, NULL, 0, NULL},
+	    {"etc/a", AE_IFREG, "a", -1, NULL},
+	    {"etc/.wh.gone", AE_IFREG, NULL, 0, NULL},
+	    {"var/.wh..wh..opq", AE_IFREG, NULL, 0, NULL},
+	    {"var/x", AE_IFREG, "x", -1, NULL},
+	    {"usr/", AE_IFDIR, NULL, 0, NULL},
+	    {"usr/.wh..wh..opq", AE_IFREG, NULL, 0, NULL},
+	    {"etc/b", 0, "etc/a", -1, NULL},
+	};
+	struct tree *t = load(*state, ents, sizeof(ents) / sizeof(ents[0]), false);
+	struct names n = {xstrdup("")};
+
+	assert_int_equal(tree_layer_walk(t, on_item, &n), 0);
+	assert_string_equal(n.text, "etc/ 1000:100 755\n"
+	                            "etc/a 1000:100 644\n"
+	                            "etc/b 1000:100 644 -> etc/a\n"
+	                            "etc/.wh.gone\n"
+	                            "usr/ 1000:100 755\n"
+	                            "usr/.wh..wh..opq\n"
+	                            "var/.wh..wh..opq\n"
+	                            "var/x 1000:100 644\n");
+	free(n.text);
 	tree_unref(t);
 }
 
@@ -906,6 +965,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_whiteouts_hide_only_lower_layers_in_any_order,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_hardlink_keeps_what_its_target_held, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_a_layer_walks_back_to_its_tar_names, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_an_entry_below_a_file_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_an_empty_layer_is_an_empty_tree, setup, teardown),
