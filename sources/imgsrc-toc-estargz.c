@@ -109,8 +109,8 @@ gunzip_toc(const void *buf, size_t len, char **ret, size_t *ret_len, struct kl_e
 		z.avail_out = (uInt)(cap - have);
 		zr = inflate(&z, Z_NO_FLUSH);
 		have = cap - z.avail_out;
-		if (have == cap && cap < max && (zr == Z_OK || zr == Z_BUF_ERROR ||
-		                                 (zr == Z_STREAM_END && z.avail_in))) {
+		if (have == cap && cap < max &&
+		    (zr == Z_OK || zr == Z_BUF_ERROR || (zr == Z_STREAM_END && z.avail_in))) {
 			cap = cap * 2 < max ? cap * 2 : max;
 			out = xrealloc(out, cap + 1);
 			if (zr == Z_STREAM_END)
