@@ -43,15 +43,14 @@ enum tree_entry_type {
 enum tree_entry_flags {
 	TREE_ENTRY_OPAQUE = 1 << 0, /* diff trees, dirs: hide every lower entry below this dir */
 	TREE_ENTRY_HAS_DIGEST = 1 << 1, /* digest names the file's bytes in the store */
-	/* Dirs the builder created because a descendant needed them; tree_apply keeps base's
-	 * entry at that path when base has a directory there (as docker does for a layer whose
-	 * tar omits a parent). */
+	/* Dirs nobody listed: made by the builder because a descendant needed them, or by a
+	 * layer that omits a parent (fs/tree-layer.h); tree_apply keeps base's entry at that path
+	 * when base has a directory there, as docker does. May come with TREE_ENTRY_OPAQUE (base's
+	 * directory kept, its children hidden). */
 	TREE_ENTRY_IMPLICIT = 1 << 2,
 };
 
-/* A regular file's content: its sha256 when known, and/or a locator saying where the bytes can
- * be fetched more cheaply ("<scheme>:<provider-specific text>", for example a local context
- * file or a git blob). A file with neither has no bytes (size 0). */
+/* One extended attribute of an entry. */
 struct tree_xattr {
 	const char *name; /* NUL-terminated */
 	size_t name_len;
@@ -75,6 +74,10 @@ struct tree_entry {
 	uint64_t rdev;    /* char/block devices: makedev(major, minor) */
 	const char *link; /* symlink target, or hardlink's target path; NULL otherwise */
 	size_t link_len;
+	/* A regular file's content: its sha256 when known, and/or a locator saying where the bytes
+	 * can be fetched more cheaply ("<scheme>:<provider-specific text>", for example a local
+	 * context file, a git blob or a range of a layer blob). A file with neither has no bytes
+	 * (size 0). */
 	struct digest digest; /* valid with TREE_ENTRY_HAS_DIGEST */
 	const char *locator;  /* NULL when none */
 	size_t locator_len;
@@ -151,7 +154,8 @@ int tree_builder_serialize(struct tree_builder *b, char **ret_buf, size_t *ret_l
 int tree_builder_write(struct tree_builder *b, struct store *s, struct digest *ret,
                        struct kl_error **err);
 
-/* Diffs (trees holding whiteouts and opaque directories). */
+/* Diffs (trees holding whiteouts and opaque directories). A layer tar becomes one, and one
+ * becomes a tar again, through fs/tree-layer.h. */
 
 /* Builds the diff that turns lower into upper: entries of upper that are new or differ from
  * lower (any field, xattrs included, TREE_ENTRY_IMPLICIT aside), their parent directories,
@@ -162,7 +166,8 @@ int tree_diff(const struct tree *lower, const struct tree *upper, struct tree_bu
 /* Builds base with diff applied: a whiteout removes the path and its subtree, an opaque
  * directory drops base's entries below it, an implicit directory over a directory of base
  * keeps base's entry (metadata and xattrs), any other entry replaces base's at its path (a
- * non-directory replacing a directory removes its subtree). Hardlinks left pointing at a
- * removed entry become copies of it. The result has no whiteouts, opaque or implicit flags. */
+ * non-directory replacing a directory removes its subtree). A regular file of base that is
+ * replaced or removed lives on under its remaining hardlinks of base: the first becomes a copy
+ * of it, the others link to that one. The result has no whiteouts, opaque or implicit flags. */
 int tree_apply(const struct tree *base, const struct tree *diff, struct tree_builder **ret,
                struct kl_error **err);

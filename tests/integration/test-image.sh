@@ -242,7 +242,8 @@ expect_fail 1 "${bad}" kiln pull "oci-layout://$T/bad:latest"
 [ ! -e "$KILN_ROOT/imgsrc/layers/${bad#sha256:}" ] || fail "a corrupt layout layer left a record"
 ok "a corrupt layout blob is refused naming its digest"
 
-# Hostile tars: '..' escapes, hardlinks out of the layer, duplicates.
+# Hostile tars: '..' escapes, hardlinks out of the layer, an entry below a file (duplicates are
+# fine: a later entry replaces an earlier one, see test-layer-rules.sh).
 hostile() {
 	local name=$1 pattern=$2
 	python3 - "$T/$name.tar" "$name" <<'PY'
@@ -263,9 +264,9 @@ with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
     elif kind == "hardlink":
         add("ok")
         add("link", type=tarfile.LNKTYPE, linkname="../../etc/shadow")
-    elif kind == "dup":
-        add("a")
-        add("./a", b"y")
+    elif kind == "below-file":
+        add("f")
+        add("f/x", b"y")
 PY
 	make_oci_layout "$T/$name" latest "$T/$name.tar"
 	expect_fail 1 "$pattern" kiln pull "oci-layout://$T/$name:latest"
@@ -275,7 +276,7 @@ PY
 }
 hostile dotdot "escapes the root"
 hostile hardlink "outside the layer"
-hostile dup "duplicate entry"
+hostile below-file "'f/x' is below 'f', which is not a directory"
 
 # Bearer-token auth with basic credentials from a docker config.json.
 start_auth_proxy kiln s3cret kiln-refresh
