@@ -140,7 +140,7 @@ test_what_is_not_selected_does_not_count(void **state)
 	assert_same(f, &v, dir_copy(), true);
 	v.content_of_a = "changed";
 	assert_same(f, &v, fx_copy("/src/b.c", "/app/"), true);
-	v.extra_match = "int e;"; /* not matched by "[ab].c" */
+	v.extra_match = "int e;";                                   /* not matched by "[ab].c" */
 	assert_same(f, &v, fx_copy("/src/[ab].c", "/app/"), false); /* a.c changed */
 	v.content_of_a = base_variant.content_of_a;
 	assert_same(f, &v, fx_copy("/src/[b].c", "/app/"), true);

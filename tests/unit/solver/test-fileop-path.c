@@ -47,8 +47,7 @@ links_tree(struct fx *f)
 }
 
 static void
-assert_resolves(const struct tree *t, const char *path, bool follow, const char *want,
-                bool exists)
+assert_resolves(const struct tree *t, const char *path, bool follow, const char *want, bool exists)
 {
 	char *got = NULL;
 	uint32_t idx;
@@ -142,7 +141,7 @@ test_glob_matches_component_by_component(void **state)
 	assert_glob(t, "*/*/c.c", false, "src/deep/c.c");
 	assert_glob(t, "src/?.[ch]", false, "src/a.c src/b.h");
 	assert_glob(t, "src/[^a].*", false, "src/b.h");
-	assert_glob(t, "\\[?]", false, "[x]"); /* an escaped '[' is a literal, ']' alone too */
+	assert_glob(t, "\\[?]", false, "[x]");   /* an escaped '[' is a literal, ']' alone too */
 	assert_glob(t, "\\[x]", false, "\\[x]"); /* no wildcard: the path as it is given */
 	assert_glob(t, "match-*", false, "match-dir"); /* a matched dir is not descended into */
 	assert_glob(t, "srclink/*.c", true, "src/a.c");
