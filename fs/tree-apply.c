@@ -481,6 +481,9 @@ tree_apply(const struct tree *base, const struct tree *diff, struct tree_writer 
 	struct applier a = {.base = base, .diff = diff, .w = tree_writer_new()};
 	int r = 0;
 
+	/* The result is about base's size: one allocation instead of a string of regrowths. */
+	tree_writer_reserve(a.w, (size_t)base->n + diff->n, (size_t)base->n_xattrs + diff->n_xattrs,
+	                    (size_t)base->strings_len + diff->strings_len);
 	count_whiteouts(&a);
 	walk(&a);
 	if (a.lost_inode)

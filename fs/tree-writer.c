@@ -88,6 +88,15 @@ grow(void *buf, size_t *cap, size_t want)
 	return buf;
 }
 
+void
+tree_writer_reserve(struct tree_writer *w, size_t n_entries, size_t n_xattrs, size_t strings_len)
+{
+	w->recs = grow(w->recs, &w->recs_cap, TREE_HEADER_SIZE + n_entries * TREE_REC_SIZE);
+	if (n_xattrs)
+		w->xrecs = grow(w->xrecs, &w->xrecs_cap, n_xattrs * TREE_XATTR_REC_SIZE);
+	w->strings = grow(w->strings, &w->strings_cap, strings_len);
+}
+
 /* Room for n more records, uninitialized. */
 static uint8_t *
 new_records(struct tree_writer *w, size_t n)

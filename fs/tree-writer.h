@@ -25,6 +25,11 @@ struct tree_writer *tree_writer_new(void);
 struct tree_writer *tree_writer_free(struct tree_writer *w);
 KL_DEFINE_CLEANUP(struct tree_writer *, tree_writer_free)
 
+/* Makes room for about n_entries entries, n_xattrs xattrs and strings_len bytes of strings
+ * (a hint: the writer grows as needed either way), sparing a large tree its regrowths. */
+void tree_writer_reserve(struct tree_writer *w, size_t n_entries, size_t n_xattrs,
+                         size_t strings_len);
+
 /* Adds e without xattrs (checked as tree_builder_add checks it; e->index and the xattr fields
  * are ignored). The first entry is the root directory ""; each later one must follow the
  * previous one in tree_path_compare() order and have its parent directory among the entries

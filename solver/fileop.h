@@ -40,8 +40,9 @@ int fileop_apply(const struct fileop_env *env, const struct graph_file *op, cons
  * entry's path (relative to what the copy takes it from), type, mode, owner, link target,
  * content digest and xattrs, in tree order — never mtimes, inode numbers or locators — so the
  * same files give the same key on any machine. A local context's selection is hashed from
- * the context's digests (ctxsrc gives every file one). -ENOENT (err set, Docker's words) when
- * nothing matches and the action does not allow it. */
+ * the context's digests (ctxsrc gives every file one); content without a digest (a git blob)
+ * is named by its locator, which names it by content. -ENOENT (err set, Docker's words) when
+ * nothing matches and the action does not allow it, or a source is missing. */
 int fileop_selection_key(const struct graph_file_action *a, const struct tree *src,
                          struct digest *ret, struct kl_error **err);
 
