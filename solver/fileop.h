@@ -16,18 +16,25 @@ struct kl_error;
 struct provider_set;
 struct store;
 struct tree;
+struct uring_pool;
 
 struct fileop_env {
 	struct store *store;
 	/* Reads file contents when an action needs them: the destination's /etc/passwd and
-	 * /etc/group for names in an owner, an archive to unpack. */
+	 * /etc/group for names in an owner, an archive to unpack (NULL: such an action fails
+	 * with -ENOTSUP). */
 	struct provider_set *providers;
+	/* The rings provider reads use, the calling thread's; NULL: a call that needs one makes
+	 * its own. */
+	struct uring_pool *rings;
 };
 
-/* Applies op's actions in order to base (NULL: the empty tree); inputs[i] is the tree of the
- * vertex's input i (NULL for an empty slot), which copy actions name with `from`. Writes the
- * result to the store and its id to ret. Errors name the action and the path, in Docker's words
- * where users know them ("copy 'src/*.c': no source files were specified"). */
+/* Applies op's actions in order to base (NULL: the empty tree, a 0755 root owned by 0:0);
+ * inputs[i] is the tree of the vertex's input i (NULL for an empty slot), which copy actions
+ * name with `from`. Writes the result to the store and its id to ret. Errors name the action
+ * and the path, in Docker's words where users know them ("copy '*.c' to '/app/': no source
+ * files were specified", "failed to compute cache key: \"/x\": not found", "unable to find
+ * user app: no matching entries in passwd file", "cannot copy to non-directory: /a"). */
 int fileop_apply(const struct fileop_env *env, const struct graph_file *op, const struct tree *base,
                  const struct tree *const *inputs, size_t n_inputs, struct digest *ret,
                  struct kl_error **err);
@@ -36,16 +43,19 @@ int fileop_apply(const struct fileop_env *env, const struct graph_file *op, cons
  * entry's path (relative to what the copy takes it from), type, mode, owner, link target,
  * content digest and xattrs, in tree order — never mtimes, inode numbers or locators — so the
  * same files give the same key on any machine. A local context's selection is hashed from
- * the context's digests (ctxsrc gives every file one). -ENOENT (err set, Docker's words) when
- * nothing matches and the action does not allow it. */
+ * the context's digests (ctxsrc gives every file one); content without a digest (a git blob)
+ * is named by its locator, which names it by content. -ENOENT (err set, Docker's words) when
+ * nothing matches and the action does not allow it, or a source is missing. */
 int fileop_selection_key(const struct graph_file_action *a, const struct tree *src,
                          struct digest *ret, struct kl_error **err);
 
-/* Stacks trees[0..n): each later tree over the result so far, as tree_apply applies a diff
- * (whiteouts and opaque dirs of diff trees honoured; a plain tree's entries replace the same
- * paths). The result is written to the store, its id to ret. */
+/* Stacks trees[0..n) (NULL: an empty tree) over the empty tree: each later tree over the
+ * result so far, as tree_apply applies a diff (whiteouts and opaque dirs of diff trees
+ * honoured; a plain tree's entries replace the same paths, directories merge). The result is
+ * written to the store, its id to ret. */
 int fileop_merge(const struct fileop_env *env, const struct tree *const *trees, size_t n,
                  struct digest *ret, struct kl_error **err);
-/* The diff tree that turns lower (NULL: empty) into upper, written to the store. */
+/* The diff tree that turns lower into upper (either NULL: the empty tree), written to the
+ * store. */
 int fileop_diff(const struct fileop_env *env, const struct tree *lower, const struct tree *upper,
                 struct digest *ret, struct kl_error **err);

@@ -98,19 +98,29 @@ struct graph_file_action {
 	char *data;   /* mkfile: the bytes (data_len of them) */
 	size_t data_len;
 	bool has_mode;
-	uint32_t mode; /* copy: chmod of every copied entry; mkdir, mkfile: the mode */
+	/* copy: chmod (07777) of every copied entry, directories too, symlinks not; mkdir,
+	 * mkfile: the mode, its permission bits as BuildKit keeps them (without has_mode: 0755,
+	 * 0644) */
+	uint32_t mode;
 	struct graph_owner owner;
 	bool has_timestamp;
-	int64_t timestamp;    /* the mtime of written entries (copy: else kept; others: else 0) */
-	bool follow_symlinks; /* copy: a src that is a symlink is copied as its target */
-	bool dir_contents;    /* copy: a src directory's contents go into dest, not the dir */
-	bool create_parents;  /* copy, mkdir: missing parents of dest are made (0755, owner) */
-	bool allow_wildcard;  /* copy, rm: src may be a glob (Go's filepath.Match syntax) */
+	/* seconds since the epoch: the mtime of written entries (copy: else kept; others: else
+	 * 0) */
+	int64_t timestamp;
+	/* copy: a src (or glob match) that is a symlink is copied as its target, under its own
+	 * name; symlinks inside copied directories stay links */
+	bool follow_symlinks;
+	bool dir_contents;   /* copy: a src directory's contents go into dest, not the dir */
+	bool create_parents; /* copy: missing parents of dest are made (0755, owner, timestamp),
+	                      * else dest's parent must exist; mkdir: made with mode and owner */
+	bool allow_wildcard; /* copy, rm: src may be a glob (Go's filepath.Match syntax) */
 	bool allow_empty_wildcard; /* copy: a glob matching nothing is no error */
 	bool allow_not_found;      /* rm: a missing path is no error */
-	bool unpack; /* copy: a src that is a tar archive (any compression) is extracted */
-	struct graph_strv include; /* copy: only paths below src matching these */
-	struct graph_strv exclude; /* copy: not paths below src matching these */
+	/* copy: a src that is a tar archive (plain, gzip, bzip2, xz or zstd, told by its content)
+	 * is extracted into dest, a directory; any other file is copied */
+	bool unpack;
+	struct graph_strv include; /* copy: only paths below each match matching these */
+	struct graph_strv exclude; /* copy: not paths below each match matching these */
 };
 
 struct graph_file {

@@ -15,6 +15,7 @@
 #include "fs/digest.h"
 #include "fs/tree-layer.h"
 #include "fs/tree.h"
+#include "fs/tree-writer.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -377,17 +378,13 @@ test_an_empty_layer_is_an_implicit_root(void **state)
 static struct tree *
 apply(const struct step *lower, size_t nl, const struct step *upper, size_t nu)
 {
-	struct tree *lo = layer(lower, nl), *up = layer(upper, nu), *t;
-	struct tree_builder *b;
+	struct tree *lo = layer(lower, nl), *up = layer(upper, nu), *t = NULL;
+	struct tree_writer *w = NULL;
 	struct kl_error *err = NULL;
-	char *buf;
-	size_t len;
 
-	if (tree_apply(lo, up, &b, &err) < 0)
+	if (tree_apply(lo, up, &w, &err) < 0 || tree_writer_finish_tree(w, &t, &err) < 0)
 		fail_msg("apply: %s", err->msg);
-	assert_int_equal(tree_builder_serialize(b, &buf, &len, NULL), 0);
-	tree_builder_free(b);
-	assert_int_equal(tree_parse(buf, len, release, &t, NULL), 0);
+	tree_writer_free(w);
 	tree_unref(lo);
 	tree_unref(up);
 	return t;
