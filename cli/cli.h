@@ -29,3 +29,4 @@ int cmd_pull(struct cli *c, int argc, char **argv);
 int cmd_store(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);
 int cmd_umount(struct cli *c, int argc, char **argv);
+int cmd_cache(struct cli *c, int argc, char **argv);
