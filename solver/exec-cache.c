@@ -119,7 +119,8 @@ exec_cache_lock(int dir_fd, unsigned instance, int op, int cancel_fd, int *ret_f
 		if (poll(p, cancel_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
 			return kl_error_set(err, errno, "waiting for cache lock '%s'", name);
 		if (cancel_fd >= 0 && (p[1].revents & POLLIN))
-			return kl_error_setf(err, ECANCELED, "cancelled while waiting for the cache");
+			return kl_error_setf(err, ECANCELED,
+			                     "cancelled while waiting for the cache");
 		while (read(ino, buf, sizeof(buf)) > 0)
 			;
 	}
@@ -171,7 +172,8 @@ exec_cache_instance(int dir_fd, unsigned instance, const struct exec_cache_new *
 static uint64_t
 tree_bytes(int dir_fd, const char *name)
 {
-	_cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	char **names = NULL;
 	uint64_t total = 0;
 	size_t n = 0;
@@ -232,11 +234,10 @@ read_info(int caches_fd, const char *name, struct exec_cache_info *ret)
 }
 
 int
-exec_cache_list(struct store *s, struct exec_cache_info **ret, size_t *ret_n,
-                struct kl_error **err)
+exec_cache_list(struct store *s, struct exec_cache_info **ret, size_t *ret_n, struct kl_error **err)
 {
-	_cleanup_close_ int fd = openat(store_root_fd(s), EXEC_CACHE_DIR,
-	                                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(store_root_fd(s), EXEC_CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct exec_cache_info *v = NULL;
 	size_t n = 0, cap = 0, nn = 0;
 	char **names = NULL;

@@ -131,8 +131,8 @@ copy_entry(struct copier *c, int src_dir, const char *name, int dst_dir, const c
 
 		if (in < 0)
 			return kl_error_set(err, errno, "opening '%s'", shown(c));
-		out = openat(dst_dir, dst_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		             0600);
+		out = openat(dst_dir, dst_name,
+		             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (out < 0)
 			return kl_error_set(err, errno, "creating '%s'", shown(c));
 		r = copy_bytes(c, in, out, err);
@@ -143,7 +143,8 @@ copy_entry(struct copier *c, int src_dir, const char *name, int dst_dir, const c
 		ssize_t n = readlinkat(src_dir, name, target, (size_t)st.st_size + 1);
 
 		if (n < 0 || n > st.st_size)
-			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'", shown(c));
+			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'",
+			                    shown(c));
 		target[n] = '\0';
 		if (symlinkat(target, dst_dir, dst_name) < 0)
 			return kl_error_set(err, errno, "making link '%s'", shown(c));

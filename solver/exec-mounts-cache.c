@@ -53,14 +53,13 @@ seed_path(struct exec_step *st, size_t i, const struct graph_mount *m, char **re
 }
 
 int
-exec_mount_cache(struct exec_step *st, size_t i, const struct graph_mount *m,
-                 struct kl_error **err)
+exec_mount_cache(struct exec_step *st, size_t i, const struct graph_mount *m, struct kl_error **err)
 {
 	const char *id = m->id && *m->id ? m->id : m->target;
 	_cleanup_free_ char *seed = NULL, *source = NULL;
 	_cleanup_close_ int dir_fd = -1, lock = -1;
-	struct exec_cache_new fresh = {.mode = m->has_mode ? m->mode : 0755, .uid = m->uid,
-	                               .gid = m->gid};
+	struct exec_cache_new fresh = {
+	    .mode = m->has_mode ? m->mode : 0755, .uid = m->uid, .gid = m->gid};
 	struct exec_spec_mount *sm;
 	unsigned instance = 0;
 	bool created;
@@ -77,8 +76,8 @@ exec_mount_cache(struct exec_step *st, size_t i, const struct graph_mount *m,
 		/* the first instance nobody holds, or a new one */
 		for (;; instance++) {
 			if (instance >= PRIVATE_MAX)
-				return kl_error_setf(err, EBUSY, "cache '%s' has %u instances in use",
-				                     id, instance);
+				return kl_error_setf(
+				    err, EBUSY, "cache '%s' has %u instances in use", id, instance);
 			r = exec_cache_lock(dir_fd, instance, LOCK_EX | LOCK_NB, -1, &lock, err);
 			if (r == 0)
 				break;
@@ -86,8 +85,7 @@ exec_mount_cache(struct exec_step *st, size_t i, const struct graph_mount *m,
 				return r;
 		}
 	} else {
-		r = exec_cache_lock(dir_fd, 0,
-		                    m->sharing == GRAPH_CACHE_LOCKED ? LOCK_EX : LOCK_SH,
+		r = exec_cache_lock(dir_fd, 0, m->sharing == GRAPH_CACHE_LOCKED ? LOCK_EX : LOCK_SH,
 		                    st->env->cancel_fd, &lock, err);
 		if (r < 0)
 			return r;

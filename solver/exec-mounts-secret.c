@@ -30,8 +30,7 @@ int
 exec_mount_secret(struct exec_step *st, size_t i, const struct graph_mount *m,
                   struct kl_error **err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/secrets", st->tmp), *file = NULL,
-	                    *target = NULL;
+	_cleanup_free_ char *dir = xasprintf("%s/secrets", st->tmp), *file = NULL, *target = NULL;
 	const struct solve_secret *sec;
 	struct exec_spec_mount *sm;
 	_cleanup_close_ int fd = -1;

@@ -187,14 +187,14 @@ listen_at(const char *path, const struct graph_mount *m, struct kl_error **err)
 		return kl_error_set(err, errno, "making a socket");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0)
 		return kl_error_set(err, errno, "listening at '%s'", path);
-	if (chown(path, m->uid, m->gid) < 0 || chmod(path, m->has_mode ? m->mode & 07777 : 0600) < 0)
+	if (chown(path, m->uid, m->gid) < 0 ||
+	    chmod(path, m->has_mode ? m->mode & 07777 : 0600) < 0)
 		return kl_error_set(err, errno, "setting the owner of '%s'", path);
 	return TAKE_FD(fd);
 }
 
 int
-exec_mount_ssh(struct exec_step *st, size_t i, const struct graph_mount *m,
-               struct kl_error **err)
+exec_mount_ssh(struct exec_step *st, size_t i, const struct graph_mount *m, struct kl_error **err)
 {
 	const char *id = m->id && *m->id ? m->id : "default";
 	const struct solve_ssh *agent = find_ssh(st->env, id);

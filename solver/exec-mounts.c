@@ -41,8 +41,8 @@ mount_tmpfs(struct exec_step *st, const struct graph_mount *m)
 /* The path of m's source inside the lazy view of input i (resolved in its tree), and whether
  * it is a directory. */
 static int
-bind_source(struct exec_step *st, size_t i, const struct graph_mount *m, char **ret,
-            bool *ret_dir, struct kl_error **err)
+bind_source(struct exec_step *st, size_t i, const struct graph_mount *m, char **ret, bool *ret_dir,
+            struct kl_error **err)
 {
 	const struct digest *id = st->mount_inputs ? st->mount_inputs[i] : NULL;
 	_cleanup_(tree_unrefp) struct tree *t = NULL;
@@ -79,8 +79,7 @@ bind_source(struct exec_step *st, size_t i, const struct graph_mount *m, char **
 }
 
 int
-exec_mount_bind(struct exec_step *st, size_t i, const struct graph_mount *m,
-                struct kl_error **err)
+exec_mount_bind(struct exec_step *st, size_t i, const struct graph_mount *m, struct kl_error **err)
 {
 	_cleanup_free_ char *src = NULL, *dir = NULL, *name = xasprintf("bind-%zu", i);
 	struct exec_spec_mount *sm;
@@ -103,7 +102,8 @@ exec_mount_bind(struct exec_step *st, size_t i, const struct graph_mount *m,
 	} else if (!m->readonly && is_dir) {
 		/* writable, the changes discarded: a throwaway overlay over the source */
 		_cleanup_free_ char *upper = xasprintf("%s/upper", dir),
-		                    *work = xasprintf("%s/work", dir), *merged = xasprintf("%s/m", dir);
+		                    *work = xasprintf("%s/work", dir),
+		                    *merged = xasprintf("%s/m", dir);
 
 		if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0)
 			return kl_error_set(err, errno, "making '%s'", dir);

@@ -49,7 +49,8 @@ exec_overlay_mount(const char *lower, const char *upper, const char *work, const
 	fputs(",redirect_dir=off,metacopy=off,index=off,xino=off", f);
 	fclose(f);
 	if (mount("overlay", merged, "overlay", MS_NODEV, opts) < 0)
-		return kl_error_set(err, errno, "mounting an overlay of '%s' at '%s'", lower, merged);
+		return kl_error_set(err, errno, "mounting an overlay of '%s' at '%s'", lower,
+		                    merged);
 	return 0;
 }
 

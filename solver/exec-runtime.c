@@ -384,11 +384,18 @@ runtime_log_error(const char *log_path)
 	return found;
 }
 
+/* A running `runtime run`: its process, its output pipes, what was seen so far. */
 struct run_state {
+	const struct exec_runtime *rt;
+	const char *state_root, *id;
 	const struct exec_env *env;
 	struct exec_tail *tail;
 	char *buf;
-	bool eof[2];
+	pid_t pid;
+	int pidfd, out[2], err[2]; /* the pipes' read and write ends */
+	bool eof[2], exited, drained, cancelled;
+	unsigned kill_rounds;
+	int status;
 };
 
 /* Reads what the pipe of stream (1 or 2) holds; marks its end. */
@@ -415,6 +422,112 @@ read_stream(struct run_state *rs, int fd, int stream)
 	}
 }
 
+static void
+run_state_done(struct run_state *rs)
+{
+	int *fds[] = {&rs->pidfd, &rs->out[0], &rs->out[1], &rs->err[0], &rs->err[1]};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	free(rs->buf);
+}
+
+/* Starts argv with its output on two pipes, and watches its exit through a pidfd. */
+static int
+run_start(struct run_state *rs, char *const *argv, struct kl_error **err)
+{
+	int r;
+
+	if (pipe2(rs->out, O_CLOEXEC) < 0 || pipe2(rs->err, O_CLOEXEC) < 0)
+		return kl_error_set(err, errno, "making a pipe");
+	(void)fcntl(rs->out[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(rs->err[0], F_SETFL, O_NONBLOCK);
+	r = spawn(rs->rt, argv, rs->out[1], rs->err[1], &rs->pid, err);
+	if (r < 0)
+		return r;
+	close(TAKE_FD(rs->out[1]));
+	close(TAKE_FD(rs->err[1]));
+	rs->pidfd = (int)syscall(SYS_pidfd_open, rs->pid, 0);
+	if (rs->pidfd < 0) {
+		r = errno;
+		(void)kill(rs->pid, SIGKILL);
+		rs->status = wait_exit(rs->pid);
+		rs->exited = true;
+		return kl_error_set(err, r, "watching runtime process %d", (int)rs->pid);
+	}
+	return 0;
+}
+
+/* A poll timeout: after the exit, the output is read for a while longer (something in the
+ * container may hold the pipes); after a cancel, the kill is sent again, and at last the
+ * runtime itself is killed. */
+static void
+run_timeout(struct run_state *rs)
+{
+	if (rs->exited)
+		rs->drained = true;
+	else if (++rs->kill_rounds < KILL_ROUNDS)
+		runtime_kill(rs->rt, rs->state_root, rs->id);
+	else
+		(void)kill(rs->pid, SIGKILL);
+}
+
+/* Waits for the runtime's end, passing its output on and watching the cancel fd. */
+static int
+run_wait(struct run_state *rs, struct kl_error **err)
+{
+	enum { OUT, ERR, EXIT, CANCEL };
+
+	while (!(rs->exited && rs->eof[0] && rs->eof[1]) && !rs->drained) {
+		struct pollfd fds[4];
+		int what[4], n = 0, r;
+
+		if (!rs->eof[0]) {
+			fds[n] = (struct pollfd){rs->out[0], POLLIN, 0};
+			what[n++] = OUT;
+		}
+		if (!rs->eof[1]) {
+			fds[n] = (struct pollfd){rs->err[0], POLLIN, 0};
+			what[n++] = ERR;
+		}
+		if (!rs->exited) {
+			fds[n] = (struct pollfd){rs->pidfd, POLLIN, 0};
+			what[n++] = EXIT;
+		}
+		if (rs->env->cancel_fd >= 0 && !rs->cancelled && !rs->exited) {
+			fds[n] = (struct pollfd){rs->env->cancel_fd, POLLIN, 0};
+			what[n++] = CANCEL;
+		}
+		r = poll(fds, (nfds_t)n,
+		         rs->exited      ? DRAIN_MS
+		         : rs->cancelled ? KILL_RETRY_MS
+		                         : -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return kl_error_set(err, errno, "waiting for the runtime");
+		if (r == 0)
+			run_timeout(rs);
+		for (int i = 0; r > 0 && i < n; i++) {
+			if (!fds[i].revents)
+				continue;
+			if (what[i] == OUT || what[i] == ERR) {
+				read_stream(rs, fds[i].fd, what[i] == OUT ? 1 : 2);
+			} else if (what[i] == EXIT) {
+				rs->status = wait_exit(rs->pid);
+				rs->exited = true;
+			} else {
+				rs->cancelled = true;
+				runtime_kill(rs->rt, rs->state_root, rs->id);
+			}
+		}
+	}
+	return 0;
+}
+
 int
 exec_runtime_run(const struct exec_runtime *rt, const char *state_root, const char *log_path,
                  const char *bundle, const char *id, const struct exec_env *env,
@@ -422,94 +535,34 @@ exec_runtime_run(const struct exec_runtime *rt, const char *state_root, const ch
 {
 	char *cmd[] = {"run", "--bundle", (char *)bundle, (char *)id};
 	_cleanup_free_ char **argv = runtime_argv(rt, state_root, log_path, cmd, 4);
-	_cleanup_free_ char *buf = xmalloc(65536);
-	_cleanup_close_ int out_r = -1, out_w = -1, err_r = -1, err_w = -1, pidfd = -1;
-	struct run_state rs = {.env = env, .tail = tail, .buf = buf};
-	struct exec_outcome o = {0};
-	bool exited = false, drained = false;
-	unsigned kill_rounds = 0;
-	int p[2], r, status = 0;
-	pid_t pid;
+	_cleanup_(run_state_done) struct run_state rs = {
+	    .rt = rt,
+	    .state_root = state_root,
+	    .id = id,
+	    .env = env,
+	    .tail = tail,
+	    .buf = xmalloc(65536),
+	    .pidfd = -1,
+	    .out = {-1, -1},
+	    .err = {-1, -1},
+	};
+	int r;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return kl_error_set(err, errno, "making a pipe");
-	out_r = p[0];
-	out_w = p[1];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return kl_error_set(err, errno, "making a pipe");
-	err_r = p[0];
-	err_w = p[1];
-	(void)fcntl(out_r, F_SETFL, O_NONBLOCK);
-	(void)fcntl(err_r, F_SETFL, O_NONBLOCK);
-	r = spawn(rt, argv, out_w, err_w, &pid, err);
+	r = run_start(&rs, argv, err);
+	if (r >= 0)
+		r = run_wait(&rs, err);
+	if (rs.pid > 0 && !rs.exited) {
+		(void)kill(rs.pid, SIGKILL);
+		rs.status = wait_exit(rs.pid);
+	}
+	if (rs.pid > 0)
+		runtime_delete(rt, state_root, id);
 	if (r < 0)
 		return r;
-	close(TAKE_FD(out_w));
-	close(TAKE_FD(err_w));
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		r = -errno;
-		(void)kill(pid, SIGKILL);
-		(void)wait_exit(pid);
-		return kl_error_set(err, -r, "watching runtime process %d", (int)pid);
-	}
-	while (!(exited && rs.eof[0] && rs.eof[1]) && !drained) {
-		struct pollfd fds[4];
-		int idx[4], n = 0, timeout = -1;
-
-		if (!rs.eof[0])
-			fds[n] = (struct pollfd){out_r, POLLIN, 0}, idx[n++] = 1;
-		if (!rs.eof[1])
-			fds[n] = (struct pollfd){err_r, POLLIN, 0}, idx[n++] = 2;
-		if (!exited)
-			fds[n] = (struct pollfd){pidfd, POLLIN, 0}, idx[n++] = 3;
-		if (env->cancel_fd >= 0 && !o.cancelled && !exited)
-			fds[n] = (struct pollfd){env->cancel_fd, POLLIN, 0}, idx[n++] = 4;
-		if (exited)
-			timeout = DRAIN_MS;
-		else if (o.cancelled)
-			timeout = KILL_RETRY_MS;
-		r = poll(fds, (nfds_t)n, timeout);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			r = -errno;
-			break;
-		}
-		if (r == 0) {
-			if (exited) {
-				drained = true; /* something in the container kept the pipes */
-			} else if (++kill_rounds < KILL_ROUNDS) {
-				runtime_kill(rt, state_root, id);
-			} else {
-				(void)kill(pid, SIGKILL);
-			}
-			continue;
-		}
-		for (int i = 0; i < n; i++) {
-			if (!fds[i].revents)
-				continue;
-			if (idx[i] <= 2) {
-				read_stream(&rs, fds[i].fd, idx[i]);
-			} else if (idx[i] == 3) {
-				status = wait_exit(pid);
-				exited = true;
-			} else {
-				o.cancelled = true;
-				runtime_kill(rt, state_root, id);
-			}
-		}
-	}
-	if (!exited)
-		status = wait_exit(pid);
-	runtime_delete(rt, state_root, id);
-	if (r < 0)
-		return kl_error_set(err, -r, "waiting for the runtime");
-	if (status < 0)
-		return kl_error_set(err, -status, "waiting for the runtime");
-	o.exit_code = status;
-	if (status != 0)
-		o.runtime_error = runtime_log_error(log_path);
-	*ret = o;
+	if (rs.status < 0)
+		return kl_error_set(err, -rs.status, "waiting for the runtime");
+	*ret = (struct exec_outcome){.exit_code = rs.status, .cancelled = rs.cancelled};
+	if (rs.status != 0)
+		ret->runtime_error = runtime_log_error(log_path);
 	return 0;
 }

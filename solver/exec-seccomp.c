@@ -19,27 +19,26 @@ static const char *const denied[] = {
     "add_key", "keyctl", "request_key",
     /* kernel code, tracing and state */
     "bpf", "perf_event_open", "lookup_dcookie", "kexec_load", "kexec_file_load", "init_module",
-    "finit_module", "delete_module", "create_module", "get_kernel_syms", "query_module",
-    "_sysctl", "sysfs", "uselib", "ustat", "nfsservctl", "bdflush",
+    "finit_module", "delete_module", "create_module", "get_kernel_syms", "query_module", "_sysctl",
+    "sysfs", "uselib", "ustat", "nfsservctl", "bdflush",
     /* mounts and namespaces (CAP_SYS_ADMIN) */
     "mount", "umount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick",
-    "move_mount", "open_tree", "mount_setattr", "unshare", "setns", "sethostname",
-    "setdomainname", "fanotify_init", "quotactl", "quotactl_fd",
+    "move_mount", "open_tree", "mount_setattr", "unshare", "setns", "sethostname", "setdomainname",
+    "fanotify_init", "quotactl", "quotactl_fd",
     /* the machine */
-    "reboot", "swapon", "swapoff", "acct", "syslog", "vhangup", "iopl", "ioperm", "vm86",
-    "vm86old",
+    "reboot", "swapon", "swapoff", "acct", "syslog", "vhangup", "iopl", "ioperm", "vm86", "vm86old",
     /* the clock (CAP_SYS_TIME) */
     "settimeofday", "stime", "clock_settime", "clock_settime64",
     /* other processes' memory and files (CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH) */
     "kcmp", "pidfd_getfd", "process_madvise", "open_by_handle_at", "userfaultfd",
     /* NUMA placement (CAP_SYS_NICE) */
     "get_mempolicy", "set_mempolicy", "set_mempolicy_home_node", "mbind", "migrate_pages",
-    "move_pages",
-};
+    "move_pages"};
 
 /* The personality values Docker allows, in increasing order: Linux, 32-bit Linux, UNAME26
- * with either, and the query 0xffffffff. A filter's conditions on one argument do not combine (libseccomp ORs
- * them), so the complement is given as aligned blocks, each one masked comparison. */
+ * with either, and the query 0xffffffff. Conditions of one rule on one argument do not combine
+ * (libseccomp ORs them), so the complement is given as aligned blocks, one masked comparison
+ * each. */
 static const uint64_t personality_allowed[] = {
     PER_LINUX, PER_LINUX32, UNAME26, UNAME26 | PER_LINUX32, 0xffffffffu,
 };
@@ -76,7 +75,8 @@ deny_personality_range(json_t *rules, uint64_t lo, uint64_t hi)
 		while (k < 32 && (lo & ((UINT64_C(1) << (k + 1)) - 1)) == 0 &&
 		       lo + (UINT64_C(1) << (k + 1)) - 1 <= hi)
 			k++;
-		add_masked(rules, "personality", 0, (uint32_t)~((UINT64_C(1) << k) - 1), (uint32_t)lo);
+		add_masked(rules, "personality", 0, (uint32_t) ~((UINT64_C(1) << k) - 1),
+		           (uint32_t)lo);
 		lo += UINT64_C(1) << k;
 	}
 }
@@ -103,8 +103,9 @@ deny_personality(json_t *rules)
 void *
 exec_seccomp_profile(void)
 {
-	static const uint64_t ns_flags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-	                                    CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET};
+	static const uint64_t ns_flags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS,
+	                                    CLONE_NEWIPC, CLONE_NEWUSER,   CLONE_NEWPID,
+	                                    CLONE_NEWNET};
 	json_t *rules = json_array();
 	json_t *names = json_array();
 
@@ -120,9 +121,9 @@ exec_seccomp_profile(void)
 	deny_personality(rules);
 	/* vsock reaches the host's hypervisor */
 	json_t *vsock = rule("socket", EAFNOSUPPORT);
-	json_object_set_new(vsock, "args",
-	                    json_pack("[{s:i,s:i,s:s}]", "index", 0, "value", AF_VSOCK, "op",
-	                              "SCMP_CMP_EQ"));
+	json_object_set_new(
+	    vsock, "args",
+	    json_pack("[{s:i,s:i,s:s}]", "index", 0, "value", AF_VSOCK, "op", "SCMP_CMP_EQ"));
 	json_array_append_new(rules, vsock);
 	return json_pack("{s:s,s:[s,s,s,s,s],s:o}", "defaultAction", "SCMP_ACT_ALLOW",
 	                 "architectures", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",

@@ -13,42 +13,66 @@
 #include "solver/exec-internal.h"
 
 const char *const exec_default_caps[] = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",
-    "CAP_MKNOD",  "CAP_NET_RAW",      "CAP_SETGID",     "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",   "CAP_AUDIT_WRITE",  NULL,
-};
+    /* Docker's default set */
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+    NULL};
 
 /* Capability names by number (linux/capability.h). */
 static const char *const cap_names[] = {
-    "CAP_CHOWN",          "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",         "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",        "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",      "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",     "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",      "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",   "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",          "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",   "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",  "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
+    /* 0 */
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID",
+    /* 8 */
+    "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    /* 16 */
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    /* 24 */
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+    /* 32 */
+    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    /* 40 */
+    "CAP_CHECKPOINT_RESTORE"};
 
 static const char *const masked_paths[] = {
-    "/proc/acpi",          "/proc/asound",      "/proc/kcore",     "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",          "/sys/firmware",     "/sys/devices/virtual/powercap",
-};
+    /* what the kernel exposes of the host */
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap"};
 static const char *const readonly_paths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
+    /* the kernel's settings */
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
 
 /* Devices an insecure step gets besides the standard ones, where the host has them. */
 static const char *const insecure_devices[] = {
-    "/dev/kmsg",   "/dev/cuse",  "/dev/fuse",  "/dev/kvm",   "/dev/net/tun", "/dev/loop-control",
-    "/dev/loop0",  "/dev/loop1", "/dev/loop2", "/dev/loop3", "/dev/loop4",   "/dev/loop5",
-    "/dev/loop6",  "/dev/loop7",
-};
+    /* as BuildKit's insecure spec adds them */
+    "/dev/kmsg",         "/dev/cuse",  "/dev/fuse",  "/dev/kvm",   "/dev/net/tun",
+    "/dev/loop-control", "/dev/loop0", "/dev/loop1", "/dev/loop2", "/dev/loop3",
+    "/dev/loop4",        "/dev/loop5", "/dev/loop6", "/dev/loop7"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -95,12 +119,10 @@ process(const struct exec_spec *s)
 		                                         "hard", (json_int_t)rl.rlim_max, "soft",
 		                                         (json_int_t)rl.rlim_max));
 	return json_pack("{s:b,s:{s:i,s:i,s:o},s:o,s:o,s:s,s:o,s:o,s:b}", "terminal", 0, "user",
-	                 "uid", (int)s->user->uid, "gid", (int)s->user->gid,
-	                 "additionalGids", groups, "args", strv((const char *const *)s->args,
-	                                                        s->n_args),
-	                 "env", strv((const char *const *)s->env, s->n_env), "cwd", s->cwd,
-	                 "capabilities", caps(s->insecure), "rlimits", rlimits, "noNewPrivileges",
-	                 0);
+	                 "uid", (int)s->user->uid, "gid", (int)s->user->gid, "additionalGids",
+	                 groups, "args", strv((const char *const *)s->args, s->n_args), "env",
+	                 strv((const char *const *)s->env, s->n_env), "cwd", s->cwd, "capabilities",
+	                 caps(s->insecure), "rlimits", rlimits, "noNewPrivileges", 0);
 }
 
 static json_t *
@@ -117,8 +139,7 @@ mounts(const struct exec_spec *s)
 	static const char *const dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
 	static const char *const pts[] = {"nosuid",        "noexec",    "newinstance",
 	                                  "ptmxmode=0666", "mode=0620", "gid=5"};
-	static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777",
-	                                  "size=65536k"};
+	static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
 	static const char *const plain[] = {"nosuid", "noexec", "nodev"};
 	static const char *const ro[] = {"nosuid", "noexec", "nodev", "ro"};
 	json_t *a = json_array();
@@ -148,14 +169,15 @@ insecure_linux(json_t *linux_obj)
 	for (size_t i = 0; i < N(insecure_devices); i++) {
 		struct stat st;
 
-		if (stat(insecure_devices[i], &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+		if (stat(insecure_devices[i], &st) < 0 ||
+		    !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
 			continue;
-		json_array_append_new(
-		    devices, json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:i}", "path", insecure_devices[i],
-		                       "type", S_ISCHR(st.st_mode) ? "c" : "b", "major",
-		                       (json_int_t)major(st.st_rdev), "minor",
-		                       (json_int_t)minor(st.st_rdev), "fileMode", 0660, "uid", 0,
-		                       "gid", 0));
+		json_array_append_new(devices, json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:i}", "path",
+		                                         insecure_devices[i], "type",
+		                                         S_ISCHR(st.st_mode) ? "c" : "b", "major",
+		                                         (json_int_t)major(st.st_rdev), "minor",
+		                                         (json_int_t)minor(st.st_rdev), "fileMode",
+		                                         0660, "uid", 0, "gid", 0));
 	}
 	json_object_set_new(linux_obj, "devices", devices);
 	json_object_set_new(linux_obj, "resources",
@@ -180,9 +202,9 @@ exec_spec_json(const struct exec_spec *s)
 	if (s->insecure) {
 		insecure_linux(linux_obj);
 	} else {
-		json_object_set_new(linux_obj, "resources",
-		                    json_pack("{s:[{s:b,s:s}]}", "devices", "allow", 0, "access",
-		                              "rwm"));
+		json_object_set_new(
+		    linux_obj, "resources",
+		    json_pack("{s:[{s:b,s:s}]}", "devices", "allow", 0, "access", "rwm"));
 		json_object_set_new(linux_obj, "maskedPaths", strv(masked_paths, N(masked_paths)));
 		json_object_set_new(linux_obj, "readonlyPaths",
 		                    strv(readonly_paths, N(readonly_paths)));

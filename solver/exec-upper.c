@@ -111,8 +111,7 @@ mountpoint_at(const struct walker *w, bool *ret_target, bool *ret_existed)
 		uint32_t idx;
 
 		*ret_target = false;
-		*ret_existed = w->st->root &&
-		               tree_lookup(w->st->root, w->path, w->len, &idx) == 0;
+		*ret_existed = w->st->root && tree_lookup(w->st->root, w->path, w->len, &idx) == 0;
 	}
 	return found;
 }
@@ -138,7 +137,8 @@ same_dir_as_input(const struct walker *w, const struct stat *st, const struct tr
 
 		tree_entry_xattr(t, &e, i, &x);
 		for (size_t j = 0; j < l->n && !match; j++)
-			match = !strcmp(l->xs[j].name, x.name) && l->xs[j].value_len == x.value_len &&
+			match = !strcmp(l->xs[j].name, x.name) &&
+			        l->xs[j].value_len == x.value_len &&
 			        !memcmp(l->xs[j].value, x.value, x.value_len);
 		if (!match)
 			return false;
@@ -200,7 +200,8 @@ fill_leaf(struct walker *w, int dir_fd, const char *name, const struct stat *st,
 
 		if (n < 0 || n > st->st_size) {
 			free(target);
-			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'", shown(w));
+			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'",
+			                    shown(w));
 		}
 		target[n] = '\0';
 		u->e.type = TREE_SYMLINK;
@@ -244,8 +245,7 @@ walk_entry(struct walker *w, int dir_fd, const char *name, struct kl_error **err
 	if (S_ISSOCK(st.st_mode))
 		return 0; /* not part of an image */
 	/* an empty file the runtime made to bind a file on */
-	if (mp && target && !existed && S_ISREG(st.st_mode) && st.st_size == 0 &&
-	    st.st_nlink == 1)
+	if (mp && target && !existed && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_nlink == 1)
 		return 0;
 	r = tree_xattrs_read(dir_fd, name, shown(w), &xl, err);
 	if (r < 0)
@@ -415,9 +415,9 @@ add_root(struct walker *w, bool *added, struct kl_error **err)
 	(void)filter_overlay_xattrs(&xl);
 	w->len = 0;
 	w->path[0] = '\0';
-	if (w->st->root ? same_dir_as_input(w, &st, &xl)
-	                : (st.st_mode & 07777) == 0755 && st.st_uid == 0 && st.st_gid == 0 &&
-	                      xl.n == 0)
+	if (w->st->root
+	        ? same_dir_as_input(w, &st, &xl)
+	        : (st.st_mode & 07777) == 0755 && st.st_uid == 0 && st.st_gid == 0 && xl.n == 0)
 		return 0;
 	u = add_entry(w, &st, TREE_DIR);
 	u->xl = xl;
@@ -479,7 +479,8 @@ exec_upper_diff(struct exec_step *st, char *const *targets, size_t n_targets, st
 	if (r >= 0)
 		r = adopt_files(&w, err);
 	for (size_t i = 0; r >= 0 && i < w.n_entries; i++)
-		r = tree_builder_add(b, &w.entries[i].e, w.entries[i].xl.xs, w.entries[i].xl.n, err);
+		r = tree_builder_add(b, &w.entries[i].e, w.entries[i].xl.xs, w.entries[i].xl.n,
+		                     err);
 	if (r >= 0)
 		r = tree_builder_write(b, st->env->store, ret, err);
 	if (r < 0) {

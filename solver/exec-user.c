@@ -16,7 +16,7 @@
 #include "util/io.h"
 #include "util/xalloc.h"
 
-#define ID_MAX 2147483647u   /* ids are 31-bit, as libcontainer checks */
+#define ID_MAX 2147483647u        /* ids are 31-bit, as libcontainer checks */
 #define USER_FILE_MAX (16u << 20) /* bytes of /etc/passwd or /etc/group read */
 
 void
@@ -234,13 +234,14 @@ exec_user_parse(const char *spec, const char *passwd, size_t passwd_len, const c
 		u.uid = uid_arg; /* a number without an entry: that uid, group 0 */
 		u.home = xstrdup("/");
 	} else {
-		return kl_error_setf(err, EINVAL, "user '%.*s' is not in the rootfs's /etc/passwd%s",
+		return kl_error_setf(err, EINVAL,
+		                     "user '%.*s' is not in the rootfs's /etc/passwd%s",
 		                     (int)user_len, user, passwd ? "" : " (there is no such file)");
 	}
 	free(um.home);
 	if (grp_len) {
-		struct group_match gm = {.name = grp, .name_len = grp_len, .by_id = gid_num,
-		                         .id = gid_arg};
+		struct group_match gm = {
+		    .name = grp, .name_len = grp_len, .by_id = gid_num, .id = gid_arg};
 
 		each_line(group, group_len, match_group, &gm);
 		if (gm.found) {

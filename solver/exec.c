@@ -171,8 +171,8 @@ prepare_dirs(struct exec_step *st, struct kl_error **err)
 		return r;
 	}
 	r = exec_step_mkdir(st, "tmp", &st->tmp, err);
-	if (r >= 0 && mount("tmpfs", st->tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700," TMP_SIZE) <
-	                  0)
+	if (r >= 0 &&
+	    mount("tmpfs", st->tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700," TMP_SIZE) < 0)
 		r = kl_error_set(err, errno, "mounting a tmpfs at '%s'", st->tmp);
 	if (r < 0)
 		return r;
@@ -416,7 +416,8 @@ validate(const struct exec_env *env, const struct graph_vertex *v, struct kl_err
 	const struct graph_exec *x = &v->exec;
 
 	if (v->kind != GRAPH_OP_EXEC)
-		return kl_error_setf(err, EINVAL, "vertex '%s' is not an exec", v->id ? v->id : "?");
+		return kl_error_setf(err, EINVAL, "vertex '%s' is not an exec",
+		                     v->id ? v->id : "?");
 	if (x->args.n == 0)
 		return kl_error_setf(err, EINVAL, "exec: no command to run");
 	if (x->security == GRAPH_SECURITY_INSECURE && !env->allow_insecure)
@@ -432,11 +433,11 @@ validate(const struct exec_env *env, const struct graph_vertex *v, struct kl_err
 
 /* The message of a step whose command did not exit 0. */
 static int
-step_failed(const struct exec_step *st, const struct exec_outcome *o,
-            const struct exec_tail *tail, struct kl_error **err)
+step_failed(const struct exec_step *st, const struct exec_outcome *o, const struct exec_tail *tail,
+            struct kl_error **err)
 {
-	_cleanup_free_ char *cmd = shown_command(st->x), *lines = exec_tail_lines(tail,
-	                                                                       EXEC_TAIL_LINES);
+	_cleanup_free_ char *cmd = shown_command(st->x),
+	                    *lines = exec_tail_lines(tail, EXEC_TAIL_LINES);
 
 	if (o->runtime_error)
 		return kl_error_setf(err, ECHILD, "'%s' could not start: %s (exit code %d)", cmd,
@@ -456,55 +457,81 @@ runtime_cannot_run(const struct exec_outcome *o)
 	       !strstr(m, "Permission denied");
 }
 
+/* Everything before the runtime starts: the input tree, the step's dirs and rootfs, its
+ * user and working dir, the files kiln provides, the mounts and the config. */
+static int
+prepare_step(struct exec_step *st, const struct exec_runtime *rt, const struct digest *root,
+             char **ret_bundle, struct kl_error **err)
+{
+	_cleanup_close_ int root_fd = -1;
+	int r;
+
+	if (root) {
+		st->root_id = *root;
+		r = tree_load(st->env->store, root, &st->root, err);
+		if (r == -ENOENT)
+			return kl_error_setf(err, ENOENT, "exec: input tree is not in the store");
+		if (r < 0)
+			return r;
+	}
+	r = prepare_dirs(st, err);
+	if (r < 0)
+		return r;
+	root_fd = open(st->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return kl_error_set(err, errno, "opening '%s'", st->rootfs);
+	r = exec_user_resolve(root_fd, st->x->user, &st->user, err);
+	if (r >= 0 && st->x->cwd && *st->x->cwd)
+		r = exec_rootfs_mkdir_p(root_fd, st->x->cwd, st->user.uid, st->user.gid, err);
+	if (r >= 0)
+		r = provide_etc_files(st, err);
+	if (r >= 0)
+		r = exec_mounts_prepare(st, err);
+	if (r >= 0)
+		r = write_config(st, rt, ret_bundle, err);
+	return r;
+}
+
+/* After the runtime: the mounts released, the rootfs unmounted, and the upper dir as the
+ * step's diff and its result. */
+static int
+collect_step(struct exec_step *st, struct digest *ret_diff, struct digest *ret_tree,
+             struct kl_error **err)
+{
+	_cleanup_free_ char **targets = NULL;
+	size_t n_targets;
+	bool empty;
+	int r;
+
+	exec_mounts_release(st);
+	if (umount2(st->rootfs, MNT_DETACH) < 0)
+		return kl_error_set(err, errno, "unmounting the step's rootfs '%s'", st->rootfs);
+	st->rootfs_mounted = false;
+	targets = mount_targets(st, &n_targets);
+	r = exec_upper_diff(st, targets, n_targets, ret_diff, &empty, err);
+	if (r >= 0)
+		r = apply_diff(st, ret_diff, empty, ret_tree, err);
+	return r;
+}
+
 int
 exec_run(const struct exec_env *env, const struct graph_vertex *v, const struct digest *root,
-         const struct digest *const *mount_inputs, struct exec_result *ret,
-         struct kl_error **err)
+         const struct digest *const *mount_inputs, struct exec_result *ret, struct kl_error **err)
 {
 	_cleanup_(step_done) struct exec_step st = {
 	    .env = env, .v = v, .x = &v->exec, .mount_inputs = mount_inputs};
 	_cleanup_(exec_runtime_done) struct exec_runtime rt = {0};
 	_cleanup_(exec_outcome_done) struct exec_outcome o = {0};
 	_cleanup_free_ char *bundle = NULL, *state = NULL, *log = NULL;
-	_cleanup_free_ char **targets = NULL;
-	_cleanup_close_ int root_fd = -1;
 	struct exec_tail tail = {0};
 	struct digest diff, result;
-	size_t n_targets;
-	bool empty;
 	int r;
 
 	r = validate(env, v, err);
-	if (r < 0)
-		return r;
-	r = exec_runtime_open(env->runtime, &rt, err);
-	if (r < 0)
-		return r;
-	if (root) {
-		st.root_id = *root;
-		r = tree_load(env->store, root, &st.root, err);
-		if (r == -ENOENT)
-			return kl_error_setf(err, ENOENT, "exec: input tree is not in the store");
-		if (r < 0)
-			return r;
-	}
-	r = prepare_dirs(&st, err);
-	if (r >= 0) {
-		root_fd = open(st.rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (root_fd < 0)
-			r = kl_error_set(err, errno, "opening '%s'", st.rootfs);
-	}
 	if (r >= 0)
-		r = exec_user_resolve(root_fd, st.x->user, &st.user, err);
-	if (r >= 0 && st.x->cwd && *st.x->cwd)
-		r = exec_rootfs_mkdir_p(root_fd, st.x->cwd, st.user.uid, st.user.gid, err);
-	close(TAKE_FD(root_fd));
+		r = exec_runtime_open(env->runtime, &rt, err);
 	if (r >= 0)
-		r = provide_etc_files(&st, err);
-	if (r >= 0)
-		r = exec_mounts_prepare(&st, err);
-	if (r >= 0)
-		r = write_config(&st, &rt, &bundle, err);
+		r = prepare_step(&st, &rt, root, &bundle, err);
 	if (r < 0)
 		return r;
 	state = xasprintf("%s/state", st.tmp);
@@ -512,22 +539,16 @@ exec_run(const struct exec_env *env, const struct graph_vertex *v, const struct 
 	r = exec_runtime_run(&rt, state, log, bundle, st.id, env, &tail, &o, err);
 	if (r < 0)
 		return r;
-	exec_mounts_release(&st);
-	if (umount2(st.rootfs, MNT_DETACH) < 0)
-		return kl_error_set(err, errno, "unmounting the step's rootfs '%s'", st.rootfs);
-	st.rootfs_mounted = false;
 	if (o.cancelled)
 		return kl_error_setf(err, ECANCELED, "exec: cancelled");
 	if (o.exit_code != 0 && runtime_cannot_run(&o))
 		return kl_error_setf(err, EPERM, "runtime '%s' cannot run the step here: %s",
 		                     rt.path, o.runtime_error);
-	targets = mount_targets(&st, &n_targets);
-	r = exec_upper_diff(&st, targets, n_targets, &diff, &empty, err);
-	if (r >= 0)
-		r = apply_diff(&st, &diff, empty, &result, err);
+	r = collect_step(&st, &diff, &result, err);
 	if (r < 0)
 		return r;
 	if (o.exit_code != 0) {
+		/* nothing of it is cached, but what it saw and wrote is kept for kiln mount */
 		ret->exit_code = o.exit_code;
 		ret->diff = diff;
 		ret->has_failed_tree = true;

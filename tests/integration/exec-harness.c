@@ -222,16 +222,25 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"store", required_argument, NULL, 'S'},   {"root", required_argument, NULL, 'R'},
-	    {"runtime", required_argument, NULL, 'r'}, {"env", required_argument, NULL, 'e'},
-	    {"proxy-env", required_argument, NULL, 'p'}, {"cwd", required_argument, NULL, 'w'},
-	    {"user", required_argument, NULL, 'u'},    {"hostname", required_argument, NULL, 'H'},
+	    {"store", required_argument, NULL, 'S'},
+	    {"root", required_argument, NULL, 'R'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"proxy-env", required_argument, NULL, 'p'},
+	    {"cwd", required_argument, NULL, 'w'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"hostname", required_argument, NULL, 'H'},
 	    {"extra-host", required_argument, NULL, 'x'},
-	    {"network", required_argument, NULL, 'n'}, {"insecure", no_argument, NULL, 'I'},
-	    {"allow-insecure", no_argument, NULL, 'A'}, {"mount", required_argument, NULL, 'm'},
-	    {"secret", required_argument, NULL, 's'},  {"ssh", required_argument, NULL, 'a'},
-	    {"log", required_argument, NULL, 'l'},     {"cancel-after", required_argument, NULL, 'c'},
-	    {"check-clean", no_argument, NULL, 'C'},   {NULL, 0, NULL, 0},
+	    {"network", required_argument, NULL, 'n'},
+	    {"insecure", no_argument, NULL, 'I'},
+	    {"allow-insecure", no_argument, NULL, 'A'},
+	    {"mount", required_argument, NULL, 'm'},
+	    {"secret", required_argument, NULL, 's'},
+	    {"ssh", required_argument, NULL, 'a'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"cancel-after", required_argument, NULL, 'c'},
+	    {"check-clean", no_argument, NULL, 'C'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct harness h;
 	struct exec_env env = {.cancel_fd = -1};
@@ -257,22 +266,50 @@ main(int argc, char **argv)
 	h.v.exec.mounts = h.mounts;
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'S': store_dir = optarg; break;
-		case 'R': parse_digest(optarg, &root); has_root = true; break;
-		case 'r': env.runtime = optarg; break;
-		case 'e': h.env[h.v.exec.env.n++] = optarg; break;
-		case 'p': h.proxy[h.v.exec.proxy_env.n++] = optarg; break;
-		case 'w': h.v.exec.cwd = optarg; break;
-		case 'u': h.v.exec.user = optarg; break;
-		case 'H': h.v.exec.hostname = optarg; break;
-		case 'x': h.hosts[h.v.exec.extra_hosts.n++] = optarg; break;
-		case 'n':
-			h.v.exec.network = !strcmp(optarg, "none") ? GRAPH_NET_NONE : GRAPH_NET_HOST;
+		case 'S':
+			store_dir = optarg;
 			break;
-		case 'I': h.v.exec.security = GRAPH_SECURITY_INSECURE; break;
-		case 'A': env.allow_insecure = true; break;
-		case 'm': parse_mount(&h, optarg); break;
-		case 's': add_secret(&h, optarg); break;
+		case 'R':
+			parse_digest(optarg, &root);
+			has_root = true;
+			break;
+		case 'r':
+			env.runtime = optarg;
+			break;
+		case 'e':
+			h.env[h.v.exec.env.n++] = optarg;
+			break;
+		case 'p':
+			h.proxy[h.v.exec.proxy_env.n++] = optarg;
+			break;
+		case 'w':
+			h.v.exec.cwd = optarg;
+			break;
+		case 'u':
+			h.v.exec.user = optarg;
+			break;
+		case 'H':
+			h.v.exec.hostname = optarg;
+			break;
+		case 'x':
+			h.hosts[h.v.exec.extra_hosts.n++] = optarg;
+			break;
+		case 'n':
+			h.v.exec.network =
+			    !strcmp(optarg, "none") ? GRAPH_NET_NONE : GRAPH_NET_HOST;
+			break;
+		case 'I':
+			h.v.exec.security = GRAPH_SECURITY_INSECURE;
+			break;
+		case 'A':
+			env.allow_insecure = true;
+			break;
+		case 'm':
+			parse_mount(&h, optarg);
+			break;
+		case 's':
+			add_secret(&h, optarg);
+			break;
 		case 'a': {
 			char *eq = strchr(optarg, '=');
 			if (!eq)
@@ -286,9 +323,14 @@ main(int argc, char **argv)
 			if (h.log_fd < 0)
 				die("opening '%s'", optarg);
 			break;
-		case 'c': h.cancel_after_ms = strtol(optarg, NULL, 10); break;
-		case 'C': check = true; break;
-		default: die("bad option");
+		case 'c':
+			h.cancel_after_ms = strtol(optarg, NULL, 10);
+			break;
+		case 'C':
+			check = true;
+			break;
+		default:
+			die("bad option");
 		}
 	}
 	if (!store_dir || optind >= argc)

@@ -24,14 +24,22 @@ static const char *
 errname(int e)
 {
 	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOSYS: return "ENOSYS";
-	case EINVAL: return "EINVAL";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case ENOENT: return "ENOENT";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	default: return strerror(e);
+	case EPERM:
+		return "EPERM";
+	case ENOSYS:
+		return "ENOSYS";
+	case EINVAL:
+		return "EINVAL";
+	case EACCES:
+		return "EACCES";
+	case EFAULT:
+		return "EFAULT";
+	case ENOENT:
+		return "ENOENT";
+	case EOPNOTSUPP:
+		return "EOPNOTSUPP";
+	default:
+		return strerror(e);
 	}
 }
 

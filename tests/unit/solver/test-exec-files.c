@@ -63,14 +63,29 @@ test_resolv_conf_drops_loopback_nameservers_off_the_host_network(void **state)
 static json_t *
 spec(bool none, bool insecure)
 {
-	struct exec_user u = {.uid = 1000, .gid = 1000, .groups = (uint32_t[]){10, 50},
-	                      .n_groups = 2, .home = "/home/a"};
+	struct exec_user u = {.uid = 1000,
+	                      .gid = 1000,
+	                      .groups = (uint32_t[]){10, 50},
+	                      .n_groups = 2,
+	                      .home = "/home/a"};
 	char *args[] = {"/bin/sh", "-c", "true"}, *env[] = {"PATH=/bin"};
-	struct exec_spec_mount m = {.dest = "/cache", .type = "bind", .source = "/s",
-	                            .options = {"rbind", "ro"}, .n_options = 2};
-	struct exec_spec s = {.rootfs = "/r", .args = args, .n_args = 3, .env = env, .n_env = 1,
-	                      .cwd = "/", .user = &u, .hostname = "kiln", .network_none = none,
-	                      .insecure = insecure, .mounts = &m, .n_mounts = 1};
+	struct exec_spec_mount m = {.dest = "/cache",
+	                            .type = "bind",
+	                            .source = "/s",
+	                            .options = {"rbind", "ro"},
+	                            .n_options = 2};
+	struct exec_spec s = {.rootfs = "/r",
+	                      .args = args,
+	                      .n_args = 3,
+	                      .env = env,
+	                      .n_env = 1,
+	                      .cwd = "/",
+	                      .user = &u,
+	                      .hostname = "kiln",
+	                      .network_none = none,
+	                      .insecure = insecure,
+	                      .mounts = &m,
+	                      .n_mounts = 1};
 	char *text = exec_spec_json(&s);
 	json_t *j = json_loads(text, 0, NULL);
 
@@ -85,8 +100,8 @@ has_namespace(json_t *j, const char *type)
 	json_t *ns = json_object_get(json_object_get(j, "linux"), "namespaces"), *n;
 	size_t i;
 
-	json_array_foreach(ns, i, n) if (!strcmp(json_string_value(json_object_get(n, "type")),
-	                                         type)) return true;
+	json_array_foreach(
+	    ns, i, n) if (!strcmp(json_string_value(json_object_get(n, "type")), type)) return true;
 	return false;
 }
 
@@ -101,9 +116,8 @@ test_config_is_sandboxed_by_default(void **state)
 	assert_int_equal(json_array_size(caps), 14);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(proc, "user"), "uid")),
 	                 1000);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(proc, "user"),
-	                                                 "additionalGids")),
-	                 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(proc, "user"), "additionalGids")), 2);
 	assert_false(json_is_true(json_object_get(proc, "terminal")));
 	assert_true(has_namespace(j, "network"));
 	assert_true(has_namespace(j, "pid"));
@@ -111,7 +125,8 @@ test_config_is_sandboxed_by_default(void **state)
 	assert_true(json_array_size(json_object_get(json_object_get(j, "linux"), "maskedPaths")) >
 	            5);
 	mounts = json_object_get(j, "mounts");
-	json_array_foreach(mounts, i, m) {
+	json_array_foreach(mounts, i, m)
+	{
 		const char *d = json_string_value(json_object_get(m, "destination"));
 		json_t *o = json_object_get(m, "options"), *x;
 		size_t k;
@@ -125,9 +140,10 @@ test_config_is_sandboxed_by_default(void **state)
 	}
 	assert_int_equal(n_sys, 2);
 	/* the step's own mount comes last */
-	assert_string_equal(json_string_value(json_object_get(
-	                        json_array_get(mounts, json_array_size(mounts) - 1), "destination")),
-	                    "/cache");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(mounts, json_array_size(mounts) - 1),
+	                                      "destination")),
+	    "/cache");
 	json_decref(j);
 }
 
@@ -140,9 +156,9 @@ test_insecure_config_has_no_seccomp_and_more_caps(void **state)
 	assert_false(has_namespace(j, "network"));
 	assert_null(json_object_get(lin, "seccomp"));
 	assert_null(json_object_get(lin, "maskedPaths"));
-	assert_true(json_array_size(json_object_get(
-	                json_object_get(json_object_get(j, "process"), "capabilities"),
-	                "bounding")) > 14);
+	assert_true(
+	    json_array_size(json_object_get(
+	        json_object_get(json_object_get(j, "process"), "capabilities"), "bounding")) > 14);
 	json_decref(j);
 }
 
@@ -174,7 +190,10 @@ make_tree(void)
 	};
 	struct tree_entry links[] = {
 	    {.path = "var/run", .path_len = 7, .type = TREE_SYMLINK, .link = "/run", .link_len = 4},
-	    {.path = "etc/up", .path_len = 6, .type = TREE_SYMLINK, .link = "../../..",
+	    {.path = "etc/up",
+	     .path_len = 6,
+	     .type = TREE_SYMLINK,
+	     .link = "../../..",
 	     .link_len = 8},
 	    {.path = "loop", .path_len = 4, .type = TREE_SYMLINK, .link = "loop", .link_len = 4},
 	};

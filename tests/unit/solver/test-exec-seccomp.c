@@ -23,15 +23,18 @@ evaluate(json_t *profile, const char *name, uint64_t a0)
 	json_t *rules = json_object_get(profile, "syscalls"), *r;
 	size_t i;
 
-	json_array_foreach(rules, i, r) {
-		json_t *names = json_object_get(r, "names"), *n, *args = json_object_get(r, "args"), *c;
+	json_array_foreach(rules, i, r)
+	{
+		json_t *names = json_object_get(r, "names"), *n, *args = json_object_get(r, "args"),
+		       *c;
 		bool named = false, all = true;
 		size_t j;
 
 		json_array_foreach(names, j, n) named |= !strcmp(json_string_value(n), name);
 		if (!named)
 			continue;
-		json_array_foreach(args, j, c) {
+		json_array_foreach(args, j, c)
+		{
 			const char *op = json_string_value(json_object_get(c, "op"));
 			uint64_t v = (uint64_t)json_integer_value(json_object_get(c, "value"));
 			uint64_t v2 = (uint64_t)json_integer_value(json_object_get(c, "valueTwo"));
@@ -56,11 +59,11 @@ static void
 test_docker_refusals_are_eperm(void **state)
 {
 	json_t *p = exec_seccomp_profile();
-	static const char *const refused[] = {"keyctl", "add_key", "request_key", "bpf",
-	                                      "kexec_load", "mount", "umount2", "unshare", "setns",
-	                                      "userfaultfd", "perf_event_open", "pivot_root",
-	                                      "init_module", "reboot", "swapon", "settimeofday",
-	                                      "open_by_handle_at", "iopl", "acct", "quotactl"};
+	static const char *const refused[] = {
+	    "keyctl",          "add_key",           "request_key", "bpf",    "kexec_load",
+	    "mount",           "umount2",           "unshare",     "setns",  "userfaultfd",
+	    "perf_event_open", "pivot_root",        "init_module", "reboot", "swapon",
+	    "settimeofday",    "open_by_handle_at", "iopl",        "acct",   "quotactl"};
 	(void)state;
 	assert_string_equal(json_string_value(json_object_get(p, "defaultAction")),
 	                    "SCMP_ACT_ALLOW");
@@ -90,9 +93,10 @@ test_personality_allows_exactly_dockers_values(void **state)
 {
 	json_t *p = exec_seccomp_profile();
 	static const uint64_t allowed[] = {0, 8, 0x20000, 0x20008, 0xffffffff};
-	static const uint64_t refused[] = {1, 3, 7, 9, 0x10, 0x1ffff, 0x20001, 0x20007, 0x20009,
-	                                   0x400000, 0x0400008, 0x7fffffff, 0x80000000,
-	                                   0xfffffffe, 0x100000000, 0x100000008};
+	static const uint64_t refused[] = {1,          3,          7,           9,
+	                                   0x10,       0x1ffff,    0x20001,     0x20007,
+	                                   0x20009,    0x400000,   0x0400008,   0x7fffffff,
+	                                   0x80000000, 0xfffffffe, 0x100000000, 0x100000008};
 
 	(void)state;
 	for (size_t i = 0; i < 5; i++)

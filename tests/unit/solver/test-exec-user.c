@@ -29,9 +29,8 @@ resolve(const char *spec)
 	struct exec_user u;
 	struct kl_error *err = NULL;
 
-	assert_int_equal(exec_user_parse(spec, passwd, strlen(passwd), group, strlen(group), &u,
-	                                 &err),
-	                 0);
+	assert_int_equal(
+	    exec_user_parse(spec, passwd, strlen(passwd), group, strlen(group), &u, &err), 0);
 	return u;
 }
 
@@ -137,9 +136,9 @@ test_unknown_names_are_errors_naming_them(void **state)
 	struct exec_user u;
 
 	(void)state;
-	assert_int_equal(exec_user_parse("bob", passwd, strlen(passwd), group, strlen(group), &u,
-	                                 &err),
-	                 -EINVAL);
+	assert_int_equal(
+	    exec_user_parse("bob", passwd, strlen(passwd), group, strlen(group), &u, &err),
+	    -EINVAL);
 	assert_non_null(strstr(err->msg, "'bob'"));
 	kl_error_freep(&err);
 	assert_int_equal(exec_user_parse("alice:nogroup", passwd, strlen(passwd), group,
@@ -147,9 +146,9 @@ test_unknown_names_are_errors_naming_them(void **state)
 	                 -EINVAL);
 	assert_non_null(strstr(err->msg, "'nogroup'"));
 	kl_error_freep(&err);
-	assert_int_equal(exec_user_parse(":staff", passwd, strlen(passwd), group, strlen(group),
-	                                 &u, &err),
-	                 -EINVAL);
+	assert_int_equal(
+	    exec_user_parse(":staff", passwd, strlen(passwd), group, strlen(group), &u, &err),
+	    -EINVAL);
 	kl_error_freep(&err);
 }
 
