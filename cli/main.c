@@ -45,9 +45,8 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree}, {"store", cmd_store}, {"context", cmd_context},
-    {"pull", cmd_pull}, {"mount", cmd_mount}, {"umount", cmd_umount},
-    {"cache", cmd_cache},
+    {"tree", cmd_tree},   {"store", cmd_store},   {"context", cmd_context}, {"pull", cmd_pull},
+    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},
 };
 
 struct store *
