@@ -389,6 +389,10 @@ main(int argc, char **argv)
 	lazyfs_free(fs);
 	(void)rmdir(mnt);
 	(void)kl_path_rm_rf_at(AT_FDCWD, state);
+	free(mnt);
+	free(state);
+	for (size_t i = 0; i < h.n_secrets; i++)
+		free((void *)h.secrets[i].value);
 	kl_error_free(err);
 	store_unref(s);
 	return status;
