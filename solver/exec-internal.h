@@ -14,6 +14,7 @@
 struct kl_error;
 struct store;
 struct tree;
+struct tree_builder;
 struct exec_ssh_proxy;
 
 /* Docker's PATH for a step whose environment has none. */
@@ -159,7 +160,7 @@ struct exec_step {
 	struct digest root_id;
 	char id[EXEC_ID_SIZE]; /* the container's id and the name of the step's dir */
 	char *dir;             /* <state_dir>/<id> */
-	char *tmp;             /* <dir>/tmp, a private tmpfs: bundle, runtime state, secrets */
+	char *tmp; /* <dir>/tmp: bundle, runtime state, kiln's files; a tmpfs with secrets */
 	char *rootfs, *upper, *work, *lower_empty;
 	bool tmp_mounted, rootfs_mounted;
 	struct exec_user user;
@@ -183,6 +184,12 @@ void exec_spec_mount_option(struct exec_spec_mount *m, const char *opt);
 void exec_step_add_env(struct exec_step *st, const char *name, const void *value, size_t len);
 /* Records a mount kiln made at path (a copy), to be removed when the step ends. */
 void exec_step_add_host_mount(struct exec_step *st, const char *path);
+/* Makes the step's tmp dir (st->tmp) unless it has one: secret files, ssh sockets. It is a
+ * tmpfs when the step has secret mounts. */
+int exec_step_tmp(struct exec_step *st, struct kl_error **err);
+/* Where the config and the runtime's log go: the tmpfs when there is one, else the step's
+ * dir. */
+const char *exec_step_private_dir(const struct exec_step *st);
 /* A new directory <dir>/<name> of the step; returns its path. */
 int exec_step_mkdir(struct exec_step *st, const char *name, char **ret, struct kl_error **err);
 
@@ -193,6 +200,9 @@ int exec_overlay_mount(const char *lower, const char *upper, const char *work, c
  * rootfs at root_fd, symlinks resolved inside it, each new one owned by uid:gid, mode 0755. */
 int exec_rootfs_mkdir_p(int root_fd, const char *path, uint32_t uid, uint32_t gid,
                         struct kl_error **err);
+/* Unmounts path, detaching it when it is still busy; -errno. A plain unmount is cheaper:
+ * a detach waits for an RCU grace period. */
+int exec_unmount(const char *path);
 /* The lazy view of tree id: <lazy_root>/sha256:<hex>; a new string. */
 char *exec_lazy_path(const struct exec_env *env, const struct digest *id);
 
@@ -236,6 +246,10 @@ int exec_cache_instance(int dir_fd, unsigned instance, const struct exec_cache_n
 /* Copies the directory src (through the lazy view) into the empty directory dst: files,
  * links, devices, modes, owners, xattrs and times. */
 int exec_copy_tree(const char *src, const char *dst, struct kl_error **err);
+
+/* tree_builder_write, without the ingest (and its sync) when the tree is in the store. */
+int exec_write_tree(struct store *s, struct tree_builder *b, struct digest *ret,
+                    struct kl_error **err);
 
 /* The upper dir as a diff tree written to the store: overlay whiteouts and opaque dirs become
  * tree whiteouts and opaque dirs, file contents move into the store, and the mount points the

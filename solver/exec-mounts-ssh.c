@@ -201,7 +201,7 @@ exec_mount_ssh(struct exec_step *st, size_t i, const struct graph_mount *m, stru
 	_cleanup_free_ char *sock = NULL, *target = NULL;
 	struct exec_spec_mount *sm;
 	unsigned n = st->n_ssh_mounts++;
-	int fd;
+	int fd, r;
 
 	if (!agent && m->required)
 		return kl_error_setf(err, ENOENT, "ssh agent '%s' is required but was not given",
@@ -216,6 +216,9 @@ exec_mount_ssh(struct exec_step *st, size_t i, const struct graph_mount *m, stru
 	}
 	if (st->ssh->n_listeners == MAX_LISTENERS)
 		return kl_error_setf(err, E2BIG, "more than %d ssh mounts", MAX_LISTENERS);
+	r = exec_step_tmp(st, err);
+	if (r < 0)
+		return r;
 	sock = xasprintf("%s/ssh-%zu.sock", st->tmp, i);
 	fd = listen_at(sock, m, err);
 	if (fd < 0)

@@ -173,7 +173,7 @@ exec_mounts_release(struct exec_step *st)
 		st->ssh = NULL;
 	}
 	for (size_t i = st->n_host_mounts; i-- > 0;) {
-		if (umount2(st->host_mounts[i], MNT_DETACH) < 0)
+		if (exec_unmount(st->host_mounts[i]) < 0)
 			kl_debug("exec: unmounting '%s': %s", st->host_mounts[i], strerror(errno));
 		free(st->host_mounts[i]);
 	}

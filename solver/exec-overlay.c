@@ -54,6 +54,17 @@ exec_overlay_mount(const char *lower, const char *upper, const char *work, const
 	return 0;
 }
 
+int
+exec_unmount(const char *path)
+{
+	if (umount2(path, UMOUNT_NOFOLLOW) == 0)
+		return 0;
+	if (errno != EBUSY)
+		return -errno;
+	/* still used (a process of the step not yet reaped): detach it */
+	return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
+}
+
 char *
 exec_lazy_path(const struct exec_env *env, const struct digest *id)
 {

@@ -446,6 +446,22 @@ walker_done(struct walker *w)
 }
 
 int
+exec_write_tree(struct store *s, struct tree_builder *b, struct digest *ret, struct kl_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = tree_builder_serialize(b, &buf, &len, err);
+	if (r < 0)
+		return r;
+	digest_buffer(buf, len, ret);
+	if (store_has_blob(s, ret) == 1)
+		return 0; /* written before: no ingest, no sync */
+	return store_ingest_buffer(s, buf, len, ret, err);
+}
+
+int
 exec_upper_diff(struct exec_step *st, char *const *targets, size_t n_targets, struct digest *ret,
                 bool *ret_empty, struct kl_error **err)
 {
@@ -482,7 +498,7 @@ exec_upper_diff(struct exec_step *st, char *const *targets, size_t n_targets, st
 		r = tree_builder_add(b, &w.entries[i].e, w.entries[i].xl.xs, w.entries[i].xl.n,
 		                     err);
 	if (r >= 0)
-		r = tree_builder_write(b, st->env->store, ret, err);
+		r = exec_write_tree(st->env->store, b, ret, err);
 	if (r < 0) {
 		kl_error_prefix(err, "reading what the step wrote");
 		return r;

@@ -25,7 +25,7 @@
 #include "util/path.h"
 #include "util/xalloc.h"
 
-#define TMP_SIZE "size=64m" /* the step's private tmpfs: config, runtime state, secrets */
+#define TMP_SIZE "size=64m" /* the tmpfs of a step with secrets: config, runtime state */
 #define CMD_SHOWN_MAX 200   /* bytes of the command a message shows */
 
 /* Step state helpers, shared by the mount kinds. */
@@ -80,6 +80,18 @@ exec_step_add_host_mount(struct exec_step *st, const char *path)
 }
 
 int
+exec_step_tmp(struct exec_step *st, struct kl_error **err)
+{
+	return st->tmp ? 0 : exec_step_mkdir(st, "tmp", &st->tmp, err);
+}
+
+const char *
+exec_step_private_dir(const struct exec_step *st)
+{
+	return st->tmp_mounted ? st->tmp : st->dir;
+}
+
+int
 exec_step_mkdir(struct exec_step *st, const char *name, char **ret, struct kl_error **err)
 {
 	char *p = xasprintf("%s/%s", st->dir, name);
@@ -98,9 +110,9 @@ static void
 step_done(struct exec_step *st)
 {
 	exec_mounts_release(st);
-	if (st->rootfs_mounted && umount2(st->rootfs, MNT_DETACH) < 0)
+	if (st->rootfs_mounted && exec_unmount(st->rootfs) < 0)
 		kl_debug("exec: unmounting '%s': %s", st->rootfs, strerror(errno));
-	if (st->tmp_mounted && umount2(st->tmp, MNT_DETACH) < 0)
+	if (st->tmp_mounted && exec_unmount(st->tmp) < 0)
 		kl_debug("exec: unmounting '%s': %s", st->tmp, strerror(errno));
 	if (st->dir)
 		(void)kl_path_rm_rf_at(AT_FDCWD, st->dir);
@@ -151,7 +163,16 @@ prepare_upper_root(struct exec_step *st, struct kl_error **err)
 	return 0;
 }
 
-/* The step's dir with its tmpfs, and the rootfs overlay. */
+static bool
+uses_secrets(const struct graph_exec *x)
+{
+	for (size_t i = 0; i < x->n_mounts; i++)
+		if (x->mounts[i].kind == GRAPH_MOUNT_SECRET)
+			return true;
+	return false;
+}
+
+/* The step's dir (its tmp dir a tmpfs when it has secrets), and the rootfs overlay. */
 static int
 prepare_dirs(struct exec_step *st, struct kl_error **err)
 {
@@ -170,13 +191,17 @@ prepare_dirs(struct exec_step *st, struct kl_error **err)
 		free(TAKE_PTR(st->dir));
 		return r;
 	}
-	r = exec_step_mkdir(st, "tmp", &st->tmp, err);
-	if (r >= 0 &&
-	    mount("tmpfs", st->tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700," TMP_SIZE) < 0)
-		r = kl_error_set(err, errno, "mounting a tmpfs at '%s'", st->tmp);
-	if (r < 0)
-		return r;
-	st->tmp_mounted = true;
+	/* A secret's value must not touch the store's disk: where one may end up (its file, a
+	 * variable in config.json and the runtime's copy of that) is a tmpfs then. */
+	if (uses_secrets(st->x)) {
+		r = exec_step_tmp(st, err);
+		if (r < 0)
+			return r;
+		if (mount("tmpfs", st->tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700," TMP_SIZE) <
+		    0)
+			return kl_error_set(err, errno, "mounting a tmpfs at '%s'", st->tmp);
+		st->tmp_mounted = true;
+	}
 	r = exec_step_mkdir(st, "upper", &st->upper, err);
 	if (r >= 0)
 		r = exec_step_mkdir(st, "work", &st->work, err);
@@ -196,12 +221,12 @@ prepare_dirs(struct exec_step *st, struct kl_error **err)
 	return 0;
 }
 
-/* Writes a file of the step's tmpfs. */
+/* Writes dir/name, which must not exist. */
 static int
-write_tmp_file(struct exec_step *st, const char *name, const char *data, size_t len, mode_t mode,
-               char **ret_path, struct kl_error **err)
+write_file(const char *dir, const char *name, const char *data, size_t len, mode_t mode,
+           char **ret_path, struct kl_error **err)
 {
-	char *path = xasprintf("%s/%s", st->tmp, name);
+	char *path = xasprintf("%s/%s", dir, name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	int r;
 
@@ -222,6 +247,36 @@ write_tmp_file(struct exec_step *st, const char *name, const char *data, size_t 
 	else
 		free(path);
 	return 0;
+}
+
+/* A file the build's steps share, named by its contents in the state dir (made once, by
+ * rename, so concurrent steps see it whole). */
+static int
+shared_file(struct exec_step *st, const char *name, const char *data, char **ret_path,
+            struct kl_error **err)
+{
+	struct digest d;
+	char hex[DIGEST_HEX_LEN + 1];
+	_cleanup_free_ char *final = NULL, *tmp = NULL;
+	int r;
+
+	digest_buffer(data, strlen(data), &d);
+	digest_to_hex(&d, hex);
+	hex[16] = '\0';
+	final = xasprintf("%s-%s", name, hex);
+	*ret_path = xasprintf("%s/%s", st->env->state_dir, final);
+	if (access(*ret_path, F_OK) == 0)
+		return 0;
+	tmp = xasprintf("%s.%s", final, st->id);
+	r = write_file(st->env->state_dir, tmp, data, strlen(data), 0644, NULL, err);
+	if (r >= 0) {
+		_cleanup_free_ char *from = xasprintf("%s/%s", st->env->state_dir, tmp);
+		if (rename(from, *ret_path) < 0)
+			r = kl_error_set(err, errno, "making '%s'", *ret_path);
+	}
+	if (r < 0)
+		free(TAKE_PTR(*ret_path));
+	return r;
 }
 
 /* /etc/hosts and /etc/resolv.conf, bound read-only as BuildKit binds them. */
@@ -245,9 +300,9 @@ provide_etc_files(struct exec_step *st, struct kl_error **err)
 		close(fd);
 	}
 	resolv = exec_resolv_conf(host_resolv, len, st->x->network == GRAPH_NET_HOST);
-	r = write_tmp_file(st, "hosts", hosts, strlen(hosts), 0644, &hp, err);
+	r = shared_file(st, "hosts", hosts, &hp, err);
 	if (r >= 0)
-		r = write_tmp_file(st, "resolv.conf", resolv, strlen(resolv), 0644, &rp, err);
+		r = shared_file(st, "resolv.conf", resolv, &rp, err);
 	if (r < 0)
 		return r;
 	struct exec_spec_mount *m = exec_step_add_mount(st, "/etc/resolv.conf", "bind", rp);
@@ -313,7 +368,8 @@ static int
 write_config(struct exec_step *st, const struct exec_runtime *rt, char **ret_bundle,
              struct kl_error **err)
 {
-	_cleanup_free_ char *json = NULL, *bundle = xasprintf("%s/bundle", st->tmp), *home = NULL;
+	_cleanup_free_ char *json = NULL, *bundle = xstrdup(exec_step_private_dir(st)),
+	                    *home = NULL;
 	_cleanup_free_ char **env = NULL;
 	const char *cwd = st->x->cwd && *st->x->cwd ? st->x->cwd : "/";
 	size_t n_env;
@@ -343,9 +399,7 @@ write_config(struct exec_step *st, const struct exec_runtime *rt, char **ret_bun
 	    .cgroups_path = rt->kind == EXEC_RUNTIME_RUNC ? st->id : NULL,
 	};
 	json = exec_spec_json(&spec);
-	if (mkdir(bundle, 0700) < 0)
-		return kl_error_set(err, errno, "making '%s'", bundle);
-	r = write_tmp_file(st, "bundle/config.json", json, strlen(json), 0600, NULL, err);
+	r = write_file(bundle, "config.json", json, strlen(json), 0600, NULL, err);
 	explicit_bzero(json, strlen(json)); /* may hold a secret variable */
 	if (r < 0)
 		return r;
@@ -406,7 +460,7 @@ apply_diff(struct exec_step *st, const struct digest *diff_id, bool empty, struc
 	if (r >= 0)
 		r = tree_apply(st->root ? st->root : scratch, diff, &b, err);
 	if (r >= 0)
-		r = tree_builder_write(b, st->env->store, ret, err);
+		r = exec_write_tree(st->env->store, b, ret, err);
 	return r;
 }
 
@@ -504,7 +558,7 @@ collect_step(struct exec_step *st, struct digest *ret_diff, struct digest *ret_t
 	int r;
 
 	exec_mounts_release(st);
-	if (umount2(st->rootfs, MNT_DETACH) < 0)
+	if (exec_unmount(st->rootfs) < 0)
 		return kl_error_set(err, errno, "unmounting the step's rootfs '%s'", st->rootfs);
 	st->rootfs_mounted = false;
 	targets = mount_targets(st, &n_targets);
@@ -534,8 +588,12 @@ exec_run(const struct exec_env *env, const struct graph_vertex *v, const struct 
 		r = prepare_step(&st, &rt, root, &bundle, err);
 	if (r < 0)
 		return r;
-	state = xasprintf("%s/state", st.tmp);
-	log = xasprintf("%s/runtime.log", st.tmp);
+	/* the runtime's state: with the config in a tmpfs when it may hold a secret */
+	state = st.tmp_mounted ? xasprintf("%s/state", st.tmp)
+	                       : xasprintf("%s/runtime", env->state_dir);
+	log = xasprintf("%s/runtime.log", exec_step_private_dir(&st));
+	if (mkdir(state, 0700) < 0 && errno != EEXIST)
+		return kl_error_set(err, errno, "making '%s'", state);
 	r = exec_runtime_run(&rt, state, log, bundle, st.id, env, &tail, &o, err);
 	if (r < 0)
 		return r;
