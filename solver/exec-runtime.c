@@ -221,12 +221,14 @@ spawn_hidden_unified(void *p)
 		job->what = "unsharing the mount namespace";
 		return NULL;
 	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	/* private first, so that the unmount does not reach kiln's namespace through a peer
+	 * group; a plain unmount (nothing uses it here) spares a detach's RCU grace period */
+	if (mount(NULL, CGROUP_UNIFIED, NULL, MS_PRIVATE, NULL) < 0) {
 		job->r = -errno;
-		job->what = "making the mount namespace private";
+		job->what = "making " CGROUP_UNIFIED " private";
 		return NULL;
 	}
-	if (umount2(CGROUP_UNIFIED, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
+	if (umount2(CGROUP_UNIFIED, 0) < 0 && umount2(CGROUP_UNIFIED, MNT_DETACH) < 0) {
 		job->r = -errno;
 		job->what = "unmounting " CGROUP_UNIFIED;
 		return NULL;
