@@ -3,7 +3,8 @@
  *   exec-probe syscalls      tries what the default seccomp profile refuses; one line each,
  *                            "NAME ok" or "NAME <errno name>"
  *   exec-probe agent [SOCK]  asks the ssh agent at SOCK ($SSH_AUTH_SOCK) for its identities;
- *                            prints "identities N" */
+ *                            prints "identities N"
+ *   exec-probe setxattr PATH NAME VALUE   sets an xattr (busybox has no setfattr) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -18,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static const char *
@@ -124,8 +126,14 @@ main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "syscalls"))
 		return syscalls();
+	if (argc == 5 && !strcmp(argv[1], "setxattr")) {
+		if (lsetxattr(argv[2], argv[3], argv[4], strlen(argv[4]), 0) == 0)
+			return 0;
+		fprintf(stderr, "exec-probe: setxattr '%s': %s\n", argv[2], strerror(errno));
+		return 1;
+	}
 	if (argc >= 2 && !strcmp(argv[1], "agent"))
 		return agent(argc >= 3 ? argv[2] : getenv("SSH_AUTH_SOCK"));
-	fprintf(stderr, "usage: exec-probe syscalls|agent [SOCK]\n");
+	fprintf(stderr, "usage: exec-probe syscalls|agent [SOCK]|setxattr PATH NAME VALUE\n");
 	return 2;
 }

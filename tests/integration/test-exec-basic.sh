@@ -39,7 +39,9 @@ for rt in $EXEC_RUNTIMES; do
 	# whiteouts: a deleted file, a dir deleted and made again, a hardlink, a symlink, a fifo
 	run_step "$o.wo" "$rt" -- /bin/sh -c 'rm /etc/motd; rm -rf /usr/share; mkdir -p /usr/share;
 		echo new > /usr/share/new; echo data > /data/f; ln /data/f /data/g;
-		ln -s ../etc/passwd /data/link; mkfifo /data/fifo; chmod 700 /data/keep' ||
+		ln -s ../etc/passwd /data/link; mkfifo /data/fifo; chmod 700 /data/keep;
+		chown 1000:50 /data/f; touch -d "2001-02-03 04:05:06" /data/f;
+		exec-probe setxattr /data/f user.kiln step-value' ||
 		fail "$rt: whiteout step failed: $(cat "$o.wo.err")"
 	diff=$(field "$o.wo" diff)
 	tree=$(field "$o.wo" tree)
@@ -47,6 +49,9 @@ for rt in $EXEC_RUNTIMES; do
 	entry "$diff" usr/share | grep -q '(opaque)' || fail "$rt: the remade dir is not opaque"
 	kiln tree ls "$diff" data/g | grep -q '^h.* data/g => data/f' || fail "$rt: no hardlink in the diff"
 	entry "$diff" data/keep | grep -q '^drwx------' || fail "$rt: chmod not in the diff"
+	entry "$diff" data/f | grep -q '^-rw-r--r-- 1000:50 5 2001-02-03T04:05:06.000000000Z data/f sha256:.* \[user.kiln\]$' ||
+		fail "$rt: owner, mtime or xattr not in the diff: $(entry "$diff" data/f)"
+	kiln tree ls -r "$diff" | grep -q 'trusted.overlay' && fail "$rt: overlayfs's own xattrs are in the diff"
 	paths=$(tree_paths "$tree")
 	grep -qx 'etc/motd' <<<"$paths" && fail "$rt: the deleted file is in the result"
 	grep -qx 'usr/share/doc' <<<"$paths" && fail "$rt: the old dir's contents are in the result"
@@ -58,6 +63,8 @@ for rt in $EXEC_RUNTIMES; do
 	mount_bg "$tree" "$T/m-$rt"
 	[ "$(cat "$T/m-$rt/usr/share/new")" = new ] || fail "$rt: the new file reads wrong"
 	[ "$(cat "$T/m-$rt/data/g")" = data ] || fail "$rt: the hardlink reads wrong"
+	[ "$(getfattr --only-values -n user.kiln "$T/m-$rt/data/f")" = step-value ] ||
+		fail "$rt: the xattr reads wrong"
 	[ "$(cat "$T/m-$rt/etc/passwd" | head -1)" = 'root:x:0:0:root:/root:/bin/sh' ] ||
 		fail "$rt: an untouched file reads wrong"
 	kiln umount "$T/m-$rt"
