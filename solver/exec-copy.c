@@ -90,14 +90,68 @@ copy_xattrs(int src_dir, int dst_dir, const char *name)
 
 static int copy_dir(struct copier *c, int src_dir, int dst_dir, struct kl_error **err);
 
-/* Copies name from src_dir to dst_name in dst_dir. */
+/* Makes dst_name in dst_dir as the kind of file name in src_dir is, with its contents. */
+static int
+copy_content(struct copier *c, int src_dir, const char *name, int dst_dir, const char *dst_name,
+             const struct stat *st, struct kl_error **err)
+{
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR: {
+		_cleanup_close_ int sfd = -1, dfd = -1;
+
+		if (mkdirat(dst_dir, dst_name, 0700) < 0 && errno != EEXIST)
+			return kl_error_set(err, errno, "making '%s'", shown(c));
+		sfd = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		dfd = openat(dst_dir, dst_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0 || dfd < 0)
+			return kl_error_set(err, errno, "opening '%s'", shown(c));
+		if (c->dst_root < 0) /* the top: hardlinks below are relative to it */
+			c->dst_root = dup(dfd);
+		return copy_dir(c, sfd, dfd, err);
+	}
+	case S_IFREG: {
+		_cleanup_close_ int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int out = -1;
+
+		if (in < 0)
+			return kl_error_set(err, errno, "opening '%s'", shown(c));
+		out = openat(dst_dir, dst_name,
+		             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out < 0)
+			return kl_error_set(err, errno, "creating '%s'", shown(c));
+		return copy_bytes(c, in, out, err);
+	}
+	case S_IFLNK: {
+		_cleanup_free_ char *target = xmalloc((size_t)st->st_size + 1);
+		ssize_t n = readlinkat(src_dir, name, target, (size_t)st->st_size + 1);
+
+		if (n < 0 || n > st->st_size)
+			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'",
+			                    shown(c));
+		target[n] = '\0';
+		if (symlinkat(target, dst_dir, dst_name) < 0)
+			return kl_error_set(err, errno, "making link '%s'", shown(c));
+		return 0;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+		if (mknodat(dst_dir, dst_name, st->st_mode & S_IFMT, st->st_rdev) < 0)
+			return kl_error_set(err, errno, "making '%s'", shown(c));
+		return 0;
+	default:
+		return -EOPNOTSUPP; /* sockets */
+	}
+}
+
+/* Copies name from src_dir to dst_name in dst_dir, with its metadata. */
 static int
 copy_entry(struct copier *c, int src_dir, const char *name, int dst_dir, const char *dst_name,
            struct kl_error **err)
 {
 	struct timespec ts[2];
 	struct stat st;
-	int r = 0;
+	int r;
 
 	if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return kl_error_set(err, errno, "stat '%s'", shown(c));
@@ -110,55 +164,9 @@ copy_entry(struct copier *c, int src_dir, const char *name, int dst_dir, const c
 			return 0;
 		}
 	}
-	switch (st.st_mode & S_IFMT) {
-	case S_IFDIR: {
-		_cleanup_close_ int sfd = -1, dfd = -1;
-
-		if (mkdirat(dst_dir, dst_name, 0700) < 0 && errno != EEXIST)
-			return kl_error_set(err, errno, "making '%s'", shown(c));
-		sfd = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		dfd = openat(dst_dir, dst_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sfd < 0 || dfd < 0)
-			return kl_error_set(err, errno, "opening '%s'", shown(c));
-		if (c->dst_root < 0) /* the top: hardlinks below are relative to it */
-			c->dst_root = dup(dfd);
-		r = copy_dir(c, sfd, dfd, err);
-		break;
-	}
-	case S_IFREG: {
-		_cleanup_close_ int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		_cleanup_close_ int out = -1;
-
-		if (in < 0)
-			return kl_error_set(err, errno, "opening '%s'", shown(c));
-		out = openat(dst_dir, dst_name,
-		             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (out < 0)
-			return kl_error_set(err, errno, "creating '%s'", shown(c));
-		r = copy_bytes(c, in, out, err);
-		break;
-	}
-	case S_IFLNK: {
-		_cleanup_free_ char *target = xmalloc((size_t)st.st_size + 1);
-		ssize_t n = readlinkat(src_dir, name, target, (size_t)st.st_size + 1);
-
-		if (n < 0 || n > st.st_size)
-			return kl_error_set(err, n < 0 ? errno : EAGAIN, "reading link '%s'",
-			                    shown(c));
-		target[n] = '\0';
-		if (symlinkat(target, dst_dir, dst_name) < 0)
-			return kl_error_set(err, errno, "making link '%s'", shown(c));
-		break;
-	}
-	case S_IFCHR:
-	case S_IFBLK:
-	case S_IFIFO:
-		if (mknodat(dst_dir, dst_name, st.st_mode & S_IFMT, st.st_rdev) < 0)
-			return kl_error_set(err, errno, "making '%s'", shown(c));
-		break;
-	default:
-		return 0; /* sockets */
-	}
+	r = copy_content(c, src_dir, name, dst_dir, dst_name, &st, err);
+	if (r == -EOPNOTSUPP)
+		return 0;
 	if (r < 0)
 		return r;
 	if (fchownat(dst_dir, dst_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
