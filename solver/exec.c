@@ -600,8 +600,14 @@ exec_run(const struct exec_env *env, const struct graph_vertex *v, const struct 
 	if (o.cancelled)
 		return kl_error_setf(err, ECANCELED, "exec: cancelled");
 	if (o.exit_code != 0 && runtime_cannot_run(&o))
-		return kl_error_setf(err, EPERM, "runtime '%s' cannot run the step here: %s",
-		                     rt.path, o.runtime_error);
+		return kl_error_setf(
+		    err, EPERM, "runtime '%s' cannot run the step here: %s%s", rt.path,
+		    o.runtime_error,
+		    strstr(o.runtime_error, "hybrid")
+		        ? " (this host mixes cgroup v1 and v2 controllers, which crun "
+		          "refuses: kiln hides cgroup v2 from a runtime named crun*, "
+		          "or use runc)"
+		        : "");
 	r = collect_step(&st, &diff, &result, err);
 	if (r < 0)
 		return r;

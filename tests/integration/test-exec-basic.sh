@@ -125,3 +125,14 @@ run_step "$T/nort" /no/such/runtime -- /bin/true || rc=$?
 [ "$rc" = 1 ] && grep -q "runtime '/no/such/runtime'" "$T/nort.err" ||
 	fail "a missing runtime gave status $rc: $(cat "$T/nort.err")"
 ok "a missing runtime is named"
+
+# a runtime that cannot run here says why: crun under another name (so kiln does not know to
+# hide cgroup v2 from it) on a host mixing cgroup v1 and v2 controllers
+if grep -qs '[a-z]' /sys/fs/cgroup/unified/cgroup.controllers; then
+	cp "$(command -v crun)" "$T/other-runtime"
+	rc=0
+	run_step "$T/hybrid" "$T/other-runtime" -- /bin/true || rc=$?
+	[ "$rc" = 5 ] && grep -q "cannot run the step here: .*hybrid.*use runc" "$T/hybrid.err" ||
+		fail "crun as another name on a hybrid host: status $rc: $(cat "$T/hybrid.err")"
+	ok "a runtime that cannot run here says why (crun on a hybrid cgroup host)"
+fi
