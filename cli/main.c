@@ -33,6 +33,7 @@ static const char usage[] =
     "                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
     "                             oci-layout://DIR[:tag]\n"
     "  umount DIR                 unmount what kiln mount put at DIR\n"
+    "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -45,8 +46,8 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree}, {"store", cmd_store}, {"context", cmd_context},
-    {"pull", cmd_pull}, {"mount", cmd_mount}, {"umount", cmd_umount},
+    {"tree", cmd_tree},   {"store", cmd_store},   {"context", cmd_context}, {"pull", cmd_pull},
+    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},
 };
 
 static char *

@@ -7,7 +7,11 @@
  * overlay whiteouts and opaque dirs become tree whiteouts, files move into the store by rename,
  * mount points that exist only for the step leave no trace.
  *
- * Thread-safe: steps may run concurrently, each with its own exec_env call. */
+ * Thread-safe: steps may run concurrently, each with its own exec_env call. exec_run waits for
+ * the runtime processes it starts (SIGCHLD must not be ignored) and, for crun on a host that
+ * mixes cgroup v1 and v2 controllers, starts it from a thread of its own in a private mount
+ * namespace without /sys/fs/cgroup/unified. The calling process's mount namespace should be
+ * private (solve_run makes it so): the step's overlays and binds are made there. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,7 +31,9 @@ struct exec_env {
 	/* The build's lazy filesystem in store mode: tree T is at <lazy_root>/<T as sha256:hex>. */
 	const char *lazy_root;
 	/* Where the build keeps per-step state (bundles, upper and work dirs) inside the store's
-	 * filesystem; the solver makes it and removes it when the build ends. */
+	 * filesystem; the solver makes it and removes it when the build ends. Each step's own
+	 * dir is removed when exec_run returns; what the steps share (the hosts and resolv.conf
+	 * files, the runtime's state dir "runtime") stays until then. */
 	const char *state_dir;
 	const char *runtime; /* "crun", "runc" or a path (see exec_runtime_find) */
 	const struct solve_secret *secrets;
@@ -51,15 +57,21 @@ struct exec_result {
 };
 
 /* Finds the runtime: name or path → an absolute path; "crun" falling back to "runc" when name
- * is NULL. -ENOENT with a message naming what was looked for. */
+ * is NULL. Names are looked up in Docker's default PATH (/usr/local/sbin … /bin): no library
+ * code reads the environment. -ENOENT with a message naming what was looked for. */
 int exec_runtime_find(const char *name, char **ret_path, struct kl_error **err);
 
 /* Runs v (an exec vertex) over root, the tree of v->inputs[0] (NULL: the empty tree), with
- * mount_inputs[i] the tree of the input of v->exec.mounts[i] (NULL when it has none). Fills ret
- * and returns 0 when the command exits 0. A command exiting non-zero returns -ECHILD with a
- * message naming the command, the exit code and the last lines of its output, ret->exit_code
- * and ret->failed_tree set. -ECANCELED when cancelled; -EPERM with a message saying why when
- * the runtime cannot run here or security=insecure was not allowed. */
+ * mount_inputs[i] the tree of the input of v->exec.mounts[i] (NULL when it has none; the
+ * array may be NULL when no mount has an input). Fills ret and returns 0 when the command
+ * exits 0; ret->diff and ret->tree are in the store (ret->tree is root itself when the step
+ * changed nothing). A command exiting non-zero, or one the runtime could not start (a missing
+ * executable), returns -ECHILD with a message naming the command, the exit code and the last
+ * lines of its output, ret->exit_code, ret->diff and ret->failed_tree set (the step's input
+ * plus what it wrote, in the store; nothing is cached). -ECANCELED when cancelled (the
+ * container killed, everything of the step removed); -EPERM with a message saying why when
+ * the runtime cannot run containers here or security=insecure was not allowed; a missing
+ * required secret or ssh agent is -ENOENT naming it. */
 int exec_run(const struct exec_env *env, const struct graph_vertex *v, const struct digest *root,
              const struct digest *const *mount_inputs, struct exec_result *ret,
              struct kl_error **err);
