@@ -40,8 +40,6 @@ struct replaced {
 struct bad_link {
 	uint32_t link, target;
 	uint32_t leader; /* the link that becomes the target's copy (itself: this one) */
-	const char *to;  /* or the path it links to now (a diff hardlink's), NULL */
-	size_t to_len;
 };
 
 /* Where the walk is in one directory of base and the diff it is merged with. */
@@ -99,7 +97,7 @@ replace_entry(struct applier *a, uint32_t bi, uint32_t dj)
 {
 	a->replaced = xgrow(a->replaced, &a->replaced_cap, a->n_replaced + 1, sizeof(*a->replaced));
 	a->replaced[a->n_replaced++] = (struct replaced){bi, dj};
-	if (has_other_links(a->base, bi) && tree_rec(a->diff, dj)[TREE_R_TYPE] != TREE_REG)
+	if (has_other_links(a->base, bi))
 		a->lost_inode = true;
 }
 
@@ -280,7 +278,9 @@ bad_by_target(const void *pa, const void *pb)
 
 /* Finds them (a scan of base, done only when a file with links lost its inode) and decides
  * what each becomes: the first in tree order of each target a copy of it, the others links
- * to that copy; a link whose target became a hardlink itself links where that one does. */
+ * to that copy. A target replaced by anything, a new file included, keeps its old inode under
+ * these names, as unlink and create leave it, and as overlayfs shows a lower hardlink whose
+ * other name was copied up. */
 static void
 find_bad_links(struct applier *a)
 {
@@ -288,25 +288,15 @@ find_bad_links(struct applier *a)
 	size_t cap = 0;
 
 	for (uint32_t i = 0; i < tree_count(a->base); i++) {
-		uint32_t target, f;
+		uint32_t target;
 
 		if (tree_rec(a->base, i)[TREE_R_TYPE] != TREE_HARDLINK || fate(a, i) != FATE_KEEP)
 			continue;
 		target = tree_resolve_hardlink(a->base, i);
-		f = fate(a, target);
-		if (f == FATE_KEEP ||
-		    (f != FATE_REMOVED && tree_rec(a->diff, f)[TREE_R_TYPE] == TREE_REG))
+		if (fate(a, target) == FATE_KEEP)
 			continue;
 		a->bad = xgrow(a->bad, &cap, a->n_bad + 1, sizeof(*a->bad));
-		a->bad[a->n_bad] = (struct bad_link){.link = i, .target = target, .leader = i};
-		if (f != FATE_REMOVED && tree_rec(a->diff, f)[TREE_R_TYPE] == TREE_HARDLINK) {
-			struct tree_entry de;
-
-			tree_entry_at(a->diff, f, &de);
-			a->bad[a->n_bad].to = de.link;
-			a->bad[a->n_bad].to_len = de.link_len;
-		}
-		a->n_bad++;
+		a->bad[a->n_bad++] = (struct bad_link){.link = i, .target = target, .leader = i};
 	}
 	by_target = xmalloc((a->n_bad ? a->n_bad : 1) * sizeof(*by_target));
 	for (size_t k = 0; k < a->n_bad; k++)
@@ -364,10 +354,7 @@ write_bad_link(struct applier *a, uint32_t i, struct kl_error **err)
 	struct tree_entry e, te;
 
 	tree_entry_at(a->base, i, &e);
-	if (bl->to) {
-		e.link = bl->to;
-		e.link_len = bl->to_len;
-	} else if (bl->leader != i) {
+	if (bl->leader != i) {
 		tree_entry_at(a->base, bl->leader, &te);
 		e.link = te.path;
 		e.link_len = te.path_len;

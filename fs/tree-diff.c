@@ -143,6 +143,19 @@ diff_walk(struct differ *d)
 	mark_upper(d, TREE_ROOT, MARK_KEEP); /* else the builder would invent root metadata */
 }
 
+/* A file the diff holds is a new inode once applied (tree_apply gives base's other names of it
+ * the old one): every name upper gives that inode comes along, so they stay one inode. */
+static void
+mark_other_names(struct differ *d)
+{
+	for (uint32_t k = 0, n = tree_count(d->upper); k < n; k++) {
+		uint32_t t = tree_resolve_hardlink(d->upper, k);
+
+		if (t != k && d->mark[t] && !d->mark[k])
+			mark_upper(d, k, MARK_KEEP);
+	}
+}
+
 static int
 diff_add_upper(struct tree_builder *b, const struct differ *d, uint32_t j, struct kl_error **err)
 {
@@ -200,6 +213,7 @@ tree_diff(const struct tree *lower, const struct tree *upper, struct tree_builde
 
 	d.mark = xcalloc(tree_count(upper), sizeof(*d.mark));
 	diff_walk(&d);
+	mark_other_names(&d);
 	r = diff_build(b, &d, err);
 	free(d.mark);
 	free(d.whiteouts);

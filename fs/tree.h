@@ -161,16 +161,20 @@ int tree_builder_write(struct tree_builder *b, struct store *s, struct digest *r
 /* Builds the diff that turns lower into upper: entries of upper that are new or differ from
  * lower (any field, xattrs included, TREE_ENTRY_IMPLICIT aside), their parent directories,
  * and whiteouts for lower entries gone from upper (one at the top of each removed subtree).
- * Entries are upper's without TREE_ENTRY_IMPLICIT: a diff holds no implicit directory. */
+ * A file the diff holds brings every other name upper gives its inode (tree_apply makes it a
+ * new inode). Entries are upper's without TREE_ENTRY_IMPLICIT: a diff holds no implicit
+ * directory. */
 int tree_diff(const struct tree *lower, const struct tree *upper, struct tree_builder **ret,
               struct kl_error **err);
 /* Merges diff into base: a whiteout removes the path and its subtree, an opaque directory
  * drops base's entries below it, an implicit directory over a directory of base keeps base's
  * entry (metadata and xattrs; flagged opaque too, it keeps them but drops base's children),
  * any other entry replaces base's at its path (a non-directory replacing a directory removes
- * its subtree). Base hardlinks whose target is replaced by a regular file name the new file;
- * left pointing at an entry removed or replaced by anything else, they become copies of it.
- * The result has no whiteouts, opaque or implicit flags (unless base held some).
+ * its subtree). A file of base that the diff removes or replaces lives on under base's other
+ * names of it that the diff leaves alone, as after unlink and create, and as overlayfs shows a
+ * lower hardlink whose other name was copied up: the first of them in tree order becomes a
+ * copy of it, the others link to that copy. The result has no whiteouts, opaque or implicit
+ * flags (unless base held some).
  *
  * The result is streamed into a new writer (ret), for tree_writer_finish() or
  * tree_writer_write(): the walk goes down only the diff's directories, and the runs of base

@@ -281,59 +281,6 @@ materialize(const struct fileop_changes *c, const struct change *ch, struct tree
 	return e;
 }
 
-/* Base files with other hardlinks that a new file replaces: those links keep the old content,
- * as after unlink and create, while tree_apply would have them follow the path. The first
- * link in tree order not itself changed becomes a copy, the others link to it. */
-static void
-keep_old_inodes(struct fileop_changes *c)
-{
-	const struct tree *base = c->base;
-	_cleanup_free_ uint32_t *lost = NULL, *first = NULL;
-	size_t n_lost = 0, cap = 0, n = c->n;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct change *ch = &c->v[i];
-		uint32_t idx;
-
-		if ((ch->e.type != TREE_REG && ch->e.type != TREE_HARDLINK) ||
-		    tree_lookup(base, c->arena + ch->path, ch->e.path_len, &idx) < 0 ||
-		    type_at(base, idx) != TREE_REG || tree_nlink(base, idx) < 2)
-			continue;
-		lost = xgrow(lost, &cap, n_lost + 1, sizeof(*lost));
-		lost[n_lost++] = idx;
-	}
-	if (!n_lost)
-		return;
-	first = xmalloc(n_lost * sizeof(*first));
-	memset(first, 0xff, n_lost * sizeof(*first));
-	for (uint32_t i = 0; i < tree_count(base); i++) {
-		uint32_t target;
-		struct tree_entry e, te;
-		size_t k;
-
-		if (type_at(base, i) != TREE_HARDLINK)
-			continue;
-		target = tree_resolve_hardlink(base, i);
-		for (k = 0; k < n_lost && lost[k] != target; k++)
-			;
-		tree_entry_at(base, i, &e);
-		if (k == n_lost || find(c, e.path, e.path_len))
-			continue;
-		if (first[k] == TREE_NONE) {
-			first[k] = i;
-			tree_entry_at(base, target, &te);
-			te.path = e.path;
-			te.path_len = e.path_len;
-			fileop_changes_put_view(c, base, &te);
-			continue;
-		}
-		tree_entry_at(base, first[k], &te);
-		e.link = te.path;
-		e.link_len = te.path_len;
-		fileop_changes_put(c, &e, NULL, 0);
-	}
-}
-
 static void
 release_buf(void *buf, size_t len)
 {
@@ -350,7 +297,6 @@ fileop_changes_apply(struct fileop_changes *c, struct tree_writer **ret, struct 
 	size_t len;
 	int r = 0;
 
-	keep_old_inodes(c);
 	for (size_t i = 0; r >= 0 && i < c->n; i++) {
 		struct tree_xattr *x;
 		struct tree_entry e = materialize(c, &c->v[i], &x);

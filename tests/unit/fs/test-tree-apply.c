@@ -116,23 +116,13 @@ static int
 ref_add_base(struct ref *r, uint32_t i)
 {
 	uint32_t target = tree_resolve_hardlink(r->base, i);
-	struct tree_entry e, de;
+	struct tree_entry e;
 
 	tree_entry_at(r->base, i, &e);
 	e.flags &= ~(uint32_t)TREE_ENTRY_IMPLICIT;
 	if (target == i || r->fate[target] == FATE_KEEP)
 		return ref_add(r, r->base, &e);
-	if (r->fate[target] == FATE_REMOVED)
-		return ref_promote(r, &e, target);
-	tree_entry_at(r->diff, r->fate[target], &de);
-	if (de.type == TREE_REG)
-		return ref_add(r, r->base, &e);
-	if (de.type == TREE_HARDLINK) {
-		e.link = de.link;
-		e.link_len = de.link_len;
-		return ref_add(r, r->base, &e);
-	}
-	return ref_promote(r, &e, target);
+	return ref_promote(r, &e, target); /* the old inode lives on under this name */
 }
 
 static int
@@ -407,8 +397,9 @@ add_link(struct tree_builder *b, const char *path, const char *target)
 	assert_int_equal(tree_builder_add(b, &e, NULL, 0, NULL), 0);
 }
 
-/* Links deep in directories the diff never enters are still rewritten: to a copy of a removed
- * target, or to where a target that became a hardlink now links. */
+/* Links deep in directories the diff never enters are still rewritten: to a copy of a target
+ * the diff removed or replaced (here by a link to another file), the first link in tree order
+ * becoming the copy. */
 static void
 test_links_below_untouched_dirs_are_rewritten(void **state)
 {
@@ -443,11 +434,15 @@ test_links_below_untouched_dirs_are_rewritten(void **state)
 	assert_true(lookup(got, "keep/x/z/l2", &e));
 	assert_int_equal(e.type, TREE_HARDLINK);
 	assert_string_equal(e.link, "keep/x/y/l1");
-	assert_true(lookup(got, "keep/x/z/m", &e));
-	assert_string_equal(e.link, "other");
 	assert_true(lookup(got, "a-first", &e));
+	assert_int_equal(e.type, TREE_REG); /* u's old inode, under its first other name */
+	assert_int_equal(e.digest.bytes[0], 2);
+	assert_int_equal(tree_nlink(got, e.index), 2);
+	assert_true(lookup(got, "keep/x/z/m", &e));
+	assert_string_equal(e.link, "a-first");
+	assert_true(lookup(got, "u", &e));
 	assert_string_equal(e.link, "other");
-	assert_int_equal(tree_nlink(got, e.index), 4);
+	assert_int_equal(tree_nlink(got, e.index), 2);
 	assert_true(lookup(got, "keep/x/y/plain", &e));
 	tree_unref(got);
 	tree_unref(want);

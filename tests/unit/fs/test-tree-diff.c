@@ -423,8 +423,10 @@ test_hardlinks_to_a_removed_target_become_copies(void **state)
 	tree_unref(base);
 }
 
+/* A replaced file is a new inode: its other names keep the old content, as overlayfs and tar
+ * extraction leave them. */
 static void
-test_hardlinks_follow_a_replaced_target(void **state)
+test_hardlinks_keep_a_replaced_target(void **state)
 {
 	struct tree_builder *bb = tree_builder_new(), *db = tree_builder_new();
 	struct tree_entry t = mk("t", TREE_REG), e;
@@ -433,19 +435,51 @@ test_hardlinks_follow_a_replaced_target(void **state)
 	(void)state;
 	add(bb, t);
 	add(bb, mk_link("l", TREE_HARDLINK, "t"));
+	add(bb, mk_link("m", TREE_HARDLINK, "t"));
 	t.size = 99;
 	add(db, t);
 	base = build(bb);
 	d = build(db);
 	r = apply(base, d);
-	assert_true(has(r, "l", &e));
-	assert_int_equal(e.type, TREE_HARDLINK);
-	assert_int_equal(tree_nlink(r, e.index), 2);
-	tree_entry_at(r, tree_resolve_hardlink(r, e.index), &e);
+	assert_true(has(r, "t", &e));
 	assert_int_equal(e.size, 99);
+	assert_int_equal(tree_nlink(r, e.index), 1);
+	assert_true(has(r, "l", &e));
+	assert_int_equal(e.type, TREE_REG);
+	assert_int_equal(e.size, 0);
+	assert_int_equal(tree_nlink(r, e.index), 2);
+	assert_true(has(r, "m", &e));
+	assert_int_equal(e.type, TREE_HARDLINK);
+	assert_string_equal(e.link, "l");
 	tree_unref(r);
 	tree_unref(d);
 	tree_unref(base);
+}
+
+/* A file changed in place keeps its names together: the diff brings them all. */
+static void
+test_diff_of_a_changed_inode_carries_its_other_names(void **state)
+{
+	struct tree_builder *lb = tree_builder_new(), *ub = tree_builder_new();
+	struct tree_entry t = mk("dir/t", TREE_REG);
+	struct tree *lower, *upper, *d;
+
+	(void)state;
+	add(lb, t);
+	add(lb, mk_link("l", TREE_HARDLINK, "dir/t"));
+	add(lb, mk("other", TREE_REG));
+	t.size = 7;
+	add(ub, t);
+	add(ub, mk_link("l", TREE_HARDLINK, "dir/t"));
+	add(ub, mk("other", TREE_REG));
+	lower = build(lb);
+	upper = build(ub);
+	d = diff(lower, upper);
+	assert_paths(d, "dir dir/t l");
+	assert_roundtrip(lower, upper);
+	tree_unref(d);
+	tree_unref(lower);
+	tree_unref(upper);
 }
 
 static void
@@ -747,7 +781,8 @@ main(void)
 	    cmocka_unit_test(test_opaque_dir_hides_lower_children),
 	    cmocka_unit_test(test_nondir_replacing_dir_removes_its_subtree),
 	    cmocka_unit_test(test_hardlinks_to_a_removed_target_become_copies),
-	    cmocka_unit_test(test_hardlinks_follow_a_replaced_target),
+	    cmocka_unit_test(test_hardlinks_keep_a_replaced_target),
+	    cmocka_unit_test(test_diff_of_a_changed_inode_carries_its_other_names),
 	    cmocka_unit_test(test_diff_of_a_new_hardlink_carries_its_target),
 	    cmocka_unit_test(test_xattr_and_content_changes_are_changes),
 	    cmocka_unit_test(test_implicit_dir_keeps_base_metadata_xattrs_and_children),
