@@ -33,6 +33,8 @@ static const char usage[] =
     "                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
     "                             oci-layout://DIR[:tag]\n"
     "  umount DIR                 unmount what kiln mount put at DIR\n"
+    "  dockerfile parse [--dump] FILE  check a Dockerfile, or print its parse tree\n"
+    "  dockerfile expand [--env K=V]... STRING  expand words as a Dockerfile does\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -45,8 +47,13 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree}, {"store", cmd_store}, {"context", cmd_context},
-    {"pull", cmd_pull}, {"mount", cmd_mount}, {"umount", cmd_umount},
+    {"tree", cmd_tree},
+    {"store", cmd_store},
+    {"context", cmd_context},
+    {"pull", cmd_pull},
+    {"mount", cmd_mount},
+    {"umount", cmd_umount},
+    {"dockerfile", cmd_dockerfile},
 };
 
 static char *
