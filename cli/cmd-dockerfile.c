@@ -188,8 +188,10 @@ dockerfile_expand_cmd(struct cli *c, int argc, char **argv, struct kl_error **er
 		size_t n;
 
 		r = dockerfile_expand_words(&ex, s, strlen(s), &v, &n, err);
-		if (r < 0)
+		if (r < 0) {
+			kl_error_prefix(err, "dockerfile expand");
 			return r;
+		}
 		for (size_t i = 0; i < n; i++)
 			printf("%s\n", v[i]);
 		dockerfile_words_free(v, n);
@@ -198,8 +200,10 @@ dockerfile_expand_cmd(struct cli *c, int argc, char **argv, struct kl_error **er
 		size_t n;
 
 		r = dockerfile_expand(&ex, s, strlen(s), &out, &n, err);
-		if (r < 0)
+		if (r < 0) {
+			kl_error_prefix(err, "dockerfile expand");
 			return r;
+		}
 		fwrite(out, 1, n, stdout);
 		putchar('\n');
 	}

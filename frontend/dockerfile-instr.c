@@ -927,3 +927,21 @@ dockerfile_instrs_done(struct dockerfile_instrs *l)
 	free(l->v);
 	memset(l, 0, sizeof(*l));
 }
+
+int
+dockerfile_instr_expand(const struct dockerfile_instr *in, const struct dockerfile_source *src,
+                        const struct dockerfile_expander *ex, const char *word, char **ret,
+                        struct dockerfile_error **ret_error, struct kl_error **err)
+{
+	struct kl_error *e = NULL;
+	int r = dockerfile_expand(ex, word, strlen(word), ret, NULL, &e);
+
+	if (r < 0) {
+		r = dockerfile_error_locate(src, in->start_line, in->end_line, ret_error, &e, r);
+		if (err && !*err)
+			*err = e;
+		else
+			kl_error_free(e);
+	}
+	return r;
+}

@@ -23,6 +23,7 @@
 
 struct dockerfile;
 struct dockerfile_error;
+struct dockerfile_expander;
 struct dockerfile_node;
 struct dockerfile_source;
 struct dockerfile_warnings;
@@ -186,3 +187,10 @@ int dockerfile_instrs_parse(struct dockerfile *df, const struct dockerfile_sourc
 
 /* Frees the list's contents. */
 void dockerfile_instrs_done(struct dockerfile_instrs *l);
+
+/* Expands one of in's words for the conversion (dockerfile_expand with ex): an error (an
+ * unterminated quote, ${v:?m}) reads "NAME:LINE: failed to process …" at the instruction's
+ * first line, with details in *ret_error when it is not NULL. */
+int dockerfile_instr_expand(const struct dockerfile_instr *in, const struct dockerfile_source *src,
+                            const struct dockerfile_expander *ex, const char *word, char **ret,
+                            struct dockerfile_error **ret_error, struct kl_error **err);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/dockerfile-expand.h"
 #include "frontend/dockerfile-instr.h"
 #include "frontend/dockerfile-parse.h"
 #include "util/error.h"
@@ -483,6 +484,35 @@ test_unknown_instruction_suggests(void **state)
 	bad("FROM a\nRUN x \\\n  y\nBLAH \\\n  z", "Dockerfile:4: unknown instruction: BLAH");
 }
 
+static void
+test_expansion_errors_name_the_line(void **state)
+{
+	const char *text = "FROM a\nRUN x\nENV a=\"unterminated\n";
+	struct dockerfile_source src = {"Dockerfile", text, strlen(text)};
+	struct dockerfile_expander ex = {.escape = '\\'};
+	struct dockerfile_error *e = NULL;
+	struct kl_error *err = NULL;
+	char *out = NULL;
+	struct parsed p = ok(text);
+
+	(void)state;
+	assert_int_equal(dockerfile_instr_expand(&p.in.v[2], &src, &ex, p.in.v[2].u.kvs.v[0].value,
+	                                         &out, &e, &err),
+	                 -EINVAL);
+	assert_string_equal(err->msg, "Dockerfile:3: failed to process \"\\\"unterminated\": "
+	                              "unexpected end of statement while looking for matching "
+	                              "double-quote");
+	assert_int_equal(e->line, 3);
+	assert_string_equal(e->source_line, "ENV a=\"unterminated");
+	dockerfile_error_free(e);
+	kl_error_freep(&err);
+	assert_int_equal(
+	    dockerfile_instr_expand(&p.in.v[1], &src, &ex, "a${b:-c}", &out, NULL, &err), 0);
+	assert_string_equal(out, "ac");
+	free(out);
+	parsed_done(&p);
+}
+
 int
 main(void)
 {
@@ -498,6 +528,7 @@ main(void)
 	    cmocka_unit_test(test_maintainer_is_deprecated),
 	    cmocka_unit_test(test_onbuild),
 	    cmocka_unit_test(test_unknown_instruction_suggests),
+	    cmocka_unit_test(test_expansion_errors_name_the_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
