@@ -487,6 +487,7 @@ process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struct kl_strbuf
 	bool quotes = !(lx->ex->flags & DOCKERFILE_EXPAND_SKIP_QUOTES);
 	int r = 0;
 
+	kl_strbuf_append(out, "", 0); /* out->buf is not NULL below */
 	lx->raw_escapes = raw_escapes;
 	for (;;) {
 		int32_t c = peek(lx);

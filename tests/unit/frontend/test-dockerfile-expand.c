@@ -305,6 +305,7 @@ test_words(void **state)
 	expect_words_env(env, 3, 0, "$Q", "\"q\"");
 	expect_words_env(env, 3, 0, "a \"\" b", "a,b"); /* BuildKit drops empty words */
 	expect_words_env(env, 3, 0, "$E", "");
+	expect_words_env(env, 3, 0, "''", ""); /* found by fuzzing: nothing written yet */
 	expect_words_env(env, 3, 0, "a\tb\nc", "a,b,c");
 	expect_words_env(env, 3, 0,
 	                 "a\xc2\xa0"
