@@ -814,9 +814,6 @@ dockerfile_instr_parse(const struct dockerfile_node *node, char escape,
 		}
 		rq.args[i + off] = node->args[i].s;
 	}
-	if (node->sub)
-		for (size_t i = 0; i < node->sub->n_args && rq.n_args < 2; i++)
-			; /* only the trigger's word matters for ONBUILD */
 	r = dispatch(&rq, &in);
 	free(rq.args);
 	if (r < 0) {
