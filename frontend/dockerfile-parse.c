@@ -564,6 +564,40 @@ read_heredocs(struct parser *p, struct dockerfile_node *node, const char *line, 
 	return r < 0 ? r : 0;
 }
 
+/* BuildKit picks the frontend with DetectSyntax, which also skips a first "#!" line: a
+ * `# syntax=` right after one counts there although the parser sees a comment. */
+static void
+syntax_after_shebang(struct parser *p)
+{
+	struct dockerfile_directive *d = &p->df->directives[DOCKERFILE_DIRECTIVE_SYNTAX];
+	const char *data = p->src->data, *nl;
+	size_t n = p->src->len, off = 0;
+	struct dockerfile_source rest;
+	struct dockerfile_lexer lx;
+	struct dockerfile_logical_line ll;
+
+	if (d->present)
+		return;
+	if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+		off = 3;
+	if (n - off < 2 || memcmp(data + off, "#!", 2) != 0)
+		return;
+	nl = memchr(data + off, '\n', n - off);
+	if (!nl)
+		return;
+	rest = (struct dockerfile_source){p->src->name, nl + 1, n - (size_t)(nl + 1 - data)};
+	if (dockerfile_lexer_init(&lx, &rest, NULL, NULL) < 0)
+		return;
+	if (dockerfile_lexer_next(&lx, &ll, NULL, NULL) > 0)
+		free(ll.text);
+	if (lx.directives[DOCKERFILE_DIRECTIVE_SYNTAX].present) {
+		*d = lx.directives[DOCKERFILE_DIRECTIVE_SYNTAX];
+		d->line++;
+		memset(&lx.directives[DOCKERFILE_DIRECTIVE_SYNTAX], 0, sizeof(*d));
+	}
+	dockerfile_lexer_done(&lx);
+}
+
 static void
 check_syntax(struct parser *p)
 {
@@ -661,6 +695,7 @@ dockerfile_parse(const struct dockerfile_source *src, const struct dockerfile_pa
 	df->escape = p.lx.escape;
 	memcpy(df->directives, p.lx.directives, sizeof(df->directives));
 	memset(p.lx.directives, 0, sizeof(p.lx.directives));
+	syntax_after_shebang(&p);
 	check_syntax(&p);
 	*ret = TAKE_PTR(df);
 	return 0;

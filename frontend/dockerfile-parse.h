@@ -61,6 +61,7 @@ struct dockerfile {
 	struct dockerfile_node *nodes;
 	size_t n_nodes;
 	char escape; /* '\\' or '`' */
+	/* # syntax= also counts right after a first "#!" line, as BuildKit detects it */
 	struct dockerfile_directive directives[_DOCKERFILE_DIRECTIVE_MAX];
 	struct dockerfile_warnings warnings;
 };

@@ -238,6 +238,15 @@ test_syntax_directive_warns_on_other_frontends(void **state)
 	assert_string_equal(df->warnings.v[0].message,
 	                    "unsupported frontend image in \"# syntax=example.com/my/frontend:2\"");
 	dockerfile_free(df);
+	/* as BuildKit's DetectSyntax, after a #! line too */
+	df = parse_ok("#!/usr/bin/env buildx\n# syntax=other/frontend\nFROM a\n");
+	assert_int_equal(df->warnings.n, 1);
+	assert_int_equal(df->warnings.v[0].line, 2);
+	assert_string_equal(df->directives[DOCKERFILE_DIRECTIVE_SYNTAX].value, "other/frontend");
+	dockerfile_free(df);
+	df = parse_ok("#!/bin/sh\n\n# syntax=other/frontend\nFROM a\n");
+	assert_int_equal(df->warnings.n, 0);
+	dockerfile_free(df);
 }
 
 static void
