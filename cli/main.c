@@ -34,6 +34,8 @@ static const char usage[] =
     "                             oci-layout://DIR[:tag]\n"
     "  umount DIR                 unmount what kiln mount put at DIR\n"
     "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
+    "  dockerfile parse [--dump] FILE  check a Dockerfile, or print its parse tree\n"
+    "  dockerfile expand [--env K=V]... STRING  expand words as a Dockerfile does\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -46,8 +48,9 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree},   {"store", cmd_store},   {"context", cmd_context}, {"pull", cmd_pull},
-    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},
+    {"tree", cmd_tree},   {"store", cmd_store},           {"context", cmd_context},
+    {"pull", cmd_pull},   {"mount", cmd_mount},           {"umount", cmd_umount},
+    {"cache", cmd_cache}, {"dockerfile", cmd_dockerfile},
 };
 
 static char *
