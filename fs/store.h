@@ -5,9 +5,8 @@
  *
  * Verification records: <root>/verified/<hex> says that the blob of that name, as one inode
  * (device, inode, size, mode, owner, mtime, ctime), was hashed equal to its name, or written so
- * by ingest.
- * A record is written atomically (a temporary file renamed over it), never synced (a lost
- * record costs one hash), and trusted only while the blob's stat matches it exactly, so any
+ * by ingest. A record is written atomically (a temporary file renamed over it), never synced (a
+ * lost record costs one hash), and trusted only while the blob's stat matches it exactly, so any
  * write, truncate, touch, chmod, chown, link or replacement of the blob voids it. It cannot
  * notice a change that keeps every one of those fields (bit rot, or a rewrite within the same
  * clock tick with the times restored): `kiln store verify` re-hashes every blob regardless and
