@@ -560,6 +560,7 @@ lazyfs_get_stats(struct lazyfs *fs, struct lazyfs_stats *ret)
 	singleflight_get_stats(fs->flights, &ss);
 	*ret = (struct lazyfs_stats){
 	    .verified = ps.verified,
+	    .trusted = ps.trusted,
 	    .fetched = ps.fetched,
 	    .failed = ps.failed,
 	    .shared = ss.shared,
@@ -575,8 +576,9 @@ lazyfs_stats_string(struct lazyfs *fs)
 	struct lazyfs_stats st;
 
 	lazyfs_get_stats(fs, &st);
-	return xasprintf(
-	    "verified=%" PRIu64 " fetched=%" PRIu64 " failed=%" PRIu64 " shared=%" PRIu64
-	    " bytes=%" PRIu64 " trees_loaded=%" PRIu64 " inodes=%" PRIu64,
-	    st.verified, st.fetched, st.failed, st.shared, st.bytes, st.trees_loaded, st.inodes);
+	return xasprintf("verified=%" PRIu64 " trusted=%" PRIu64 " fetched=%" PRIu64
+	                 " failed=%" PRIu64 " shared=%" PRIu64 " bytes=%" PRIu64
+	                 " trees_loaded=%" PRIu64 " inodes=%" PRIu64,
+	                 st.verified, st.trusted, st.fetched, st.failed, st.shared, st.bytes,
+	                 st.trees_loaded, st.inodes);
 }

@@ -4,8 +4,9 @@
  * (<mountpoint>/sha256:<hex>/path), loading a tree the first time its id is looked up and
  * unloading it once the kernel forgot all its inodes. In single-tree mode the mount's root is
  * one tree's root. A file's content is resolved on its first read: a store blob is verified
- * once per mount, anything else is fetched through the provider its locator names, once for all
- * concurrent readers. Everything the kernel may cache, it caches forever: entries, attributes,
+ * once per mount unless the store vouches for it (a verification record: no hash at all),
+ * anything else is fetched through the provider its locator names, once for all concurrent
+ * readers. Everything the kernel may cache, it caches forever: entries, attributes,
  * directory listings, symlinks and file pages (trees never change).
  *
  * Inode numbers: (tree slot << 32) | (entry index + 1), hardlinks resolved to their target, so
@@ -42,6 +43,7 @@ struct lazyfs_options {
 
 struct lazyfs_stats {
 	uint64_t verified;     /* store blobs hashed before first use */
+	uint64_t trusted;      /* store blobs the store vouched for: first use without a hash */
 	uint64_t fetched;      /* contents fetched through a locator */
 	uint64_t failed;       /* fetches that failed, prefetches included (a read gets EIO) */
 	uint64_t shared;       /* reads that waited for another reader's fetch */
@@ -80,7 +82,7 @@ int lazyfs_prefetch(struct lazyfs *fs, const struct tree *t, const uint32_t *ent
 
 /* The counters so far (each read atomically, not as one snapshot). */
 void lazyfs_get_stats(struct lazyfs *fs, struct lazyfs_stats *ret);
-/* The stats as one line ("verified=1 fetched=0 …"); also readable on a mount as the xattr
+/* The stats as one line ("verified=1 trusted=0 fetched=0 …"); also readable on a mount as the xattr
  * LAZYFS_STATS_XATTR of its root (not listed). Returns a new string. */
 char *lazyfs_stats_string(struct lazyfs *fs);
 #define LAZYFS_STATS_XATTR "user.kiln.lazyfs.stats"

@@ -25,7 +25,7 @@ struct provider_set {
 	struct store *store;
 	struct provider providers[MAX_PROVIDERS];
 	size_t n_providers;
-	_Atomic uint64_t verified, fetched, failed, bytes;
+	_Atomic uint64_t verified, trusted, fetched, failed, bytes;
 };
 
 struct provider_set *
@@ -149,12 +149,33 @@ writer_chunk(void *userdata, const void *buf, size_t n)
 	return 0;
 }
 
+/* After hashing store blob src: a good one is trusted from now on, a corrupt one loses its
+ * record. */
+static int
+verify_result(struct provider_set *ps, const struct provider_request *req,
+              const struct provider_source *src, const struct digest *got, struct kl_error **err)
+{
+	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
+
+	if (!digest_equal(got, req->digest)) {
+		store_blob_distrust(ps->store, req->digest);
+		return kl_error_setf(err, EBADMSG,
+		                     "blob %s in the store is corrupt (its bytes hash to %s), "
+		                     "needed by '%s'",
+		                     digest_to_string(req->digest, want_s),
+		                     digest_to_string(got, got_s), shown(req));
+	}
+	store_blob_trust(ps->store, req->digest, &src->st);
+	atomic_fetch_add(&ps->verified, 1);
+	return 0;
+}
+
 /* Hashes a store blob and compares it with the digest that names it. */
 static int
 verify_blob(struct provider_set *ps, struct uring *u, const struct provider_request *req,
             const struct provider_source *src, struct kl_error **err)
 {
-	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
+	char want_s[DIGEST_STRING_SIZE];
 	struct digest_ctx *ctx = digest_ctx_new();
 	struct digest got;
 	int r;
@@ -166,14 +187,7 @@ verify_blob(struct provider_set *ps, struct uring *u, const struct provider_requ
 	if (r < 0)
 		return kl_error_set(err, -r, "reading blob %s for '%s'",
 		                    digest_to_string(req->digest, want_s), shown(req));
-	if (!digest_equal(&got, req->digest))
-		return kl_error_setf(err, EBADMSG,
-		                     "blob %s in the store is corrupt (its bytes hash to %s), "
-		                     "needed by '%s'",
-		                     digest_to_string(req->digest, want_s),
-		                     digest_to_string(&got, got_s), shown(req));
-	atomic_fetch_add(&ps->verified, 1);
-	return 0;
+	return verify_result(ps, req, src, &got, err);
 }
 
 /* Streams an fd-backed source into a new writer (not yet committed). */
@@ -258,8 +272,10 @@ open_content(struct provider_set *ps, struct uring *u, const struct provider_req
 	fd = src.fd;
 	if (r < 0)
 		return r;
+	if (src.in_store && src.trusted)
+		atomic_fetch_add(&ps->trusted, 1);
 	if (src.in_store) {
-		r = verify_blob(ps, u, req, &src, err);
+		r = src.trusted ? 0 : verify_blob(ps, u, req, &src, err);
 		if (r < 0)
 			return r;
 		*ret_digest = *req->digest;
@@ -335,6 +351,8 @@ batch_prepare(struct provider_set *ps, const struct provider_request *req, struc
 	r = resolve(ps, req, &it->p, &it->src, &it->err);
 	if (r < 0)
 		return r;
+	if (it->src.in_store && it->src.trusted)
+		return 0; /* nothing to read */
 	if (it->src.in_store) {
 		it->ctx = digest_ctx_new();
 		*job = (struct uring_job){.src_fd = it->src.fd,
@@ -362,7 +380,6 @@ static int
 batch_finish(struct provider_set *ps, struct store_batch *b, const struct provider_request *req,
              struct batch_item *it, const struct uring_job *job, struct digest *ret)
 {
-	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
 	struct store_writer *w = TAKE_PTR(it->w);
 	uint64_t size;
 	int r;
@@ -375,17 +392,14 @@ batch_finish(struct provider_set *ps, struct store_batch *b, const struct provid
 		                           shown(req))
 		           : kl_error_set(&it->err, -job->result, "fetching '%s'", shown(req));
 	}
+	if (it->src.in_store && it->src.trusted) {
+		*ret = *req->digest;
+		atomic_fetch_add(&ps->trusted, 1);
+		return 0;
+	}
 	if (it->ctx) {
 		digest_ctx_final(it->ctx, ret);
-		if (!digest_equal(ret, req->digest))
-			return kl_error_setf(
-			    &it->err, EBADMSG,
-			    "blob %s in the store is corrupt (its bytes hash to %s), "
-			    "needed by '%s'",
-			    digest_to_string(req->digest, want_s), digest_to_string(ret, got_s),
-			    shown(req));
-		atomic_fetch_add(&ps->verified, 1);
-		return 0;
+		return verify_result(ps, req, &it->src, ret, &it->err);
 	}
 	if (it->src.fd >= 0 && it->p->ops->check) {
 		r = it->p->ops->check(it->p->data, req, &it->src, &it->err);
@@ -467,6 +481,7 @@ void
 provider_set_get_stats(struct provider_set *ps, struct provider_stats *ret)
 {
 	ret->verified = atomic_load(&ps->verified);
+	ret->trusted = atomic_load(&ps->trusted);
 	ret->fetched = atomic_load(&ps->fetched);
 	ret->failed = atomic_load(&ps->failed);
 	ret->bytes = atomic_load(&ps->bytes);

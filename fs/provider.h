@@ -2,10 +2,16 @@
  *
  * A tree entry names its content by digest (bytes in the store) and/or by a locator,
  * "<scheme>:<text>", that a provider registered for that scheme knows how to read: a file of a
- * local directory ("local:"), later a git blob or a range of a layer. A provider set resolves a
- * request in order: the store when the digest is known and the blob present (hashed once to
- * verify it), else the locator's provider, whose bytes are hashed while they stream into the
- * store and committed only when they match the expected digest (when one is known).
+ * local directory ("local:", here), a git blob ("git:", sources/gitsrc) or a file of an image
+ * layer ("layer:", sources/imgsrc-chunked). A provider set resolves a request in order: the
+ * store when the digest is known and the blob present, else the locator's provider, whose bytes
+ * are hashed while they stream into the store and committed only when they match the expected
+ * digest (when one is known). A store blob is hashed on every request unless the store vouches
+ * for it (store_blob_trusted: this process wrote or hashed that inode, or its verification
+ * record matches); a good hash makes the store vouch for it from then on, in every process for
+ * blobs of STORE_RECORD_MIN_SIZE bytes or more, and a bad one drops its record. The set itself
+ * remembers nothing between requests: a caller that reads one content many times keeps the
+ * result (lazyfs does, per mount).
  *
  * Providers that can hand out an fd (open + optional check) are read through io_uring, many at
  * once for a batch; others implement fetch and write through a store_writer.
@@ -16,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "fs/digest.h"
 #include "util/cleanup.h"
@@ -39,13 +46,15 @@ struct provider_request {
 struct provider_source {
 	int fd;
 	uint64_t size;
-	bool in_store; /* fd is a store blob named by the request's digest: verify, don't ingest */
+	bool in_store;  /* fd is a store blob named by the request's digest: verify, don't ingest */
+	bool trusted;   /* in_store: the store vouches for its bytes (no hash) */
+	struct stat st; /* in_store: fd's fstat at open, what a good hash makes the store trust */
 };
 
 struct provider_ops {
 	const char *scheme; /* the locator prefix before ':' */
-	/* Opens the bytes of req: fills *ret (the caller closes ret->fd). Set, with check, for
-	 * fd-backed providers; NULL otherwise. */
+	/* Opens the bytes of req: fills *ret (the caller closes ret->fd). Set for fd-backed
+	 * providers (check is optional); NULL otherwise. */
 	int (*open)(void *data, struct store *s, const struct provider_request *req,
 	            struct provider_source *ret, struct kl_error **err);
 	/* After every byte of src was read: fails when the source changed meanwhile. May be NULL.
@@ -61,13 +70,15 @@ struct provider_ops {
 
 struct provider_stats {
 	uint64_t verified; /* store blobs hashed to verify them */
-	uint64_t fetched;  /* contents read through a locator into the store */
-	uint64_t failed;   /* requests that failed */
-	uint64_t bytes;    /* bytes read by verify and fetch */
+	uint64_t trusted; /* store blobs served unhashed on the store's word (store_blob_trusted) */
+	uint64_t fetched; /* contents read through a locator into the store */
+	uint64_t failed;  /* requests that failed */
+	uint64_t bytes;   /* bytes read by verify and fetch */
 };
 
 /* The store's own provider (scheme "sha256", data NULL): serves requests whose digest names a
- * blob present in the store, or whose locator is "sha256:<hex>". */
+ * blob present in the store (the set turns a "sha256:<hex>" locator into that digest first),
+ * saying whether the store already trusts it. */
 extern const struct provider_ops provider_store_ops;
 /* The local-directory provider (scheme "local", data from provider_local_data_new()). */
 extern const struct provider_ops provider_local_ops;

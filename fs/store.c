@@ -2,6 +2,7 @@
 /* The content store: blobs by sha256, ingested through temporary files renamed into place. */
 #include "fs/store.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,16 +25,18 @@
 #include "util/path.h"
 #include "util/xalloc.h"
 
-/* Each open store holds an flock on ingest/<token>.lock; its temporary files are named
- * ingest/<token>.<n>. A token whose lock can be taken belongs to a dead process, so its
- * files are leftovers of killed ingests and are removed on the next open. */
-/* A blob this process wrote or hashed, as the inode it was then: while the file is still that
- * inode, unchanged, its bytes need no hashing again (a tree just built, then mounted). */
+/* A blob this process wrote or hashed (or whose record it read), as the inode it was then:
+ * while the file is still that inode, unchanged, its bytes need no hashing again (a tree just
+ * built, then mounted) and its record no reading. */
 struct trusted_blob {
+	bool valid;
 	struct digest digest;
 	dev_t dev;
 	ino_t ino;
 	off_t size;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
 	struct timespec mtime, ctime;
 };
 
@@ -42,21 +45,33 @@ struct trusted_blob {
 struct store {
 	atomic_int refs;
 	pthread_mutex_t trusted_lock;
-	struct trusted_blob trusted[TRUSTED_BLOBS]; /* a ring */
-	unsigned n_trusted;
+	struct trusted_blob trusted[TRUSTED_BLOBS]; /* a ring; protected by trusted_lock */
+	unsigned n_trusted;                         /* protected by trusted_lock */
 	enum store_flags flags;
 	char *root;
 	int root_fd;
-	int content_fd; /* content/sha256 */
-	int ingest_fd;  /* ingest/ */
+	int content_fd;  /* content/sha256 */
+	int verified_fd; /* verified/, one record per blob; -1 when absent (read-only) */
+	int ingest_fd;   /* ingest/; -1 when read-only */
+	/* Each writable store holds an flock on ingest/<token>.lock; its temporary files are named
+	 * ingest/<token>.<n>. A token whose lock can be taken belongs to a dead process, so its
+	 * files are leftovers of killed ingests and are removed on the next open. */
 	int lock_fd;
 	char token[33];
 	atomic_uint_fast64_t seq;
 };
 
+/* A temporary file as finished: the blob is trusted if its name is still that inode. */
+struct written {
+	dev_t dev;
+	ino_t ino; /* 0: unknown, trust nothing */
+	off_t size;
+	struct timespec mtime;
+};
+
 struct store_writer {
 	struct store *store;
-	struct stat written; /* the temporary file as finished: trusted if it is what gets named */
+	struct written written;
 	int fd;
 	char *tmp_name;
 	struct digest_ctx *hash;
@@ -66,6 +81,7 @@ struct store_writer {
 struct batch_item {
 	char *tmp_name;
 	struct digest digest;
+	struct written written; /* ino 0 below STORE_RECORD_MIN_SIZE: not worth a stat */
 };
 
 struct store_batch {
@@ -193,8 +209,11 @@ store_setup(struct store *s, bool create, struct kl_error **err)
 	}
 	if (r < 0)
 		return kl_error_set(err, -r, "opening '%s/content/sha256'", s->root);
+	r = open_dir_at(s->root_fd, "verified", create, &s->verified_fd);
+	if (r < 0 && create)
+		return kl_error_set(err, -r, "opening '%s/verified'", s->root);
 	if (!create)
-		return 0;
+		return 0; /* without verified/, blobs are hashed: nothing to fail for */
 	r = open_dir_at(s->root_fd, "ingest", true, &s->ingest_fd);
 	if (r < 0)
 		return kl_error_set(err, -r, "opening '%s/ingest'", s->root);
@@ -216,7 +235,7 @@ store_open(const char *root, const struct store_options *opts, struct store **re
 	pthread_mutex_init(&s->trusted_lock, NULL);
 	s->flags = opts ? opts->flags : 0;
 	s->root = xstrdup(root);
-	s->root_fd = s->content_fd = s->ingest_fd = s->lock_fd = -1;
+	s->root_fd = s->content_fd = s->verified_fd = s->ingest_fd = s->lock_fd = -1;
 	r = store_setup(s, !(s->flags & STORE_READ_ONLY), err);
 	if (r < 0)
 		return r;
@@ -243,6 +262,8 @@ store_free(struct store *s)
 		close(s->ingest_fd);
 	if (s->content_fd >= 0)
 		close(s->content_fd);
+	if (s->verified_fd >= 0)
+		close(s->verified_fd);
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	free(s->root);
@@ -285,25 +306,50 @@ store_open_blob(struct store *s, const struct digest *d, struct kl_error **err)
 	return fd;
 }
 
+/* Hashes the open blob d, whose fstat before reading is st: a good one is trusted (recorded
+ * unless it already is), a corrupt one loses its record. */
+static int
+verify_open_blob(struct store *s, const struct digest *d, int fd, const struct stat *st,
+                 bool is_recorded, struct kl_error **err)
+{
+	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
+	struct digest got;
+	int r;
+
+	r = digest_fd(fd, &got);
+	if (r < 0)
+		return kl_error_set(err, -r, "reading blob %s in '%s'", digest_to_string(d, want_s),
+		                    s->root);
+	if (!digest_equal(d, &got)) {
+		store_blob_distrust(s, d);
+		return kl_error_setf(
+		    err, EBADMSG, "blob %s in '%s' is corrupt: its bytes hash to %s",
+		    digest_to_string(d, want_s), s->root, digest_to_string(&got, got_s));
+	}
+	if (!is_recorded)
+		store_blob_trust(s, d, st);
+	return 0;
+}
+
 int
 store_open_blob_verified(struct store *s, const struct digest *d, struct kl_error **err)
 {
 	_cleanup_close_ int fd = -1;
-	struct digest got;
-	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
+	char d_s[DIGEST_STRING_SIZE];
+	struct stat st;
 	int r;
 
 	fd = store_open_blob(s, d, err);
 	if (fd < 0)
 		return fd;
-	r = digest_fd(fd, &got);
-	if (r < 0)
-		return kl_error_set(err, -r, "reading blob %s in '%s'", digest_to_string(d, want_s),
+	if (fstat(fd, &st) < 0)
+		return kl_error_set(err, errno, "stat of blob %s in '%s'", digest_to_string(d, d_s),
 		                    s->root);
-	if (!digest_equal(d, &got))
-		return kl_error_setf(
-		    err, EBADMSG, "blob %s in '%s' is corrupt: its bytes hash to %s",
-		    digest_to_string(d, want_s), s->root, digest_to_string(&got, got_s));
+	if (store_blob_trusted(s, d, &st))
+		return TAKE_FD(fd);
+	r = verify_open_blob(s, d, fd, &st, /* is_recorded= */ false, err);
+	if (r < 0)
+		return r;
 	return TAKE_FD(fd);
 }
 
@@ -346,6 +392,14 @@ store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
 	return 0;
 }
 
+/* A new name for a temporary file of this store in ingest/. */
+static char *
+temp_name(struct store *s)
+{
+	return xasprintf("%s.%" PRIuFAST64, s->token,
+	                 atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
+}
+
 int
 store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error **err)
 {
@@ -355,8 +409,7 @@ store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error *
 
 	if (s->flags & STORE_READ_ONLY)
 		return kl_error_setf(err, EROFS, "store '%s' is open read-only", s->root);
-	name = xasprintf("%s.%" PRIuFAST64, s->token,
-	                 atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
+	name = temp_name(s);
 	fd = openat(s->ingest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0) {
 		int e = errno;
@@ -409,6 +462,7 @@ writer_finish(struct store_writer *w, const struct digest *expected, bool sync, 
 {
 	char want_s[DIGEST_STRING_SIZE], got_s[DIGEST_STRING_SIZE];
 	struct digest got;
+	struct stat st;
 
 	digest_ctx_final(w->hash, &got);
 	if (expected && !digest_equal(expected, &got))
@@ -420,8 +474,10 @@ writer_finish(struct store_writer *w, const struct digest *expected, bool sync, 
 	    fsync(w->fd) < 0)
 		return kl_error_set(err, errno, "syncing '%s/ingest/%s'", w->store->root,
 		                    w->tmp_name);
-	if (fstat(w->fd, &w->written) < 0)
-		w->written.st_ino = 0; /* costs a hash at the next load, nothing else */
+	if (fstat(w->fd, &st) == 0)
+		w->written = (struct written){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+	else
+		w->written.ino = 0; /* costs a hash at the next read, nothing else */
 	if (close(w->fd) < 0) {
 		w->fd = -1;
 		return kl_error_set(err, errno, "closing '%s/ingest/%s'", w->store->root,
@@ -436,47 +492,186 @@ static bool
 same_inode(const struct trusted_blob *t, const struct stat *st)
 {
 	return t->dev == st->st_dev && t->ino == st->st_ino && t->size == st->st_size &&
+	       t->mode == st->st_mode && t->uid == st->st_uid && t->gid == st->st_gid &&
 	       t->mtime.tv_sec == st->st_mtim.tv_sec && t->mtime.tv_nsec == st->st_mtim.tv_nsec &&
 	       t->ctime.tv_sec == st->st_ctim.tv_sec && t->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static void
+remember(struct store *s, const struct digest *d, const struct stat *st)
+{
+	pthread_mutex_lock(&s->trusted_lock);
+	s->trusted[s->n_trusted++ % TRUSTED_BLOBS] = (struct trusted_blob){
+	    .valid = true,
+	    .digest = *d,
+	    .dev = st->st_dev,
+	    .ino = st->st_ino,
+	    .size = st->st_size,
+	    .mode = st->st_mode,
+	    .uid = st->st_uid,
+	    .gid = st->st_gid,
+	    .mtime = st->st_mtim,
+	    .ctime = st->st_ctim,
+	};
+	pthread_mutex_unlock(&s->trusted_lock);
+}
+
+static bool
+remembered(struct store *s, const struct digest *d, const struct stat *st)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&s->trusted_lock);
+	for (unsigned i = 0; i < TRUSTED_BLOBS && !found; i++)
+		found = s->trusted[i].valid && digest_equal(&s->trusted[i].digest, d) &&
+		        same_inode(&s->trusted[i], st);
+	pthread_mutex_unlock(&s->trusted_lock);
+	return found;
+}
+
+/* A verification record: one line naming the digest and the inode it was verified as. A
+ * record is compared byte for byte with the one the blob's current stat makes, so a torn,
+ * stale or foreign record never matches. */
+#define RECORD_MAX 320
+
+static size_t
+record_format(const struct digest *d, const struct stat *st, char buf[static RECORD_MAX])
+{
+	char name[DIGEST_STRING_SIZE];
+	int n = snprintf(buf, RECORD_MAX,
+	                 "kiln-verified 1 %s dev=%" PRIu64 " ino=%" PRIu64 " size=%" PRId64
+	                 " mode=%o uid=%u gid=%u mtime=%" PRId64 ".%09ld ctime=%" PRId64 ".%09ld\n",
+	                 digest_to_string(d, name), (uint64_t)st->st_dev, (uint64_t)st->st_ino,
+	                 (int64_t)st->st_size, (unsigned)st->st_mode, (unsigned)st->st_uid,
+	                 (unsigned)st->st_gid, (int64_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+	                 (int64_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+
+	assert(n > 0 && n < RECORD_MAX);
+	return (size_t)n;
+}
+
+static bool
+record_matches(struct store *s, const char *hex, const char *want, size_t len)
+{
+	_cleanup_close_ int fd = -1;
+	char got[RECORD_MAX + 1];
+	ssize_t n;
+
+	if (s->verified_fd < 0)
+		return false;
+	fd = openat(s->verified_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	n = kl_io_read_full(fd, got, sizeof(got));
+	return n == (ssize_t)len && memcmp(got, want, len) == 0;
+}
+
+/* Replaces the record of blob hex, atomically; unsynced: a lost record costs one hash. */
+static void
+record_write(struct store *s, const char *hex, const char *rec, size_t len)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int fd, r;
+
+	if (s->verified_fd < 0 || s->ingest_fd < 0)
+		return; /* read-only */
+	tmp = temp_name(s);
+	fd = openat(s->ingest_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0) {
+		kl_debug("store: no verification record for sha256:%s: %s", hex, strerror(errno));
+		return;
+	}
+	r = kl_io_write_all(fd, rec, len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(s->ingest_fd, tmp, s->verified_fd, hex) < 0)
+		r = -errno;
+	if (r < 0) {
+		kl_debug("store: no verification record for sha256:%s: %s", hex, strerror(-r));
+		(void)unlinkat(s->ingest_fd, tmp, 0);
+	}
 }
 
 void
 store_blob_trust(struct store *s, const struct digest *d, const struct stat *st)
 {
-	pthread_mutex_lock(&s->trusted_lock);
-	s->trusted[s->n_trusted++ % TRUSTED_BLOBS] = (struct trusted_blob){
-	    *d, st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim};
-	pthread_mutex_unlock(&s->trusted_lock);
+	char hex[DIGEST_HEX_LEN + 1], rec[RECORD_MAX];
+	size_t len;
+
+	remember(s, d, st);
+	if ((uint64_t)st->st_size < STORE_RECORD_MIN_SIZE)
+		return;
+	len = record_format(d, st, rec);
+	record_write(s, digest_to_hex(d, hex), rec, len);
+}
+
+/* Whether blob d has a record, and it matches st. */
+static bool
+recorded(struct store *s, const struct digest *d, const struct stat *st)
+{
+	char hex[DIGEST_HEX_LEN + 1], rec[RECORD_MAX];
+	size_t len;
+
+	if ((uint64_t)st->st_size < STORE_RECORD_MIN_SIZE)
+		return false;
+	len = record_format(d, st, rec);
+	return record_matches(s, digest_to_hex(d, hex), rec, len);
 }
 
 bool
 store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st)
 {
-	bool found = false;
+	if (remembered(s, d, st))
+		return true;
+	if (!recorded(s, d, st))
+		return false;
+	remember(s, d, st);
+	return true;
+}
+
+void
+store_blob_distrust(struct store *s, const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
 
 	pthread_mutex_lock(&s->trusted_lock);
-	for (unsigned i = 0; i < TRUSTED_BLOBS && i < s->n_trusted && !found; i++)
-		found = digest_equal(&s->trusted[i].digest, d) && same_inode(&s->trusted[i], st);
+	for (unsigned i = 0; i < TRUSTED_BLOBS; i++)
+		if (s->trusted[i].valid && digest_equal(&s->trusted[i].digest, d))
+			s->trusted[i].valid = false;
 	pthread_mutex_unlock(&s->trusted_lock);
-	return found;
+	digest_to_hex(d, hex);
+	if (s->verified_fd >= 0 && !(s->flags & STORE_READ_ONLY) &&
+	    unlinkat(s->verified_fd, hex, 0) < 0 && errno != ENOENT)
+		kl_debug("store: removing the record of sha256:%s: %s", hex, strerror(errno));
+}
+
+/* Trusts a blob just moved into place if its name is still the temporary file written (as it is
+ * now: the rename changed its ctime). */
+static void
+trust_published(struct store *s, const char *hex, const struct digest *d,
+                const struct written *written)
+{
+	struct stat st;
+
+	if (written->ino && fstatat(s->content_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_ino == written->ino && st.st_dev == written->dev && st.st_size == written->size &&
+	    st.st_mtim.tv_sec == written->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == written->mtime.tv_nsec)
+		store_blob_trust(s, d, &st);
 }
 
 /* Moves a finished temporary file to its name; an existing blob of that name is kept. With
- * written (the temporary file's stat), the blob is trusted when the name is that inode. */
+ * written (the temporary file as finished), the blob is trusted when the name is that inode. */
 static int
-publish(struct store *s, const char *tmp_name, const struct digest *d, const struct stat *written,
-        struct kl_error **err)
+publish(struct store *s, const char *tmp_name, const struct digest *d,
+        const struct written *written, struct kl_error **err)
 {
 	char hex[DIGEST_HEX_LEN + 1];
-	struct stat st;
 
 	digest_to_hex(d, hex);
 	if (renameat2(s->ingest_fd, tmp_name, s->content_fd, hex, RENAME_NOREPLACE) == 0) {
-		/* as it is now (the rename changed its ctime), if it is still the file written */
-		if (written && written->st_ino &&
-		    fstatat(s->content_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    st.st_ino == written->st_ino && st.st_dev == written->st_dev)
-			store_blob_trust(s, d, &st);
+		if (written)
+			trust_published(s, hex, d, written);
 		return 0;
 	}
 	if (errno == EINVAL) {
@@ -484,8 +679,11 @@ publish(struct store *s, const char *tmp_name, const struct digest *d, const str
 		 * replace a blob that is there (and durable) with this copy, which may be unsynced.
 		 */
 		if (faccessat(s->content_fd, hex, F_OK, AT_EACCESS) != 0 &&
-		    renameat(s->ingest_fd, tmp_name, s->content_fd, hex) == 0)
+		    renameat(s->ingest_fd, tmp_name, s->content_fd, hex) == 0) {
+			if (written)
+				trust_published(s, hex, d, written);
 			return 0;
+		}
 		(void)unlinkat(s->ingest_fd, tmp_name, 0);
 		return 0;
 	}
@@ -558,6 +756,9 @@ store_writer_commit_batch(struct store_writer *w, struct store_batch *b,
 	b->items = xgrow(b->items, &b->cap, b->n + 1, sizeof(*b->items));
 	b->items[b->n].tmp_name = TAKE_PTR(w->tmp_name);
 	b->items[b->n].digest = got;
+	b->items[b->n].written = (uint64_t)w->written.size >= STORE_RECORD_MIN_SIZE
+	                             ? w->written
+	                             : (struct written){.ino = 0};
 	b->n++;
 	if (ret)
 		*ret = got;
@@ -576,7 +777,8 @@ store_batch_commit(struct store_batch *b, struct kl_error **err)
 		return kl_error_set(err, errno, "syncing store '%s'", s->root);
 	for (size_t i = 0; i < b->n; i++) {
 		if (r == 0)
-			r = publish(s, b->items[i].tmp_name, &b->items[i].digest, NULL, err);
+			r = publish(s, b->items[i].tmp_name, &b->items[i].digest,
+			            &b->items[i].written, err);
 		else
 			(void)unlinkat(s->ingest_fd, b->items[i].tmp_name, 0);
 		free(b->items[i].tmp_name);
@@ -680,15 +882,14 @@ int
 store_verify_blob(struct store *s, const struct digest *d)
 {
 	_cleanup_close_ int fd = store_open_blob(s, d, NULL);
-	struct digest got;
-	int r;
+	struct stat st;
 
 	if (fd < 0)
 		return fd;
-	r = digest_fd(fd, &got);
-	if (r < 0)
-		return r;
-	return digest_equal(d, &got) ? 0 : -EBADMSG;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* A record that matches is kept if the bytes are good, dropped if not. */
+	return verify_open_blob(s, d, fd, &st, recorded(s, d, &st), /* err= */ NULL);
 }
 
 /* Strips what a blob does not carry: owner, mode bits but read, xattrs (a tree keeps them). */
@@ -728,6 +929,7 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
+	struct written written = {0};
 	struct stat st;
 	int r;
 
@@ -766,10 +968,16 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 		(void)unlinkat(s->ingest_fd, tmp, 0);
 		return kl_error_set(err, -r, "making '%s' a read-only blob", name);
 	}
+	/* the caller hashed these bytes: once named, the inode is trusted as ingest's are */
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < STORE_RECORD_MIN_SIZE)
+		written.ino = 0;
+	else
+		written = (struct written){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
 	if (b) {
 		b->items = xgrow(b->items, &b->cap, b->n + 1, sizeof(*b->items));
 		b->items[b->n].tmp_name = TAKE_PTR(tmp);
 		b->items[b->n].digest = *d;
+		b->items[b->n].written = written;
 		b->n++;
 		return 0;
 	}
@@ -777,9 +985,7 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 		(void)unlinkat(s->ingest_fd, tmp, 0);
 		return kl_error_set(err, errno, "syncing '%s'", name);
 	}
-	if (fstat(fd, &st) < 0)
-		st.st_ino = 0;
-	r = publish(s, tmp, d, &st, err);
+	r = publish(s, tmp, d, &written, err);
 	if (r < 0) {
 		(void)unlinkat(s->ingest_fd, tmp, 0);
 		return r;

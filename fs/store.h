@@ -1,6 +1,17 @@
 /* store — blobs named by their sha256 under <root>/content/sha256/<hex>; a visible blob is
- * complete. Ingest streams into <root>/ingest/, hashing while writing, then fsyncs and renames
- * into place, so a killed ingest never leaves a partial blob visible.
+ * complete. Ingest streams into <root>/ingest/, hashing while writing, then syncs (an fsync per
+ * blob, or one syncfs per batch) and renames into place, so a killed ingest never leaves a
+ * partial blob visible.
+ *
+ * Verification records: <root>/verified/<hex> says that the blob of that name, as one inode
+ * (device, inode, size, mode, owner, mtime, ctime), was hashed equal to its name, or written so
+ * by ingest. A record is written atomically (a temporary file renamed over it), never synced (a
+ * lost record costs one hash), and trusted only while the blob's stat matches it exactly, so any
+ * write, truncate, touch, chmod, chown, link or replacement of the blob voids it. It cannot
+ * notice a change that keeps every one of those fields (bit rot, or a rewrite within the same
+ * clock tick with the times restored): `kiln store verify` re-hashes every blob regardless and
+ * drops the record of a corrupt one. A blob's removal should remove its record; a leftover one
+ * never matches a new inode.
  *
  * Thread-safe: one store may serve every thread; several processes may share one root. */
 #pragma once
@@ -18,7 +29,7 @@ struct store_writer;
 
 enum store_flags {
 	STORE_READ_ONLY = 1 << 0, /* never create or write; open fails if the root is missing */
-	STORE_NO_SYNC = 1 << 1,   /* skip fsync on commit (tests, benchmarks) */
+	STORE_NO_SYNC = 1 << 1,   /* no fsync or syncfs on commit (tests, benchmarks) */
 };
 
 struct store_options {
@@ -41,19 +52,31 @@ int store_root_fd(const struct store *s);
 /* Opens a blob read-only without re-hashing it; the caller owns the fd. -ENOENT (err untouched)
  * when absent. Use store_open_blob_verified() when the bytes must be trusted. */
 int store_open_blob(struct store *s, const struct digest *d, struct kl_error **err);
-/* As store_open_blob, then hashes the whole blob: -EBADMSG with a message naming the blob when
- * its bytes do not match its name (the bad blob is left for `store verify` to report). */
+/* As store_open_blob, then makes sure its bytes match its name: hashes the whole blob unless
+ * store_blob_trusted() vouches for it (and trusts it from then on when it is good). -EBADMSG
+ * with a message naming the blob when they do not match: its record is dropped, the bad blob is
+ * left for `store verify` to report. */
 int store_open_blob_verified(struct store *s, const struct digest *d, struct kl_error **err);
 /* 1 if present, 0 if absent. */
 int store_has_blob(struct store *s, const struct digest *d);
-/* Remembers (the last few) blobs this process wrote or verified, as the inode st describes:
- * store_blob_trusted() then says whether an open blob is that inode, unchanged (same device,
- * inode, size, mtime and ctime), so its bytes need no hashing again. Writers' blobs are
- * remembered when they become visible. This guards against a blob replaced or rewritten, not
- * against one rewritten in place within the same clock tick with its times kept: store blobs
- * are read-only and only kiln writes them, by rename. */
-void store_blob_trust(struct store *s, const struct digest *d, const struct stat *st);
+
+/* Blobs at least this big get a verification record: below it, hashing costs little more than
+ * reading a record (~25 µs here), and writing one at ingest (~140 µs) would cost more than it
+ * saves. */
+#define STORE_RECORD_MIN_SIZE (1u << 20)
+/* Says whether the blob d, open with fstat st, holds the bytes its name says without hashing
+ * them: this process wrote or hashed that very inode, unchanged (same device, inode, size, mode,
+ * owner, mtime and ctime; the last few blobs), or, for a blob of at least STORE_RECORD_MIN_SIZE
+ * bytes, its verification record matches st. */
 bool store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st);
+/* Vouches that the bytes of blob d were hashed equal to d, st being the blob's fstat taken
+ * before they were read: remembered in this process and, for a blob of at least
+ * STORE_RECORD_MIN_SIZE bytes in a writable store, recorded for every process (failures to
+ * write the record are ignored). Blobs that ingest makes visible are trusted so by the store
+ * itself, batches' ones from STORE_RECORD_MIN_SIZE bytes. */
+void store_blob_trust(struct store *s, const struct digest *d, const struct stat *st);
+/* Forgets any trust in blob d, its record included: for a blob found corrupt. */
+void store_blob_distrust(struct store *s, const struct digest *d);
 /* Reads a whole verified blob into memory (at most max bytes, else -EFBIG). */
 int store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
                     size_t *ret_len, struct kl_error **err);
@@ -84,7 +107,9 @@ struct store_batch *store_batch_new(struct store *s);
 int store_writer_commit_batch(struct store_writer *w, struct store_batch *b,
                               const struct digest *expected, struct digest *ret,
                               struct kl_error **err);
-/* Syncs once, then makes every blob of the batch visible. The batch stays usable. */
+/* Syncs once, then makes every blob of the batch visible; when moving one into place fails,
+ * it and the ones after it are discarded and that failure is returned. The batch stays usable,
+ * empty. */
 int store_batch_commit(struct store_batch *b, struct kl_error **err);
 /* Discards blobs not yet committed; NULL-safe; returns NULL. */
 struct store_batch *store_batch_free(struct store_batch *b);
@@ -99,7 +124,9 @@ int store_ingest_fd(struct store *s, int fd, const struct digest *expected, stru
 /* Walks every blob name in the store (unordered). fn returns < 0 to stop with that value. */
 typedef int (*store_blob_fn)(const struct digest *d, uint64_t size, void *userdata);
 int store_foreach_blob(struct store *s, store_blob_fn fn, void *userdata, struct kl_error **err);
-/* Re-hashes one blob: 0 good, -EBADMSG mismatch, -ENOENT absent, other -errno on I/O error. */
+/* Re-hashes one blob, whatever its record says: 0 good (then trusted, as store_blob_trust),
+ * -EBADMSG mismatch (then distrusted, its record dropped), -ENOENT absent, other -errno on I/O
+ * error. */
 int store_verify_blob(struct store *s, const struct digest *d);
 
 /* Adoption: a finished file on the store's filesystem becomes a blob by rename, its bytes

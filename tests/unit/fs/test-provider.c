@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for fs/provider: the store and local providers, verification, batches. */
+/* Unit tests for fs/provider: the store and local providers, verification (and the store's
+ * records that spare it), batches. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +46,20 @@ setup(void **state)
 		return -1;
 	*state = f;
 	return 0;
+}
+
+/* A new store and set over the same root: nothing remembered in memory, as in a new process. */
+static void
+reopen(struct fixture *f)
+{
+	char *root = kl_path_join(f->dir, "store");
+
+	provider_set_free(f->ps);
+	store_unref(f->store);
+	assert_int_equal(
+	    store_open(root, &(struct store_options){.flags = STORE_NO_SYNC}, &f->store, NULL), 0);
+	f->ps = provider_set_new_default(f->store, f->dir);
+	free(root);
 }
 
 static int
@@ -106,6 +122,8 @@ assert_fd_holds(int fd, const char *path)
 	assert_true(digest_equal(&a, &b));
 }
 
+/* A small blob (no record) that this process did not write is hashed; once hashed, the store
+ * remembers it for this process. */
 static void
 test_store_blob_is_verified_and_served(void **state)
 {
@@ -115,15 +133,208 @@ test_store_blob_is_verified_and_served(void **state)
 	int fd;
 
 	assert_int_equal(store_ingest_buffer(f->store, "hello", 5, &d, NULL), 0);
-	fd = provider_set_open(f->ps, f->u,
-	                       &(struct provider_request){.path = "a", .digest = &d, .size = 5},
-	                       &got, NULL);
+	reopen(f);
+	for (int i = 0; i < 2; i++) {
+		fd = provider_set_open(
+		    f->ps, f->u, &(struct provider_request){.path = "a", .digest = &d, .size = 5},
+		    &got, NULL);
+		assert_true(fd >= 0);
+		assert_true(digest_equal(&d, &got));
+		close(fd);
+	}
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.verified, 1);
+	assert_int_equal(st.trusted, 1);
+	assert_int_equal(st.fetched, 0);
+	assert_int_equal(st.bytes, 5);
+}
+
+/* n bytes that depend on seed, ingested into the store. */
+static void
+ingest_bytes(struct fixture *f, size_t n, unsigned seed, struct digest *ret)
+{
+	char *buf = xmalloc(n);
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)((i * 2654435761u + seed) >> 11);
+	assert_int_equal(store_ingest_buffer(f->store, buf, n, ret, NULL), 0);
+	free(buf);
+}
+
+static char *
+store_path(struct fixture *f, const char *dir, const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	return xasprintf("%s/store/%s/%s", f->dir, dir, digest_to_hex(d, hex));
+}
+
+static bool
+has_record(struct fixture *f, const struct digest *d)
+{
+	char *p = store_path(f, "verified", d);
+	bool r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+/* Changes one byte of blob d in place behind kiln's back: size kept, mtime too when asked. */
+static void
+corrupt_blob(struct fixture *f, const struct digest *d, bool keep_mtime)
+{
+	char *path = store_path(f, "content/sha256", d);
+	struct stat before;
+	char c;
+	int fd;
+
+	assert_int_equal(stat(path, &before), 0);
+	assert_int_equal(chmod(path, 0644), 0);
+	fd = open(path, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, 4096), 1);
+	c ^= 1;
+	assert_int_equal(kl_io_pwrite_all(fd, &c, 1, 4096), 0);
+	assert_int_equal(fchmod(fd, before.st_mode & 07777), 0);
+	if (keep_mtime)
+		assert_int_equal(futimens(fd, (struct timespec[2]){before.st_atim, before.st_mtim}),
+		                 0);
+	close(fd);
+	free(path);
+}
+
+static int
+open_blob(struct fixture *f, const struct digest *d, uint64_t size, struct kl_error **err)
+{
+	struct digest got;
+	int fd = provider_set_open(
+	    f->ps, f->u, &(struct provider_request){.path = "big", .digest = d, .size = size}, &got,
+	    err);
+
+	if (fd >= 0)
+		assert_true(digest_equal(d, &got));
+	return fd;
+}
+
+/* A blob ingested (or verified) by one process is served by the next without a hash. */
+static void
+test_recorded_blob_is_served_unhashed_after_reopen(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n = STORE_RECORD_MIN_SIZE + 3;
+	struct provider_stats st;
+	struct digest d, got;
+	int fd;
+
+	ingest_bytes(f, n, 1, &d);
+	reopen(f);
+	fd = open_blob(f, &d, n, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(digest_fd(fd, &got), 0);
 	assert_true(digest_equal(&d, &got));
 	close(fd);
 	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.verified, 0);
+	assert_int_equal(st.trusted, 1);
+	assert_int_equal(st.bytes, 0);
+}
+
+/* Bytes changed behind kiln's back (size kept; then the mtime too, as `touch -r` puts it back):
+ * the record does not match, the hash fails, -EBADMSG, and the record is gone. */
+static void
+test_blob_changed_behind_kilns_back_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n = STORE_RECORD_MIN_SIZE * 2;
+
+	for (int keep_mtime = 0; keep_mtime <= 1; keep_mtime++) {
+		struct kl_error *err = NULL;
+		struct provider_stats st;
+		struct digest d;
+
+		ingest_bytes(f, n, 2 + (unsigned)keep_mtime, &d);
+		corrupt_blob(f, &d, keep_mtime);
+		reopen(f);
+		assert_int_equal(open_blob(f, &d, n, &err), -EBADMSG);
+		assert_non_null(strstr(err->msg, "corrupt"));
+		kl_error_freep(&err);
+		assert_false(has_record(f, &d));
+		assert_int_equal(open_blob(f, &d, n, NULL), -EBADMSG);
+		provider_set_get_stats(f->ps, &st);
+		assert_int_equal(st.verified, 0);
+		assert_int_equal(st.trusted, 0);
+		assert_int_equal(st.failed, 2);
+	}
+}
+
+/* A touched blob is hashed again (its bytes are good), recorded, then trusted by the next. */
+static void
+test_touched_blob_is_hashed_again_then_trusted(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n = STORE_RECORD_MIN_SIZE;
+	struct provider_stats st;
+	struct digest d;
+	char *path;
+	int fd;
+
+	ingest_bytes(f, n, 4, &d);
+	path = store_path(f, "content/sha256", &d);
+	assert_int_equal(
+	    utimensat(AT_FDCWD, path, (struct timespec[2]){{0, UTIME_OMIT}, {1000000000, 0}}, 0),
+	    0);
+	reopen(f);
+	fd = open_blob(f, &d, n, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	provider_set_get_stats(f->ps, &st);
 	assert_int_equal(st.verified, 1);
-	assert_int_equal(st.fetched, 0);
+	assert_int_equal(st.trusted, 0);
+	reopen(f);
+	fd = open_blob(f, &d, n, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.verified, 0);
+	assert_int_equal(st.trusted, 1);
+	free(path);
+}
+
+/* A batch reads nothing of a recorded blob, hashes a small one and refuses a corrupt one. */
+static void
+test_batch_trusts_recorded_blobs_and_refuses_corrupt_ones(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n = STORE_RECORD_MIN_SIZE + 5;
+	struct kl_error *err = NULL;
+	struct provider_stats st;
+	struct digest good, bad, small, ds[3];
+	struct provider_request reqs[3];
+	int results[3];
+
+	ingest_bytes(f, n, 5, &good);
+	ingest_bytes(f, n, 6, &bad);
+	ingest_bytes(f, 100, 7, &small);
+	corrupt_blob(f, &bad, true);
+	reopen(f);
+	reqs[0] = (struct provider_request){.path = "good", .digest = &good, .size = n};
+	reqs[1] = (struct provider_request){.path = "bad", .digest = &bad, .size = n};
+	reqs[2] = (struct provider_request){.path = "small", .digest = &small, .size = 100};
+	assert_int_equal(provider_set_fetch_batch(f->ps, f->u, reqs, 3, results, ds, &err),
+	                 -EBADMSG);
+	assert_non_null(strstr(err->msg, "bad"));
+	kl_error_free(err);
+	assert_int_equal(results[0], 0);
+	assert_true(digest_equal(&ds[0], &good));
+	assert_int_equal(results[1], -EBADMSG);
+	assert_int_equal(results[2], 0);
+	assert_true(digest_equal(&ds[2], &small));
+	assert_false(has_record(f, &bad));
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.trusted, 1);
+	assert_int_equal(st.verified, 1);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.bytes, n + 100);
 }
 
 static void
@@ -406,6 +617,14 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_store_blob_fails_with_ebadmsg, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_recorded_blob_is_served_unhashed_after_reopen,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_blob_changed_behind_kilns_back_is_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_touched_blob_is_hashed_again_then_trusted, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_batch_trusts_recorded_blobs_and_refuses_corrupt_ones, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_content_without_locator_is_enoent, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_local_file_is_ingested_and_hashed, setup,

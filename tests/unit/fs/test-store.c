@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for fs/store: ingest, dedup, concurrent ingest, corruption, leftovers. */
+/* Unit tests for fs/store: ingest, dedup, concurrent ingest, corruption, leftovers, and the
+ * verification records that spare a hash across processes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -328,6 +330,382 @@ test_read_only_store_refuses_writes(void **state)
 	store_unref(ro);
 }
 
+/* n bytes that depend on seed. */
+static char *
+make_bytes(size_t n, unsigned seed)
+{
+	char *buf = xmalloc(n);
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)((i * 2654435761u + seed) >> 11);
+	return buf;
+}
+
+/* Ingests a blob of n bytes made from seed. */
+static void
+ingest_bytes(struct fixture *f, size_t n, unsigned seed, struct digest *ret)
+{
+	char *buf = make_bytes(n, seed);
+
+	assert_int_equal(store_ingest_buffer(f->store, buf, n, ret, NULL), 0);
+	free(buf);
+}
+
+/* A new store over the same root: nothing remembered in memory, as in a new process. */
+static void
+reopen(struct fixture *f)
+{
+	store_unref(f->store);
+	assert_int_equal(
+	    store_open(f->dir, &(struct store_options){.flags = STORE_NO_SYNC}, &f->store, NULL),
+	    0);
+}
+
+static char *
+record_path(struct fixture *f, const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	return xasprintf("%s/verified/%s", f->dir, digest_to_hex(d, hex));
+}
+
+static bool
+has_record(struct fixture *f, const struct digest *d)
+{
+	char *p = record_path(f, d);
+	bool r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+/* Whether s trusts blob d as it is now, without hashing it. */
+static bool
+trusted_by(struct store *s, const struct digest *d)
+{
+	int fd = store_open_blob(s, d, NULL);
+	struct stat st;
+	bool r;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	r = store_blob_trusted(s, d, &st);
+	close(fd);
+	return r;
+}
+
+/* Overwrites one byte of blob d in place (size kept), keeping its mtime too when asked, as
+ * `touch -r` would put it back. */
+static void
+corrupt_blob(struct fixture *f, const struct digest *d, bool keep_mtime)
+{
+	char *path = blob_path(f, d);
+	struct stat before, after;
+	char c;
+	int fd;
+
+	assert_int_equal(stat(path, &before), 0);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) { /* not root: the blob is read-only */
+		assert_int_equal(chmod(path, 0644), 0);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		assert_int_equal(fchmod(fd, before.st_mode & 07777), 0);
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, 1000), 1);
+	c ^= 0x5a;
+	assert_int_equal(kl_io_pwrite_all(fd, &c, 1, 1000), 0);
+	if (keep_mtime)
+		assert_int_equal(futimens(fd, (struct timespec[2]){before.st_atim, before.st_mtim}),
+		                 0);
+	close(fd);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	if (keep_mtime)
+		assert_true(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+		            after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+	free(path);
+}
+
+static void
+test_record_of_ingested_blob_survives_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct digest big, small;
+	int fd;
+
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 1, &big);
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE - 1, 2, &small);
+	assert_true(has_record(f, &big));
+	assert_false(has_record(f, &small)); /* cheaper to hash than to record */
+	assert_true(trusted_by(f->store, &big));
+	assert_true(trusted_by(f->store, &small)); /* written by this process */
+	reopen(f);
+	assert_true(trusted_by(f->store, &big));
+	assert_false(trusted_by(f->store, &small));
+	fd = store_open_blob_verified(f->store, &big, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void
+test_batch_records_big_blobs_at_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct store_batch *b = store_batch_new(f->store);
+	char *big = make_bytes(STORE_RECORD_MIN_SIZE + 7, 3);
+	struct store_writer *w;
+	struct digest d_big, d_small;
+
+	assert_int_equal(store_writer_begin(f->store, &w, NULL), 0);
+	assert_int_equal(store_writer_write(w, big, STORE_RECORD_MIN_SIZE + 7, NULL), 0);
+	assert_int_equal(store_writer_commit_batch(w, b, NULL, &d_big, NULL), 0);
+	assert_int_equal(store_writer_begin(f->store, &w, NULL), 0);
+	assert_int_equal(store_writer_write(w, "small", 5, NULL), 0);
+	assert_int_equal(store_writer_commit_batch(w, b, NULL, &d_small, NULL), 0);
+	assert_false(has_record(f, &d_big)); /* not visible yet: no record either */
+	assert_int_equal(store_batch_commit(b, NULL), 0);
+	store_batch_free(b);
+	char *verified = xasprintf("%s/verified", f->dir);
+	assert_int_equal(count_files(verified), 1);
+	free(verified);
+	reopen(f);
+	assert_true(trusted_by(f->store, &d_big));
+	assert_false(trusted_by(f->store, &d_small));
+	free(big);
+}
+
+/* Touch, chmod, a rewrite of the same bytes and a replacement by a copy each void the record;
+ * the next verified open hashes (the bytes are still good) and records the blob again. */
+static void
+test_touch_chmod_rewrite_or_replace_voids_the_record(void **state)
+{
+	struct fixture *f = *state;
+	enum { TOUCH, CHMOD, REWRITE, REPLACE, N_CHANGES };
+
+	for (int change = 0; change < N_CHANGES; change++) {
+		struct digest d;
+		char *path, *copy, c;
+		int fd;
+
+		ingest_bytes(f, STORE_RECORD_MIN_SIZE + 1, 10 + (unsigned)change, &d);
+		path = blob_path(f, &d);
+		copy = xasprintf("%s.copy", path);
+		switch (change) {
+		case TOUCH:
+			assert_int_equal(
+			    utimensat(AT_FDCWD, path,
+			              (struct timespec[2]){{0, UTIME_OMIT}, {1234567890, 5}}, 0),
+			    0);
+			break;
+		case CHMOD:
+			assert_int_equal(chmod(path, 0400), 0);
+			break;
+		case REWRITE:
+			assert_int_equal(chmod(path, 0644), 0);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			assert_true(fd >= 0);
+			assert_int_equal(pread(fd, &c, 1, 0), 1);
+			assert_int_equal(kl_io_pwrite_all(fd, &c, 1, 0), 0);
+			assert_int_equal(fchmod(fd, 0444), 0);
+			close(fd);
+			break;
+		case REPLACE: {
+			char *buf;
+			size_t len;
+			int in = open(path, O_RDONLY | O_CLOEXEC);
+
+			assert_int_equal(kl_io_read_all(in, 1 << 22, &buf, &len), 0);
+			close(in);
+			fd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+			assert_int_equal(kl_io_write_all(fd, buf, len), 0);
+			close(fd);
+			assert_int_equal(rename(copy, path), 0);
+			free(buf);
+			break;
+		}
+		}
+		reopen(f);
+		assert_true(has_record(f, &d));
+		assert_false(trusted_by(f->store, &d));
+		fd = store_open_blob_verified(f->store, &d, NULL);
+		assert_true(fd >= 0);
+		close(fd);
+		reopen(f);
+		assert_true(trusted_by(f->store, &d));
+		free(path);
+		free(copy);
+	}
+}
+
+/* Bytes changed behind kiln's back, the size kept, and the mtime too: the record no longer
+ * matches, the hash fails, the blob is refused and loses its record. */
+static void
+test_blob_corrupted_keeping_size_and_mtime_is_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int keep_mtime = 0; keep_mtime <= 1; keep_mtime++) {
+		struct kl_error *err = NULL;
+		struct digest d;
+
+		ingest_bytes(f, STORE_RECORD_MIN_SIZE + 100, 20 + (unsigned)keep_mtime, &d);
+		corrupt_blob(f, &d, keep_mtime);
+		reopen(f);
+		assert_false(trusted_by(f->store, &d));
+		assert_int_equal(store_open_blob_verified(f->store, &d, &err), -EBADMSG);
+		assert_non_null(strstr(err->msg, "corrupt"));
+		kl_error_freep(&err);
+		assert_false(has_record(f, &d));
+		assert_int_equal(store_open_blob_verified(f->store, &d, NULL), -EBADMSG);
+	}
+}
+
+/* `store verify` hashes a blob whatever its record says: a corrupt blob whose record matches
+ * (as after bit rot, which changes no stat field) is found and loses its record; a good blob
+ * without one gets it. */
+static void
+test_verify_rehashes_recorded_blobs_and_drops_a_corrupt_ones_record(void **state)
+{
+	struct fixture *f = *state;
+	struct digest bad, good;
+	struct stat st;
+	char *path;
+
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 30, &bad);
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 31, &good);
+	corrupt_blob(f, &bad, false);
+	path = blob_path(f, &bad);
+	assert_int_equal(stat(path, &st), 0);
+	store_blob_trust(f->store, &bad, &st); /* a record that matches bad bytes */
+	reopen(f);
+	assert_true(trusted_by(f->store, &bad));
+	assert_int_equal(store_verify_blob(f->store, &bad), -EBADMSG);
+	assert_false(has_record(f, &bad));
+	assert_false(trusted_by(f->store, &bad));
+	assert_int_equal(store_open_blob_verified(f->store, &bad, NULL), -EBADMSG);
+
+	free(path);
+	path = record_path(f, &good);
+	assert_int_equal(unlink(path), 0);
+	reopen(f);
+	assert_int_equal(store_verify_blob(f->store, &good), 0);
+	assert_true(has_record(f, &good));
+	reopen(f);
+	assert_true(trusted_by(f->store, &good));
+	free(path);
+}
+
+/* A record is believed only when it is exactly the one the blob's stat makes. */
+static void
+test_torn_or_foreign_record_is_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct digest a, b;
+	char *ra, *rb, *buf;
+	size_t len;
+	int fd;
+
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 40, &a);
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 41, &b);
+	ra = record_path(f, &a);
+	rb = record_path(f, &b);
+	fd = open(ra, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(kl_io_read_all(fd, 4096, &buf, &len), 0);
+	close(fd);
+	assert_true(len > 100);
+	assert_non_null(strstr(buf, "kiln-verified 1 sha256:"));
+	reopen(f);
+
+	assert_int_equal(unlink(rb), 0); /* a's record under b's name */
+	fd = open(rb, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+	assert_int_equal(kl_io_write_all(fd, buf, len), 0);
+	close(fd);
+	assert_false(trusted_by(f->store, &b));
+
+	assert_int_equal(truncate(ra, (off_t)len - 1), 0); /* torn */
+	assert_false(trusted_by(f->store, &a));
+	fd = open(ra, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_int_equal(kl_io_write_all(fd, "\nextra", 7), 0); /* longer */
+	close(fd);
+	assert_false(trusted_by(f->store, &a));
+
+	fd = store_open_blob_verified(f->store, &a, NULL); /* hashes, writes a good record */
+	assert_true(fd >= 0);
+	close(fd);
+	reopen(f);
+	assert_true(trusted_by(f->store, &a));
+	free(ra);
+	free(rb);
+	free(buf);
+}
+
+static void
+test_read_only_store_reads_records_and_writes_none(void **state)
+{
+	struct fixture *f = *state;
+	struct store *ro;
+	struct digest a, b;
+	char *rb;
+
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 50, &a);
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 51, &b);
+	rb = record_path(f, &b);
+	assert_int_equal(unlink(rb), 0);
+	assert_int_equal(
+	    store_open(f->dir, &(struct store_options){.flags = STORE_READ_ONLY}, &ro, NULL), 0);
+	assert_true(trusted_by(ro, &a));
+	assert_false(trusted_by(ro, &b));
+	assert_int_equal(store_verify_blob(ro, &b), 0);
+	assert_false(has_record(f, &b));
+	assert_true(trusted_by(ro, &b)); /* remembered in memory all the same */
+	store_unref(ro);
+	free(rb);
+}
+
+/* Processes verifying (and so recording) one blob at once leave one good record and no
+ * temporary files. */
+static void
+test_concurrent_processes_recording_one_blob_agree(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 4 };
+	char *ingest = xasprintf("%s/ingest", f->dir), *rec;
+	struct digest d;
+	pid_t pids[N];
+
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 60, &d);
+	rec = record_path(f, &d);
+	for (int i = 0; i < N; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct store *s;
+			if (store_open(f->dir, NULL, &s, NULL) < 0)
+				_exit(1);
+			for (int j = 0; j < 20; j++) {
+				(void)unlink(rec);
+				if (store_verify_blob(s, &d) < 0)
+					_exit(1);
+			}
+			store_unref(s);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		int status;
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(count_files(ingest), 1); /* only this store's lock */
+	if (!has_record(f, &d)) /* the last unlink may have come after the last write */
+		assert_int_equal(store_verify_blob(f->store, &d), 0);
+	reopen(f);
+	assert_true(trusted_by(f->store, &d));
+	free(ingest);
+	free(rec);
+}
+
 int
 main(void)
 {
@@ -349,6 +727,23 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_foreach_lists_every_blob, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only_store_refuses_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_record_of_ingested_blob_survives_reopen, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_records_big_blobs_at_commit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_touch_chmod_rewrite_or_replace_voids_the_record,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_blob_corrupted_keeping_size_and_mtime_is_refused,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_verify_rehashes_recorded_blobs_and_drops_a_corrupt_ones_record, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_or_foreign_record_is_ignored, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_store_reads_records_and_writes_none,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_processes_recording_one_blob_agree,
+	                                    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
