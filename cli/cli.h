@@ -1,6 +1,8 @@
 /* cli — what every `kiln` subcommand shares: global options, the store, usage errors. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct store;
 
@@ -29,3 +31,9 @@ int cmd_pull(struct cli *c, int argc, char **argv);
 int cmd_store(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);
 int cmd_umount(struct cli *c, int argc, char **argv);
+int cmd_solve(struct cli *c, int argc, char **argv);
+int cmd_du(struct cli *c, int argc, char **argv);
+int cmd_prune(struct cli *c, int argc, char **argv);
+
+/* "1.23MB": n bytes in decimal units (cmd-du.c). */
+void cli_format_size(uint64_t n, char *buf, size_t len);

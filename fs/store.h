@@ -101,3 +101,7 @@ typedef int (*store_blob_fn)(const struct digest *d, uint64_t size, void *userda
 int store_foreach_blob(struct store *s, store_blob_fn fn, void *userdata, struct kl_error **err);
 /* Re-hashes one blob: 0 good, -EBADMSG mismatch, -ENOENT absent, other -errno on I/O error. */
 int store_verify_blob(struct store *s, const struct digest *d);
+/* Removes a blob (the caller knows nothing needs it), unless unless_since_ns is non-zero and
+ * the blob was written or renamed at or after that time (CLOCK_REALTIME nanoseconds): -EBUSY
+ * then, so a collector spares what a concurrent writer just made. -ENOENT when absent. */
+int store_remove_blob(struct store *s, const struct digest *d, int64_t unless_since_ns);

@@ -40,6 +40,7 @@ struct frame {
 	bool emitted;  /* in the tree: included, or the parent of something included */
 	bool selected; /* followpaths: inside a selected path */
 	uint8_t *info; /* its ignore match info, for its children; NULL without patterns */
+	uint8_t *incl; /* its include match info, for its children; NULL without includes */
 	int fd;        /* borrowed: open while the directory is walked */
 };
 
@@ -59,6 +60,7 @@ struct scanner {
 	const struct ctxsrc_options *opts;
 	struct ctxsrc_stats stats;
 	struct dockerignore *ignore;
+	struct dockerignore *include; /* include_patterns; NULL: everything */
 	struct ctxsrc_statcache *cache;
 	struct tree_builder *builder;
 	struct uring *uring;
@@ -551,7 +553,7 @@ static int scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err);
 
 static int
 descend(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, bool emitted,
-        bool selected, uint8_t **info, struct kl_error **err)
+        bool selected, uint8_t **info, uint8_t **incl, struct kl_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	struct frame *f;
@@ -562,9 +564,11 @@ descend(struct scanner *sc, int dir_fd, const char *name, const struct stat *st,
 		return kl_error_set(err, errno, "opening directory '%s'", sc->path);
 	sc->frames = xgrow(sc->frames, &sc->frames_cap, sc->depth + 1, sizeof(*sc->frames));
 	f = &sc->frames[sc->depth++];
-	*f = (struct frame){sc->path_len, *st, emitted, selected, TAKE_PTR(*info), fd};
+	*f = (struct frame){sc->path_len,    *st, emitted, selected, TAKE_PTR(*info),
+	                    TAKE_PTR(*incl), fd};
 	r = scan_dir(sc, fd, err);
 	free(sc->frames[--sc->depth].info);
+	free(sc->frames[sc->depth].incl);
 	return r;
 }
 
@@ -576,8 +580,8 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *
            struct kl_error **err)
 {
 	const struct frame *parent = &sc->frames[sc->depth - 1];
-	_cleanup_free_ uint8_t *info = NULL;
-	bool selected = parent->selected, excluded = false, included;
+	_cleanup_free_ uint8_t *info = NULL, *incl = NULL;
+	bool selected = parent->selected, excluded = false, matched = true, included;
 	struct stat st;
 	int r;
 
@@ -603,7 +607,14 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *
 		excluded =
 		    dockerignore_match(sc->ignore, sc->path, sc->path_len, parent->info, info);
 	}
-	included = selected && !excluded;
+	if (sc->include) {
+		if (S_ISDIR(st.st_mode))
+			incl = xmalloc(dockerignore_count(sc->include) + 1);
+		/* an include pattern "excludes" in the matcher's words: it matched */
+		matched =
+		    dockerignore_match(sc->include, sc->path, sc->path_len, parent->incl, incl);
+	}
+	included = selected && !excluded && matched;
 	if (included) {
 		r = emit_parents(sc, err);
 		if (r >= 0)
@@ -615,7 +626,8 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *
 		return 0;
 	if (excluded && !dockerignore_walk_excluded_dir(sc->ignore, sc->path, sc->path_len))
 		return 0;
-	return descend(sc, dir_fd, name, &st, included, selected, &info, err);
+	/* a directory no include pattern matched is walked too: one may match below it */
+	return descend(sc, dir_fd, name, &st, included, selected, &info, &incl, err);
 }
 
 /* Stats a run of names from first on, all at once on several cores: up to and including the
@@ -682,6 +694,65 @@ scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 	return r < 0 ? r : 0;
 }
 
+/* Patterns given one a string, as the text of an ignore file (one a line, '\n'-terminated). */
+static char *
+patterns_text(const char *const *v, size_t n)
+{
+	size_t len = 0, w = 0;
+	char *text;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	text = xmalloc(len + 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i]);
+
+		memcpy(text + w, v[i], l);
+		w += l;
+		text[w++] = '\n';
+	}
+	text[w] = '\0';
+	return text;
+}
+
+/* Parses the ignore text with the exclude patterns after it, checking those on their own
+ * first so their errors name them. */
+static int
+parse_ignore(struct scanner *sc, const char *text, size_t len, const char *path,
+             struct kl_error **err)
+{
+	_cleanup_(dockerignore_freep) struct dockerignore *check = NULL;
+	_cleanup_free_ char *excl = NULL, *all = NULL;
+	size_t excl_len;
+	int r;
+
+	if (!sc->opts->n_exclude_patterns)
+		return text ? dockerignore_parse(text, len, path, &sc->ignore, err) : 0;
+	excl = patterns_text(sc->opts->exclude_patterns, sc->opts->n_exclude_patterns);
+	excl_len = strlen(excl);
+	r = dockerignore_parse(excl, excl_len, "exclude patterns", &check, err);
+	if (r < 0)
+		return r;
+	if (!text)
+		return dockerignore_parse(excl, excl_len, "exclude patterns", &sc->ignore, err);
+	all = xmalloc(len + 1 + excl_len + 1);
+	memcpy(all, text, len);
+	all[len] = '\n';
+	memcpy(all + len + 1, excl, excl_len + 1);
+	return dockerignore_parse(all, len + 1 + excl_len, path, &sc->ignore, err);
+}
+
+static int
+load_include(struct scanner *sc, struct kl_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (!sc->opts->n_include_patterns)
+		return 0;
+	text = patterns_text(sc->opts->include_patterns, sc->opts->n_include_patterns);
+	return dockerignore_parse(text, strlen(text), "include patterns", &sc->include, err);
+}
+
 /* The ignore file: the one given, else <dir>/.dockerignore when there is one. */
 static int
 load_ignore(struct scanner *sc, const char *dir, struct kl_error **err)
@@ -693,11 +764,14 @@ load_ignore(struct scanner *sc, const char *dir, struct kl_error **err)
 	size_t len;
 	int r;
 
+	r = load_include(sc, err);
+	if (r < 0)
+		return r;
 	if (!path)
 		path = def = xasprintf("%s/.dockerignore", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && !sc->opts->ignore_file)
-		return 0;
+		return parse_ignore(sc, NULL, 0, path, err);
 	if (fd < 0)
 		return kl_error_set(err, errno, "opening ignore file '%s'", path);
 	if (fstat(fd, &st) < 0)
@@ -710,7 +784,7 @@ load_ignore(struct scanner *sc, const char *dir, struct kl_error **err)
 		                     DOCKERIGNORE_MAX_SIZE);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading ignore file '%s'", path);
-	return dockerignore_parse(text, len, path, &sc->ignore, err);
+	return parse_ignore(sc, text, len, path, err);
 }
 
 static void
@@ -719,8 +793,10 @@ scanner_done(struct scanner *sc)
 	items_clear(sc);
 	for (size_t i = 0; i < HASH_BATCH; i++)
 		digest_ctx_free(sc->ctxs[i]);
-	for (size_t i = 0; i < sc->depth; i++)
+	for (size_t i = 0; i < sc->depth; i++) {
 		free(sc->frames[i].info);
+		free(sc->frames[i].incl);
+	}
 	free(sc->frames);
 	for (size_t i = 0; i < sc->n_follow; i++)
 		free(sc->follow[i]);
@@ -731,6 +807,7 @@ scanner_done(struct scanner *sc)
 	tree_builder_free(sc->builder);
 	ctxsrc_statcache_free(sc->cache);
 	dockerignore_free(sc->ignore);
+	dockerignore_free(sc->include);
 	free(sc->abs_root);
 	free(sc->path);
 	free(sc->abs);
@@ -790,12 +867,13 @@ scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **
 		return r;
 	sc->stats.entries++;
 	sc->frames = xgrow(NULL, &sc->frames_cap, 16, sizeof(*sc->frames));
-	sc->frames[sc->depth++] = (struct frame){0, st, true, sc->n_follow == 0, NULL, fd};
+	sc->frames[sc->depth++] = (struct frame){0, st, true, sc->n_follow == 0, NULL, NULL, fd};
 	r = scan_dir(sc, fd, err);
 	if (r >= 0)
 		r = flush_hashes(sc, err);
 	if (r >= 0 && sc->cache)
-		r = ctxsrc_statcache_commit(sc->cache, /* prune= */ sc->n_follow == 0, err);
+		r = ctxsrc_statcache_commit(sc->cache,
+		                            /* prune= */ sc->n_follow == 0 && !sc->include, err);
 	if (r >= 0)
 		r = write_tree(sc, ret, err);
 	return r;

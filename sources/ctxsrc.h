@@ -24,6 +24,13 @@ struct ctxsrc_options {
 	const char *ignore_file;        /* NULL: <dir>/.dockerignore when present */
 	const char *const *followpaths; /* NULL: the whole directory; else only these paths */
 	size_t n_followpaths;
+	/* .dockerignore-syntax patterns read as if they were the ignore file's last lines */
+	const char *const *exclude_patterns;
+	size_t n_exclude_patterns;
+	/* when set, only paths matching one of these (or below a match) are included, with their
+	 * parent directories; .dockerignore syntax */
+	const char *const *include_patterns;
+	size_t n_include_patterns;
 	bool locate_only;           /* record "local:" locators without hashing (kiln mount DIR) */
 	struct ctxsrc_stats *stats; /* out, optional: filled when the scan succeeds */
 };
@@ -32,7 +39,8 @@ struct ctxsrc_options {
  * "local:" locator (the bytes stay in the directory until read); writes the tree to the store
  * and its id to ret.
  *
- * Entries excluded by the ignore file are absent; an excluded directory is still walked when an
+ * Entries excluded by the ignore file (and exclude_patterns) or not matched by include_patterns
+ * are absent; an excluded directory is still walked when an
  * exception may include something below it, and parent directories of included entries are
  * kept. Followpaths ("a/b", "/a/b", "./a/b" alike) select those paths with their subtrees and
  * their parent directories, and the targets of symlinks among them; absent ones are skipped.
@@ -41,6 +49,7 @@ struct ctxsrc_options {
  * them with a context. Hashing reuses the stat cache of the store
  * (ctxsrc-statcache.h) and reads the misses over io_uring, many files at a time.
  *
- * Errors name the file: the ignore file with its line, or the entry's path in the context. */
+ * Errors name the file: the ignore file with its line ("exclude patterns:N" and "include
+ * patterns:N" for the options'), or the entry's path in the context. */
 int ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
                 struct digest *ret, struct kl_error **err);

@@ -14,6 +14,10 @@ struct store;
 /* Resolves docker-image://… or oci-layout://… into the image's merged tree. */
 int imgsrc_resolve(struct store *s, const char *spec, const struct source_options *opts,
                    struct digest *ret, struct kl_error **err);
+/* As imgsrc_resolve, and the digest of the (platform's) manifest goes to ret_manifest: what
+ * names the image's content, for cache keys. */
+int imgsrc_resolve_manifest(struct store *s, const char *spec, const struct source_options *opts,
+                            struct digest *ret, struct digest *ret_manifest, struct kl_error **err);
 /* Registers the "layer:" provider (range reads of chunked layers from their registry, with the
  * credentials of auth_file, a Docker config.json copied here; NULL: anonymous). */
 void imgsrc_add_provider(struct provider_set *ps, struct store *s, const char *auth_file);
