@@ -131,10 +131,11 @@ put_strv(struct emit *e, const char *key, const struct graph_strv *v)
 static void
 put_owner(struct emit *e, const struct graph_owner *o)
 {
-	struct emit sub = {json_object(), e->flags, false};
+	struct emit sub = {NULL, e->flags, false};
 
 	if (!o->user)
 		return;
+	sub.o = json_object();
 	put_str(&sub, "user", o->user);
 	put_str(&sub, "group", o->group);
 	e->bad |= sub.bad;

@@ -880,6 +880,17 @@ parse_top(struct parser *p, json_t *root, uint32_t *ret_result)
 	return r;
 }
 
+/* Messages quote ids and values, which may hold any character: one line stays one line. */
+static void
+one_line(struct kl_error **err)
+{
+	if (!err || !*err || !(*err)->msg)
+		return;
+	for (char *c = (*err)->msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
 int
 graph_parse(const char *json, size_t len, const char *origin, struct graph **ret,
             struct kl_error **err)
@@ -895,9 +906,12 @@ graph_parse(const char *json, size_t len, const char *origin, struct graph **ret
 		return kl_error_setf(err, EFBIG, "%s: %zu bytes is more than the limit of %u",
 		                     p.origin, len, GRAPH_MAX_JSON);
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return kl_error_setf(err, EINVAL, "%s:%d:%d: malformed JSON: %s", p.origin, je.line,
-		                     je.column, je.text);
+	if (!root) {
+		r = kl_error_setf(err, EINVAL, "%s:%d:%d: malformed JSON: %s", p.origin, je.line,
+		                  je.column, je.text);
+		one_line(err);
+		return r;
+	}
 	g = graph_new();
 	p.g = g;
 	p.path = xgrow(NULL, &p.cap, 64, 1);
@@ -907,8 +921,10 @@ graph_parse(const char *json, size_t len, const char *origin, struct graph **ret
 	free(p.path);
 	if (r >= 0)
 		r = graph_finish(g, result, err);
-	if (r < 0)
+	if (r < 0) {
+		one_line(err);
 		return r;
+	}
 	*ret = TAKE_PTR(g);
 	return 0;
 }
