@@ -80,23 +80,6 @@ tree_builder_free(struct tree_builder *b)
 	return NULL;
 }
 
-static uint64_t
-hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	w = 0;
-	if (n)
-		memcpy(&w, p, n);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 29);
-}
-
 static inline const char *
 astr(const struct tree_builder *b, uint64_t off)
 {
@@ -324,7 +307,7 @@ append(struct tree_builder *b, const struct tree_entry *e, const struct tree_xat
 
 	if (b->n >= TREE_MAX_ENTRIES)
 		return BAD_ENTRY(err, e, "more than %u entries", TREE_MAX_ENTRIES);
-	hash = (uint32_t)hash_bytes(e->path, e->path_len);
+	hash = (uint32_t)tree_hash_bytes(e->path, e->path_len);
 	if (find(b, e->path, e->path_len, hash) != TREE_NONE)
 		return kl_error_setf(err, EEXIST, "tree entry '%.*s' added twice", (int)e->path_len,
 		                     e->path);
@@ -520,7 +503,7 @@ layout_parents(struct layout *l, const struct tree_builder *b, const struct bent
 
 	while ((slash = memchr(path + off, '/', e->path_len - off))) {
 		uint32_t len = (uint32_t)(slash - path);
-		uint32_t found = find(b, path, len, (uint32_t)hash_bytes(path, len));
+		uint32_t found = find(b, path, len, (uint32_t)tree_hash_bytes(path, len));
 
 		if (found != TREE_NONE)
 			return kl_error_setf(
@@ -580,7 +563,7 @@ layout_hardlinks(struct layout *l, const struct tree_builder *b, struct kl_error
 		if (e->type != TREE_HARDLINK)
 			continue;
 		target = find(b, astr(b, e->link), e->link_len,
-		              (uint32_t)hash_bytes(astr(b, e->link), e->link_len));
+		              (uint32_t)tree_hash_bytes(astr(b, e->link), e->link_len));
 		te = target == TREE_NONE ? NULL : &b->entries[target];
 		if (!te || te->type != TREE_REG)
 			return kl_error_setf(

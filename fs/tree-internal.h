@@ -187,6 +187,24 @@ tree_path_at(const struct tree *t, uint32_t idx, size_t *ret_len)
 	return t->strings + tree_le32(tree_rec(t, idx) + TREE_R_STR_OFF);
 }
 
+/* A fast hash of a path for the builder's and the layer collector's tables (not stored). */
+static inline uint64_t
+tree_hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	if (n)
+		memcpy(&w, p, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
 /* The checks tree_builder_add() makes of an entry and its xattrs, shared with the writer. */
 int tree_entry_check(const struct tree_entry *e, const struct tree_xattr *xattrs, size_t n_xattrs,
                      struct kl_error **err);

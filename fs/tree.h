@@ -20,6 +20,7 @@ struct kl_error;
 struct store;
 struct tree;
 struct tree_builder;
+struct tree_writer;
 
 #define TREE_NONE UINT32_MAX
 #define TREE_ROOT 0u                /* index of the root entry in every tree */
@@ -159,10 +160,17 @@ int tree_builder_write(struct tree_builder *b, struct store *s, struct digest *r
  * Entries are upper's without TREE_ENTRY_IMPLICIT: a diff holds no implicit directory. */
 int tree_diff(const struct tree *lower, const struct tree *upper, struct tree_builder **ret,
               struct kl_error **err);
-/* Builds base with diff applied: a whiteout removes the path and its subtree, an opaque
- * directory drops base's entries below it, an implicit directory over a directory of base
- * keeps base's entry (metadata and xattrs), any other entry replaces base's at its path (a
- * non-directory replacing a directory removes its subtree). Hardlinks left pointing at a
- * removed entry become copies of it. The result has no whiteouts, opaque or implicit flags. */
-int tree_apply(const struct tree *base, const struct tree *diff, struct tree_builder **ret,
+/* Merges diff into base: a whiteout removes the path and its subtree, an opaque directory
+ * drops base's entries below it, an implicit directory over a directory of base keeps base's
+ * entry (metadata and xattrs; flagged opaque too, it keeps them but drops base's children),
+ * any other entry replaces base's at its path (a non-directory replacing a directory removes
+ * its subtree). Base hardlinks whose target is replaced by a regular file name the new file;
+ * left pointing at an entry removed or replaced by anything else, they become copies of it.
+ * The result has no whiteouts, opaque or implicit flags (unless base held some).
+ *
+ * The result is streamed into a new writer (ret), for tree_writer_finish() or
+ * tree_writer_write(): the walk goes down only the diff's directories, and the runs of base
+ * entries it leaves alone are copied as records, so applying a small diff to a large tree
+ * costs a copy of base's bytes, not a rebuild. */
+int tree_apply(const struct tree *base, const struct tree *diff, struct tree_writer **ret,
                struct kl_error **err);

@@ -16,18 +16,22 @@ struct kl_error;
 struct provider_set;
 struct store;
 struct tree;
+struct uring_pool;
 
 struct fileop_env {
 	struct store *store;
 	/* Reads file contents when an action needs them: the destination's /etc/passwd and
 	 * /etc/group for names in an owner, an archive to unpack. */
 	struct provider_set *providers;
+	/* The rings provider reads use, the calling thread's; NULL: a call that needs one makes
+	 * its own. */
+	struct uring_pool *rings;
 };
 
 /* Applies op's actions in order to base (NULL: the empty tree); inputs[i] is the tree of the
  * vertex's input i (NULL for an empty slot), which copy actions name with `from`. Writes the
  * result to the store and its id to ret. Errors name the action and the path, in Docker's words
- * where users know them ("copy 'src/\*.c': no source files were specified"). */
+ * where users know them ("copy '*.c' to '/app/': no source files were specified"). */
 int fileop_apply(const struct fileop_env *env, const struct graph_file *op, const struct tree *base,
                  const struct tree *const *inputs, size_t n_inputs, struct digest *ret,
                  struct kl_error **err);

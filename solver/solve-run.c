@@ -122,7 +122,7 @@ struct outcome {
 static int
 run_file(struct solve *sv, const struct graph_vertex *v, struct outcome *o, struct kl_error **err)
 {
-	const struct fileop_env env = {sv->store, sv->providers};
+	const struct fileop_env env = {sv->store, sv->providers, sv->rings};
 	_cleanup_free_ const struct tree **inputs = xcalloc(v->n_inputs + 1, sizeof(*inputs));
 	const struct tree *base = NULL;
 	struct tree *t;
@@ -146,7 +146,7 @@ static int
 run_merge_diff(struct solve *sv, const struct graph_vertex *v, struct outcome *o,
                struct kl_error **err)
 {
-	const struct fileop_env env = {sv->store, sv->providers};
+	const struct fileop_env env = {sv->store, sv->providers, sv->rings};
 	_cleanup_free_ const struct tree **trees = xcalloc(v->n_inputs + 1, sizeof(*trees));
 	_cleanup_(tree_unrefp) struct tree *empty = NULL;
 	int r;

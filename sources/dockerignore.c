@@ -841,3 +841,9 @@ dockerignore_walk_excluded_dir(const struct dockerignore *d, const char *dir, si
 	}
 	return false;
 }
+
+int
+dockerignore_filepath_match(const char *pattern, size_t plen, const char *name, size_t nlen)
+{
+	return go_match(pattern, plen, name, nlen);
+}

@@ -44,6 +44,11 @@ const char *dockerignore_pattern(const struct dockerignore *d, size_t i, bool *r
 bool dockerignore_match(const struct dockerignore *d, const char *path, size_t len,
                         const uint8_t *parent_info, uint8_t *ret_info);
 
+/* Go's path/filepath.Match of name against pattern (neither need be NUL-terminated): '*' and
+ * '?' never match '/', "[…]" classes ("[^…]" negated), a backslash escapes. 1 match, 0 no
+ * match, -EINVAL for a malformed pattern. For the COPY globs of file ops. */
+int dockerignore_filepath_match(const char *pattern, size_t plen, const char *name, size_t nlen);
+
 /* Whether an excluded directory must still be walked because an exception may re-include
  * something below it (a "!" pattern with wildcards, or one naming a path inside it). */
 bool dockerignore_walk_excluded_dir(const struct dockerignore *d, const char *dir, size_t len);

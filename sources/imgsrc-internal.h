@@ -1,6 +1,7 @@
 /* imgsrc-internal — what the image source's files share: layer → diff tree conversions and
  * the small records kept under <root>/imgsrc/. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -8,6 +9,7 @@
 
 struct kl_error;
 struct store;
+struct tree_builder;
 
 #define IMGSRC_MAX_LAYER_ENTRIES (1u << 20)  /* entries in one layer */
 #define IMGSRC_MAX_FILE_SIZE (64ull << 30)   /* bytes of one file in a layer */
@@ -22,21 +24,29 @@ struct store;
 int imgsrc_layer_from_tar(struct store *s, int fd, const struct digest *blob, const char *source,
                           struct digest *ret, struct kl_error **err);
 
-/* Builds the diff tree of a zstd:chunked layer from its table of contents (JSON): file
- * contents stay behind "layer:<blob hex>:<offset>:<length>" locators. */
+/* Tables of contents (zstd:chunked and eStargz share one JSON form) → a diff tree whose files
+ * stay behind locators: "layer:<blob hex>:<offset>:<length>" of zstd frames (zstd:chunked's
+ * "endOffset"), or "layer:<blob hex>:gz:<offset>:<length>" of gzip members for eStargz (a
+ * file's members run from its offset to the next member with content, or to the TOC at
+ * toc_off). parse touches no store, so fuzzing it needs no I/O; from_* write the tree too. */
+int imgsrc_toc_parse(const char *toc, size_t len, const struct digest *blob, bool estargz,
+                     uint64_t toc_off, const char *source, struct tree_builder **ret,
+                     struct kl_error **err);
 int imgsrc_layer_from_toc(struct store *s, const char *toc, size_t len, const struct digest *blob,
                           const char *source, struct digest *ret, struct kl_error **err);
-/* Parses "offset:length:ulength:type" of a zstd:chunked manifest-position annotation. */
+int imgsrc_layer_from_estargz_toc(struct store *s, const char *toc, size_t len,
+                                  const struct digest *blob, uint64_t toc_off, const char *source,
+                                  struct digest *ret, struct kl_error **err);
+
+/* zstd:chunked: parses "offset:length:ulength:type" of a manifest-position annotation; and
+ * decompresses a zstd TOC of at most IMGSRC_MAX_TOC_SIZE bytes (-EBADMSG when corrupt). */
 int imgsrc_chunked_position(const char *s, uint64_t *ret_off, uint64_t *ret_len,
                             uint64_t *ret_ulen);
-/* Decompresses a zstd TOC of at most IMGSRC_MAX_TOC_SIZE bytes; -EBADMSG when corrupt. */
 int imgsrc_chunked_decompress(const void *buf, size_t len, uint64_t ulen, char **ret,
                               size_t *ret_len, struct kl_error **err);
 
 /* eStargz: the footer → the TOC member's offset; the TOC member (gzip of a tar holding
- * "stargz.index.json") → the JSON, -EBADMSG when corrupt; the diff tree of
- * "layer:<blob hex>:gz:<offset>:<length>" locators (a file's gzip members run from its offset
- * to the next member with content, or to the TOC at toc_off).
+ * "stargz.index.json") → the JSON, -EBADMSG when corrupt.
  * The footer is the 51-byte eStargz one or the 47-byte one of legacy stargz: buf holds the
  * last len bytes of a blob of blob_size bytes (IMGSRC_ESTARGZ_FOOTER_SIZE of them, or all when
  * it is shorter); returns the size of the footer found there, -EINVAL when neither is. */
@@ -45,12 +55,14 @@ int imgsrc_chunked_decompress(const void *buf, size_t len, uint64_t ulen, char *
 int imgsrc_estargz_footer(const void *buf, size_t len, uint64_t blob_size, uint64_t *ret_toc_off);
 int imgsrc_estargz_toc(const void *buf, size_t len, char **ret, size_t *ret_len,
                        struct kl_error **err);
-int imgsrc_layer_from_estargz_toc(struct store *s, const char *toc, size_t len,
-                                  const struct digest *blob, uint64_t toc_off, const char *source,
-                                  struct digest *ret, struct kl_error **err);
 /* The "containerd.io/snapshot/stargz/toc.digest" annotation of each layer of a manifest
  * (NULL where absent), in an array of n_layers; -EINVAL when the manifest disagrees. */
 int imgsrc_estargz_toc_digests(const char *manifest, size_t len, size_t n_layers, char ***ret);
+
+/* Foreign error codes, translated once (imgsrc-toc-chunked.c, imgsrc-toc-estargz.c): always
+ * -EBADMSG, the message "what: <library's words>"; msg is zlib's z_stream.msg (may be NULL). */
+int imgsrc_error_from_zstd(struct kl_error **err, size_t code, const char *what);
+int imgsrc_error_from_zlib(struct kl_error **err, int code, const char *msg, const char *what);
 
 /* Records under <root>/imgsrc/<kind>/<hex of key>: a digest (a tree id) per key.
  * get: 0 with *ret set, -ENOENT when absent or unreadable. */
@@ -61,23 +73,28 @@ int imgsrc_record_put(struct store *s, const char *kind, const struct digest *ke
 /* The raw text of a record (for origins: "scheme host repository"); caller frees. */
 int imgsrc_record_read(struct store *s, const char *kind, const struct digest *key, char **ret);
 
-/* The entry collector every layer format shares: names cleaned (leading "/" and "./" dropped,
- * ".." resolved, escaping the root an error), whiteouts and opaque markers translated, hardlinks
- * resolved inside the layer, duplicates refused; finish writes the diff tree. */
+/* The entry collector every layer format shares: tar names cleaned and classified
+ * (oci/whiteout.h), size limits, then fs/tree-layer.h's rules (replacement, whiteouts that hide
+ * only lower layers, hardlinks resolved as they come). s may be NULL for a layer whose contents
+ * stay behind locators; with a store, content blobs are committed into the diff's batch. */
 struct imgsrc_diff;
 struct store_batch;
 struct tree_entry;
 struct tree_xattr;
 struct imgsrc_diff *imgsrc_diff_new(struct store *s, const char *source);
 struct imgsrc_diff *imgsrc_diff_free(struct imgsrc_diff *d);
-/* The batch content blobs of this layer are committed into (made visible by finish). */
+/* The batch content blobs of this layer are committed into (made visible by finish); NULL
+ * without a store. */
 struct store_batch *imgsrc_diff_batch(struct imgsrc_diff *d);
+/* Fills in the content of a plain regular entry of size > 0 (its digest, flags) before it is
+ * added; path is its clean path. */
+typedef int (*imgsrc_content_fn)(void *userdata, const char *path, struct tree_entry *e,
+                                 struct kl_error **err);
 /* Adds the entry named name (a tar name) with e's fields (path ignored; link and locator
- * copied); hardlink, when non-NULL, makes it a hardlink to that name. *ret points to the stored
- * entry (to set its digest later) or is NULL for markers, valid until the next add. */
+ * copied); hardlink, when non-NULL, makes it a hardlink to that name. content, when non-NULL,
+ * is called for a plain regular file with bytes. */
 int imgsrc_diff_add(struct imgsrc_diff *d, const char *name, const char *hardlink,
                     const struct tree_entry *e, const struct tree_xattr *x, size_t n_x,
-                    struct tree_entry **ret, struct kl_error **err);
-int imgsrc_diff_finish(struct imgsrc_diff *d, struct digest *ret, struct kl_error **err);
-/* Docker's cleaning of a tar name; NULL when ".." escapes the root. Caller frees. */
-char *imgsrc_clean_name(const char *name);
+                    imgsrc_content_fn content, void *userdata, struct kl_error **err);
+/* Commits the content batch and builds the diff tree. */
+int imgsrc_diff_finish(struct imgsrc_diff *d, struct tree_builder **ret, struct kl_error **err);

@@ -11,6 +11,7 @@
 
 #include "fs/store.h"
 #include "fs/tree.h"
+#include "fs/tree-writer.h"
 #include "oci/image.h"
 #include "oci/layout.h"
 #include "oci/reference.h"
@@ -410,17 +411,10 @@ layer_tree(struct image *im, const struct oci_descriptor *l, size_t i, struct di
 	return imgsrc_record_put(im->store, "layers", &l->digest, rec, err);
 }
 
-static void
-release_buf(void *buf, size_t len)
-{
-	(void)len;
-	free(buf);
-}
-
-/* base ← base with diff applied; the builder of the result goes to ret. */
+/* base ← base with diff applied; the writer of the result goes to ret. */
 static int
-apply_layer(struct store *s, struct tree **base, const struct digest *layer,
-            struct tree_builder **ret, struct kl_error **err)
+apply_layer(struct store *s, const struct tree *base, const struct digest *layer,
+            struct tree_writer **ret, struct kl_error **err)
 {
 	_cleanup_(tree_unrefp) struct tree *diff = NULL;
 	int r;
@@ -428,41 +422,29 @@ apply_layer(struct store *s, struct tree **base, const struct digest *layer,
 	r = tree_load(s, layer, &diff, err);
 	if (r < 0)
 		return r;
-	return tree_apply(*base, diff, ret, err);
+	return tree_apply(base, diff, ret, err);
 }
 
+/* The layers' diff trees stacked over the empty tree; the last result goes to the store. */
 static int
 merge(struct store *s, const struct digest *layers, size_t n, struct digest *ret,
       struct kl_error **err)
 {
-	_cleanup_(tree_builder_freep) struct tree_builder *b = tree_builder_new();
+	_cleanup_(tree_writer_freep) struct tree_writer *w = tree_writer_new();
 	_cleanup_(tree_unrefp) struct tree *base = NULL;
-	char *buf;
-	size_t len;
 	int r;
 
-	for (size_t i = 0;; i++) {
-		r = tree_builder_serialize(b, &buf, &len, err);
-		if (r < 0)
-			return r;
+	r = tree_writer_add(w, &(struct tree_entry){.type = TREE_DIR, .mode = 0755}, err);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		r = tree_writer_finish_tree(w, &base, err);
+		w = tree_writer_free(w);
+		if (r >= 0)
+			r = apply_layer(s, base, &layers[i], &w, err);
 		base = tree_unref(base);
-		r = tree_parse(buf, len, release_buf, &base, err);
-		if (r < 0) {
-			free(buf);
-			return r;
-		}
-		b = tree_builder_free(b);
-		if (i == n)
-			break;
-		r = apply_layer(s, &base, &layers[i], &b, err);
-		if (r < 0)
-			return r;
-		if (i + 1 == n)
-			return tree_builder_write(b, s, ret, err);
 	}
-	/* No layers: the empty tree. */
-	b = tree_builder_new();
-	return tree_builder_write(b, s, ret, err);
+	if (r < 0)
+		return r;
+	return tree_writer_write(w, s, ret, err);
 }
 
 /* An explicit --platform must match a single-platform image's config, as docker insists. */

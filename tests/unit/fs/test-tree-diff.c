@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fs/tree.h"
+#include "fs/tree-writer.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -88,12 +89,16 @@ diff(const struct tree *lower, const struct tree *upper)
 static struct tree *
 apply(const struct tree *base, const struct tree *d)
 {
-	struct tree_builder *b = NULL;
+	struct tree_writer *w = NULL;
 	struct kl_error *err = NULL;
+	struct tree *t = NULL;
 
-	if (tree_apply(base, d, &b, &err) < 0)
+	if (tree_apply(base, d, &w, &err) < 0)
 		fail_msg("apply: %s", err->msg);
-	return build(b);
+	if (tree_writer_finish_tree(w, &t, &err) < 0)
+		fail_msg("apply: %s", err->msg);
+	tree_writer_free(w);
+	return t;
 }
 
 static bool

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for fs/tree-writer: the same bytes as the builder, copies with patched records,
- * and the order and parent rules. */
+ * xattrs and hardlinks, and the order and parent rules. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,7 +311,7 @@ static void
 test_order_parents_and_kinds_are_checked(void **state)
 {
 	struct tree_writer *w = tree_writer_new();
-	struct tree_entry link = plain("d/h", TREE_HARDLINK);
+	struct tree_entry link = plain("d/z", TREE_HARDLINK);
 	struct kl_error *err = NULL;
 	struct spec s = {0};
 	struct tree *t;
@@ -327,10 +327,13 @@ test_order_parents_and_kinds_are_checked(void **state)
 	expect_error(w, plain("d/m", TREE_REG), "out of order or repeated");
 	expect_error(w, plain("d/a", TREE_REG), "out of order or repeated");
 	expect_error(w, plain("d/../x", TREE_REG), "not a clean relative path");
-	link.link = "d/m";
-	link.link_len = 3;
-	expect_error(w, link, "a hardlink needs the builder");
-
+	link.link = "d/nothing";
+	link.link_len = 9;
+	add_ok(w, link); /* targets are found at the end */
+	assert_int_equal(tree_writer_finish(w, &buf, &len, &err), -EINVAL);
+	if (!strstr(err->msg, "hardlink target 'd/nothing' is missing"))
+		fail_msg("unexpected '%s'", err->msg);
+	kl_error_freep(&err);
 	tree_writer_free(w);
 
 	/* a copied directory is closed: nothing more goes into it */
@@ -350,43 +353,158 @@ test_order_parents_and_kinds_are_checked(void **state)
 	tree_writer_free(w);
 }
 
-static void
-test_copy_refuses_xattrs_and_hardlinks(void **state)
+/* A tree with xattrs and hardlinks whose targets sort before, after and outside the links'
+ * subtree. */
+static struct tree *
+linked_tree(void)
 {
 	struct tree_builder *b = tree_builder_new();
-	struct tree_writer *w = tree_writer_new();
-	struct tree_entry e = plain("x", TREE_DIR), f = plain("x/f", TREE_REG);
-	struct tree_entry h = plain("y/h", TREE_HARDLINK), g = plain("y/g", TREE_REG);
-	struct tree_xattr xa = {"user.a", 6, "v", 1};
-	struct kl_error *err = NULL;
-	uint32_t idx;
-	struct tree *t;
+	struct tree_xattr xa[] = {{"user.b", 6, "2", 1}, {"user.a", 6, "", 0}};
+	struct tree_xattr xd = {"trusted.d", 9, "dir", 3};
+	const char *regs[] = {"a/f", "b/g", "top"};
+	const char *links[][2] = {{"a/h", "b/g"}, {"b/a", "b/g"}, {"b/z", "a/f"}, {"c", "top"}};
 	char *buf;
 	size_t len;
 
-	(void)state;
-	assert_int_equal(tree_builder_add(b, &e, NULL, 0, NULL), 0);
-	assert_int_equal(tree_builder_add(b, &f, &xa, 1, NULL), 0);
-	h.link = "y/g";
-	h.link_len = 3;
-	assert_int_equal(tree_builder_add(b, &g, NULL, 0, NULL), 0);
-	assert_int_equal(tree_builder_add(b, &h, NULL, 0, NULL), 0);
+	for (size_t i = 0; i < 3; i++) {
+		struct tree_entry e = plain(regs[i], TREE_REG);
+
+		e.flags = TREE_ENTRY_HAS_DIGEST;
+		e.size = i + 1;
+		assert_int_equal(tree_builder_add(b, &e, xa, i == 1 ? 2 : 0, NULL), 0);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		struct tree_entry e = plain(links[i][0], TREE_HARDLINK);
+
+		e.link = links[i][1];
+		e.link_len = strlen(e.link);
+		assert_int_equal(tree_builder_add(b, &e, NULL, 0, NULL), 0);
+	}
+	struct tree_entry dir = plain("b", TREE_DIR);
+
+	assert_int_equal(tree_builder_add(b, &dir, &xd, 1, NULL), 0);
 	assert_int_equal(tree_builder_serialize(b, &buf, &len, NULL), 0);
 	tree_builder_free(b);
-	t = parse_owned(buf, len);
-	assert_int_equal(tree_writer_add(w, &(struct tree_entry){.type = TREE_DIR}, NULL), 0);
-	assert_int_equal(tree_lookup(t, "x", 1, &idx), 0);
-	assert_int_equal(tree_writer_copy(w, t, idx, 0, 0, &err), -ENOTSUP);
-	assert_int_equal(tree_lookup(t, "y", 1, &idx), 0);
-	assert_int_equal(tree_writer_copy(w, t, idx, 0, 0, &err), -ENOTSUP);
-	assert_null(err);
-	assert_int_equal(tree_writer_copy(w, t, 0, 0, 0, &err), -ENOTSUP); /* the root */
-	assert_int_equal(tree_writer_finish(w, &buf, &len, NULL), 0);
-	free(buf);
-	assert_int_equal(tree_writer_finish(w, &buf, &len, &err), -EINVAL); /* spent */
+	return parse_owned(buf, len);
+}
+
+static char *
+serialized(const struct tree *t, size_t *len)
+{
+	struct tree_builder *b = tree_builder_new();
+	char *buf;
+
+	for (uint32_t i = 0; i < tree_count(t); i++)
+		assert_int_equal(tree_builder_add_from(b, t, i, NULL), 0);
+	assert_int_equal(tree_builder_serialize(b, &buf, len, NULL), 0);
+	tree_builder_free(b);
+	return buf;
+}
+
+static void
+test_copies_keep_xattrs_and_hardlinks(void **state)
+{
+	struct tree *t = linked_tree();
+	struct kl_error *err = NULL;
+	size_t want_len, got_len;
+	char *want = serialized(t, &want_len), *got;
+
+	(void)state;
+	/* subtree by subtree, one run of every top-level entry, and entry by entry */
+	for (int how = 0; how < 3; how++) {
+		struct tree_writer *w = tree_writer_new();
+		struct tree_entry e;
+
+		tree_entry_at(t, TREE_ROOT, &e);
+		assert_int_equal(tree_writer_add_view(w, t, &e, NULL), 0);
+		for (uint32_t i = 1; i < tree_count(t);) {
+			uint32_t end = how == 1 ? tree_count(t) : tree_subtree_end(t, i);
+
+			tree_entry_at(t, i, &e);
+			if (how == 2) {
+				assert_int_equal(tree_writer_add_view(w, t, &e, &err), 0);
+				end = i + 1;
+			} else if (tree_writer_copy_range(w, t, i, end, NULL, &err) < 0) {
+				fail_msg("copy: %s", err->msg);
+			}
+			i = end;
+		}
+		assert_int_equal(tree_writer_finish(w, &got, &got_len, NULL), 0);
+		assert_int_equal(got_len, want_len);
+		assert_memory_equal(got, want, want_len);
+		free(got);
+		tree_writer_free(w);
+	}
+	free(want);
+	tree_unref(t);
+}
+
+static void
+test_copy_options_and_ranges_are_checked(void **state)
+{
+	struct tree *t = linked_tree(), *got;
+	struct tree_writer_copy_opts o = {.set_mtime = true, .mtime_sec = 5, .mtime_nsec = 6};
+	struct tree_writer *w = tree_writer_new();
+	struct kl_error *err = NULL;
+	struct tree_entry e, root = plain("", TREE_DIR);
+	uint32_t a, b;
+
+	(void)state;
+	assert_int_equal(tree_lookup(t, "a", 1, &a), 0);
+	assert_int_equal(tree_lookup(t, "b", 1, &b), 0);
+	assert_int_equal(tree_writer_add(w, &root, NULL), 0);
+	/* a/f alone is not a run of "a"'s siblings' subtrees starting at a */
+	assert_int_equal(tree_writer_copy_range(w, t, a, a + 2, NULL, &err), -EINVAL);
 	kl_error_freep(&err);
+	assert_int_equal(tree_writer_copy_range(w, t, 0, 1, NULL, &err), -EINVAL); /* root */
+	kl_error_freep(&err);
+	assert_int_equal(tree_writer_copy(w, t, 0, 0, 0, &err), -ENOTSUP);
+	assert_null(err);
+	o.clear_flags = TREE_ENTRY_IMPLICIT | TREE_ENTRY_HAS_DIGEST; /* the latter is ignored */
+	assert_int_equal(tree_writer_copy_range(w, t, a, tree_subtree_end(t, b), &o, &err), 0);
+	/* "c" and "top" are left out: "b/z" links to "a/f", inside; "a/h" to "b/g" */
+	assert_int_equal(tree_writer_finish_tree(w, &got, &err), 0);
+	for (uint32_t i = 1; i < tree_count(got); i++) {
+		tree_entry_at(got, i, &e);
+		assert_int_equal(e.mtime_sec, 5);
+		assert_int_equal(e.mtime_nsec, 6);
+		assert_int_equal(e.flags, e.type == TREE_REG ? TREE_ENTRY_HAS_DIGEST : 0);
+	}
+	assert_int_equal(tree_lookup(got, "b/z", 3, &a), 0);
+	tree_entry_at(got, tree_resolve_hardlink(got, a), &e);
+	assert_string_equal(e.path, "a/f");
+	assert_int_equal(tree_nlink(got, a), 2);
+	tree_unref(got);
 	tree_writer_free(w);
 	tree_unref(t);
+}
+
+static void
+test_added_xattrs_are_sorted_and_checked(void **state)
+{
+	struct tree_xattr xa[] = {{"user.z", 6, "1", 1}, {"user.a", 6, "22", 2}};
+	struct tree_xattr dup[] = {{"user.a", 6, "1", 1}, {"user.a", 6, "2", 1}};
+	struct tree_entry f = plain("f", TREE_REG), g = plain("e", TREE_REG);
+	struct tree_entry root = plain("", TREE_DIR);
+	struct tree_builder *b = tree_builder_new();
+	struct tree_writer *w = tree_writer_new();
+	struct kl_error *err = NULL;
+	char *got, *want;
+	size_t got_len, want_len;
+
+	(void)state;
+	assert_int_equal(tree_writer_add(w, &root, NULL), 0);
+	assert_int_equal(tree_writer_add_xattrs(w, &g, dup, 2, &err), -EINVAL);
+	assert_non_null(strstr(err->msg, "given twice"));
+	kl_error_freep(&err);
+	assert_int_equal(tree_writer_add_xattrs(w, &f, xa, 2, NULL), 0);
+	assert_int_equal(tree_writer_finish(w, &got, &got_len, NULL), 0);
+	assert_int_equal(tree_builder_add(b, &root, NULL, 0, NULL), 0);
+	assert_int_equal(tree_builder_add(b, &f, xa, 2, NULL), 0);
+	assert_int_equal(tree_builder_serialize(b, &want, &want_len, NULL), 0);
+	assert_same_bytes(got, got_len, want, want_len);
+	tree_builder_free(b);
+	tree_writer_free(w);
 }
 
 int
@@ -396,7 +514,9 @@ main(void)
 	    cmocka_unit_test(test_added_entries_give_the_builders_bytes),
 	    cmocka_unit_test(test_copies_patch_indices_strings_and_mtimes),
 	    cmocka_unit_test(test_order_parents_and_kinds_are_checked),
-	    cmocka_unit_test(test_copy_refuses_xattrs_and_hardlinks),
+	    cmocka_unit_test(test_copies_keep_xattrs_and_hardlinks),
+	    cmocka_unit_test(test_copy_options_and_ranges_are_checked),
+	    cmocka_unit_test(test_added_xattrs_are_sorted_and_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
