@@ -37,3 +37,4 @@ int cmd_prune(struct cli *c, int argc, char **argv);
 
 /* "1.23MB": n bytes in decimal units (cmd-du.c). */
 void cli_format_size(uint64_t n, char *buf, size_t len);
+int cmd_cache(struct cli *c, int argc, char **argv);

@@ -32,6 +32,7 @@ static const char usage[] =
     "                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
     "                             oci-layout://DIR[:tag]\n"
     "  umount DIR                 unmount what kiln mount put at DIR\n"
+    "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
     "  solve [OPTION...] GRAPH    solve a build graph (docs/graph.md), print its tree id\n"
     "  du                         the build cache's records and the store's use\n"
     "  prune [--all] [...]        free the store's blobs that nothing needs\n"
@@ -47,9 +48,9 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree},   {"store", cmd_store}, {"context", cmd_context},
-    {"pull", cmd_pull},   {"mount", cmd_mount}, {"umount", cmd_umount},
-    {"solve", cmd_solve}, {"du", cmd_du},       {"prune", cmd_prune},
+    {"tree", cmd_tree},   {"store", cmd_store},   {"context", cmd_context}, {"pull", cmd_pull},
+    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},     {"solve", cmd_solve},
+    {"du", cmd_du},       {"prune", cmd_prune},
 };
 
 struct store *

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -706,5 +707,103 @@ store_remove_blob(struct store *s, const struct digest *d, int64_t unless_since_
 		return -EBUSY;
 	if (unlinkat(s->content_fd, hex, 0) < 0)
 		return -errno;
+	return 0;
+}
+
+/* Strips what a blob does not carry: owner, mode bits but read, xattrs (a tree keeps them). */
+static int
+adopt_strip(int fd)
+{
+	char names[4096];
+	ssize_t n;
+
+	if (fchown(fd, geteuid(), getegid()) < 0 && errno != EPERM)
+		return -errno;
+	if (fchmod(fd, 0444) < 0)
+		return -errno;
+	n = flistxattr(fd, names, sizeof(names));
+	if (n < 0 && errno == ERANGE) {
+		/* a long list: remove them one size query at a time */
+		while ((n = flistxattr(fd, NULL, 0)) > 0) {
+			_cleanup_free_ char *big = xmalloc((size_t)n);
+			ssize_t got = flistxattr(fd, big, (size_t)n);
+			if (got <= 0)
+				break;
+			for (char *p = big; p < big + got; p += strlen(p) + 1)
+				if (fremovexattr(fd, p) < 0 && errno != ENODATA)
+					return -errno;
+		}
+		return 0;
+	}
+	for (char *p = names; n > 0 && p < names + n; p += strlen(p) + 1)
+		if (fremovexattr(fd, p) < 0 && errno != ENODATA)
+			return -errno;
+	return 0;
+}
+
+int
+store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char *name,
+                 const struct digest *d, struct kl_error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	if (s->flags & STORE_READ_ONLY)
+		return kl_error_setf(err, EROFS, "store '%s' is open read-only", s->root);
+	if (store_has_blob(s, d) == 1) {
+		if (unlinkat(dir_fd, name, 0) < 0)
+			return kl_error_set(err, errno, "removing '%s' (its blob is present)",
+			                    name);
+		return 0;
+	}
+	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return kl_error_set(err, errno, "opening '%s' to adopt it", name);
+	if (fstat(fd, &st) < 0)
+		return kl_error_set(err, errno, "stat '%s'", name);
+	if (!S_ISREG(st.st_mode))
+		return kl_error_setf(err, EINVAL, "adopting '%s': not a regular file", name);
+	tmp = xasprintf("%s.%" PRIuFAST64, s->token,
+	                atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
+	if (renameat(dir_fd, name, s->ingest_fd, tmp) < 0) {
+		struct digest got;
+
+		if (errno != EXDEV)
+			return kl_error_set(err, errno, "moving '%s' into '%s/ingest'", name,
+			                    s->root);
+		/* another filesystem: copy, verifying the caller's digest */
+		r = store_ingest_fd(s, fd, d, &got, err);
+		if (r < 0)
+			return r;
+		(void)unlinkat(dir_fd, name, 0);
+		return 0;
+	}
+	r = adopt_strip(fd);
+	if (r < 0) {
+		(void)unlinkat(s->ingest_fd, tmp, 0);
+		return kl_error_set(err, -r, "making '%s' a read-only blob", name);
+	}
+	if (b) {
+		b->items = xgrow(b->items, &b->cap, b->n + 1, sizeof(*b->items));
+		b->items[b->n].tmp_name = TAKE_PTR(tmp);
+		b->items[b->n].digest = *d;
+		b->n++;
+		return 0;
+	}
+	if (!(s->flags & STORE_NO_SYNC) && fsync(fd) < 0) {
+		(void)unlinkat(s->ingest_fd, tmp, 0);
+		return kl_error_set(err, errno, "syncing '%s'", name);
+	}
+	if (fstat(fd, &st) < 0)
+		st.st_ino = 0;
+	r = publish(s, tmp, d, &st, err);
+	if (r < 0) {
+		(void)unlinkat(s->ingest_fd, tmp, 0);
+		return r;
+	}
+	if (!(s->flags & STORE_NO_SYNC))
+		(void)fsync(s->content_fd);
 	return 0;
 }

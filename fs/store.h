@@ -105,3 +105,16 @@ int store_verify_blob(struct store *s, const struct digest *d);
  * the blob was written or renamed at or after that time (CLOCK_REALTIME nanoseconds): -EBUSY
  * then, so a collector spares what a concurrent writer just made. -ENOENT when absent. */
 int store_remove_blob(struct store *s, const struct digest *d, int64_t unless_since_ns);
+
+/* Adoption: a finished file on the store's filesystem becomes a blob by rename, its bytes
+ * neither copied nor read again (the upper dir of a RUN step). */
+
+/* Moves the regular file name in dir_fd into the store as blob d. The caller hashed its bytes
+ * to d and nothing writes the file any more; the blob is trusted as the caller's hash says.
+ * The file loses its owner, its mode (0444) and its xattrs, as every blob: other names of its
+ * inode (hardlinks) must not be used afterwards. With b (a batch of s), the blob becomes
+ * visible at store_batch_commit(), made durable by the batch's one sync; without, now, synced
+ * unless STORE_NO_SYNC. When the blob is already present the file is only removed. A file on
+ * another filesystem (EXDEV) is copied instead, and then verified against d (-EBADMSG). */
+int store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char *name,
+                     const struct digest *d, struct kl_error **err);
