@@ -331,6 +331,7 @@ forget_fn(struct cacheidx *ci, const struct forget *f, struct kl_error **err)
 	r = exec_sql(ci, "BEGIN IMMEDIATE", err);
 	if (r < 0)
 		return r;
+	ci->wrote = true;
 	rc = sqlite3_prepare_v2(ci->db, "DELETE FROM records WHERE key = ?1", -1, &q, NULL);
 	for (size_t i = 0; rc == SQLITE_OK && i < f->n; i++) {
 		sqlite3_bind_blob(q, 1, f->drop[i].bytes, DIGEST_SIZE, SQLITE_STATIC);
@@ -353,7 +354,10 @@ forget_fn(struct cacheidx *ci, const struct forget *f, struct kl_error **err)
 static int
 forget_dead_trees_locked(struct cacheidx *ci, struct kl_error **err)
 {
-	int r = exec_sql(ci,
+	int r;
+
+	ci->wrote = true;
+	r = exec_sql(ci,
 	                 "BEGIN IMMEDIATE;"
 	                 "CREATE TEMP TABLE IF NOT EXISTS live (id BLOB PRIMARY KEY) WITHOUT ROWID;"
 	                 "DELETE FROM temp.live;"

@@ -251,6 +251,10 @@ cacheidx_free(struct cacheidx *ci)
 	if (!ci)
 		return NULL;
 	sqlite3_finalize(ci->q_lookup);
+	/* An empty WAL is what makes the next process's open cheap: with frames in it, the first
+	 * connection rebuilds the WAL index by reading them all. Only a writer pays this. */
+	if (ci->wrote)
+		(void)sqlite3_wal_checkpoint_v2(ci->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close_v2(ci->db);
 	pthread_mutex_destroy(&ci->lock);
 	store_unref(ci->store);
@@ -344,6 +348,7 @@ write_txn(struct cacheidx *ci, int (*fn)(struct cacheidx *ci, void *userdata), v
 	if (r < 0)
 		return r;
 	rc = sqlite3_exec(ci->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	ci->wrote = true;
 	if (rc == SQLITE_OK)
 		rc = fn(ci, userdata);
 	if (rc == SQLITE_OK)

@@ -47,6 +47,19 @@ mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the process, for the debug lines (a loaded machine stretches wall time); 0
+ * when they are off, which costs no syscall. */
+static uint64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (!kl_log_enabled(KL_LOG_DEBUG))
+		return 0;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Progress. */
 
 void
@@ -131,6 +144,7 @@ scan_local(struct solve *sv, uint32_t idx, struct kl_error **err)
 	    .include_patterns = (const char *const *)src->include.v,
 	    .n_include_patterns = src->include.n,
 	    .stats = &stats,
+	    .ret_tree = &vs->local,
 	};
 	int64_t start = realtime_ns();
 	uint64_t m0 = mono_ns();
@@ -141,8 +155,6 @@ scan_local(struct solve *sv, uint32_t idx, struct kl_error **err)
 		    err, ENOENT, "vertex '%s': the local source '%s' is not bound (--local %s=DIR)",
 		    v->id, src->name, src->name);
 	r = ctxsrc_scan(sv->store, l->dir, &o, &vs->tree, err);
-	if (r >= 0)
-		r = tree_load(sv->store, &vs->tree, &vs->local, err);
 	if (r < 0) {
 		kl_error_prefix(err, "vertex '%s'", v->id);
 		return r;
@@ -269,6 +281,8 @@ key_pass(struct solve *sv, struct kl_error **err)
 		const struct graph_vertex *v = graph_vertex(sv->g, i);
 		const struct graph_source *src = &v->source;
 
+		uint64_t t0 = cpu_ns(), t1;
+
 		if (!sv->v[i].needed)
 			continue;
 		if (cancel_requested(sv))
@@ -283,7 +297,10 @@ key_pass(struct solve *sv, struct kl_error **err)
 		if (r < 0)
 			return r;
 		locals[i] = sv->v[i].local;
+		t1 = cpu_ns();
 		r = cachekey_vertex(&kc, i, sv->v[i].content, &keys[i], err);
+		kl_debug("solve: vertex '%s': resolved in %.3f ms, key in %.3f ms (CPU)", v->id,
+		         (double)(t1 - t0) / 1e6, (double)(cpu_ns() - t1) / 1e6);
 		if (r < 0) {
 			kl_error_prefix(err, "vertex '%s'", v->id);
 			return r;
@@ -753,6 +770,8 @@ solve_run(struct store *s, const struct graph *g, const struct solve_options *op
 	};
 	int r;
 
+	uint64_t t0 = cpu_ns(), t1, t2, t3;
+
 	*ret = (struct solve_result){0};
 	sv.v = xcalloc(sv.n + 1, sizeof(*sv.v));
 	mark_needed(&sv);
@@ -760,8 +779,10 @@ solve_run(struct store *s, const struct graph *g, const struct solve_options *op
 	/* the lease comes before any lookup: what a record names is not collected under us */
 	if (r >= 0)
 		r = sv.lease_fd = cacheidx_lease_begin(sv.idx, err);
+	t1 = cpu_ns();
 	if (r >= 0)
 		r = key_pass(&sv, err);
+	t2 = cpu_ns();
 	if (r >= 0)
 		r = lookup_pass(&sv, err);
 	if (r < 0)
@@ -769,6 +790,10 @@ solve_run(struct store *s, const struct graph *g, const struct solve_options *op
 	do
 		plan(&sv);
 	while (drop_dangling(&sv));
+	t3 = cpu_ns();
+	kl_debug("solve: open %.3f ms, keys %.3f ms, lookup and plan %.3f ms (CPU): %zu to run",
+	         (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
+	         sv.n_run);
 	report_cached(&sv);
 	r = record_resolved(&sv, err);
 	if (r >= 0 && sv.n_run)

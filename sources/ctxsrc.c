@@ -19,6 +19,7 @@
 #include "fs/tree-xattrs.h"
 #include "fs/tree.h"
 #include "fs/uring.h"
+#include "sources/ctxsrc-fingerprint.h"
 #include "sources/ctxsrc-statcache.h"
 #include "sources/dockerignore.h"
 #include "util/cleanup.h"
@@ -82,6 +83,9 @@ struct scanner {
 	struct digest_ctx *ctxs[HASH_BATCH];
 	size_t n_items;
 	struct timespec racy_from; /* files changed since may change again unseen: not cached */
+	struct ctxsrc_fingerprint *fp; /* what the walk put in the tree */
+	bool check; /* a walk that only checks the fingerprint: nothing is added or hashed */
+	bool racy;  /* an entry changed in the tick the scan began: keep no fingerprint */
 };
 
 static const char *
@@ -284,6 +288,15 @@ ts_before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* Every entry the tree gets goes into the fingerprint too, in walk order. */
+static void
+fp_add(struct scanner *sc, const char *path, size_t len, const struct stat *st)
+{
+	ctxsrc_fingerprint_add(sc->fp, path, len, st);
+	if (!ts_before(&st->st_mtim, &sc->racy_from) || !ts_before(&st->st_ctim, &sc->racy_from))
+		sc->racy = true;
+}
+
 static bool
 same_file(const struct stat *a, const struct stat *b)
 {
@@ -477,6 +490,16 @@ emit(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, st
 
 	entry_from_stat(sc->path, sc->path_len, st, &e);
 	sc->stats.entries++;
+	fp_add(sc, sc->path, sc->path_len, st);
+	if (sc->check) { /* counted as the full scan would: hardlinks aside */
+		if (S_ISREG(st->st_mode) &&
+		    (st->st_nlink == 1 ||
+		     !tree_hardlinks_leader(sc->inodes, st, sc->path, sc->path_len))) {
+			sc->stats.files++;
+			sc->stats.cached_files++;
+		}
+		return 0;
+	}
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
 		e.type = TREE_DIR;
@@ -534,6 +557,12 @@ emit_parents(struct scanner *sc, struct kl_error **err)
 
 		if (f->emitted)
 			continue;
+		fp_add(sc, sc->path, f->path_len, &f->st);
+		if (sc->check) {
+			sc->stats.entries++;
+			f->emitted = true;
+			continue;
+		}
 		p = xstrndup(sc->path, f->path_len);
 		r = tree_xattrs_read(f->fd, ".", shown(p), &xl, err);
 		if (r < 0)
@@ -808,34 +837,148 @@ scanner_done(struct scanner *sc)
 	ctxsrc_statcache_free(sc->cache);
 	dockerignore_free(sc->ignore);
 	dockerignore_free(sc->include);
+	ctxsrc_fingerprint_free(sc->fp);
 	free(sc->abs_root);
 	free(sc->path);
 	free(sc->abs);
 }
 
-/* Writes the tree unless the store has it already: an unchanged context costs no write. */
+static void
+release_buf(void *buf, size_t len)
+{
+	(void)len;
+	free(buf);
+}
+
+/* Writes the tree unless the store has it already: an unchanged context costs no write. The
+ * parsed tree (its id hashed once) goes to the caller when asked for. */
 static int
 write_tree(struct scanner *sc, struct digest *ret, struct kl_error **err)
 {
-	_cleanup_free_ char *buf = NULL;
+	_cleanup_(tree_unrefp) struct tree *t = NULL;
+	char *buf = NULL;
 	size_t len;
 	int r;
 
 	r = tree_builder_serialize(sc->builder, &buf, &len, err);
 	if (r < 0)
 		return r;
-	digest_buffer(buf, len, ret);
-	if (store_has_blob(sc->store, ret) == 1)
+	r = tree_parse(buf, len, release_buf, &t, err);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = *tree_id(t);
+	if (store_has_blob(sc->store, ret) != 1) {
+		r = store_ingest_buffer(sc->store, buf, len, ret, err);
+		if (r < 0)
+			return r;
+	}
+	if (sc->opts->ret_tree)
+		*sc->opts->ret_tree = TAKE_PTR(t);
+	return 0;
+}
+
+/* The walk from the root: fills the builder, or only the fingerprint when checking. */
+static int
+walk(struct scanner *sc, int fd, const struct stat *st, struct kl_error **err)
+{
+	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
+	struct tree_entry e;
+	int r;
+
+	for (size_t i = 0; i < sc->depth; i++) {
+		free(sc->frames[i].info);
+		free(sc->frames[i].incl);
+	}
+	sc->depth = 0;
+	sc->path_len = 0;
+	sc->path[0] = '\0';
+	/* a second walk (after a check that failed) reads the root's names from the start */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return kl_error_set(err, errno, "rewinding the context's root");
+	fp_add(sc, "", 0, st);
+	if (!sc->check) {
+		r = tree_xattrs_read(fd, ".", shown(""), &xl, err);
+		if (r < 0)
+			return r;
+		entry_from_stat("", 0, st, &e);
+		e.type = TREE_DIR;
+		r = tree_builder_add(sc->builder, &e, xl.xs, xl.n, err);
+		if (r < 0)
+			return r;
+	}
+	sc->stats.entries++;
+	sc->frames = xgrow(sc->frames, &sc->frames_cap, 16, sizeof(*sc->frames));
+	sc->frames[sc->depth++] = (struct frame){0, *st, true, sc->n_follow == 0, NULL, NULL, fd};
+	return scan_dir(sc, fd, err);
+}
+
+/* What names this scan's fingerprint record: the directory and every option. */
+static void
+options_key(const struct scanner *sc, struct digest *ret)
+{
+	const struct ctxsrc_options *o = sc->opts;
+	struct digest_ctx *c = digest_ctx_new();
+	const char *ignore = o->ignore_file ? o->ignore_file : "";
+
+	digest_ctx_update(c, sc->abs_root, sc->abs_root_len + 1);
+	digest_ctx_update(c, ignore, strlen(ignore) + 1);
+	digest_ctx_update(c, o->locate_only ? "L" : "H", 1);
+	for (size_t i = 0; i < sc->n_follow; i++)
+		digest_ctx_update(c, sc->follow[i], strlen(sc->follow[i]) + 1);
+	digest_ctx_update(c, "", 1);
+	for (size_t i = 0; i < o->n_include_patterns; i++)
+		digest_ctx_update(c, o->include_patterns[i], strlen(o->include_patterns[i]) + 1);
+	digest_ctx_update(c, "", 1);
+	for (size_t i = 0; i < o->n_exclude_patterns; i++)
+		digest_ctx_update(c, o->exclude_patterns[i], strlen(o->exclude_patterns[i]) + 1);
+	digest_ctx_final(c, ret);
+	digest_ctx_free(c);
+}
+
+/* The shortcut: a stat walk that sees what the last scan saw gives the tree it gave. Returns
+ * 1 with ret set then, 0 when a full scan is needed. */
+static int
+check_unchanged(struct scanner *sc, int fd, const struct stat *st, const struct digest *key,
+                struct digest *ret, struct kl_error **err)
+{
+	struct digest want, tree, got;
+	int r;
+
+	if (ctxsrc_fingerprint_load(sc->store, key, &want, &tree) < 0 ||
+	    store_has_blob(sc->store, &tree) != 1)
 		return 0;
-	return store_ingest_buffer(sc->store, buf, len, ret, err);
+	sc->check = true;
+	r = walk(sc, fd, st, err);
+	sc->check = false;
+	if (r < 0)
+		return r;
+	ctxsrc_fingerprint_final(sc->fp, &got);
+	if (!digest_equal(&got, &want) || sc->racy) {
+		ctxsrc_fingerprint_reset(sc->fp);
+		tree_hardlinks_free(sc->inodes);
+		sc->inodes = tree_hardlinks_new();
+		sc->racy = false;
+		sc->stats = (struct ctxsrc_stats){0};
+		return 0;
+	}
+	sc->stats.unchanged = true;
+	if (sc->opts->ret_tree) {
+		r = tree_load(sc->store, &tree, sc->opts->ret_tree, err);
+		if (r < 0)
+			return r;
+	}
+	*ret = tree;
+	kl_debug("context '%s': unchanged since the last scan", sc->abs_root);
+	return 1;
 }
 
 static int
 scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **err)
 {
-	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
 	_cleanup_close_ int fd = -1;
-	struct tree_entry e;
+	struct digest key, fp;
 	struct stat st;
 	int r;
 
@@ -850,25 +993,17 @@ scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **
 	if (r < 0)
 		return r;
 	setup_follow(sc, fd);
+	sc->path = xgrow(NULL, &sc->path_cap, 256, 1);
+	options_key(sc, &key);
+	r = check_unchanged(sc, fd, &st, &key, ret, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (!sc->opts->locate_only) {
 		r = ctxsrc_statcache_open(sc->store, sc->abs_root, &sc->cache, err);
 		if (r < 0)
 			return r;
 	}
-	sc->path = xgrow(NULL, &sc->path_cap, 256, 1);
-	sc->path[0] = '\0';
-	r = tree_xattrs_read(fd, ".", shown(""), &xl, err);
-	if (r < 0)
-		return r;
-	entry_from_stat("", 0, &st, &e);
-	e.type = TREE_DIR;
-	r = tree_builder_add(sc->builder, &e, xl.xs, xl.n, err);
-	if (r < 0)
-		return r;
-	sc->stats.entries++;
-	sc->frames = xgrow(NULL, &sc->frames_cap, 16, sizeof(*sc->frames));
-	sc->frames[sc->depth++] = (struct frame){0, st, true, sc->n_follow == 0, NULL, NULL, fd};
-	r = scan_dir(sc, fd, err);
+	r = walk(sc, fd, &st, err);
 	if (r >= 0)
 		r = flush_hashes(sc, err);
 	if (r >= 0 && sc->cache)
@@ -876,6 +1011,10 @@ scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **
 		                            /* prune= */ sc->n_follow == 0 && !sc->include, err);
 	if (r >= 0)
 		r = write_tree(sc, ret, err);
+	if (r >= 0 && !sc->racy) {
+		ctxsrc_fingerprint_final(sc->fp, &fp);
+		ctxsrc_fingerprint_save(sc->store, &key, &fp, ret);
+	}
 	return r;
 }
 
@@ -890,6 +1029,7 @@ ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
 	    .builder = tree_builder_new(),
 	    .inodes = tree_hardlinks_new(),
 	    .stats_pool = tree_statbatch_new(/* max_helpers= */ 3),
+	    .fp = ctxsrc_fingerprint_new(),
 	};
 	struct timespec now, start, end;
 	int r;

@@ -9,6 +9,7 @@
 
 struct kl_error;
 struct store;
+struct tree;
 
 /* What a scan did, for callers that report it and for tests. */
 struct ctxsrc_stats {
@@ -16,7 +17,9 @@ struct ctxsrc_stats {
 	uint64_t files;        /* regular files (hardlinks to them aside) */
 	uint64_t hashed_files; /* files whose content was read: stat cache misses */
 	uint64_t hashed_bytes;
-	uint64_t cached_files; /* files whose digest came from the stat cache */
+	uint64_t cached_files; /* files whose digest came from the stat cache (or, unchanged, from
+	                        * the last scan's tree) */
+	bool unchanged; /* the walk saw what the last scan saw: its tree was taken as it is */
 	uint64_t scan_ns;      /* the scan's wall-clock time, stat cache and tree write included */
 };
 
@@ -33,11 +36,14 @@ struct ctxsrc_options {
 	size_t n_include_patterns;
 	bool locate_only;           /* record "local:" locators without hashing (kiln mount DIR) */
 	struct ctxsrc_stats *stats; /* out, optional: filled when the scan succeeds */
+	/* out, optional: the tree itself (a new reference), so a caller need not load it again */
+	struct tree **ret_tree;
 };
 
 /* Scans dir into a tree whose regular files carry their sha256 (unless locate_only) and a
  * "local:" locator (the bytes stay in the directory until read); writes the tree to the store
- * and its id to ret.
+ * and its id to ret. A rescan whose walk sees every entry with the stat the last scan of dir
+ * with these options saw takes that scan's tree without building one (ctxsrc-fingerprint.h).
  *
  * Entries excluded by the ignore file (and exclude_patterns) or not matched by include_patterns
  * are absent; an excluded directory is still walked when an
