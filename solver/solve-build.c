@@ -243,6 +243,8 @@ solve_build_mount(struct solve *sv, struct kl_error **err)
 	if (r < 0)
 		return r;
 	sv->lazy_root = TAKE_PTR(lazy);
+	kl_debug("build: lazy filesystem mounted at '%s' in a private mount namespace",
+	         sv->lazy_root);
 	r = pthread_create(&sv->lazy_thread, NULL, serve_lazy, sv);
 	if (r != 0)
 		return kl_error_set(err, r, "starting the lazy filesystem's thread");

@@ -162,7 +162,7 @@ scan_local(struct solve *sv, uint32_t idx, struct kl_error **err)
 	vs->resolved = true;
 	/* Only a context whose every file came from the stat cache is "cached": a fresh clone is
 	 * hashed (and then hits the cache of what copies from it). */
-	vs->cached = stats.hashed_files == 0;
+	vs->cached = stats.hashed_files == 0 && !sv->opts->no_cache;
 	if (!vs->cached) {
 		vs->started_ns = start;
 		vs->mono_ns = m0;
