@@ -358,17 +358,17 @@ forget_dead_trees_locked(struct cacheidx *ci, struct kl_error **err)
 
 	ci->wrote = true;
 	r = exec_sql(ci,
-	                 "BEGIN IMMEDIATE;"
-	                 "CREATE TEMP TABLE IF NOT EXISTS live (id BLOB PRIMARY KEY) WITHOUT ROWID;"
-	                 "DELETE FROM temp.live;"
-	                 "WITH RECURSIVE l(id) AS (SELECT id FROM temp.roots"
-	                 "  UNION SELECT t.parent FROM trees t JOIN l ON t.id = l.id"
-	                 "   WHERE t.parent IS NOT NULL)"
-	                 " INSERT OR IGNORE INTO temp.live SELECT id FROM l;"
-	                 "DELETE FROM tree_blobs WHERE tree NOT IN (SELECT id FROM temp.live);"
-	                 "DELETE FROM trees WHERE id NOT IN (SELECT id FROM temp.live);"
-	                 "COMMIT;",
-	                 err);
+	             "BEGIN IMMEDIATE;"
+	             "CREATE TEMP TABLE IF NOT EXISTS live (id BLOB PRIMARY KEY) WITHOUT ROWID;"
+	             "DELETE FROM temp.live;"
+	             "WITH RECURSIVE l(id) AS (SELECT id FROM temp.roots"
+	             "  UNION SELECT t.parent FROM trees t JOIN l ON t.id = l.id"
+	             "   WHERE t.parent IS NOT NULL)"
+	             " INSERT OR IGNORE INTO temp.live SELECT id FROM l;"
+	             "DELETE FROM tree_blobs WHERE tree NOT IN (SELECT id FROM temp.live);"
+	             "DELETE FROM trees WHERE id NOT IN (SELECT id FROM temp.live);"
+	             "COMMIT;",
+	             err);
 
 	if (r < 0)
 		(void)sqlite3_exec(ci->db, "ROLLBACK", NULL, NULL, NULL);

@@ -254,7 +254,8 @@ cacheidx_free(struct cacheidx *ci)
 	/* An empty WAL is what makes the next process's open cheap: with frames in it, the first
 	 * connection rebuilds the WAL index by reading them all. Only a writer pays this. */
 	if (ci->wrote)
-		(void)sqlite3_wal_checkpoint_v2(ci->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		(void)sqlite3_wal_checkpoint_v2(ci->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+		                                NULL);
 	sqlite3_close_v2(ci->db);
 	pthread_mutex_destroy(&ci->lock);
 	store_unref(ci->store);

@@ -131,8 +131,7 @@ ctxsrc_fingerprint_load(struct store *s, const struct digest *key, struct digest
 	/* "<fingerprint> <tree>\n", both as sha256:<hex> */
 	n = kl_io_read_full(fd, buf, sizeof(buf));
 	if (n != 2 * (DIGEST_STRING_SIZE - 1) + 2 || buf[DIGEST_STRING_SIZE - 1] != ' ' ||
-	    buf[n - 1] != '\n' ||
-	    digest_parse(buf, DIGEST_STRING_SIZE - 1, ret_fp, NULL) < 0 ||
+	    buf[n - 1] != '\n' || digest_parse(buf, DIGEST_STRING_SIZE - 1, ret_fp, NULL) < 0 ||
 	    digest_parse(buf + DIGEST_STRING_SIZE, DIGEST_STRING_SIZE - 1, ret_tree, NULL) < 0)
 		return -ENOENT;
 	return 0;

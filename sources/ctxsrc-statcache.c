@@ -124,7 +124,8 @@ ctxsrc_statcache_free(struct ctxsrc_statcache *c)
 	/* The next scan's open rebuilds the WAL index from every frame left in the WAL: leave
 	 * none behind, so an unchanged context (which writes nothing) opens it cheaply. */
 	if (c->db && c->wrote)
-		(void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		(void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+		                                NULL);
 	sqlite3_close_v2(c->db);
 	free(c->loaded);
 	free(c->arena);

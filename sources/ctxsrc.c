@@ -82,7 +82,7 @@ struct scanner {
 	struct uring_job jobs[HASH_BATCH];
 	struct digest_ctx *ctxs[HASH_BATCH];
 	size_t n_items;
-	struct timespec racy_from; /* files changed since may change again unseen: not cached */
+	struct timespec racy_from;     /* files changed since may change again unseen: not cached */
 	struct ctxsrc_fingerprint *fp; /* what the walk put in the tree */
 	bool check; /* a walk that only checks the fingerprint: nothing is added or hashed */
 	bool racy;  /* an entry changed in the tick the scan began: keep no fingerprint */

@@ -19,8 +19,8 @@ struct ctxsrc_stats {
 	uint64_t hashed_bytes;
 	uint64_t cached_files; /* files whose digest came from the stat cache (or, unchanged, from
 	                        * the last scan's tree) */
-	bool unchanged; /* the walk saw what the last scan saw: its tree was taken as it is */
-	uint64_t scan_ns;      /* the scan's wall-clock time, stat cache and tree write included */
+	bool unchanged;   /* the walk saw what the last scan saw: its tree was taken as it is */
+	uint64_t scan_ns; /* the scan's wall-clock time, stat cache and tree write included */
 };
 
 struct ctxsrc_options {
