@@ -367,6 +367,7 @@ forget_dead_trees_locked(struct cacheidx *ci, struct kl_error **err)
 	             " INSERT OR IGNORE INTO temp.live SELECT id FROM l;"
 	             "DELETE FROM tree_blobs WHERE tree NOT IN (SELECT id FROM temp.live);"
 	             "DELETE FROM trees WHERE id NOT IN (SELECT id FROM temp.live);"
+	             "DELETE FROM memo;"
 	             "COMMIT;",
 	             err);
 

@@ -21,6 +21,7 @@ struct cacheidx {
 	sqlite3 *db;            /* protected by lock */
 	bool schema_ok;         /* protected by lock */
 	sqlite3_stmt *q_lookup; /* protected by lock */
+	sqlite3_stmt *q_memo;   /* protected by lock */
 	bool wrote;             /* protected by lock: a write transaction began */
 };
 

@@ -20,7 +20,7 @@
 #include "util/xalloc.h"
 
 #define BUSY_TIMEOUT_MS 60000
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema[] =
     "PRAGMA journal_mode = WAL;"
@@ -35,7 +35,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS tree_blobs ("
     " tree BLOB NOT NULL, blob BLOB NOT NULL, size INTEGER NOT NULL,"
     " PRIMARY KEY (tree, blob)) WITHOUT ROWID;"
-    "PRAGMA user_version = 1;"
+    "CREATE TABLE IF NOT EXISTS memo ("
+    " tree BLOB NOT NULL, what BLOB NOT NULL, key BLOB NOT NULL,"
+    " PRIMARY KEY (tree, what)) WITHOUT ROWID;"
+    "PRAGMA user_version = 2;"
     "COMMIT;";
 
 static int
@@ -251,6 +254,7 @@ cacheidx_free(struct cacheidx *ci)
 	if (!ci)
 		return NULL;
 	sqlite3_finalize(ci->q_lookup);
+	sqlite3_finalize(ci->q_memo);
 	/* An empty WAL is what makes the next process's open cheap: with frames in it, the first
 	 * connection rebuilds the WAL index by reading them all. Only a writer pays this. */
 	if (ci->wrote)
@@ -265,23 +269,64 @@ cacheidx_free(struct cacheidx *ci)
 	return NULL;
 }
 
-/* Lookups. */
+/* Reads: one transaction, statements prepared once. */
 
+#define Q_LOOKUP "SELECT tree, diff, last_used FROM records WHERE key = ?1"
+#define Q_MEMO "SELECT key FROM memo WHERE tree = ?1 AND what = ?2"
+
+/* The statements of the read path. The hot path (a no-op solve) is one read transaction: the
+ * schema is made only when they cannot even be prepared. Lock held. */
 static int
-lookup_locked(struct cacheidx *ci, const struct digest *keys, size_t n, bool *found,
-              struct cacheidx_hit *hits, struct kl_error **err)
+prepare_reads(struct cacheidx *ci, struct kl_error **err)
 {
+	int rc = SQLITE_OK, r;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rc = SQLITE_OK;
+		if (!ci->q_lookup)
+			rc = sqlite3_prepare_v3(ci->db, Q_LOOKUP, -1, SQLITE_PREPARE_PERSISTENT,
+			                        &ci->q_lookup, NULL);
+		if (rc == SQLITE_OK && !ci->q_memo)
+			rc = sqlite3_prepare_v3(ci->db, Q_MEMO, -1, SQLITE_PREPARE_PERSISTENT,
+			                        &ci->q_memo, NULL);
+		if (rc == SQLITE_OK || attempt)
+			break;
+		r = cacheidx_ensure_schema(ci, err);
+		if (r < 0)
+			return r;
+	}
+	return rc == SQLITE_OK ? 0 : cacheidx_error(ci, rc, "reading", err);
+}
+
+int
+cacheidx_read(struct cacheidx *ci,
+              int (*fn)(struct cacheidx *ci, void *userdata, struct kl_error **err), void *userdata,
+              struct kl_error **err)
+{
+	int rc, r;
+
+	pthread_mutex_lock(&ci->lock);
+	r = prepare_reads(ci, err);
+	if (r >= 0 && (rc = sqlite3_exec(ci->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
+		r = cacheidx_error(ci, rc, "reading", err);
+	if (r >= 0) {
+		r = fn(ci, userdata, err);
+		rc = sqlite3_exec(ci->db, r >= 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+		if (r >= 0 && rc != SQLITE_OK)
+			r = cacheidx_error(ci, rc, "reading", err);
+	}
+	pthread_mutex_unlock(&ci->lock);
+	return r;
+}
+
+int
+cacheidx_lookup_in_txn(struct cacheidx *ci, const struct digest *keys, size_t n, bool *found,
+                       struct cacheidx_hit *hits, struct kl_error **err)
+{
+	sqlite3_stmt *q = ci->q_lookup;
 	int rc = SQLITE_OK, count = 0;
 
-	if (!ci->q_lookup)
-		rc = sqlite3_prepare_v3(ci->db,
-		                        "SELECT tree, diff, last_used FROM records WHERE key = ?1",
-		                        -1, SQLITE_PREPARE_PERSISTENT, &ci->q_lookup, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(ci->db, "BEGIN", NULL, NULL, NULL);
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
-		sqlite3_stmt *q = ci->q_lookup;
-
 		found[i] = false;
 		sqlite3_bind_blob(q, 1, keys[i].bytes, DIGEST_SIZE, SQLITE_STATIC);
 		rc = sqlite3_step(q);
@@ -301,35 +346,49 @@ lookup_locked(struct cacheidx *ci, const struct digest *keys, size_t n, bool *fo
 			rc = SQLITE_OK;
 		sqlite3_reset(q);
 	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(ci->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		int r = cacheidx_error(ci, rc, "reading", err);
+	return rc == SQLITE_OK ? count : cacheidx_error(ci, rc, "reading", err);
+}
 
-		(void)sqlite3_exec(ci->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
+int
+cacheidx_memo_get_in_txn(struct cacheidx *ci, const struct digest *tree, const struct digest *what,
+                         struct digest *ret)
+{
+	sqlite3_stmt *q = ci->q_memo;
+	int rc, r = -ENOENT;
+
+	sqlite3_bind_blob(q, 1, tree->bytes, DIGEST_SIZE, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, what->bytes, DIGEST_SIZE, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == DIGEST_SIZE) {
+		memcpy(ret->bytes, sqlite3_column_blob(q, 0), DIGEST_SIZE);
+		r = 0;
 	}
-	return count;
+	sqlite3_reset(q);
+	return r;
+}
+
+struct lookup {
+	const struct digest *keys;
+	size_t n;
+	bool *found;
+	struct cacheidx_hit *hits;
+};
+
+static int
+lookup_fn(struct cacheidx *ci, void *userdata, struct kl_error **err)
+{
+	struct lookup *l = userdata;
+
+	return cacheidx_lookup_in_txn(ci, l->keys, l->n, l->found, l->hits, err);
 }
 
 int
 cacheidx_lookup(struct cacheidx *ci, const struct digest *keys, size_t n, bool *found,
                 struct cacheidx_hit *hits, struct kl_error **err)
 {
-	int r;
+	struct lookup l = {keys, n, found, hits};
 
-	pthread_mutex_lock(&ci->lock);
-	/* The hot path (a no-op solve) is one read transaction: the schema is made only when
-	 * the lookup cannot even be prepared. */
-	r = 0;
-	if (!ci->q_lookup &&
-	    sqlite3_prepare_v3(ci->db, "SELECT tree, diff, last_used FROM records WHERE key = ?1",
-	                       -1, SQLITE_PREPARE_PERSISTENT, &ci->q_lookup, NULL) != SQLITE_OK)
-		r = cacheidx_ensure_schema(ci, err);
-	if (r >= 0)
-		r = lookup_locked(ci, keys, n, found, hits, err);
-	pthread_mutex_unlock(&ci->lock);
-	return r;
+	return cacheidx_read(ci, lookup_fn, &l, err);
 }
 
 static int64_t
@@ -622,6 +681,47 @@ cacheidx_remove(struct cacheidx *ci, const struct digest *key, struct kl_error *
 
 	pthread_mutex_lock(&ci->lock);
 	r = write_txn(ci, remove_fn, (void *)key, err);
+	pthread_mutex_unlock(&ci->lock);
+	return r;
+}
+
+struct memo_put {
+	const struct cacheidx_memo *m;
+	size_t n;
+};
+
+static int
+memo_fn(struct cacheidx *ci, void *userdata)
+{
+	struct memo_put *p = userdata;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(ci->db,
+	                        "INSERT OR REPLACE INTO memo (tree, what, key) VALUES (?1, ?2, ?3)",
+	                        -1, &q, NULL);
+	for (size_t i = 0; rc == SQLITE_OK && i < p->n; i++) {
+		sqlite3_bind_blob(q, 1, p->m[i].tree.bytes, DIGEST_SIZE, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 2, p->m[i].what.bytes, DIGEST_SIZE, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 3, p->m[i].key.bytes, DIGEST_SIZE, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		rc = rc == SQLITE_DONE ? sqlite3_reset(q) : rc;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+cacheidx_memo_put(struct cacheidx *ci, const struct cacheidx_memo *m, size_t n,
+                  struct kl_error **err)
+{
+	struct memo_put p = {m, n};
+	int r;
+
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&ci->lock);
+	r = write_txn(ci, memo_fn, &p, err);
 	pthread_mutex_unlock(&ci->lock);
 	return r;
 }

@@ -6,6 +6,7 @@
  *     is the tree it was made from (an exec's root, a file op's base), whose blobs it keeps
  *   tree_blobs(tree, blob, size): the blobs a tree refers to that its parent does not
  *     (content digests, and the layer blobs "layer:" locators read from)
+ *   memo(tree, what → key): keys computed from a tree alone (cacheidx_memo_get_in_txn)
  *
  * so the blobs a record needs are its trees and, up the parent chain, their tree_blobs: du and
  * prune never load a tree of a record. A record is written only once its tree is in the store
@@ -49,6 +50,28 @@ struct cacheidx_hit {
  * Returns how many were found, or -errno (err set). */
 int cacheidx_lookup(struct cacheidx *ci, const struct digest *keys, size_t n, bool *found,
                     struct cacheidx_hit *hits, struct kl_error **err);
+/* Runs fn inside one read transaction of the index, the index's lock held: fn may call only
+ * the _in_txn functions (and no other cacheidx function). Returns what fn returns, or -errno
+ * (err set) when the transaction failed. */
+int cacheidx_read(struct cacheidx *ci,
+                  int (*fn)(struct cacheidx *ci, void *userdata, struct kl_error **err),
+                  void *userdata, struct kl_error **err);
+/* cacheidx_lookup inside cacheidx_read's fn. */
+int cacheidx_lookup_in_txn(struct cacheidx *ci, const struct digest *keys, size_t n, bool *found,
+                           struct cacheidx_hit *hits, struct kl_error **err);
+
+/* Memos: keys that are pure functions of a tree and a question ("what": a digest naming, say,
+ * the content key or one copy's selection), kept so a no-op solve does not walk its contexts'
+ * trees again. A cache: prune drops them all. */
+struct cacheidx_memo {
+	struct digest tree, what, key;
+};
+/* Inside cacheidx_read's fn: 0 with ret, -ENOENT when not known. */
+int cacheidx_memo_get_in_txn(struct cacheidx *ci, const struct digest *tree,
+                             const struct digest *what, struct digest *ret);
+/* Records memos (one write transaction). */
+int cacheidx_memo_put(struct cacheidx *ci, const struct cacheidx_memo *m, size_t n,
+                      struct kl_error **err);
 /* Sets last_used of the records of keys[0..n) to now, skipping those whose hit says they were
  * used less than CACHEIDX_TOUCH_SEC ago (a no-op solve writes nothing); hits may be NULL. */
 int cacheidx_touch(struct cacheidx *ci, const struct digest *keys, const struct cacheidx_hit *hits,

@@ -82,6 +82,54 @@ cachekey_tree_content(const struct tree *t, struct digest *ret, struct kl_error 
 	return 0;
 }
 
+/* The key of (t, what) from the memo, or computed by fn and told to the memo. */
+static int
+memoized(const struct cachekey_ctx *c, const struct tree *t, const struct digest *what,
+         int (*fn)(const void *arg, const struct tree *t, struct digest *ret,
+                   struct kl_error **err),
+         const void *arg, struct digest *ret, struct kl_error **err)
+{
+	int r;
+
+	if (c->memo && c->memo->get(c->memo->userdata, tree_id(t), what, ret) == 0)
+		return 0;
+	r = fn(arg, t, ret, err);
+	if (r >= 0 && c->memo)
+		c->memo->put(c->memo->userdata, tree_id(t), what, ret);
+	return r;
+}
+
+static int
+content_fn(const void *arg, const struct tree *t, struct digest *ret, struct kl_error **err)
+{
+	(void)arg;
+	return cachekey_tree_content(t, ret, err);
+}
+
+static int
+selection_fn(const void *arg, const struct tree *t, struct digest *ret, struct kl_error **err)
+{
+	return fileop_selection_key(arg, t, ret, err);
+}
+
+/* What names a copy's selection in the memo: the action's canonical form. */
+static void
+selection_what(const struct graph_file_action *a, struct digest *ret)
+{
+	json_t *o = graph_emit_action(a, GRAPH_EMIT_CANONICAL);
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	struct digest_ctx *d = digest_ctx_new();
+
+	if (!o || !text)
+		abort();
+	digest_ctx_update(d, "kiln selection key 1", 21);
+	digest_ctx_update(d, text, strlen(text));
+	digest_ctx_final(d, ret);
+	digest_ctx_free(d);
+	free(text);
+	json_decref(o);
+}
+
 static bool
 is_local(const struct graph *g, uint32_t idx)
 {
@@ -120,7 +168,13 @@ file_content(const struct cachekey_ctx *c, const struct graph_vertex *v, json_t 
 			json_array_append_new(content, json_null());
 			continue;
 		}
-		r = fileop_selection_key(a, c->local_trees[v->inputs[a->from]], &sel, err);
+		{
+			struct digest what;
+
+			selection_what(a, &what);
+			r = memoized(c, c->local_trees[v->inputs[a->from]], &what, selection_fn, a,
+			             &sel, err);
+		}
 		if (r < 0)
 			return r;
 		json_array_append_new(content, digest_json(&sel));
@@ -140,7 +194,12 @@ source_content(const struct cachekey_ctx *c, uint32_t idx, const struct graph_ve
 		if (!c->local_trees || !c->local_trees[idx])
 			return kl_error_setf(err, EINVAL,
 			                     "vertex '%s': the local source is not scanned", v->id);
-		r = cachekey_tree_content(c->local_trees[idx], &d, err);
+		{
+			struct digest what;
+
+			digest_buffer("kiln content key 1", 18, &what);
+			r = memoized(c, c->local_trees[idx], &what, content_fn, NULL, &d, err);
+		}
 		if (r < 0) {
 			kl_error_prefix(err, "vertex '%s'", v->id);
 			return r;

@@ -28,12 +28,24 @@ struct tree;
 
 #define CACHEKEY_VERSION 1
 
+/* A memory of keys that depend on a tree alone (the content key of a context, the selection
+ * of one copy), so they are not computed from the tree again: get returns 0 with ret when it
+ * knows the key of (tree, what), put is told each key computed. */
+struct cachekey_memo {
+	int (*get)(void *userdata, const struct digest *tree, const struct digest *what,
+	           struct digest *ret);
+	void (*put)(void *userdata, const struct digest *tree, const struct digest *what,
+	            const struct digest *key);
+	void *userdata;
+};
+
 /* What the keys of earlier vertices and the resolved sources are, for one graph. */
 struct cachekey_ctx {
 	const struct graph *g;
 	const struct digest *keys; /* per vertex: its key, set for every input of the vertex */
 	/* per vertex: the scanned tree of a local source (NULL for other vertices) */
 	const struct tree *const *local_trees;
+	const struct cachekey_memo *memo; /* may be NULL */
 };
 
 /* The key of vertex idx. content is what a source resolved to: "<40 hex>" for git, the

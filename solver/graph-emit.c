@@ -128,6 +128,8 @@ put_strv(struct emit *e, const char *key, const struct graph_strv *v)
 	put(e, key, a);
 }
 
+static json_t *emit_action(const struct graph_file_action *a, unsigned flags, bool *bad);
+
 static void
 put_owner(struct emit *e, const struct graph_owner *o)
 {
@@ -194,6 +196,19 @@ put_data(struct emit *e, const struct graph_file_action *a)
 		put(e, "data_base64", json_string(b64));
 		free(b64);
 	}
+}
+
+json_t *
+graph_emit_action(const struct graph_file_action *a, unsigned flags)
+{
+	bool bad = false;
+	json_t *o = emit_action(a, flags, &bad);
+
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static json_t *

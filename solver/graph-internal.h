@@ -16,6 +16,9 @@ enum graph_emit_flags {
  * NULL only for a string jansson refuses, which graph_add never lets in. */
 json_t *graph_emit_op(const struct graph_vertex *v, unsigned flags);
 
+/* One file action's object, as in the op's "actions" (for keys of what one action does). */
+json_t *graph_emit_action(const struct graph_file_action *a, unsigned flags);
+
 /* The op member's name of a kind: "source", "file", "exec", "merge", "diff". */
 const char *graph_op_name(enum graph_op_kind k);
 const char *graph_source_name(enum graph_source_kind k);

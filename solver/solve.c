@@ -269,48 +269,32 @@ cancel_requested(const struct solve *sv)
 	return p.fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
+/* Sources resolved where their keys need it (contexts scanned, refs fetched). */
 static int
-key_pass(struct solve *sv, struct kl_error **err)
+resolve_pass(struct solve *sv, struct kl_error **err)
 {
-	_cleanup_free_ const struct tree **locals = xcalloc(sv->n, sizeof(*locals));
-	_cleanup_free_ struct digest *keys = xcalloc(sv->n, sizeof(*keys));
-	struct cachekey_ctx kc = {.g = sv->g, .keys = keys, .local_trees = locals};
-	int r;
-
 	for (uint32_t i = 0; i < sv->n; i++) {
 		const struct graph_vertex *v = graph_vertex(sv->g, i);
 		const struct graph_source *src = &v->source;
+		uint64_t t0 = cpu_ns();
+		int r = 0;
 
-		uint64_t t0 = cpu_ns(), t1;
-
-		if (!sv->v[i].needed)
+		if (!sv->v[i].needed || v->kind != GRAPH_OP_SOURCE)
 			continue;
 		if (cancel_requested(sv))
 			return kl_error_setf(err, ECANCELED, "cancelled");
-		r = 0;
-		if (v->kind == GRAPH_OP_SOURCE && src->kind == GRAPH_SOURCE_LOCAL)
+		if (src->kind == GRAPH_SOURCE_LOCAL)
 			r = scan_local(sv, i, err);
-		else if (v->kind == GRAPH_OP_SOURCE &&
-		         (src->kind == GRAPH_SOURCE_GIT || src->kind == GRAPH_SOURCE_IMAGE ||
-		          (src->kind == GRAPH_SOURCE_HTTP && !src->checksum)))
+		else if (src->kind == GRAPH_SOURCE_GIT || src->kind == GRAPH_SOURCE_IMAGE ||
+		         (src->kind == GRAPH_SOURCE_HTTP && !src->checksum))
 			r = resolve_remote(sv, i, err);
 		if (r < 0)
 			return r;
-		locals[i] = sv->v[i].local;
-		t1 = cpu_ns();
-		r = cachekey_vertex(&kc, i, sv->v[i].content, &keys[i], err);
-		kl_debug("solve: vertex '%s': resolved in %.3f ms, key in %.3f ms (CPU)", v->id,
-		         (double)(t1 - t0) / 1e6, (double)(cpu_ns() - t1) / 1e6);
-		if (r < 0) {
-			kl_error_prefix(err, "vertex '%s'", v->id);
-			return r;
-		}
-		sv->v[i].key = keys[i];
+		kl_debug("solve: vertex '%s' resolved in %.3f ms (CPU)", v->id,
+		         (double)(cpu_ns() - t0) / 1e6);
 	}
 	return 0;
 }
-
-/* The lookup: one read transaction for every key that may have a record. */
 
 static bool
 is_local(const struct solve *sv, uint32_t i)
@@ -320,13 +304,66 @@ is_local(const struct solve *sv, uint32_t i)
 	return v->kind == GRAPH_OP_SOURCE && v->source.kind == GRAPH_SOURCE_LOCAL;
 }
 
+/* The keys and the lookup: one read transaction, where the memo of keys computed from a
+ * context's tree is read too; the memos that were missing are written after it. */
+struct key_pass {
+	struct solve *sv;
+	struct cacheidx *ci;
+	struct cacheidx_memo *puts;
+	size_t n_puts, cap;
+};
+
 static int
-lookup_pass(struct solve *sv, struct kl_error **err)
+memo_get(void *userdata, const struct digest *tree, const struct digest *what, struct digest *ret)
 {
-	_cleanup_free_ struct digest *keys = xcalloc(sv->n, sizeof(*keys));
-	_cleanup_free_ uint32_t *which = xcalloc(sv->n, sizeof(*which));
-	_cleanup_free_ struct cacheidx_hit *hits = NULL;
-	_cleanup_free_ bool *found = NULL;
+	struct key_pass *kp = userdata;
+
+	return cacheidx_memo_get_in_txn(kp->ci, tree, what, ret);
+}
+
+static void
+memo_put(void *userdata, const struct digest *tree, const struct digest *what,
+         const struct digest *key)
+{
+	struct key_pass *kp = userdata;
+
+	kp->puts = xgrow(kp->puts, &kp->cap, kp->n_puts + 1, sizeof(*kp->puts));
+	kp->puts[kp->n_puts++] = (struct cacheidx_memo){*tree, *what, *key};
+}
+
+static int
+compute_keys(struct key_pass *kp, struct kl_error **err)
+{
+	struct solve *sv = kp->sv;
+	_cleanup_free_ const struct tree **locals = xcalloc(sv->n + 1, sizeof(*locals));
+	_cleanup_free_ struct digest *keys = xcalloc(sv->n + 1, sizeof(*keys));
+	const struct cachekey_memo memo = {memo_get, memo_put, kp};
+	struct cachekey_ctx kc = {sv->g, keys, locals, &memo};
+	int r;
+
+	for (uint32_t i = 0; i < sv->n; i++)
+		locals[i] = sv->v[i].local;
+	for (uint32_t i = 0; i < sv->n; i++) {
+		if (!sv->v[i].needed)
+			continue;
+		r = cachekey_vertex(&kc, i, sv->v[i].content, &keys[i], err);
+		if (r < 0) {
+			kl_error_prefix(err, "vertex '%s'", graph_vertex(sv->g, i)->id);
+			return r;
+		}
+		sv->v[i].key = keys[i];
+	}
+	return 0;
+}
+
+static int
+lookup_keys(struct key_pass *kp, struct kl_error **err)
+{
+	struct solve *sv = kp->sv;
+	_cleanup_free_ struct digest *keys = xcalloc(sv->n + 1, sizeof(*keys));
+	_cleanup_free_ uint32_t *which = xcalloc(sv->n + 1, sizeof(*which));
+	_cleanup_free_ struct cacheidx_hit *hits = xcalloc(sv->n + 1, sizeof(*hits));
+	_cleanup_free_ bool *found = xcalloc(sv->n + 1, sizeof(*found));
 	size_t n = 0;
 	int r;
 
@@ -336,11 +373,7 @@ lookup_pass(struct solve *sv, struct kl_error **err)
 		keys[n] = sv->v[i].key;
 		which[n++] = i;
 	}
-	if (!n)
-		return 0;
-	hits = xcalloc(n, sizeof(*hits));
-	found = xcalloc(n, sizeof(*found));
-	r = cacheidx_lookup(sv->idx, keys, n, found, hits, err);
+	r = n ? cacheidx_lookup_in_txn(kp->ci, keys, n, found, hits, err) : 0;
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < n; k++) {
@@ -349,6 +382,32 @@ lookup_pass(struct solve *sv, struct kl_error **err)
 			sv->v[which[k]].h = hits[k];
 	}
 	return 0;
+}
+
+static int
+keys_in_txn(struct cacheidx *ci, void *userdata, struct kl_error **err)
+{
+	struct key_pass *kp = userdata;
+	int r;
+
+	kp->ci = ci;
+	r = compute_keys(kp, err);
+	if (r >= 0)
+		r = lookup_keys(kp, err);
+	return r;
+}
+
+static int
+key_pass(struct solve *sv, struct kl_error **err)
+{
+	struct key_pass kp = {.sv = sv};
+	int r;
+
+	r = cacheidx_read(sv->idx, keys_in_txn, &kp, err);
+	if (r >= 0 && kp.n_puts)
+		r = cacheidx_memo_put(sv->idx, kp.puts, kp.n_puts, err);
+	free(kp.puts);
+	return r;
 }
 
 /* The plan. */
@@ -781,17 +840,18 @@ solve_run(struct store *s, const struct graph *g, const struct solve_options *op
 		r = sv.lease_fd = cacheidx_lease_begin(sv.idx, err);
 	t1 = cpu_ns();
 	if (r >= 0)
-		r = key_pass(&sv, err);
+		r = resolve_pass(&sv, err);
 	t2 = cpu_ns();
 	if (r >= 0)
-		r = lookup_pass(&sv, err);
+		r = key_pass(&sv, err);
 	if (r < 0)
 		return r;
 	do
 		plan(&sv);
 	while (drop_dangling(&sv));
 	t3 = cpu_ns();
-	kl_debug("solve: open %.3f ms, keys %.3f ms, lookup and plan %.3f ms (CPU): %zu to run",
+	kl_debug("solve: open %.3f ms, sources %.3f ms, keys, lookup and plan %.3f ms (CPU): "
+	         "%zu to run",
 	         (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
 	         sv.n_run);
 	report_cached(&sv);

@@ -286,6 +286,41 @@ test_a_record_whose_tree_is_gone_is_dropped(void **state)
 	tree_unref(t);
 }
 
+struct memo_read {
+	struct digest tree, what, got;
+	int r;
+};
+
+static int
+memo_read_fn(struct cacheidx *ci, void *userdata, struct kl_error **err)
+{
+	struct memo_read *m = userdata;
+
+	(void)err;
+	m->r = cacheidx_memo_get_in_txn(ci, &m->tree, &m->what, &m->got);
+	return 0;
+}
+
+static void
+test_memos_are_kept_until_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct cacheidx_memo m = {key_of("tree"), key_of("what"), key_of("key")};
+	struct memo_read rd = {.tree = m.tree, .what = m.what};
+	struct cacheidx_prune_options o = {0};
+	struct cacheidx_prune_stats st;
+
+	assert_int_equal(cacheidx_read(f->ci, memo_read_fn, &rd, NULL), 0);
+	assert_int_equal(rd.r, -ENOENT);
+	assert_int_equal(cacheidx_memo_put(f->ci, &m, 1, NULL), 0);
+	assert_int_equal(cacheidx_read(f->ci, memo_read_fn, &rd, NULL), 0);
+	assert_int_equal(rd.r, 0);
+	assert_memory_equal(&rd.got, &m.key, sizeof(m.key));
+	assert_int_equal(cacheidx_prune(f->ci, f->store, &o, &st, NULL), 0);
+	assert_int_equal(cacheidx_read(f->ci, memo_read_fn, &rd, NULL), 0);
+	assert_int_equal(rd.r, -ENOENT);
+}
+
 struct locker {
 	struct cacheidx *ci;
 	struct digest key;
@@ -356,6 +391,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_a_record_whose_tree_is_gone_is_dropped, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_key_lock_waits_and_cancels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memos_are_kept_until_prune, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,7 +91,7 @@ local_key(const struct tree *t, struct digest *ret)
 	struct graph *g = parse(local_graph);
 	const struct tree *locals[1] = {t};
 	struct digest keys[1];
-	struct cachekey_ctx c = {g, keys, locals};
+	struct cachekey_ctx c = {g, keys, locals, NULL};
 
 	assert_int_equal(cachekey_vertex(&c, 0, NULL, ret, NULL), 0);
 	graph_free(g);
@@ -144,7 +144,7 @@ exec_key(const char *extra, const char *manifest, struct digest *ret)
 	struct graph *g = parse(j);
 	const struct tree *locals[2] = {NULL, NULL};
 	struct digest keys[2];
-	struct cachekey_ctx c = {g, keys, locals};
+	struct cachekey_ctx c = {g, keys, locals, NULL};
 
 	assert_int_equal(cachekey_vertex(&c, 0, manifest, &keys[0], NULL), 0);
 	assert_int_equal(cachekey_vertex(&c, 1, NULL, ret, NULL), 0);
@@ -188,7 +188,7 @@ test_unresolved_source_is_an_error(void **state)
 	struct graph *g = parse(j);
 	const struct tree *locals[2] = {NULL, NULL};
 	struct digest keys[2], k;
-	struct cachekey_ctx c = {g, keys, locals};
+	struct cachekey_ctx c = {g, keys, locals, NULL};
 	struct kl_error *err = NULL;
 
 	(void)state;
@@ -199,6 +199,65 @@ test_unresolved_source_is_an_error(void **state)
 	free(j);
 }
 
+struct memo_log {
+	int gets, puts;
+	struct digest tree, what, key;
+	bool known;
+};
+
+static int
+memo_get(void *userdata, const struct digest *tree, const struct digest *what, struct digest *ret)
+{
+	struct memo_log *m = userdata;
+
+	m->gets++;
+	if (!m->known || !digest_equal(tree, &m->tree) || !digest_equal(what, &m->what))
+		return -ENOENT;
+	*ret = m->key;
+	return 0;
+}
+
+static void
+memo_put(void *userdata, const struct digest *tree, const struct digest *what,
+         const struct digest *key)
+{
+	struct memo_log *m = userdata;
+
+	m->puts++;
+	m->tree = *tree;
+	m->what = *what;
+	m->key = *key;
+	m->known = true;
+}
+
+static void
+test_memo_spares_the_walk(void **state)
+{
+	const struct file a[] = {{"a.txt", "one\n", 0644, 100, NULL}};
+	struct tree *t = make_tree(a, 1);
+	struct graph *g = parse(local_graph);
+	const struct tree *locals[1] = {t};
+	struct memo_log log = {0};
+	const struct cachekey_memo memo = {memo_get, memo_put, &log};
+	struct digest keys[1], k1, k2, plain;
+	struct cachekey_ctx c = {g, keys, locals, &memo}, bare = {g, keys, locals, NULL};
+
+	(void)state;
+	assert_int_equal(cachekey_vertex(&c, 0, NULL, &k1, NULL), 0);
+	assert_int_equal(log.gets, 1);
+	assert_int_equal(log.puts, 1);
+	assert_memory_equal(&log.tree, tree_id(t), sizeof(struct digest));
+	/* the second time the memo answers: nothing is put, the key is the same */
+	assert_int_equal(cachekey_vertex(&c, 0, NULL, &k2, NULL), 0);
+	assert_int_equal(log.gets, 2);
+	assert_int_equal(log.puts, 1);
+	assert_memory_equal(&k1, &k2, sizeof(k1));
+	assert_int_equal(cachekey_vertex(&bare, 0, NULL, &plain, NULL), 0);
+	assert_memory_equal(&k1, &plain, sizeof(k1));
+	graph_free(g);
+	tree_unref(t);
+}
+
 int
 main(void)
 {
@@ -207,6 +266,7 @@ main(void)
 	    cmocka_unit_test(test_proxy_env_stays_out_of_keys),
 	    cmocka_unit_test(test_input_identity_enters_keys),
 	    cmocka_unit_test(test_unresolved_source_is_an_error),
+	    cmocka_unit_test(test_memo_spares_the_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
