@@ -36,6 +36,9 @@ static const char usage[] =
     "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
     "  dockerfile parse [--dump] FILE  check a Dockerfile, or print its parse tree\n"
     "  dockerfile expand [--env K=V]... STRING  expand words as a Dockerfile does\n"
+    "  solve [OPTION...] GRAPH    solve a build graph (docs/graph.md), print its tree id\n"
+    "  du                         the build cache's records and the store's use\n"
+    "  prune [--all] [...]        free the store's blobs that nothing needs\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -50,7 +53,8 @@ static const struct {
 } commands[] = {
     {"tree", cmd_tree},   {"store", cmd_store},           {"context", cmd_context},
     {"pull", cmd_pull},   {"mount", cmd_mount},           {"umount", cmd_umount},
-    {"cache", cmd_cache}, {"dockerfile", cmd_dockerfile},
+    {"cache", cmd_cache}, {"solve", cmd_solve},           {"du", cmd_du},
+    {"prune", cmd_prune}, {"dockerfile", cmd_dockerfile},
 };
 
 static char *
@@ -94,7 +98,8 @@ log_to_stderr(enum kl_log_level level, const char *line, void *userdata)
 	fprintf(stderr, "kiln: %s%s\n", level == KL_LOG_DEBUG ? "debug: " : "", line);
 }
 
-/* Reports a command's failure once and gives the exit status: 0, 1 failure, 2 usage. */
+/* Reports a command's failure once and gives the exit status: 0, 1 failure, 2 usage, or the
+ * command's own (c->exit_status). */
 static int
 report(const struct cli *c, const char *cmd, int r, struct kl_error **err)
 {
@@ -106,6 +111,8 @@ report(const struct cli *c, const char *cmd, int r, struct kl_error **err)
 	else /* a command that forgot to say why: still say something */
 		kl_log(KL_LOG_ERROR, "%s: %s", cmd, strerror(-r));
 	kl_error_freep(err);
+	if (c->exit_status)
+		return c->exit_status;
 	if (!c->usage_cmd)
 		return 1;
 	fprintf(stderr, "Try 'kiln%s%s --help'.\n", *c->usage_cmd ? " " : "", c->usage_cmd);
