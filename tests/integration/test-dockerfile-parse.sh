@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# kiln dockerfile parse|expand: every fixture of tests/data/dockerfile/ dumps to its result
-# (BuildKit's parser testfiles among them), every bad-* fixture fails with its exact message
+# kiln dockerfile parse|expand: every fixture of tests/data/dockerfile/ dumps to its result,
+# every bad-* fixture fails with its exact message
 # and the offending lines shown, stdin works, warnings go to stderr, expansion and its errors.
 . "$(dirname "$0")/lib.sh"
 
