@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* BuildKit's plain progress: "#N name" when a vertex first shows, then "#N CACHED", or its
- * output lines ("#N 0.123 line") and "#N DONE 0.3s", or "#N ERROR: …". */
+/* BuildKit's plain progress (its progressui textMux): "#N name" when output of vertex N
+ * follows, then "#N 0.123 line", "#N id 1.20MB / 5.00MB 0.4s", and "#N DONE 0.3s",
+ * "#N CACHED", "#N ERROR: …" or "#N CANCELED"; a blank line before each "#N name" but the
+ * first; "#N ..." when the output moves to another vertex before N ended. A vertex keeps the
+ * output while it runs; the others' lines wait until it ends, until one waited 10 s, or until
+ * the current one has had its fair share of 5 s; at the end, each failed vertex's last lines
+ * between "------" rules. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,19 +15,59 @@
 #include "cli/progress.h"
 #include "util/xalloc.h"
 
+#define NONE UINT32_MAX
+#define LINE_MAX_BYTES 65536           /* a longer line prints in pieces of this size */
+#define RING_LINES 10                  /* BuildKit's logsBufferSize */
+#define ANTI_FLICKER_NS 5000000000LL   /* its antiFlicker */
+#define MAX_DELAY_NS 10000000000LL     /* its maxDelay */
+#define MIN_TIME_DELTA_NS 5000000000LL /* its minTimeDelta: counters */
+#define MIN_PROGRESS_DELTA 0.05        /* its minProgressDelta */
+
+enum pv_end { PV_RUNNING, PV_DONE, PV_CACHED, PV_ERROR, PV_CANCELED };
+
+struct pcounter {
+	char *id;
+	uint64_t current, total;
+	int64_t started_ns, ts_ns;
+	bool completed, updated;
+	bool printed; /* once; what it printed last: */
+	uint64_t last_current;
+	int64_t last_ts_ns;
+};
+
 struct pv {
-	unsigned number;  /* 0: not shown yet */
-	char *partial[3]; /* a line of stream 1 or 2 without its newline yet */
+	bool seen;
+	unsigned number; /* 0: not printed yet */
+	char *name;
+	int64_t started_ns, completed_ns;
+	uint64_t duration_ns;
+	enum pv_end end;
+	char *error;      /* its first line */
+	char *partial[3]; /* a line of stream 1 or 2 without its end yet … */
 	size_t partial_len[3];
-	int64_t started_ns;
+	int64_t partial_ns[3]; /* … and when it began, which its offset shows */
+	char **pending;        /* "0.123 text" lines not printed yet */
+	size_t n_pending, cap_pending;
+	char *ring[RING_LINES]; /* the last lines printed, for the error block */
+	size_t ring_next;
+	struct pcounter *counters;
+	size_t n_counters;
+	bool updated;     /* something to print (BuildKit's t.updates) */
+	unsigned count;   /* updates since it last lost the output */
+	int64_t block_ns; /* when count went from 0 (0: never) */
 };
 
 struct plain {
 	FILE *out;
 	struct pv *v; /* by vertex index */
 	size_t cap;
+	uint32_t *order; /* vertex indexes as first seen */
+	size_t n_order, cap_order;
+	char **warnings;
+	size_t n_warnings;
 	unsigned next;
-	uint32_t last; /* the vertex the last line was about */
+	uint32_t current;
+	bool not_first;
 };
 
 void *
@@ -31,7 +76,7 @@ cli_progress_plain_new(FILE *out)
 	struct plain *p = xcalloc(1, sizeof(*p));
 
 	p->out = out;
-	p->last = UINT32_MAX;
+	p->current = NONE;
 	return p;
 }
 
@@ -47,28 +92,38 @@ vertex(struct plain *p, const struct progress_event *ev)
 		memset(p->v + old, 0, (p->cap - old) * sizeof(*p->v));
 	}
 	v = &p->v[ev->vertex];
-	if (!v->number) {
-		v->number = ++p->next;
+	if (!v->seen) {
+		v->seen = true;
+		v->name = xstrdup(ev->name ? ev->name : "?");
 		v->started_ns = ev->time_ns;
-		fprintf(p->out, "#%u %s\n", v->number, ev->name ? ev->name : "?");
-	} else if (p->last != ev->vertex && p->last != UINT32_MAX) {
-		/* output of another vertex came between: say again whose lines follow */
-		fprintf(p->out, "\n#%u %s\n", v->number, ev->name ? ev->name : "?");
+		p->order = xgrow(p->order, &p->cap_order, p->n_order + 1, sizeof(*p->order));
+		p->order[p->n_order++] = ev->vertex;
 	}
-	p->last = ev->vertex;
 	return v;
 }
 
+/* BuildKit's vertex.update: one more change, starting a block when it had none. */
 static void
-print_line(struct plain *p, struct pv *v, int64_t now, const char *s, size_t n)
+touch(struct pv *v, int64_t now)
 {
-	double t = (double)(now - v->started_ns) / 1e9;
-
-	fprintf(p->out, "#%u %.3f %.*s\n", v->number, t > 0 ? t : 0.0, (int)n, s);
+	if (v->count == 0)
+		v->block_ns = now;
+	v->count++;
+	v->updated = true;
 }
 
 static void
-log_data(struct plain *p, struct pv *v, const struct progress_event *ev)
+add_line(struct pv *v, int64_t now, const char *s, size_t n)
+{
+	char off[32];
+
+	cli_progress_format_offset(now - v->started_ns, off);
+	v->pending = xgrow(v->pending, &v->cap_pending, v->n_pending + 1, sizeof(*v->pending));
+	v->pending[v->n_pending++] = xasprintf("%s %.*s", off, (int)n, s);
+}
+
+static void
+log_data(struct pv *v, const struct progress_event *ev)
 {
 	int s = ev->stream == 2 ? 2 : 1;
 	const char *d = ev->data;
@@ -77,41 +132,304 @@ log_data(struct plain *p, struct pv *v, const struct progress_event *ev)
 	while (n) {
 		const char *nl = memchr(d, '\n', n);
 		size_t take = nl ? (size_t)(nl - d) : n;
+		bool end = nl != NULL;
 
-		if (!nl) { /* keep the start of a line until it ends */
+		if (v->partial_len[s] + take > LINE_MAX_BYTES) {
+			take = LINE_MAX_BYTES - v->partial_len[s];
+			end = true; /* a line that long prints in pieces */
+			nl = NULL;
+		}
+		if (!v->partial_len[s])
+			v->partial_ns[s] = ev->time_ns;
+		if (take) {
 			v->partial[s] = xrealloc(v->partial[s], v->partial_len[s] + take + 1);
 			memcpy(v->partial[s] + v->partial_len[s], d, take);
 			v->partial_len[s] += take;
-			return;
 		}
-		if (v->partial_len[s]) {
-			v->partial[s] = xrealloc(v->partial[s], v->partial_len[s] + take + 1);
-			memcpy(v->partial[s] + v->partial_len[s], d, take);
-			print_line(p, v, ev->time_ns, v->partial[s], v->partial_len[s] + take);
-			v->partial_len[s] = 0;
-		} else {
-			print_line(p, v, ev->time_ns, d, take);
-		}
-		d += take + 1;
-		n -= take + 1;
-	}
-}
-
-static void
-flush_partial(struct plain *p, struct pv *v, int64_t now)
-{
-	for (int s = 1; s <= 2; s++) {
-		if (v->partial_len[s])
-			print_line(p, v, now, v->partial[s], v->partial_len[s]);
+		d += take + (nl ? 1 : 0);
+		n -= take + (nl ? 1 : 0);
+		if (!end)
+			return; /* the start of a line waits for its end */
+		add_line(v, v->partial_ns[s], v->partial[s] ? v->partial[s] : "",
+		         v->partial_len[s]);
 		v->partial_len[s] = 0;
 	}
 }
 
 static void
-end_vertex(struct plain *p)
+flush_partial(struct pv *v)
 {
-	fputc('\n', p->out);
-	p->last = UINT32_MAX;
+	for (int s = 1; s <= 2; s++) {
+		if (v->partial_len[s])
+			add_line(v, v->partial_ns[s], v->partial[s], v->partial_len[s]);
+		v->partial_len[s] = 0;
+	}
+}
+
+static void
+count_bytes(struct pv *v, const struct progress_event *ev)
+{
+	const char *id = ev->id ? ev->id : "";
+	struct pcounter *c = NULL;
+
+	for (size_t i = 0; i < v->n_counters && !c; i++)
+		if (!strcmp(v->counters[i].id, id))
+			c = &v->counters[i];
+	if (!c) {
+		v->counters = xrealloc(v->counters, (v->n_counters + 1) * sizeof(*v->counters));
+		c = &v->counters[v->n_counters++];
+		*c = (struct pcounter){.id = xstrdup(id), .started_ns = ev->time_ns};
+	}
+	c->current = ev->current;
+	c->total = ev->total;
+	c->ts_ns = ev->time_ns;
+	c->completed = ev->total && ev->current >= ev->total;
+	c->updated = true;
+}
+
+/* The vertex ended: its counters too (the solver reports no end of its own for them). */
+static void
+complete_counters(struct pv *v, int64_t now)
+{
+	for (size_t i = 0; i < v->n_counters; i++) {
+		if (!v->counters[i].completed) {
+			v->counters[i].completed = true;
+			v->counters[i].ts_ns = now;
+			v->counters[i].updated = true;
+		}
+	}
+}
+
+/* BuildKit's throttle: a running counter prints again after 5% or 5 s. */
+static void
+print_counter(struct plain *p, struct pv *v, struct pcounter *c)
+{
+	char cur[16], tot[16], tm[48] = "";
+	double secs;
+
+	c->updated = false;
+	if (c->printed && !c->completed) {
+		double delta =
+		    c->total ? (double)(c->current - c->last_current) / (double)c->total : 0.0;
+
+		if (delta < MIN_PROGRESS_DELTA && c->ts_ns - c->last_ts_ns < MIN_TIME_DELTA_NS)
+			return;
+	}
+	c->printed = true;
+	c->last_current = c->current;
+	c->last_ts_ns = c->ts_ns;
+	secs = (double)(c->ts_ns - c->started_ns) / 1e9;
+	if (secs > 0.01)
+		snprintf(tm, sizeof(tm), " %.1fs", secs);
+	if (c->completed)
+		strcat(tm, " done");
+	if (c->total)
+		fprintf(p->out, "#%u %s %s / %s%s\n", v->number, c->id,
+		        cli_progress_format_bytes(c->current, cur),
+		        cli_progress_format_bytes(c->total, tot), tm);
+	else if (c->current)
+		fprintf(p->out, "#%u %s %s%s\n", v->number, c->id,
+		        cli_progress_format_bytes(c->current, cur), tm);
+	else
+		fprintf(p->out, "#%u %s%s\n", v->number, c->id, tm);
+}
+
+static void
+print_end(struct plain *p, struct pv *v)
+{
+	switch (v->end) {
+	case PV_DONE:
+		fprintf(p->out, "#%u DONE %.1fs\n", v->number, (double)v->duration_ns / 1e9);
+		break;
+	case PV_CACHED:
+		fprintf(p->out, "#%u CACHED\n", v->number);
+		break;
+	case PV_ERROR:
+		fprintf(p->out, "#%u ERROR: %s\n", v->number, v->error);
+		break;
+	case PV_CANCELED:
+		fprintf(p->out, "#%u CANCELED\n", v->number);
+		break;
+	default:
+		break;
+	}
+}
+
+/* BuildKit's printVtx: the output moves to vertex idx and shows what it has. */
+static void
+print_vertex(struct plain *p, uint32_t idx)
+{
+	struct pv *v = &p->v[idx];
+
+	if (!v->number)
+		v->number = ++p->next;
+	if (idx != p->current) {
+		if (p->current != NONE) {
+			struct pv *old = &p->v[p->current];
+
+			old->count = 0;
+			fprintf(p->out, "#%u ...\n", old->number);
+		}
+		if (p->not_first)
+			fputc('\n', p->out);
+		p->not_first = true;
+		fprintf(p->out, "#%u %s\n", v->number, v->name);
+	}
+	for (size_t i = 0; i < v->n_counters; i++)
+		if (v->counters[i].updated)
+			print_counter(p, v, &v->counters[i]);
+	for (size_t i = 0; i < v->n_pending; i++) {
+		fprintf(p->out, "#%u %s\n", v->number, v->pending[i]);
+		free(v->ring[v->ring_next]);
+		v->ring[v->ring_next] = v->pending[i];
+		v->ring_next = (v->ring_next + 1) % RING_LINES;
+	}
+	v->n_pending = 0;
+	v->updated = false;
+	p->current = idx;
+	if (v->end != PV_RUNNING) {
+		p->current = NONE;
+		v->count = 0;
+		print_end(p, v);
+	}
+}
+
+static bool
+running(const struct pv *v)
+{
+	return v->seen && v->end == PV_RUNNING;
+}
+
+/* The completed vertices with something to print, by completion time. */
+static void
+print_completed(struct plain *p)
+{
+	for (;;) {
+		uint32_t best = NONE;
+
+		for (size_t i = 0; i < p->n_order; i++) {
+			struct pv *v = &p->v[p->order[i]];
+
+			if (v->updated && v->end != PV_RUNNING &&
+			    (best == NONE || v->completed_ns < p->v[best].completed_ns))
+				best = p->order[i];
+		}
+		if (best == NONE)
+			return;
+		print_vertex(p, best);
+	}
+}
+
+struct pstat {
+	double speed;
+	int64_t block;
+	bool over_limit;
+};
+
+static struct pstat
+stat_of(const struct plain *p, uint32_t idx, int64_t now)
+{
+	const struct pv *v = &p->v[idx];
+	struct pstat s = {0};
+	int64_t tm = now - v->block_ns;
+
+	s.block = tm;
+	/* a block that just began counts as a millisecond, not as infinitely fast */
+	s.speed = (double)v->count / ((double)(tm > 1000000 ? tm : 1000000) / 1e9);
+	s.over_limit = tm > MAX_DELAY_NS && idx != p->current;
+	return s;
+}
+
+/* Whether the current vertex keeps the output (BuildKit's fair split); else ret_next. */
+static bool
+pick_next(struct plain *p, int64_t now, uint32_t *ret_next)
+{
+	uint32_t max = NONE;
+	double sum = 0, max_speed = 0, cur_speed = 0;
+	int64_t cur_block = 0;
+	bool cur_known = false;
+
+	for (size_t i = 0; i < p->n_order; i++) {
+		uint32_t idx = p->order[i];
+		const struct pv *v = &p->v[idx];
+		struct pstat s;
+
+		if (!(v->updated && v->end == PV_RUNNING) && idx != p->current)
+			continue;
+		if (!v->block_ns)
+			continue; /* never updated */
+		s = stat_of(p, idx, now);
+		sum += s.speed;
+		if (idx == p->current) {
+			cur_known = true;
+			cur_speed = s.speed;
+			cur_block = s.block;
+		}
+		if (s.over_limit && idx != p->current) {
+			*ret_next = idx; /* waited too long: it shows now */
+			return false;
+		}
+		if (max == NONE || s.speed > max_speed) {
+			max = idx;
+			max_speed = s.speed;
+		}
+	}
+	*ret_next = max;
+	if (max == NONE)
+		return true;
+	if (p->current == NONE)
+		return false;
+	if (!cur_known)
+		return true;
+	/* 1 / (1 - share) * antiFlicker < blockTime: the current one had its share */
+	return !(sum > 0 && cur_speed < sum &&
+	         (double)ANTI_FLICKER_NS / (1.0 - cur_speed / sum) < (double)cur_block);
+}
+
+/* BuildKit's textMux.print after each update. */
+static void
+mux_print(struct plain *p, int64_t now)
+{
+	bool rest = false;
+	uint32_t next;
+
+	if (p->current != NONE && p->v[p->current].updated && p->v[p->current].end != PV_RUNNING)
+		print_vertex(p, p->current);
+	print_completed(p);
+	for (size_t i = 0; i < p->n_order && !rest; i++)
+		rest = p->v[p->order[i]].updated && running(&p->v[p->order[i]]);
+	if (!rest) {
+		if (p->current != NONE && running(&p->v[p->current]))
+			return;
+		/* the next running vertex takes the output, to show it is running */
+		for (size_t i = 0; i < p->n_order; i++) {
+			if (running(&p->v[p->order[i]])) {
+				print_vertex(p, p->order[i]);
+				return;
+			}
+		}
+		return;
+	}
+	if (p->current != NONE && p->v[p->current].updated)
+		print_vertex(p, p->current);
+	if (!pick_next(p, now, &next) && next != NONE && next != p->current)
+		print_vertex(p, next);
+}
+
+static void
+end_vertex(struct pv *v, const struct progress_event *ev, enum pv_end end)
+{
+	flush_partial(v);
+	v->end = end;
+	v->completed_ns = ev->time_ns;
+	v->duration_ns = ev->duration_ns;
+	if (end == PV_ERROR) {
+		const char *msg = ev->data ? ev->data : "";
+
+		v->error = xstrndup(msg, cli_progress_first_line(msg, ev->len));
+	}
+	if (end == PV_DONE)
+		complete_counters(v, ev->time_ns);
 }
 
 static void
@@ -121,53 +439,84 @@ plain_event(void *state, const struct progress_event *ev)
 	struct pv *v;
 
 	if (ev->kind == PROGRESS_WARNING || ev->vertex == UINT32_MAX) {
-		fprintf(p->out, "WARNING: %.*s\n", (int)ev->len, ev->data ? ev->data : "");
-		fflush(p->out);
+		if (ev->kind != PROGRESS_WARNING)
+			return;
+		p->warnings = xrealloc(p->warnings, (p->n_warnings + 1) * sizeof(*p->warnings));
+		p->warnings[p->n_warnings++] = xstrndup(ev->data ? ev->data : "", ev->len);
 		return;
 	}
 	v = vertex(p, ev);
+	if (v->end != PV_RUNNING)
+		return; /* nothing follows an end */
 	switch (ev->kind) {
 	case PROGRESS_VERTEX_STARTED:
 		v->started_ns = ev->time_ns;
 		break;
 	case PROGRESS_VERTEX_CACHED:
-		fprintf(p->out, "#%u CACHED\n", v->number);
-		end_vertex(p);
+		end_vertex(v, ev, PV_CACHED);
 		break;
 	case PROGRESS_VERTEX_DONE:
-		flush_partial(p, v, ev->time_ns);
-		fprintf(p->out, "#%u DONE %.1fs\n", v->number, (double)ev->duration_ns / 1e9);
-		end_vertex(p);
+		end_vertex(v, ev, PV_DONE);
 		break;
 	case PROGRESS_VERTEX_FAILED:
-		flush_partial(p, v, ev->time_ns);
-		fprintf(p->out, "#%u ERROR: %.*s\n", v->number, (int)ev->len,
-		        ev->data ? ev->data : "");
-		end_vertex(p);
+		end_vertex(v, ev, PV_ERROR);
 		break;
 	case PROGRESS_VERTEX_CANCELED:
-		flush_partial(p, v, ev->time_ns);
-		fprintf(p->out, "#%u CANCELED\n", v->number);
-		end_vertex(p);
+		end_vertex(v, ev, PV_CANCELED);
 		break;
 	case PROGRESS_VERTEX_LOG:
-		log_data(p, v, ev);
+		log_data(v, ev);
 		break;
 	case PROGRESS_VERTEX_BYTES:
-		if (ev->total && ev->current == ev->total)
-			fprintf(p->out, "#%u %s %" PRIu64 " bytes done\n", v->number,
-			        ev->id ? ev->id : "", ev->total);
+		count_bytes(v, ev);
 		break;
 	default:
-		break;
+		return;
 	}
+	touch(v, ev->time_ns);
+	mux_print(p, ev->time_ns);
 	fflush(p->out);
+}
+
+/* BuildKit's printErrorLogs: each failed vertex's last lines, after everything. */
+static void
+print_error_logs(struct plain *p)
+{
+	for (size_t i = 0; i < p->n_order; i++) {
+		struct pv *v = &p->v[p->order[i]];
+
+		if (v->end != PV_ERROR)
+			continue;
+		fprintf(p->out, "------\n > %s:\n", v->name);
+		for (size_t k = 0; k < RING_LINES; k++) {
+			const char *l = v->ring[(v->ring_next + k) % RING_LINES];
+
+			if (l)
+				fprintf(p->out, "%s\n", l);
+		}
+		fputs("------\n", p->out);
+	}
 }
 
 static void
 plain_finish(void *state)
 {
-	fflush(((struct plain *)state)->out);
+	struct plain *p = state;
+
+	for (size_t i = 0; i < p->n_order; i++)
+		flush_partial(&p->v[p->order[i]]);
+	print_completed(p);
+	/* what never ended (a solve that stopped short) shows what it has */
+	for (size_t i = 0; i < p->n_order; i++) {
+		struct pv *v = &p->v[p->order[i]];
+
+		if (v->n_pending || v->updated)
+			print_vertex(p, p->order[i]);
+	}
+	print_error_logs(p);
+	for (size_t i = 0; i < p->n_warnings; i++)
+		fprintf(p->out, "WARNING: %s\n", p->warnings[i]);
+	fflush(p->out);
 }
 
 static void
@@ -175,9 +524,26 @@ plain_free(void *state)
 {
 	struct plain *p = state;
 
-	for (size_t i = 0; i < p->cap; i++)
+	for (size_t i = 0; i < p->cap; i++) {
+		struct pv *v = &p->v[i];
+
+		free(v->name);
+		free(v->error);
 		for (int s = 0; s < 3; s++)
-			free(p->v[i].partial[s]);
+			free(v->partial[s]);
+		for (size_t k = 0; k < v->n_pending; k++)
+			free(v->pending[k]);
+		free(v->pending);
+		for (size_t k = 0; k < RING_LINES; k++)
+			free(v->ring[k]);
+		for (size_t k = 0; k < v->n_counters; k++)
+			free(v->counters[k].id);
+		free(v->counters);
+	}
+	for (size_t i = 0; i < p->n_warnings; i++)
+		free(p->warnings[i]);
+	free(p->warnings);
+	free(p->order);
 	free(p->v);
 	free(p);
 }

@@ -21,6 +21,7 @@ enum progress_event_kind {
 	                          */
 	PROGRESS_WARNING, /* data/len: a warning not tied to one vertex (vertex: UINT32_MAX) */
 	PROGRESS_VERTEX_CANCELED, /* the vertex was running when the solve was cancelled */
+	PROGRESS_TICK, /* time passed (every PROGRESS_TICK_MS while vertices run): for timers */
 	_PROGRESS_EVENT_MAX
 };
 
@@ -38,5 +39,7 @@ struct progress_event {
 	const char *id; /* BYTES: what is counted ("sha256:…", a URL); NUL-terminated */
 	uint64_t current, total;
 };
+
+#define PROGRESS_TICK_MS 100
 
 typedef void (*progress_fn)(const struct progress_event *ev, void *userdata);

@@ -588,13 +588,22 @@ wait_workers(struct solve *sv)
 		struct pollfd p[2] = {{.fd = sv->done_fd, .events = POLLIN},
 		                      {.fd = cancel_fd, .events = POLLIN}};
 		bool end;
+		int r;
 
 		pthread_mutex_lock(&sv->lock);
 		end = sv->n_finished == sv->n_run || (sv->stopping && sv->running == 0);
 		pthread_mutex_unlock(&sv->lock);
 		if (end)
 			break;
-		if (poll(p, cancel_fd >= 0 ? 2 : 1, -1) < 0)
+		r = poll(p, cancel_fd >= 0 ? 2 : 1, sv->opts->progress ? PROGRESS_TICK_MS : -1);
+		if (r == 0) {
+			struct progress_event ev = {
+			    .kind = PROGRESS_TICK, .vertex = UINT32_MAX, .time_ns = realtime_ns()};
+
+			solve_emit(sv, &ev);
+			continue;
+		}
+		if (r < 0)
 			continue; /* EINTR */
 		if (p[0].revents)
 			(void)!read(sv->done_fd, &(uint64_t){0}, sizeof(uint64_t));

@@ -49,7 +49,8 @@ ok "the result holds what every op made"
 kiln solve --progress plain --local context=ctx "$KILN_SOURCE_DIR/docs/examples/build.json" \
 	>"$T/id2" 2>"$T/log2" || fail "re-solve failed: $(cat "$T/log2")"
 [ "$(cat "$T/id2")" = "$id" ] || fail "the re-solve gave another tree"
-n=$(grep -c '^#[0-9]* \[' "$T/log2")
+# distinct vertices: BuildKit's plain lines name a vertex again when its output comes back to it
+n=$(grep -o '^#[0-9]* \[' "$T/log2" | sort -u | wc -l)
 c=$(grep -c '^#[0-9]* CACHED$' "$T/log2")
 [ "$n" = 7 ] && [ "$c" = 7 ] || fail "re-solve: $c of $n vertices cached: $(cat "$T/log2")"
 ok "a no-op re-solve reports every vertex cached"
