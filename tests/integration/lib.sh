@@ -58,7 +58,21 @@ need_fuse() {
 }
 need_cmd() {
 	local c
-	for c in "$@"; do command -v "$c" >/dev/null || skip "needs $c"; done
+	for c in "$@"; do type -P "$c" >/dev/null || skip "needs $c"; done
+}
+
+# skopeo with a blob-info cache of its own. The system's (/var/lib/containers/cache for root)
+# outlives tests and remembers blobs "at" 127.0.0.1 ports that later tests reuse for other
+# registries: skopeo then skips uploads that this test's registry never got.
+skopeo() {
+	if [ "$(id -u)" != 0 ]; then
+		command skopeo "$@"
+		return
+	fi
+	mkdir -p /var/lib/containers/cache
+	unshare --mount --propagation private sh -c \
+		'mount -t tmpfs -o size=64m,mode=0700 kiln-test /var/lib/containers/cache &&
+		exec skopeo "$@"' skopeo "$@"
 }
 
 # kiln with the test's store; output to stdout/stderr as usual.
