@@ -14,6 +14,8 @@
  * those exit 1. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct kl_error;
 struct store;
@@ -27,6 +29,9 @@ struct cli {
 	/* Set by the usage helpers: the command ("tree ls", "" for kiln itself) whose --help
 	 * main() points to; its failure exits 2. */
 	const char *usage_cmd;
+	/* Set by a command whose failure has its own exit status (a build stopped by a signal
+	 * exits 128 + the signal's number); 0: the usual 1. */
+	int exit_status;
 };
 
 /* A subcommand: argv[0] is its name. Returns 0, or -errno with *err filled (see above). */
@@ -56,3 +61,9 @@ int cmd_mount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_umount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_cache(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_dockerfile(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_du(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_prune(struct cli *c, int argc, char **argv, struct kl_error **err);
+
+/* "1.23MB": n bytes in decimal units (cmd-du.c). */
+void cli_format_size(uint64_t n, char *buf, size_t len);

@@ -36,6 +36,9 @@ static const char usage[] =
     "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
     "  dockerfile parse [--dump] FILE  check a Dockerfile, or print its parse tree\n"
     "  dockerfile expand [--env K=V]... STRING  expand words as a Dockerfile does\n"
+    "  solve [OPTION...] GRAPH    solve a build graph (docs/graph.md), print its tree id\n"
+    "  du                         the build cache's records and the store's use\n"
+    "  prune [--all] [...]        free the store's blobs that nothing needs\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -50,7 +53,8 @@ static const struct {
 } commands[] = {
     {"tree", cmd_tree},   {"store", cmd_store},           {"context", cmd_context},
     {"pull", cmd_pull},   {"mount", cmd_mount},           {"umount", cmd_umount},
-    {"cache", cmd_cache}, {"dockerfile", cmd_dockerfile},
+    {"cache", cmd_cache}, {"dockerfile", cmd_dockerfile}, {"solve", cmd_solve},
+    {"du", cmd_du},       {"prune", cmd_prune},
 };
 
 static char *
@@ -106,6 +110,8 @@ report(const struct cli *c, const char *cmd, int r, struct kl_error **err)
 	else /* a command that forgot to say why: still say something */
 		kl_log(KL_LOG_ERROR, "%s: %s", cmd, strerror(-r));
 	kl_error_freep(err);
+	if (c->exit_status)
+		return c->exit_status;
 	if (!c->usage_cmd)
 		return 1;
 	fprintf(stderr, "Try 'kiln%s%s --help'.\n", *c->usage_cmd ? " " : "", c->usage_cmd);

@@ -892,6 +892,25 @@ store_verify_blob(struct store *s, const struct digest *d)
 	return verify_open_blob(s, d, fd, &st, recorded(s, d, &st), /* err= */ NULL);
 }
 
+int
+store_remove_blob(struct store *s, const struct digest *d, int64_t unless_since_ns)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	struct stat st;
+	int64_t m, c;
+
+	digest_to_hex(d, hex);
+	if (fstatat(s->content_fd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	c = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	if (unless_since_ns && (m >= unless_since_ns || c >= unless_since_ns))
+		return -EBUSY;
+	if (unlinkat(s->content_fd, hex, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Strips what a blob does not carry: owner, mode bits but read, xattrs (a tree keeps them). */
 static int
 adopt_strip(int fd)

@@ -128,6 +128,10 @@ int store_foreach_blob(struct store *s, store_blob_fn fn, void *userdata, struct
  * -EBADMSG mismatch (then distrusted, its record dropped), -ENOENT absent, other -errno on I/O
  * error. */
 int store_verify_blob(struct store *s, const struct digest *d);
+/* Removes a blob (the caller knows nothing needs it), unless unless_since_ns is non-zero and
+ * the blob was written or renamed at or after that time (CLOCK_REALTIME nanoseconds): -EBUSY
+ * then, so a collector spares what a concurrent writer just made. -ENOENT when absent. */
+int store_remove_blob(struct store *s, const struct digest *d, int64_t unless_since_ns);
 
 /* Adoption: a finished file on the store's filesystem becomes a blob by rename, its bytes
  * neither copied nor read again (the upper dir of a RUN step). */

@@ -151,12 +151,16 @@ enum graph_cache_sharing {
 
 struct graph_mount {
 	enum graph_mount_kind kind;
-	char *target;   /* absolute path in the container; secret: NULL with env set */
+	char *target;   /* absolute path in the container; secret: NULL with env set (graph_add
+	                 * fills /run/secrets/<id> when both are NULL, and ssh's
+	                 * /run/buildkit/ssh_agent.<n>) */
 	uint32_t input; /* bind: the vertex input mounted; cache: the input seeding an empty
-	                 * cache ("from"); GRAPH_NO_INPUT: none */
+	                 * cache ("from"); GRAPH_NO_INPUT: none (set it: 0 is the first input).
+	                 * Ignored (made GRAPH_NO_INPUT) for tmpfs, secret and ssh. */
 	char *source;   /* bind, cache: the path inside input ("/" when NULL) */
 	bool readonly;  /* bind: false means writable, changes discarded */
-	char *id;       /* cache: the cache's id (NULL: target); secret, ssh: the id */
+	char *id;       /* cache: the cache's id (NULL: target); secret: the id (required);
+	                 * ssh: the id (NULL: "default") */
 	enum graph_cache_sharing sharing;
 	bool has_mode;
 	uint32_t mode; /* cache: of a new cache dir (0755); secret: 0400; ssh: 0600 */
@@ -192,6 +196,7 @@ struct graph_vertex {
 	struct graph_file file;
 	struct graph_exec exec;
 	struct digest digest; /* after graph_finish: sha256 of the canonical form */
+	char *display_name;   /* set by graph_add: name, else one made from the op */
 };
 
 /* Reads a graph's JSON form (at most GRAPH_MAX_JSON bytes). Errors name the field by its JSON
@@ -205,8 +210,10 @@ char *graph_to_json(const struct graph *g);
 
 /* Building: add vertices in order (inputs must be earlier vertices), set the result, finish. */
 struct graph *graph_new(void);
-/* Copies v (its digest is ignored); returns the new vertex's index, or -EINVAL with a message
- * for a bad input index or a missing required field. */
+/* Copies v (its digest and display_name are ignored; a NULL id becomes "v<index>"); returns
+ * the new vertex's index, or -EINVAL with a message for a bad input index, a missing required
+ * field, a string that is not UTF-8 or a repeated id. Fills the defaults the header names
+ * (secret and ssh targets, ssh id) so the canonical form holds them. */
 int graph_add(struct graph *g, const struct graph_vertex *v, struct kl_error **err);
 /* Validates and computes every digest; the graph is immutable afterwards. */
 int graph_finish(struct graph *g, uint32_t result, struct kl_error **err);
@@ -215,7 +222,10 @@ struct graph *graph_free(struct graph *g);
 KL_DEFINE_CLEANUP(struct graph *, graph_free)
 
 size_t graph_count(const struct graph *g);
+/* The index of the vertex with that id, or -ENOENT. */
+int graph_find(const struct graph *g, const char *id, uint32_t *ret);
 const struct graph_vertex *graph_vertex(const struct graph *g, uint32_t idx);
 uint32_t graph_result(const struct graph *g);
-/* The name progress shows for v: its name, else one made from the op ("exec /bin/sh -c …"). */
+/* The name progress shows for v: its name, else one made from the op ("exec /bin/sh -c …");
+ * valid as long as the graph. */
 const char *graph_vertex_display_name(const struct graph_vertex *v);

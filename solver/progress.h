@@ -20,6 +20,7 @@ enum progress_event_kind {
 	PROGRESS_VERTEX_BYTES,   /* a counter of the vertex: id, current of total bytes (0: unknown)
 	                          */
 	PROGRESS_WARNING, /* data/len: a warning not tied to one vertex (vertex: UINT32_MAX) */
+	PROGRESS_VERTEX_CANCELED, /* the vertex was running when the solve was cancelled */
 	_PROGRESS_EVENT_MAX
 };
 
@@ -30,7 +31,7 @@ struct progress_event {
 	const struct digest *digest; /* the vertex's digest; NULL for none */
 	int64_t time_ns;             /* when it happened, CLOCK_REALTIME */
 	int64_t started_ns;          /* DONE, FAILED: when the vertex started (CLOCK_REALTIME) */
-	uint64_t duration_ns;        /* DONE, FAILED, CACHED: how long it took */
+	uint64_t duration_ns;        /* DONE, FAILED, CACHED, CANCELED: how long it took */
 	int stream;                  /* LOG: 1 stdout, 2 stderr */
 	const char *data;            /* LOG: bytes (not NUL-terminated); FAILED, WARNING: text */
 	size_t len;

@@ -57,6 +57,7 @@ struct ctxsrc_statcache {
 	size_t arena_len, arena_cap;
 	struct record *queued;
 	size_t n_queued, queued_cap;
+	bool wrote; /* a commit wrote records: the WAL is checkpointed when closing */
 };
 
 static int
@@ -120,6 +121,11 @@ ctxsrc_statcache_free(struct ctxsrc_statcache *c)
 {
 	if (!c)
 		return NULL;
+	/* The next scan's open rebuilds the WAL index from every frame left in the WAL: leave
+	 * none behind, so an unchanged context (which writes nothing) opens it cheaply. */
+	if (c->db && c->wrote)
+		(void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+		                                NULL);
 	sqlite3_close_v2(c->db);
 	free(c->loaded);
 	free(c->arena);
@@ -412,5 +418,6 @@ ctxsrc_statcache_commit(struct ctxsrc_statcache *c, bool prune, struct kl_error 
 	records_free(c->queued, c->n_queued);
 	c->queued = NULL;
 	c->n_queued = c->queued_cap = 0;
+	c->wrote = true;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "fs/tree-xattrs.h"
 #include "fs/tree.h"
 #include "fs/uring.h"
+#include "sources/ctxsrc-fingerprint.h"
 #include "sources/ctxsrc-statcache.h"
 #include "sources/dockerignore.h"
 #include "util/cleanup.h"
@@ -40,6 +41,7 @@ struct frame {
 	bool emitted;  /* in the tree: included, or the parent of something included */
 	bool selected; /* followpaths: inside a selected path */
 	uint8_t *info; /* its ignore match info, for its children; NULL without patterns */
+	uint8_t *incl; /* its include match info, for its children; NULL without includes */
 	int fd;        /* borrowed: open while the directory is walked */
 };
 
@@ -59,6 +61,7 @@ struct scanner {
 	const struct ctxsrc_options *opts;
 	struct ctxsrc_stats stats;
 	struct dockerignore *ignore;
+	struct dockerignore *include; /* include_patterns; NULL: everything */
 	struct ctxsrc_statcache *cache;
 	struct tree_builder *builder;
 	struct uring *uring;
@@ -79,7 +82,10 @@ struct scanner {
 	struct uring_job jobs[HASH_BATCH];
 	struct digest_ctx *ctxs[HASH_BATCH];
 	size_t n_items;
-	struct timespec racy_from; /* files changed since may change again unseen: not cached */
+	struct timespec racy_from;     /* files changed since may change again unseen: not cached */
+	struct ctxsrc_fingerprint *fp; /* what the walk put in the tree */
+	bool check; /* a walk that only checks the fingerprint: nothing is added or hashed */
+	bool racy;  /* an entry changed in the tick the scan began: keep no fingerprint */
 };
 
 static const char *
@@ -282,6 +288,15 @@ ts_before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* Every entry the tree gets goes into the fingerprint too, in walk order. */
+static void
+fp_add(struct scanner *sc, const char *path, size_t len, const struct stat *st)
+{
+	ctxsrc_fingerprint_add(sc->fp, path, len, st);
+	if (!ts_before(&st->st_mtim, &sc->racy_from) || !ts_before(&st->st_ctim, &sc->racy_from))
+		sc->racy = true;
+}
+
 static bool
 same_file(const struct stat *a, const struct stat *b)
 {
@@ -475,6 +490,16 @@ emit(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, st
 
 	entry_from_stat(sc->path, sc->path_len, st, &e);
 	sc->stats.entries++;
+	fp_add(sc, sc->path, sc->path_len, st);
+	if (sc->check) { /* counted as the full scan would: hardlinks aside */
+		if (S_ISREG(st->st_mode) &&
+		    (st->st_nlink == 1 ||
+		     !tree_hardlinks_leader(sc->inodes, st, sc->path, sc->path_len))) {
+			sc->stats.files++;
+			sc->stats.cached_files++;
+		}
+		return 0;
+	}
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
 		e.type = TREE_DIR;
@@ -532,6 +557,12 @@ emit_parents(struct scanner *sc, struct kl_error **err)
 
 		if (f->emitted)
 			continue;
+		fp_add(sc, sc->path, f->path_len, &f->st);
+		if (sc->check) {
+			sc->stats.entries++;
+			f->emitted = true;
+			continue;
+		}
 		p = xstrndup(sc->path, f->path_len);
 		r = tree_xattrs_read(f->fd, ".", shown(p), &xl, err);
 		if (r < 0)
@@ -551,7 +582,7 @@ static int scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err);
 
 static int
 descend(struct scanner *sc, int dir_fd, const char *name, const struct stat *st, bool emitted,
-        bool selected, uint8_t **info, struct kl_error **err)
+        bool selected, uint8_t **info, uint8_t **incl, struct kl_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	struct frame *f;
@@ -562,9 +593,11 @@ descend(struct scanner *sc, int dir_fd, const char *name, const struct stat *st,
 		return kl_error_set(err, errno, "opening directory '%s'", sc->path);
 	sc->frames = xgrow(sc->frames, &sc->frames_cap, sc->depth + 1, sizeof(*sc->frames));
 	f = &sc->frames[sc->depth++];
-	*f = (struct frame){sc->path_len, *st, emitted, selected, TAKE_PTR(*info), fd};
+	*f = (struct frame){sc->path_len,    *st, emitted, selected, TAKE_PTR(*info),
+	                    TAKE_PTR(*incl), fd};
 	r = scan_dir(sc, fd, err);
 	free(sc->frames[--sc->depth].info);
+	free(sc->frames[sc->depth].incl);
 	return r;
 }
 
@@ -576,8 +609,8 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *
            struct kl_error **err)
 {
 	const struct frame *parent = &sc->frames[sc->depth - 1];
-	_cleanup_free_ uint8_t *info = NULL;
-	bool selected = parent->selected, excluded = false, included;
+	_cleanup_free_ uint8_t *info = NULL, *incl = NULL;
+	bool selected = parent->selected, excluded = false, matched = true, included;
 	struct stat st;
 	int r;
 
@@ -603,7 +636,14 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *
 		excluded =
 		    dockerignore_match(sc->ignore, sc->path, sc->path_len, parent->info, info);
 	}
-	included = selected && !excluded;
+	if (sc->include) {
+		if (S_ISDIR(st.st_mode))
+			incl = xmalloc(dockerignore_count(sc->include) + 1);
+		/* an include pattern "excludes" in the matcher's words: it matched */
+		matched =
+		    dockerignore_match(sc->include, sc->path, sc->path_len, parent->incl, incl);
+	}
+	included = selected && !excluded && matched;
 	if (included) {
 		r = emit_parents(sc, err);
 		if (r >= 0)
@@ -615,7 +655,8 @@ scan_entry(struct scanner *sc, int dir_fd, const char *name, const struct stat *
 		return 0;
 	if (excluded && !dockerignore_walk_excluded_dir(sc->ignore, sc->path, sc->path_len))
 		return 0;
-	return descend(sc, dir_fd, name, &st, included, selected, &info, err);
+	/* a directory no include pattern matched is walked too: one may match below it */
+	return descend(sc, dir_fd, name, &st, included, selected, &info, &incl, err);
 }
 
 /* Stats a run of names from first on, all at once on several cores: up to and including the
@@ -682,6 +723,65 @@ scan_dir(struct scanner *sc, int dir_fd, struct kl_error **err)
 	return r < 0 ? r : 0;
 }
 
+/* Patterns given one a string, as the text of an ignore file (one a line, '\n'-terminated). */
+static char *
+patterns_text(const char *const *v, size_t n)
+{
+	size_t len = 0, w = 0;
+	char *text;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	text = xmalloc(len + 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i]);
+
+		memcpy(text + w, v[i], l);
+		w += l;
+		text[w++] = '\n';
+	}
+	text[w] = '\0';
+	return text;
+}
+
+/* Parses the ignore text with the exclude patterns after it, checking those on their own
+ * first so their errors name them. */
+static int
+parse_ignore(struct scanner *sc, const char *text, size_t len, const char *path,
+             struct kl_error **err)
+{
+	_cleanup_(dockerignore_freep) struct dockerignore *check = NULL;
+	_cleanup_free_ char *excl = NULL, *all = NULL;
+	size_t excl_len;
+	int r;
+
+	if (!sc->opts->n_exclude_patterns)
+		return text ? dockerignore_parse(text, len, path, &sc->ignore, err) : 0;
+	excl = patterns_text(sc->opts->exclude_patterns, sc->opts->n_exclude_patterns);
+	excl_len = strlen(excl);
+	r = dockerignore_parse(excl, excl_len, "exclude patterns", &check, err);
+	if (r < 0)
+		return r;
+	if (!text)
+		return dockerignore_parse(excl, excl_len, "exclude patterns", &sc->ignore, err);
+	all = xmalloc(len + 1 + excl_len + 1);
+	memcpy(all, text, len);
+	all[len] = '\n';
+	memcpy(all + len + 1, excl, excl_len + 1);
+	return dockerignore_parse(all, len + 1 + excl_len, path, &sc->ignore, err);
+}
+
+static int
+load_include(struct scanner *sc, struct kl_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (!sc->opts->n_include_patterns)
+		return 0;
+	text = patterns_text(sc->opts->include_patterns, sc->opts->n_include_patterns);
+	return dockerignore_parse(text, strlen(text), "include patterns", &sc->include, err);
+}
+
 /* The ignore file: the one given, else <dir>/.dockerignore when there is one. */
 static int
 load_ignore(struct scanner *sc, const char *dir, struct kl_error **err)
@@ -693,11 +793,14 @@ load_ignore(struct scanner *sc, const char *dir, struct kl_error **err)
 	size_t len;
 	int r;
 
+	r = load_include(sc, err);
+	if (r < 0)
+		return r;
 	if (!path)
 		path = def = xasprintf("%s/.dockerignore", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && !sc->opts->ignore_file)
-		return 0;
+		return parse_ignore(sc, NULL, 0, path, err);
 	if (fd < 0)
 		return kl_error_set(err, errno, "opening ignore file '%s'", path);
 	if (fstat(fd, &st) < 0)
@@ -710,7 +813,7 @@ load_ignore(struct scanner *sc, const char *dir, struct kl_error **err)
 		                     DOCKERIGNORE_MAX_SIZE);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading ignore file '%s'", path);
-	return dockerignore_parse(text, len, path, &sc->ignore, err);
+	return parse_ignore(sc, text, len, path, err);
 }
 
 static void
@@ -719,8 +822,10 @@ scanner_done(struct scanner *sc)
 	items_clear(sc);
 	for (size_t i = 0; i < HASH_BATCH; i++)
 		digest_ctx_free(sc->ctxs[i]);
-	for (size_t i = 0; i < sc->depth; i++)
+	for (size_t i = 0; i < sc->depth; i++) {
 		free(sc->frames[i].info);
+		free(sc->frames[i].incl);
+	}
 	free(sc->frames);
 	for (size_t i = 0; i < sc->n_follow; i++)
 		free(sc->follow[i]);
@@ -731,34 +836,149 @@ scanner_done(struct scanner *sc)
 	tree_builder_free(sc->builder);
 	ctxsrc_statcache_free(sc->cache);
 	dockerignore_free(sc->ignore);
+	dockerignore_free(sc->include);
+	ctxsrc_fingerprint_free(sc->fp);
 	free(sc->abs_root);
 	free(sc->path);
 	free(sc->abs);
 }
 
-/* Writes the tree unless the store has it already: an unchanged context costs no write. */
+static void
+release_buf(void *buf, size_t len)
+{
+	(void)len;
+	free(buf);
+}
+
+/* Writes the tree unless the store has it already: an unchanged context costs no write. The
+ * parsed tree (its id hashed once) goes to the caller when asked for. */
 static int
 write_tree(struct scanner *sc, struct digest *ret, struct kl_error **err)
 {
-	_cleanup_free_ char *buf = NULL;
+	_cleanup_(tree_unrefp) struct tree *t = NULL;
+	char *buf = NULL;
 	size_t len;
 	int r;
 
 	r = tree_builder_serialize(sc->builder, &buf, &len, err);
 	if (r < 0)
 		return r;
-	digest_buffer(buf, len, ret);
-	if (store_has_blob(sc->store, ret) == 1)
+	r = tree_parse(buf, len, release_buf, &t, err);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = *tree_id(t);
+	if (store_has_blob(sc->store, ret) != 1) {
+		r = store_ingest_buffer(sc->store, buf, len, ret, err);
+		if (r < 0)
+			return r;
+	}
+	if (sc->opts->ret_tree)
+		*sc->opts->ret_tree = TAKE_PTR(t);
+	return 0;
+}
+
+/* The walk from the root: fills the builder, or only the fingerprint when checking. */
+static int
+walk(struct scanner *sc, int fd, const struct stat *st, struct kl_error **err)
+{
+	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
+	struct tree_entry e;
+	int r;
+
+	for (size_t i = 0; i < sc->depth; i++) {
+		free(sc->frames[i].info);
+		free(sc->frames[i].incl);
+	}
+	sc->depth = 0;
+	sc->path_len = 0;
+	sc->path[0] = '\0';
+	/* a second walk (after a check that failed) reads the root's names from the start */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return kl_error_set(err, errno, "rewinding the context's root");
+	fp_add(sc, "", 0, st);
+	if (!sc->check) {
+		r = tree_xattrs_read(fd, ".", shown(""), &xl, err);
+		if (r < 0)
+			return r;
+		entry_from_stat("", 0, st, &e);
+		e.type = TREE_DIR;
+		r = tree_builder_add(sc->builder, &e, xl.xs, xl.n, err);
+		if (r < 0)
+			return r;
+	}
+	sc->stats.entries++;
+	sc->frames = xgrow(sc->frames, &sc->frames_cap, 16, sizeof(*sc->frames));
+	sc->frames[sc->depth++] = (struct frame){0, *st, true, sc->n_follow == 0, NULL, NULL, fd};
+	return scan_dir(sc, fd, err);
+}
+
+/* What names this scan's fingerprint record: the directory and every option. */
+static void
+options_key(const struct scanner *sc, struct digest *ret)
+{
+	const struct ctxsrc_options *o = sc->opts;
+	struct digest_ctx *c = digest_ctx_new();
+	const char *ignore = o->ignore_file ? o->ignore_file : "";
+
+	digest_ctx_update(c, sc->abs_root, sc->abs_root_len + 1);
+	digest_ctx_update(c, ignore, strlen(ignore) + 1);
+	digest_ctx_update(c, o->locate_only ? "L" : "H", 1);
+	for (size_t i = 0; i < sc->n_follow; i++)
+		digest_ctx_update(c, sc->follow[i], strlen(sc->follow[i]) + 1);
+	digest_ctx_update(c, "", 1);
+	for (size_t i = 0; i < o->n_include_patterns; i++)
+		digest_ctx_update(c, o->include_patterns[i], strlen(o->include_patterns[i]) + 1);
+	digest_ctx_update(c, "", 1);
+	for (size_t i = 0; i < o->n_exclude_patterns; i++)
+		digest_ctx_update(c, o->exclude_patterns[i], strlen(o->exclude_patterns[i]) + 1);
+	digest_ctx_final(c, ret);
+	digest_ctx_free(c);
+}
+
+/* The shortcut: a stat walk that sees what the last scan saw gives the tree it gave. Returns
+ * 1 with ret set then, 0 when a full scan is needed. */
+static int
+check_unchanged(struct scanner *sc, int fd, const struct stat *st, const struct digest *key,
+                struct digest *ret, struct kl_error **err)
+{
+	struct digest want, tree, got;
+	int r;
+
+	if (ctxsrc_fingerprint_load(sc->store, key, &want, &tree) < 0 ||
+	    store_has_blob(sc->store, &tree) != 1)
 		return 0;
-	return store_ingest_buffer(sc->store, buf, len, ret, err);
+	sc->check = true;
+	r = walk(sc, fd, st, err);
+	sc->check = false;
+	if (r < 0)
+		return r;
+	ctxsrc_fingerprint_final(sc->fp, &got);
+	if (!digest_equal(&got, &want) || sc->racy) {
+		ctxsrc_fingerprint_reset(sc->fp);
+		tree_hardlinks_free(sc->inodes);
+		sc->inodes = tree_hardlinks_new();
+		sc->racy = false;
+		sc->stats = (struct ctxsrc_stats){0};
+		return 0;
+	}
+	sc->stats.unchanged = true;
+	if (sc->opts->ret_tree) {
+		r = tree_load(sc->store, &tree, sc->opts->ret_tree, err);
+		if (r < 0)
+			return r;
+	}
+	*ret = tree;
+	kl_debug("context '%s': unchanged since the last scan", sc->abs_root);
+	return 1;
 }
 
 static int
 scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **err)
 {
-	_cleanup_(tree_xattr_list_done) struct tree_xattr_list xl = {0};
 	_cleanup_close_ int fd = -1;
-	struct tree_entry e;
+	struct digest key, fp;
 	struct stat st;
 	int r;
 
@@ -773,31 +993,28 @@ scan(struct scanner *sc, const char *dir, struct digest *ret, struct kl_error **
 	if (r < 0)
 		return r;
 	setup_follow(sc, fd);
+	sc->path = xgrow(NULL, &sc->path_cap, 256, 1);
+	options_key(sc, &key);
+	r = check_unchanged(sc, fd, &st, &key, ret, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (!sc->opts->locate_only) {
 		r = ctxsrc_statcache_open(sc->store, sc->abs_root, &sc->cache, err);
 		if (r < 0)
 			return r;
 	}
-	sc->path = xgrow(NULL, &sc->path_cap, 256, 1);
-	sc->path[0] = '\0';
-	r = tree_xattrs_read(fd, ".", shown(""), &xl, err);
-	if (r < 0)
-		return r;
-	entry_from_stat("", 0, &st, &e);
-	e.type = TREE_DIR;
-	r = tree_builder_add(sc->builder, &e, xl.xs, xl.n, err);
-	if (r < 0)
-		return r;
-	sc->stats.entries++;
-	sc->frames = xgrow(NULL, &sc->frames_cap, 16, sizeof(*sc->frames));
-	sc->frames[sc->depth++] = (struct frame){0, st, true, sc->n_follow == 0, NULL, fd};
-	r = scan_dir(sc, fd, err);
+	r = walk(sc, fd, &st, err);
 	if (r >= 0)
 		r = flush_hashes(sc, err);
 	if (r >= 0 && sc->cache)
-		r = ctxsrc_statcache_commit(sc->cache, /* prune= */ sc->n_follow == 0, err);
+		r = ctxsrc_statcache_commit(sc->cache,
+		                            /* prune= */ sc->n_follow == 0 && !sc->include, err);
 	if (r >= 0)
 		r = write_tree(sc, ret, err);
+	if (r >= 0 && !sc->racy) {
+		ctxsrc_fingerprint_final(sc->fp, &fp);
+		ctxsrc_fingerprint_save(sc->store, &key, &fp, ret);
+	}
 	return r;
 }
 
@@ -812,6 +1029,7 @@ ctxsrc_scan(struct store *s, const char *dir, const struct ctxsrc_options *opts,
 	    .builder = tree_builder_new(),
 	    .inodes = tree_hardlinks_new(),
 	    .stats_pool = tree_statbatch_new(/* max_helpers= */ 3),
+	    .fp = ctxsrc_fingerprint_new(),
 	};
 	struct timespec now, start, end;
 	int r;

@@ -472,7 +472,7 @@ check_platform(const char *want, const struct oci_platform *have, struct kl_erro
 }
 
 static int
-resolve(struct image *im, struct digest *ret, struct kl_error **err)
+resolve(struct image *im, struct digest *ret, struct digest *ret_manifest, struct kl_error **err)
 {
 	_cleanup_free_ struct digest *trees = NULL;
 	_cleanup_free_ char *cfg = NULL;
@@ -490,6 +490,8 @@ resolve(struct image *im, struct digest *ret, struct kl_error **err)
 	r = read_manifest(im, &m, &mdigest, err);
 	if (r < 0)
 		return r;
+	if (ret_manifest)
+		*ret_manifest = mdigest;
 	if (!im->opts->all_layers && imgsrc_record_get(im->store, "images", &mdigest, ret) == 0) {
 		oci_manifest_done(&m);
 		return 0;
@@ -522,11 +524,18 @@ int
 imgsrc_resolve(struct store *s, const char *spec, const struct source_options *opts,
                struct digest *ret, struct kl_error **err)
 {
+	return imgsrc_resolve_manifest(s, spec, opts, ret, /* ret_manifest= */ NULL, err);
+}
+
+int
+imgsrc_resolve_manifest(struct store *s, const char *spec, const struct source_options *opts,
+                        struct digest *ret, struct digest *ret_manifest, struct kl_error **err)
+{
 	static const struct source_options defaults = {0};
 	struct image im = {.store = s, .spec = spec, .opts = opts ? opts : &defaults};
 	int r;
 
-	r = resolve(&im, ret, err);
+	r = resolve(&im, ret, ret_manifest, err);
 	image_done(&im);
 	if (r < 0) {
 		kl_error_prefix(err, "image '%s'", spec);

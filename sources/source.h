@@ -48,3 +48,10 @@ int source_resolve(struct store *s, const char *spec, const struct source_option
  * be NULL) gives image reads their credentials (auth_file, copied) and registry timeout. */
 void source_add_providers(struct provider_set *ps, struct store *s,
                           const struct source_options *opts);
+
+/* Calls fn for every blob the sources' own records name (the trees of images and layers under
+ * <root>/imgsrc/, the trees of git commits under <root>/git/trees/): what must stay in the
+ * store for those records to hold. A record names trees whose own content the caller follows.
+ * fn returns < 0 to stop with that value. */
+typedef int (*source_root_fn)(const struct digest *d, void *userdata);
+int source_foreach_root(struct store *s, source_root_fn fn, void *userdata, struct kl_error **err);

@@ -104,6 +104,16 @@ scan(struct fixture *f, const struct ctxsrc_options *opts)
 	return t;
 }
 
+/* Drops the scans' fingerprints, so the next scan goes through the stat cache. */
+static void
+forget_scans(struct fixture *f)
+{
+	char *p = xasprintf("%s/store/ctxsrc/scans", f->dir);
+
+	(void)kl_path_rm_rf_at(AT_FDCWD, p);
+	free(p);
+}
+
 static bool
 has(const struct tree *t, const char *path)
 {
@@ -217,6 +227,66 @@ test_rescan_hashes_only_the_changed_file(void **state)
 	t = scan(f, &opts);
 	tree_unref(t);
 	assert_int_equal(st.hashed_files, 0);
+}
+
+static void
+test_unchanged_rescan_takes_the_last_tree(void **state)
+{
+	struct fixture *f = *state;
+	struct ctxsrc_stats st = {0};
+	struct ctxsrc_options opts = {.stats = &st};
+	struct digest first, id;
+	struct tree *t, *got = NULL;
+	char *p;
+
+	put(f, "a", "one\n");
+	put(f, "sub/b", "two\n");
+	wait_tick();
+	t = scan(f, &opts);
+	first = *tree_id(t);
+	tree_unref(t);
+	assert_false(st.unchanged);
+	/* the same walk: the last tree, nothing hashed, the caller handed the tree itself */
+	opts.ret_tree = &got;
+	assert_int_equal(ctxsrc_scan(f->store, f->ctx, &opts, &id, NULL), 0);
+	assert_true(st.unchanged);
+	assert_int_equal(st.hashed_files, 0);
+	assert_true(digest_equal(&id, &first));
+	assert_non_null(got);
+	assert_true(digest_equal(tree_id(got), &first));
+	got = tree_unref(got);
+	opts.ret_tree = NULL;
+	/* a touched file (same bytes) is seen: a full scan, which hashes it again */
+	p = xasprintf("%s/sub/b", f->ctx);
+	assert_int_equal(utimensat(AT_FDCWD, p, (struct timespec[]){{0, UTIME_NOW}, {1000, 0}}, 0),
+	                 0);
+	wait_tick();
+	t = scan(f, &opts);
+	assert_false(st.unchanged);
+	assert_int_equal(st.hashed_files, 1);
+	assert_false(digest_equal(tree_id(t), &first)); /* its mtime is in the tree */
+	tree_unref(t);
+	/* a new file too */
+	put(f, "sub/c", "three\n");
+	wait_tick();
+	t = scan(f, &opts);
+	assert_false(st.unchanged);
+	assert_true(has(t, "sub/c"));
+	tree_unref(t);
+	/* a file that may change again unseen (its time not before the scan's start: a future
+	 * mtime is such a file, every time) keeps the next scan from the shortcut */
+	put(f, "a", "ONE\n");
+	free(p);
+	p = xasprintf("%s/a", f->ctx);
+	assert_int_equal(
+	    utimensat(AT_FDCWD, p, (struct timespec[]){{0, UTIME_NOW}, {time(NULL) + 3600, 0}}, 0),
+	    0);
+	t = scan(f, &opts);
+	tree_unref(t);
+	t = scan(f, &opts);
+	assert_false(st.unchanged);
+	tree_unref(t);
+	free(p);
 }
 
 static void
@@ -432,6 +502,7 @@ test_corrupt_stat_cache_is_replaced(void **state)
 		close(fd);
 		free(p);
 	}
+	forget_scans(f);
 	tree_unref(scan(f, &(struct ctxsrc_options){.stats = &st}));
 	assert_int_equal(st.hashed_files, 1);
 	tree_unref(scan(f, &(struct ctxsrc_options){.stats = &st}));
@@ -538,6 +609,7 @@ test_xattrs_are_recorded(void **state)
 
 	/* hashed, then from the stat cache, then located only: the same xattrs each time */
 	for (int pass = 0; pass < 3; pass++) {
+		forget_scans(f);
 		t = scan(f, &(struct ctxsrc_options){.stats = &st, .locate_only = pass == 2});
 		if (pass == 1)
 			assert_int_equal(st.cached_files, 3); /* .dockerignore too */
@@ -624,6 +696,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_scan_records_digests_locators_and_links, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_rescan_hashes_only_the_changed_file, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_unchanged_rescan_takes_the_last_tree, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_file_changed_in_the_scan_tick_is_not_cached, setup,
 	                                    teardown),
