@@ -76,8 +76,8 @@ cv_config_parse(const char *text, const char *platform, json_t **ret, struct kl_
 	image = json_loads(text, 0, &je);
 	if (!json_is_object(image)) {
 		json_decref(image);
-		return kl_error_setf(err, EINVAL, "the base image's config is not a JSON object: %s",
-		                     je.text);
+		return kl_error_setf(err, EINVAL,
+		                     "the base image's config is not a JSON object: %s", je.text);
 	}
 	cv_config_obj(image);
 	if (!json_is_object(json_object_get(image, "rootfs")))
@@ -217,7 +217,8 @@ instr_kvs(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
 
 		r = cv_expand(cv, st, in, in->u.kvs.v[i].key, &k);
 		if (r >= 0)
-			r = cv_expand(cv, st, in, in->u.kvs.v[i].value ? in->u.kvs.v[i].value : "", &v);
+			r = cv_expand(cv, st, in, in->u.kvs.v[i].value ? in->u.kvs.v[i].value : "",
+			              &v);
 		if (r < 0)
 			break;
 		if (env) {
@@ -300,8 +301,7 @@ instr_expose(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *
 		const char **keys = xcalloc(json_object_size(ports) + 1, sizeof(*keys));
 		size_t n = 0;
 
-		json_object_foreach(ports, key, val)
-			keys[n++] = key;
+		json_object_foreach(ports, key, val) keys[n++] = key;
 		qsort(keys, n, sizeof(*keys), (int (*)(const void *, const void *))strcmp);
 		for (size_t i = 0; i < n; i++) {
 			kl_strbuf_printf(&msg, "%s%s:{}", first ? "" : " ", keys[i]);
@@ -472,7 +472,8 @@ cv_config_instr(struct cv *cv, struct cv_stage *st, const struct dockerfile_inst
 		break;
 	}
 	default:
-		return cv_fail(cv, in, "%s is not a config instruction", dockerfile_instr_name(in->kind));
+		return cv_fail(cv, in, "%s is not a config instruction",
+		               dockerfile_instr_name(in->kind));
 	}
 	free_strv(argv, argc);
 	cv_config_history(cv, st, msg, true);

@@ -253,7 +253,8 @@ add_source(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in
 			if (r < 0)
 				return r;
 			if (strncmp(checksum, "sha256:", 7) || strlen(checksum) != 71)
-				return cv_fail(cv, in, "invalid checksum digest format: %s", checksum);
+				return cv_fail(cv, in, "invalid checksum digest format: %s",
+				               checksum);
 		}
 		g.source.kind = GRAPH_SOURCE_HTTP;
 		g.source.ref = (char *)src;
@@ -471,7 +472,8 @@ cv_copy(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
 	for (size_t i = 0; i < c->n_inline_sources && r >= 0; i++)
 		r = add_inline(cv, st, in, &op, &c->inline_sources[i], dest);
 	if (r >= 0 && !op.n_actions)
-		r = cv_fail(cv, in, "%s requires at least one source", dockerfile_instr_name(in->kind));
+		r = cv_fail(cv, in, "%s requires at least one source",
+		            dockerfile_instr_name(in->kind));
 	if (r >= 0) {
 		hist = history_text(in, srcs, n_srcs, d);
 		text = cv_instr_text(cv, st, in);

@@ -35,7 +35,7 @@ struct cv_stage {
 	int base_image; /* resolver handle at the root of its chain, -1: none */
 	struct dockerfile_layer *layers;
 	size_t n_layers, cap_layers;
-	json_t *image; /* the image config document */
+	json_t *image;       /* the image config document */
 	struct cv_vars env;  /* ENV in scope (the config's Env) */
 	struct cv_vars args; /* ARGs declared in the stage, with their values */
 	char *platform;
@@ -59,22 +59,25 @@ struct cv {
 	struct graph *g;
 	struct cv_stage *st;
 	size_t n_st;
-	struct cv_vars meta;   /* the meta ARGs' values (and the automatic platform ARGs) */
-	struct cv_vars given;  /* --build-arg */
-	bool *given_used;      /* per given[i]: an ARG declared it */
-	struct cv_vars proxy;  /* the proxy args given */
+	struct cv_vars meta;  /* the meta ARGs' values (and the automatic platform ARGs) */
+	struct cv_vars given; /* --build-arg */
+	bool *given_used;     /* per given[i]: an ARG declared it */
+	struct cv_vars proxy; /* the proxy args given */
 	char *build_platform, *target_platform;
-	uint32_t context;      /* the main context's vertex, GRAPH_NO_INPUT until used */
-	uint32_t scratch;      /* a scratch source vertex, GRAPH_NO_INPUT until needed */
-	bool context_all;      /* some use takes the whole context */
-	struct cv_vars paths;  /* the context paths used (keys only) */
+	uint32_t context;     /* the main context's vertex, GRAPH_NO_INPUT until used */
+	uint32_t scratch;     /* a scratch source vertex, GRAPH_NO_INPUT until needed */
+	bool context_all;     /* some use takes the whole context */
+	struct cv_vars paths; /* the context paths used (keys only) */
 	struct cv_image *images;
 	size_t n_images, cap_images;
-	uint32_t *named;       /* per opts->contexts: its vertex, GRAPH_NO_INPUT until used */
+	uint32_t *named; /* per opts->contexts: its vertex, GRAPH_NO_INPUT until used */
 	bool has_epoch;
 	int64_t epoch;
-	char *created;         /* RFC 3339 of the epoch, or of opts->now */
-	size_t vertex_count;   /* ids for the vertices added */
+	char *created;                      /* RFC 3339 of the epoch, or of opts->now */
+	size_t vertex_count;                /* vertices added */
+	const struct dockerfile_instr *cur; /* the instruction being dispatched */
+	unsigned *lines; /* per vertex: its instruction's first and last line (0: none) */
+	size_t cap_lines;
 	struct kl_error **err;
 };
 

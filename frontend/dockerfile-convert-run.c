@@ -72,8 +72,8 @@ mount_path(const struct cv_stage *st, const char *p)
 }
 
 static int
-add_mount(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in,
-          struct run_op *op, const struct dockerfile_mount *m)
+add_mount(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in, struct run_op *op,
+          const struct dockerfile_mount *m)
 {
 	struct graph_mount *g = &op->mounts[op->n_mounts];
 	uint32_t from = GRAPH_NO_INPUT;
@@ -128,7 +128,8 @@ add_mount(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in,
 			id = slash ? slash + 1 : m->target;
 		}
 		if (!id || !*id)
-			return cv_fail(cv, in, "invalid secret mount: an id or a target is required");
+			return cv_fail(cv, in,
+			               "invalid secret mount: an id or a target is required");
 		g->id = own(op, xstrdup(id));
 		g->env = m->env;
 		g->required = m->required;
@@ -359,7 +360,7 @@ cv_run(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
 		break;
 	}
 	v.exec.security = run->security == DOCKERFILE_SECURITY_INSECURE ? GRAPH_SECURITY_INSECURE
-	                                                                  : GRAPH_SECURITY_SANDBOX;
+	                                                                : GRAPH_SECURITY_SANDBOX;
 	v.exec.mounts = op.mounts;
 	v.exec.n_mounts = op.n_mounts;
 	r = cv_add(cv, &v);

@@ -19,18 +19,14 @@
 #include "util/xalloc.h"
 
 static const char *const proxy_args[] = {
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
-    "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
-    "ALL_PROXY",  "all_proxy",
+    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+    "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy",
 };
 
 /* Build args kiln itself reads: never reported as unused. */
 static const char *const builtin_args[] = {
-    "SOURCE_DATE_EPOCH",
-    "BUILDKIT_CONTEXT_KEEP_GIT_DIR",
-    "BUILDKIT_SANDBOX_HOSTNAME",
-    "BUILDKIT_INLINE_CACHE",
-    "BUILDKIT_MULTI_PLATFORM",
+    "SOURCE_DATE_EPOCH",     "BUILDKIT_CONTEXT_KEEP_GIT_DIR", "BUILDKIT_SANDBOX_HOSTNAME",
+    "BUILDKIT_INLINE_CACHE", "BUILDKIT_MULTI_PLATFORM",
 };
 
 static const char *const platform_args[] = {
@@ -54,8 +50,12 @@ cv_add(struct cv *cv, struct graph_vertex *v)
 {
 	int r = graph_add(cv->g, v, cv->err);
 
-	if (r >= 0)
-		cv->vertex_count++;
+	if (r < 0)
+		return r;
+	cv->lines = xgrow(cv->lines, &cv->cap_lines, 2 * ((size_t)r + 1), sizeof(*cv->lines));
+	cv->lines[2 * (size_t)r] = cv->cur ? cv->cur->start_line : 0;
+	cv->lines[2 * (size_t)r + 1] = cv->cur ? cv->cur->end_line : 0;
+	cv->vertex_count = (size_t)r + 1;
 	return r;
 }
 
@@ -189,8 +189,7 @@ resolve_image(struct cv *cv, const struct dockerfile_instr *in, const char *ref,
 }
 
 static int
-image_vertex(struct cv *cv, struct cv_image *ci, const char *platform, char *name,
-             uint32_t *ret)
+image_vertex(struct cv *cv, struct cv_image *ci, const char *platform, char *name, uint32_t *ret)
 {
 	struct graph_vertex v = {.kind = GRAPH_OP_SOURCE, .name = name};
 	int r;
@@ -312,10 +311,11 @@ cv_context(struct cv *cv, const char *path, uint32_t *ret)
 }
 
 static int dispatch_stage(struct cv *cv, struct cv_stage *st);
+static int dispatch_one(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in);
 
 int
-cv_from_ref(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in,
-            const char *ref, uint32_t *ret, bool *ret_is_context)
+cv_from_ref(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in, const char *ref,
+            uint32_t *ret, bool *ret_is_context)
 {
 	size_t self = (size_t)(st - cv->st), idx;
 	const struct dockerfile_context *nc;
@@ -463,7 +463,8 @@ dispatch_arg(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *
 		if (!value && st)
 			value = cv_vars_get(&cv->meta, kv->key);
 		if (IN_LIST(proxy_args, kv->key)) {
-			/* proxies stay out of the config and the cache: RUN gets them as proxy_env */
+			/* proxies stay out of the config and the cache: RUN gets them as proxy_env
+			 */
 			if (value)
 				cv_vars_set(&cv->proxy, kv->key, value);
 			continue;
@@ -570,6 +571,18 @@ dispatch_workdir(struct cv *cv, struct cv_stage *st, const struct dockerfile_ins
 static int
 dispatch_instr(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
 {
+	const struct dockerfile_instr *saved = cv->cur;
+	int r;
+
+	cv->cur = in;
+	r = dispatch_one(cv, st, in);
+	cv->cur = saved;
+	return r;
+}
+
+static int
+dispatch_one(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
+{
 	switch (in->kind) {
 	case DOCKERFILE_ARG:
 		return dispatch_arg(cv, st, in);
@@ -640,12 +653,14 @@ parse_triggers(struct cv *cv, struct cv_stage *st, struct triggers *t)
 
 			r = dockerfile_instr_parse(&df->nodes[k], df->escape, &in, NULL, &msg);
 			if (r < 0)
-				return cv_fail(cv, st->from, "the base image's ONBUILD trigger '%s': %s",
-				               text, msg);
+				return cv_fail(cv, st->from,
+				               "the base image's ONBUILD trigger '%s': %s", text,
+				               msg);
 			if (in.kind == DOCKERFILE_FROM || in.kind == DOCKERFILE_ONBUILD ||
 			    in.kind == DOCKERFILE_MAINTAINER) {
 				dockerfile_instr_done(&in);
-				return cv_fail(cv, st->from, "%s isn't allowed as an ONBUILD trigger",
+				return cv_fail(cv, st->from,
+				               "%s isn't allowed as an ONBUILD trigger",
 				               dockerfile_instr_name(in.kind));
 			}
 			in.start_line = st->from->start_line;
@@ -656,6 +671,27 @@ parse_triggers(struct cv *cv, struct cv_stage *st, struct triggers *t)
 	}
 	json_object_del(c, "OnBuild");
 	return 0;
+}
+
+/* The ENV in scope: the config's Env. */
+static void
+seed_env(struct cv_stage *st)
+{
+	json_t *env = json_object_get(cv_config_obj(st->image), "Env"), *e;
+	size_t i;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *kv = json_string_value(e);
+		_cleanup_free_ char *k = NULL;
+		const char *eq;
+
+		if (!kv)
+			continue;
+		eq = strchr(kv, '=');
+		k = eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv);
+		cv_vars_set(&st->env, k, eq ? eq + 1 : "");
+	}
 }
 
 /* FROM: the stage's filesystem and config to start from. */
@@ -694,8 +730,8 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 		st->image = json_deep_copy(parent->image);
 		cv_vars_copy(&st->env, &parent->env);
 		for (size_t i = 0; i < parent->n_layers; i++) {
-			st->layers =
-			    xgrow(st->layers, &st->cap_layers, st->n_layers + 1, sizeof(*st->layers));
+			st->layers = xgrow(st->layers, &st->cap_layers, st->n_layers + 1,
+			                   sizeof(*st->layers));
 			st->layers[st->n_layers++] = parent->layers[i];
 		}
 		free(st->platform);
@@ -706,13 +742,23 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 	if (!strcmp(base, "scratch") && !nc) {
 		st->tree = GRAPH_NO_INPUT;
 		st->image = cv_config_empty(st->platform);
+		seed_env(st);
 		return 0;
 	}
 	if (nc && nc->kind != DOCKERFILE_CONTEXT_IMAGE) {
 		bool is_ctx;
 
 		st->image = cv_config_empty(st->platform);
-		return cv_from_ref(cv, st, in, base, &st->tree, &is_ctx);
+		seed_env(st);
+		r = cv_from_ref(cv, st, in, base, &st->tree, &is_ctx);
+		if (r >= 0 && st->tree != GRAPH_NO_INPUT) {
+			/* a directory or a git tree as the base: its files are the first layer */
+			_cleanup_free_ char *msg = xasprintf("FROM %s", base);
+
+			cv_config_history(cv, st, msg, false);
+			cv_add_layer(st, GRAPH_NO_INPUT);
+		}
+		return r;
 	}
 	r = resolve_image(cv, in, nc ? nc->value : base, st->platform, &ci);
 	if (r < 0)
@@ -721,24 +767,7 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 	if (r < 0)
 		return cv_fail(cv, in, "%s: %s", base, (*cv->err)->msg);
 	st->base_image = ci->im.handle;
-	{
-		json_t *env = json_object_get(cv_config_obj(st->image), "Env");
-		size_t i;
-		json_t *e;
-
-		json_array_foreach(env, i, e)
-		{
-			const char *kv = json_string_value(e);
-			_cleanup_free_ char *k = NULL;
-			const char *eq;
-
-			if (!kv)
-				continue;
-			eq = strchr(kv, '=');
-			k = eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv);
-			cv_vars_set(&st->env, k, eq ? eq + 1 : "");
-		}
-	}
+	seed_env(st);
 	{
 		char *text = xasprintf("FROM %s", ci->im.display ? ci->im.display : base);
 		char *name = cv_step_name(cv, st, text);
@@ -778,7 +807,13 @@ dispatch_stage(struct cv *cv, struct cv_stage *st)
 		if (!stage && strcmp(base, "scratch") && !named_context(cv, base, &idx))
 			st->cmd_total++;
 	}
-	r = dispatch_from(cv, st);
+	{
+		const struct dockerfile_instr *saved = cv->cur;
+
+		cv->cur = st->from;
+		r = dispatch_from(cv, st);
+		cv->cur = saved;
+	}
 	if (r >= 0)
 		r = parse_triggers(cv, st, &t);
 	for (size_t i = 0; r >= 0 && i < t.n; i++)
@@ -820,8 +855,8 @@ setup(struct cv *cv)
 		_cleanup_free_ char *k = xstrndup(kv, strcspn(kv, "="));
 
 		/* "K" alone takes K from the environment: the caller did that */
-		cv->given.kv = xgrow(cv->given.kv, &cv->given.cap, cv->given.n + 1,
-		                     sizeof(*cv->given.kv));
+		cv->given.kv =
+		    xgrow(cv->given.kv, &cv->given.cap, cv->given.n + 1, sizeof(*cv->given.kv));
 		cv->given.kv[cv->given.n++] = xstrdup(kv);
 		if (IN_LIST(proxy_args, k))
 			cv_vars_set(&cv->proxy, k, strchr(kv, '=') ? strchr(kv, '=') + 1 : "");
@@ -835,10 +870,11 @@ setup(struct cv *cv)
 			long long v = strtoll(e, &end, 10);
 
 			if (*end || v < 0)
-				return kl_error_setf(cv->err, EINVAL,
-				                     "invalid SOURCE_DATE_EPOCH '%s': not a number of "
-				                     "seconds",
-				                     e);
+				return kl_error_setf(
+				    cv->err, EINVAL,
+				    "invalid SOURCE_DATE_EPOCH '%s': not a number of "
+				    "seconds",
+				    e);
 			cv->has_epoch = true;
 			cv->epoch = v;
 		}
@@ -918,6 +954,7 @@ cv_done(struct cv *cv)
 	free(cv->build_platform);
 	free(cv->target_platform);
 	free(cv->created);
+	free(cv->lines);
 	graph_free(cv->g);
 }
 
@@ -1005,7 +1042,10 @@ finish(struct cv *cv, size_t target, struct dockerfile_build *ret)
 	    .context = cv->context,
 	    .has_epoch = cv->has_epoch,
 	    .epoch = cv->epoch,
+	    .lines = xcalloc(2 * (cv->vertex_count + 1), sizeof(unsigned)),
 	};
+	if (cv->vertex_count)
+		memcpy(ret->lines, cv->lines, 2 * cv->vertex_count * sizeof(unsigned));
 	ret->stages = xcalloc(cv->n_st + 1, sizeof(*ret->stages));
 	for (size_t i = 0; i < cv->n_st; i++) {
 		struct cv_stage *st = &cv->st[i];
@@ -1018,7 +1058,9 @@ finish(struct cv *cv, size_t target, struct dockerfile_build *ret)
 		sr->platform = xstrdup(st->platform ? st->platform : cv->target_platform);
 		if (!sr->built)
 			continue;
-		sr->layers = xmemdup(st->layers, (st->n_layers + 1) * sizeof(*st->layers));
+		sr->layers = xcalloc(st->n_layers + 1, sizeof(*st->layers));
+		if (st->n_layers)
+			memcpy(sr->layers, st->layers, st->n_layers * sizeof(*st->layers));
 		sr->n_layers = st->n_layers;
 		sr->config = json_dumps(st->image, JSON_COMPACT);
 	}
@@ -1071,5 +1113,6 @@ dockerfile_build_done(struct dockerfile_build *b)
 	for (size_t i = 0; i < b->n_unused_args; i++)
 		free(b->unused_args[i]);
 	free(b->unused_args);
+	free(b->lines);
 	*b = (struct dockerfile_build){0};
 }

@@ -85,9 +85,9 @@ struct dockerfile_layer {
 };
 
 struct dockerfile_stage_result {
-	char *name;   /* AS name, else "stage-N" */
-	bool built;   /* the target needs it: it is in the graph */
-	uint32_t tree; /* its result vertex (GRAPH_NO_INPUT: the empty tree) */
+	char *name;     /* AS name, else "stage-N" */
+	bool built;     /* the target needs it: it is in the graph */
+	uint32_t tree;  /* its result vertex (GRAPH_NO_INPUT: the empty tree) */
 	int base_image; /* the resolver handle of the image at the root of its chain, -1: none */
 	struct dockerfile_layer *layers; /* beyond the base image's, in order */
 	size_t n_layers;
@@ -103,7 +103,9 @@ struct dockerfile_build {
 	uint32_t context; /* the main context's vertex, GRAPH_NO_INPUT when none is used */
 	bool has_epoch;   /* SOURCE_DATE_EPOCH was given */
 	int64_t epoch;
-	/* the build args that were used, and those given that nothing declared */
+	/* per vertex i: lines[2i], lines[2i+1], its instruction's first and last line (0: none) */
+	unsigned *lines;
+	/* the build args given that nothing declared */
 	char **unused_args;
 	size_t n_unused_args;
 };
