@@ -55,3 +55,8 @@ int cmd_store(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_mount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_umount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_cache(struct cli *c, int argc, char **argv, struct kl_error **err);
+/* cli/cmd-images.c: kiln's image index */
+int cmd_images(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_tag(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_rmi(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_inspect(struct cli *c, int argc, char **argv, struct kl_error **err);
