@@ -25,6 +25,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/io.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
