@@ -548,6 +548,16 @@ raise_nofile(void)
 	}
 }
 
+/* An output on standard output: -q then prints no id over it. */
+static bool
+to_stdout(const struct build_options *o)
+{
+	for (size_t i = 0; i < o->n_outputs; i++)
+		if (o->outputs[i]->dest && !strcmp(o->outputs[i]->dest, "-"))
+			return true;
+	return false;
+}
+
 static int
 run(struct cli *c, struct parsed *p, struct kl_error **err)
 {
@@ -597,7 +607,7 @@ run(struct cli *c, struct parsed *p, struct kl_error **err)
 			    "'kiln mount %s DIR')",
 			    id, id);
 		}
-	} else if (p->quiet) {
+	} else if (p->quiet && !to_stdout(&p->o)) {
 		printf("%s\n", digest_to_string(&res.image_id, id));
 	}
 	build_result_done(&res);

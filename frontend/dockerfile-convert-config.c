@@ -271,6 +271,12 @@ expose_port(struct cv *cv, const struct dockerfile_instr *in, json_t *ports, con
 }
 
 static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
 instr_expose(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
 {
 	json_t *c = cv_config_obj(st->image), *ports = json_object_get(c, "ExposedPorts");
@@ -302,7 +308,7 @@ instr_expose(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *
 		size_t n = 0;
 
 		json_object_foreach(ports, key, val) keys[n++] = key;
-		qsort(keys, n, sizeof(*keys), (int (*)(const void *, const void *))strcmp);
+		qsort(keys, n, sizeof(*keys), compare_strings);
 		for (size_t i = 0; i < n; i++) {
 			kl_strbuf_printf(&msg, "%s%s:{}", first ? "" : " ", keys[i]);
 			first = false;
