@@ -908,9 +908,14 @@ setup(struct cv *cv)
 		struct cv_stage *st = &cv->st[i];
 
 		st->ignore_cache = o->no_cache;
-		for (size_t k = 0; k < o->n_no_cache_stages; k++)
-			if ((st->name && !strcasecmp(st->name, o->no_cache_stages[k])))
+		for (size_t k = 0; k < o->n_no_cache_stages; k++) {
+			char auto_name[32];
+
+			snprintf(auto_name, sizeof(auto_name), "stage-%zu", i);
+			if ((st->name && !strcasecmp(st->name, o->no_cache_stages[k])) ||
+			    !strcmp(auto_name, o->no_cache_stages[k]))
 				st->ignore_cache = true;
+		}
 	}
 	return 0;
 }
