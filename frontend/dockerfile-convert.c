@@ -772,7 +772,11 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 		char *text = xasprintf("FROM %s", ci->im.display ? ci->im.display : base);
 		char *name = cv_step_name(cv, st, text);
 
-		r = image_vertex(cv, ci, st->platform, name, &st->tree);
+		/* one vertex per image, as BuildKit shows it, whichever stages start from it */
+		r = 0;
+		if (ci->vertex == GRAPH_NO_INPUT)
+			r = image_vertex(cv, ci, st->platform, name, &ci->vertex);
+		st->tree = ci->vertex;
 		free(name);
 		free(text);
 	}

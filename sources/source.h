@@ -64,7 +64,8 @@ void source_add_providers(struct provider_set *ps, struct store *s,
                           const struct source_options *opts);
 
 /* Calls fn for every blob the sources' own records name (the trees of images and layers under
- * <root>/imgsrc/, the trees of git commits under <root>/git/trees/): what must stay in the
+ * <root>/imgsrc/, the trees of git commits under <root>/git/trees/, and every blob of the
+ * images kiln's image index names, imgstore_foreach_blob): what must stay in the
  * store for those records to hold. A record names trees whose own content the caller follows.
  * fn returns < 0 to stop with that value. */
 typedef int (*source_root_fn)(const struct digest *d, void *userdata);
