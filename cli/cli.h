@@ -67,3 +67,9 @@ int cmd_prune(struct cli *c, int argc, char **argv, struct kl_error **err);
 
 /* "1.23MB": n bytes in decimal units (cmd-du.c). */
 void cli_format_size(uint64_t n, char *buf, size_t len);
+/* cli/cmd-images.c: kiln's image index */
+int cmd_images(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_tag(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_rmi(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_inspect(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_build(struct cli *c, int argc, char **argv, struct kl_error **err);

@@ -39,21 +39,10 @@ static const char usage[] =
 static void
 print_excerpt(const struct dockerfile_source *src, const struct dockerfile_error *e)
 {
-	unsigned from, to;
+	_cleanup_free_ char *text = e ? dockerfile_excerpt(src, e->line, e->end_line) : NULL;
 
-	if (!e || e->line == 0)
-		return;
-	from = e->line > 2 ? e->line - 2 : 1;
-	to = e->end_line > e->line + 9 ? e->line + 9 : e->end_line;
-	fprintf(stderr, "%s:%u\n--------------------\n", e->file, e->line);
-	for (unsigned n = from; n <= to; n++) {
-		_cleanup_free_ char *text = dockerfile_source_line(src, n);
-
-		if (!text)
-			break;
-		fprintf(stderr, " %4u | %s%s\n", n, n >= e->line ? ">>> " : "    ", text);
-	}
-	fputs("--------------------\n", stderr);
+	if (text)
+		fputs(text, stderr);
 }
 
 static void

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kiln pull: resolve an image reference into its tree, fetching what that needs. */
+/* kiln pull: resolve an image reference into its tree, fetching what that needs, and keep a
+ * registry's image in kiln's image index under its name. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "fs/digest.h"
 #include "oci/registry.h"
 #include "sources/imgsrc.h"
+#include "sources/imgstore.h"
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -16,11 +18,14 @@
 
 static const char usage[] =
     "usage: kiln pull [--all] [--platform OS/ARCH[/VARIANT]] [--insecure-registry HOST]...\n"
-    "                 [--registry-timeout DURATION] REF\n"
+    "                 [--registry-timeout DURATION] [--policy POLICY] REF\n"
     "\n"
     "Fetches and verifies an image's manifest and config and makes its tree; prints the\n"
     "tree id. REF is docker-image://[host[:port]/]repo[:tag|@digest] (the prefix may be\n"
     "left out) or oci-layout://DIR[:tag|@digest].\n"
+    "An image from a registry is kept in kiln's image index under its normalized name\n"
+    "(busybox is docker.io/library/busybox:latest; see 'kiln images'); a layout's image\n"
+    "has no name: give it one with 'kiln tag oci-layout://DIR:TAG NAME'.\n"
     "Plain tar and tar+gzip layers are read once, now; zstd:chunked layers give their table\n"
     "of contents only, and file contents are fetched when first read.\n"
     "\n"
@@ -29,7 +34,25 @@ static const char usage[] =
     "                            (default linux/amd64)\n"
     "  --insecure-registry HOST  allow plain HTTP to HOST[:PORT] (loopback always is)\n"
     "  --registry-timeout D      give up when a registry sends nothing for D (like 10s,\n"
-    "                            500ms, 2m; default 30s); such a stall is not retried\n";
+    "                            500ms, 2m; default 30s); such a stall is not retried\n"
+    "  --policy POLICY           always (the default): ask the registry; missing: only when\n"
+    "                            the image index lacks the name; never: the index only;\n"
+    "                            newer: ask, but keep the indexed image when that fails\n";
+
+/* A registry's image, recorded in the index under its name. */
+static int
+pull_named(struct store *s, const char *name, enum imgsrc_pull_policy policy,
+           const struct source_options *so, struct digest *ret, struct kl_error **err)
+{
+	struct imgstore_image im = {0};
+	int r;
+
+	r = imgsrc_resolve_named(s, name, policy, so, &im, /* ret_record= */ NULL, err);
+	if (r >= 0)
+		*ret = im.tree;
+	imgstore_image_done(&im);
+	return r;
+}
 
 int
 cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
@@ -39,10 +62,12 @@ cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
 	    {"platform", required_argument, NULL, 'p'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
 	    {"registry-timeout", required_argument, NULL, 't'},
+	    {"policy", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
+	enum imgsrc_pull_policy policy = IMGSRC_PULL_ALWAYS;
 	_cleanup_free_ const char **insecure = NULL;
-	_cleanup_free_ char *ref = NULL;
+	const char *ref;
 	struct source_options so = {0};
 	struct kl_error *perr = NULL;
 	char id[DIGEST_STRING_SIZE];
@@ -74,6 +99,13 @@ cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
 				return r;
 			}
 			break;
+		case 'P':
+			if (imgsrc_pull_policy_parse(optarg, &policy, &perr) < 0) {
+				r = cli_usage_error(c, err, "pull", "--policy: %s", perr->msg);
+				kl_error_free(perr);
+				return r;
+			}
+			break;
 		default:
 			return cli_option_error(c, err, "pull", opt, argv);
 		}
@@ -82,14 +114,16 @@ cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
 		return cli_usage_error(c, err, "pull", "expected one image reference");
 	so.insecure_registries = insecure;
 	so.auth_file = c->auth_file;
-	if (strstr(argv[optind], "://"))
-		ref = xstrdup(argv[optind]);
-	else
-		ref = xasprintf("docker-image://%s", argv[optind]);
+	ref = argv[optind];
 	r = cli_store(c, &s, err);
 	if (r < 0)
 		return r;
-	r = imgsrc_resolve(s, ref, &so, &tree, err);
+	if (!strncmp(ref, "docker-image://", 15))
+		r = pull_named(s, ref + 15, policy, &so, &tree, err);
+	else if (!strstr(ref, "://"))
+		r = pull_named(s, ref, policy, &so, &tree, err);
+	else
+		r = imgsrc_resolve(s, ref, &so, &tree, err);
 	if (r < 0) {
 		kl_error_prefix(err, "pull");
 		return r;

@@ -19,7 +19,7 @@ static const char usage[] =
     "usage: kiln [--root DIR] [--debug] COMMAND [ARG...]\n"
     "       kiln --help | --version\n"
     "\n"
-    "kiln builds container images; today it stores, fetches and serves snapshot trees.\n"
+    "kiln builds container images from Dockerfiles, daemonless, over lazily mounted trees.\n"
     "\n"
     "commands:\n"
     "  tree import DIR            import a directory into the store, print its tree id\n"
@@ -28,10 +28,16 @@ static const char usage[] =
     "  store du                   count the store's blobs and bytes\n"
     "  store verify               re-hash every blob and report the corrupt ones\n"
     "  context hash [--ignore-file F] DIR  print a build context's tree id\n"
-    "  pull [--all] REF           fetch an image's metadata (and layers), print its tree id\n"
+    "  pull [--all] REF           fetch an image's metadata (and layers), print its tree id;\n"
+    "                             a registry's image is kept in the image index by name\n"
+    "  build [OPTION...] CONTEXT  build a Dockerfile into an image (docker build's flags)\n"
+    "  images                     list kiln's image index (names, ids, created, sizes)\n"
+    "  tag SOURCE NAME...         name an image (a name, an id, oci-layout://, docker-image://)\n"
+    "  rmi NAME...                remove names from the image index\n"
+    "  inspect NAME...            print images' configs, layers and trees as JSON\n"
     "  mount [-f] SOURCE DIR      show SOURCE at DIR, lazily: a tree id, a directory,\n"
-    "                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
-    "                             oci-layout://DIR[:tag]\n"
+    "                             an image name, a git URL or repo with #ref[:subdir],\n"
+    "                             docker-image://REF, oci-layout://DIR[:tag]\n"
     "  umount DIR                 unmount what kiln mount put at DIR\n"
     "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
     "  dockerfile parse [--dump] FILE  check a Dockerfile, or print its parse tree\n"
@@ -51,10 +57,14 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree},   {"store", cmd_store},           {"context", cmd_context},
-    {"pull", cmd_pull},   {"mount", cmd_mount},           {"umount", cmd_umount},
-    {"cache", cmd_cache}, {"solve", cmd_solve},           {"du", cmd_du},
-    {"prune", cmd_prune}, {"dockerfile", cmd_dockerfile},
+    {"tree", cmd_tree},       {"store", cmd_store},
+    {"context", cmd_context}, {"pull", cmd_pull},
+    {"mount", cmd_mount},     {"umount", cmd_umount},
+    {"cache", cmd_cache},     {"dockerfile", cmd_dockerfile},
+    {"solve", cmd_solve},     {"du", cmd_du},
+    {"prune", cmd_prune},     {"images", cmd_images},
+    {"tag", cmd_tag},         {"rmi", cmd_rmi},
+    {"inspect", cmd_inspect}, {"build", cmd_build},
 };
 
 static char *

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/cleanup.h"
 #include "util/error.h"
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 
 struct dockerfile_error *
@@ -135,4 +137,29 @@ dockerfile_warnings_done(struct dockerfile_warnings *w)
 	free(w->v);
 	w->v = NULL;
 	w->n = w->cap = 0;
+}
+
+char *
+dockerfile_excerpt(const struct dockerfile_source *src, unsigned line, unsigned end_line)
+{
+	struct kl_strbuf b = {0};
+	unsigned from, to;
+
+	if (line == 0)
+		return NULL;
+	if (end_line < line)
+		end_line = line;
+	from = line > 2 ? line - 2 : 1;
+	to = end_line > line + 9 ? line + 9 : end_line;
+	kl_strbuf_printf(&b, "%s:%u\n--------------------\n", src->name ? src->name : "Dockerfile",
+	                 line);
+	for (unsigned n = from; n <= to; n++) {
+		_cleanup_free_ char *text = dockerfile_source_line(src, n);
+
+		if (!text)
+			break;
+		kl_strbuf_printf(&b, " %4u | %s%s\n", n, n >= line ? ">>> " : "    ", text);
+	}
+	kl_strbuf_puts(&b, "--------------------\n");
+	return kl_strbuf_steal(&b, NULL);
 }

@@ -39,6 +39,11 @@ int dockerfile_error_at(const struct dockerfile_source *src, unsigned line, unsi
 int dockerfile_error_locate(const struct dockerfile_source *src, unsigned line, unsigned end_line,
                             struct dockerfile_error **ret, struct kl_error **err, int code);
 
+/* What BuildKit prints under an error at lines line..end_line: "NAME:LINE", a rule, the lines
+ * around (two before, at most ten of the range, each " %4u | " and ">>> " on the range), a
+ * rule; each line ends with '\n'. A new string; NULL for line 0. */
+char *dockerfile_excerpt(const struct dockerfile_source *src, unsigned line, unsigned end_line);
+
 /* Line n (1-based) of the source without its line ending, as a new string; NULL past the end. */
 char *dockerfile_source_line(const struct dockerfile_source *src, unsigned n);
 

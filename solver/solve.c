@@ -224,6 +224,18 @@ resolve_remote(struct solve *sv, uint32_t idx, struct kl_error **err)
 
 		if (src->platform)
 			o.platform = src->platform;
+		/* an image a frontend resolved already: its merged tree, by id */
+		if (!strncmp(src->ref, "sha256:", 7) &&
+		    digest_parse(src->ref, strlen(src->ref), &d, NULL) >= 0) {
+			r = store_has_blob(sv->store, &d) == 1 ? 0 : -ENOENT;
+			if (r < 0)
+				kl_error_setf(err, ENOENT, "the image tree %s is not in the store",
+				              src->ref);
+			vs->tree = d;
+			if (r >= 0)
+				vs->content = xasprintf("tree:%s", src->ref);
+			break;
+		}
 		/* a bare name is an image reference, as in a Dockerfile's FROM */
 		if (!strstr(src->ref, "://"))
 			spec = xasprintf("docker-image://%s", src->ref);
@@ -840,7 +852,7 @@ solve_run(struct store *s, const struct graph *g, const struct solve_options *op
 
 	uint64_t t0 = cpu_ns(), t1, t2, t3;
 
-	*ret = (struct solve_result){0};
+	*ret = (struct solve_result){.failed_vertex = -1};
 	sv.v = xcalloc(sv.n + 1, sizeof(*sv.v));
 	mark_needed(&sv);
 	r = cacheidx_open(s, &sv.idx, err);
@@ -871,6 +883,7 @@ solve_run(struct store *s, const struct graph *g, const struct solve_options *op
 		r = touch_hits(&sv, err);
 	ret->has_failed_tree = sv.has_failed_tree;
 	ret->failed_tree = sv.failed_tree;
+	ret->failed_vertex = sv.failed_vertex;
 	if (r >= 0)
 		r = fill_result(&sv, ret, err);
 	return r;

@@ -65,6 +65,8 @@ struct solve_result {
 	bool *cached;              /* per vertex: taken from the cache */
 	bool has_failed_tree;      /* on an exec failure: the failed step's filesystem … */
 	struct digest failed_tree; /* … (its input plus what it wrote), for kiln mount */
+	int failed_vertex;         /* on a vertex's failure: its index (a frontend shows its
+	                            * line); -1 otherwise */
 };
 
 /* Solves g's result vertex (and only what it needs). On success fills ret (free with

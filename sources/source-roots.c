@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fs/store.h"
+#include "sources/imgstore.h"
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -66,9 +67,24 @@ walk_dir(const char *dir, const char *skip_prefix, source_root_fn fn, void *user
 	return r < 0 ? r : 0;
 }
 
+struct adapter {
+	source_root_fn fn;
+	void *userdata;
+};
+
+static int
+on_image_blob(const struct digest *d, enum imgstore_blob_kind kind, void *userdata)
+{
+	const struct adapter *a = userdata;
+
+	(void)kind; /* trees and plain blobs alike: the collector tells them apart */
+	return a->fn(d, a->userdata);
+}
+
 int
 source_foreach_root(struct store *s, source_root_fn fn, void *userdata, struct kl_error **err)
 {
+	struct adapter a = {fn, userdata};
 	static const struct {
 		const char *dir, *skip;
 	} dirs[] = {
@@ -85,5 +101,6 @@ source_foreach_root(struct store *s, source_root_fn fn, void *userdata, struct k
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	/* kiln's image index: every named image's record, config, layers and trees */
+	return imgstore_foreach_blob(s, on_image_blob, &a, err);
 }

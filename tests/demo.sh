@@ -1,58 +1,132 @@
 #!/usr/bin/env bash
-# demo.sh [KILN] — what kiln does today, end to end, on an example made here: import a directory
-# into the store as a content-addressed tree, list it, export it back, and mount both the tree
-# and the live directory lazily through FUSE (root and /dev/fuse needed for the mounts).
+# demo.sh [KILN] — kiln end to end, as a user would try it: a busybox base image made here from
+# busybox-static (an OCI layout, named busybox:local in kiln's image index), a two-stage build of
+# examples/hello with `kiln build -t hello`, a rebuild that is all cache hits, the image as
+# `kiln images` and `kiln inspect` show it, its files written out with -o type=local and its
+# command run from them with chroot. Then what lies under it: the tree store and the lazy
+# mounts. Needs root, /dev/fuse, overlayfs and runc or crun (what .ci/install-deps installs).
 set -euo pipefail
 KILN=${1:-build/cli/kiln}
 KILN=$(realpath "$KILN")
+here=$(cd "$(dirname "$0")/.." && pwd)
 w=$(mktemp -d "${TMPDIR:-/tmp}/kiln-demo.XXXXXX")
 export KILN_ROOT=$w/store
 cleanup() {
-	for m in "$w/mnt-tree" "$w/mnt-dir" "$w/mnt-git"; do
+	for m in "$w/mnt-image" "$w/mnt-tree" "$w/mnt-dir" "$w/mnt-git"; do
 		grep -q " $m " /proc/self/mounts && "$KILN" umount "$m"
 	done
 	rm -rf "$w"
 }
 trap cleanup EXIT
+kiln() { "$KILN" "$@"; }
 
-echo "== an example build context"
-mkdir -p "$w/ctx/src" "$w/ctx/bin"
-printf 'FROM scratch\nCOPY . /app\n' >"$w/ctx/Dockerfile"
+# An OCI layout at $1 (tag latest): one layer of busybox with every applet, a root user.
+make_busybox_layout() {
+	local dir=$1 root=$w/busybox-rootfs a layer diffid ld ls cfg cd cs man md ms
+	mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$dir/blobs/sha256"
+	cp /bin/busybox "$root/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+		>"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+	chmod 1777 "$root/tmp"
+	tar --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -C "$root" -cf "$w/layer.tar" .
+	diffid=$(sha256sum "$w/layer.tar" | cut -d' ' -f1)
+	gzip -n -c "$w/layer.tar" >"$w/layer.tar.gz"
+	ld=$(sha256sum "$w/layer.tar.gz" | cut -d' ' -f1) ls=$(stat -c %s "$w/layer.tar.gz")
+	mv "$w/layer.tar.gz" "$dir/blobs/sha256/$ld"
+	cfg=$(jq -cn --arg d "sha256:$diffid" '{architecture: "amd64", os: "linux",
+		config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+		         Cmd: ["/bin/sh"]},
+		rootfs: {type: "layers", diff_ids: [$d]},
+		history: [{created_by: "busybox-static: /bin/busybox and its applets"}]}')
+	cd=$(printf %s "$cfg" | sha256sum | cut -d' ' -f1) cs=${#cfg}
+	printf %s "$cfg" >"$dir/blobs/sha256/$cd"
+	man=$(jq -cn --arg cd "sha256:$cd" --argjson cs "$cs" --arg ld "sha256:$ld" \
+		--argjson ls "$ls" '{schemaVersion: 2,
+		mediaType: "application/vnd.oci.image.manifest.v1+json",
+		config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs},
+		layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $ld,
+		          size: $ls}]}')
+	md=$(printf %s "$man" | sha256sum | cut -d' ' -f1) ms=${#man}
+	printf %s "$man" >"$dir/blobs/sha256/$md"
+	printf '{"imageLayoutVersion": "1.0.0"}\n' >"$dir/oci-layout"
+	jq -n --arg d "sha256:$md" --argjson s "$ms" '{schemaVersion: 2, manifests: [{
+		mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
+		platform: {architecture: "amd64", os: "linux"},
+		annotations: {"org.opencontainers.image.ref.name": "latest"}}]}' >"$dir/index.json"
+}
+
+echo "== a base image made here: busybox-static in an OCI layout, named busybox:local"
+make_busybox_layout "$w/busybox"
+kiln tag "oci-layout://$w/busybox:latest" busybox:local
+kiln images
+
+echo
+echo "== examples/hello/Dockerfile"
+cat "$here/examples/hello/Dockerfile"
+
+echo
+echo "== kiln build -t hello examples/hello"
+kiln build --progress plain -t hello "$here/examples/hello"
+
+echo
+echo "== the same build again: every step is a cache hit"
+start=$(date +%s%N)
+kiln build --progress plain -t hello "$here/examples/hello" 2>&1 | grep -E 'CACHED|^#[0-9]+ \[' | head -20
+echo "(rebuilt in $(( ($(date +%s%N) - start) / 1000000 )) ms)"
+
+echo
+echo "== kiln images; kiln inspect hello: its config, history and layers"
+kiln images
+kiln inspect hello | jq '.[0] | {Id, Entrypoint: .config.Entrypoint, Cmd: .config.Cmd,
+	Env: .config.Env, history: [.history[] | .created_by], layers: [.Layers[].Tree]}'
+
+echo
+echo "== its files: kiln build -o type=local,dest=rootfs (the same build, from the cache)"
+kiln build -q -o "type=local,dest=$w/rootfs" "$here/examples/hello" >/dev/null
+ls -l "$w/rootfs/usr/local/bin"
+cat "$w/rootfs/usr/local/share/hello/info"
+
+echo
+echo "== its command run: the image's Entrypoint + Cmd, in its Env, chrooted into its files"
+mapfile -t envs < <(kiln inspect hello | jq -r '.[0].config.Env[]')
+mapfile -t cmd < <(kiln inspect hello | jq -r '.[0].config | (.Entrypoint // []) + (.Cmd // []) | .[]')
+env -i "${envs[@]}" chroot "$w/rootfs" "${cmd[@]}"
+
+echo
+echo "== and mounted lazily: kiln mount hello DIR (nothing copied; bytes read on first use)"
+mkdir -p "$w/mnt-image"
+kiln mount hello "$w/mnt-image"
+ls "$w/mnt-image/usr/local/bin"
+kiln umount "$w/mnt-image"
+
+echo
+echo "== under it: any directory as a content-addressed tree (kiln tree import / ls / export)"
+mkdir -p "$w/ctx/src"
 printf 'int main(void) { return 0; }\n' >"$w/ctx/src/main.c"
-printf '#!/bin/sh\necho hello from kiln\n' >"$w/ctx/bin/hello" && chmod 755 "$w/ctx/bin/hello"
-ln -s bin/hello "$w/ctx/run"
-
-echo "== kiln tree import (content goes into the store, the tree id names the snapshot)"
-id=$("$KILN" tree import "$w/ctx")
+ln -s src/main.c "$w/ctx/link"
+id=$(kiln tree import "$w/ctx")
 echo "$id"
-"$KILN" tree ls -r "$id"
-"$KILN" store du
+kiln tree ls -r "$id"
+kiln tree export "$id" "$w/out"
+diff -r --no-dereference "$w/ctx" "$w/out" && echo "exported back identical"
 
-echo "== kiln tree export, compared with the original"
-"$KILN" tree export "$id" "$w/out"
-diff -r --no-dereference "$w/ctx" "$w/out" && echo "identical"
-
-mkdir -p "$w/mnt-tree" "$w/mnt-dir"
-echo "== kiln mount TREE-ID (served from the store through FUSE)"
-"$KILN" mount "$id" "$w/mnt-tree"
-ls -l "$w/mnt-tree"
-"$w/mnt-tree/run"
-"$KILN" umount "$w/mnt-tree"
-
-echo "== kiln mount DIR (scanned, metadata only; bytes read from the directory on first read)"
-"$KILN" mount "$w/ctx" "$w/mnt-dir"
-cat "$w/mnt-dir/src/main.c"
-"$KILN" umount "$w/mnt-dir"
-
-echo "== kiln mount REPO#TAG (a git ref: tree from git objects, blobs read on first use)"
+echo
+echo "== a git ref mounted lazily (tree from git objects, blobs read on first use)"
 git init -q -b main "$w/repo"
 cp -a "$w/ctx/." "$w/repo/"
 git -C "$w/repo" add -A
-git -C "$w/repo" -c user.name=demo -c user.email=demo@example.invalid commit -qm "first"
+git -C "$w/repo" -c user.name=demo -c user.email=demo@example.com commit -qm demo
 git -C "$w/repo" tag v1
 mkdir -p "$w/mnt-git"
-"$KILN" mount "$w/repo#v1" "$w/mnt-git"
-ls -l "$w/mnt-git"
-"$w/mnt-git/run"
-"$KILN" umount "$w/mnt-git"
-echo "== done"
+kiln mount "$w/repo#v1" "$w/mnt-git"
+cat "$w/mnt-git/src/main.c"
+kiln umount "$w/mnt-git"
+
+echo
+echo "== the store: what the build cache and the sources use"
+kiln du -q
+echo "demo done"
