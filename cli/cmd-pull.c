@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kiln pull: resolve an image reference into its tree, fetching what that needs, and keep a
- * registry's image in kiln's image index under its name. */
+/* kiln pull: resolve an image reference into its tree, fetching what that needs, and keep the
+ * image in kiln's image index under its name. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
@@ -23,9 +24,9 @@ static const char usage[] =
     "Fetches and verifies an image's manifest and config and makes its tree; prints the\n"
     "tree id. REF is docker-image://[host[:port]/]repo[:tag|@digest] (the prefix may be\n"
     "left out) or oci-layout://DIR[:tag|@digest].\n"
-    "An image from a registry is kept in kiln's image index under its normalized name\n"
-    "(busybox is docker.io/library/busybox:latest; see 'kiln images'); a layout's image\n"
-    "has no name: give it one with 'kiln tag oci-layout://DIR:TAG NAME'.\n"
+    "The image is kept in kiln's image index ('kiln images') under its name, normalized\n"
+    "(busybox is docker.io/library/busybox:latest); a layout's as Podman names it,\n"
+    "localhost/<DIR's last component>:<tag> (another name: 'kiln tag').\n"
     "Plain tar and tar+gzip layers are read once, now; zstd:chunked layers give their table\n"
     "of contents only, and file contents are fetched when first read.\n"
     "\n"
@@ -35,24 +36,10 @@ static const char usage[] =
     "  --insecure-registry HOST  allow plain HTTP to HOST[:PORT] (loopback always is)\n"
     "  --registry-timeout D      give up when a registry sends nothing for D (like 10s,\n"
     "                            500ms, 2m; default 30s); such a stall is not retried\n"
-    "  --policy POLICY           always (the default): ask the registry; missing: only when\n"
-    "                            the image index lacks the name; never: the index only;\n"
-    "                            newer: ask, but keep the indexed image when that fails\n";
-
-/* A registry's image, recorded in the index under its name. */
-static int
-pull_named(struct store *s, const char *name, enum imgsrc_pull_policy policy,
-           const struct source_options *so, struct digest *ret, struct kl_error **err)
-{
-	struct imgstore_image im = {0};
-	int r;
-
-	r = imgsrc_resolve_named(s, name, policy, so, &im, /* ret_record= */ NULL, err);
-	if (r >= 0)
-		*ret = im.tree;
-	imgstore_image_done(&im);
-	return r;
-}
+    "  --policy POLICY           for names: always (the default) asks the registry;\n"
+    "                            missing: only when the image index lacks the name;\n"
+    "                            never: the index only; newer: ask, but keep to the\n"
+    "                            indexed image when the registry fails\n";
 
 int
 cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
@@ -72,7 +59,8 @@ cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
 	struct kl_error *perr = NULL;
 	char id[DIGEST_STRING_SIZE];
 	struct store *s;
-	struct digest tree;
+	struct imgstore_image im = {0};
+	_cleanup_free_ char *name = NULL;
 	int opt, r;
 
 	if (cli_wants_help(argc, argv, usage))
@@ -118,16 +106,17 @@ cmd_pull(struct cli *c, int argc, char **argv, struct kl_error **err)
 	r = cli_store(c, &s, err);
 	if (r < 0)
 		return r;
-	if (!strncmp(ref, "docker-image://", 15))
-		r = pull_named(s, ref + 15, policy, &so, &tree, err);
-	else if (!strstr(ref, "://"))
-		r = pull_named(s, ref, policy, &so, &tree, err);
-	else
-		r = imgsrc_resolve(s, ref, &so, &tree, err);
+	r = imgsrc_pull(s, ref, policy, &so, &im, &name, err);
 	if (r < 0) {
 		kl_error_prefix(err, "pull");
 		return r;
 	}
-	printf("%s\n", digest_to_string(&tree, id));
+	if (!name)
+		kl_log(KL_LOG_INFO,
+		       "the layout's directory makes no image name: the image is not "
+		       "in the image index; name it with 'kiln tag %s NAME'",
+		       ref);
+	printf("%s\n", digest_to_string(&im.tree, id));
+	imgstore_image_done(&im);
 	return 0;
 }

@@ -184,3 +184,40 @@ imgsrc_resolve_named(struct store *s, const char *name, enum imgsrc_pull_policy 
 		*ret_record = rec;
 	return r;
 }
+
+int
+imgsrc_pull(struct store *s, const char *spec, enum imgsrc_pull_policy policy,
+            const struct source_options *opts, struct imgstore_image *ret, char **ret_name,
+            struct kl_error **err)
+{
+	_cleanup_free_ char *name = NULL;
+	struct imgstore_image im = {0};
+	struct digest rec;
+	int r;
+
+	if (!strncmp(spec, "docker-image://", 15) || !strstr(spec, "://")) {
+		if (!strncmp(spec, "docker-image://", 15))
+			spec += 15;
+		r = imgstore_normalize(spec, &name, err);
+		if (r >= 0)
+			r = imgsrc_resolve_named(s, name, policy, opts, ret, /* ret_record= */ NULL,
+			                         err);
+		if (r >= 0 && ret_name)
+			*ret_name = TAKE_PTR(name);
+		return r;
+	}
+	r = imgsrc_resolve_image(s, spec, opts, &im, err);
+	if (r >= 0 && imgsrc_layout_name(spec, &name) >= 0) {
+		r = imgstore_put(s, &im, &rec, err);
+		if (r >= 0)
+			r = imgstore_tag(s, name, &rec, err);
+	}
+	if (r < 0) {
+		imgstore_image_done(&im);
+		return r;
+	}
+	if (ret_name)
+		*ret_name = TAKE_PTR(name);
+	*ret = im;
+	return 0;
+}

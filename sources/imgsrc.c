@@ -598,6 +598,35 @@ resolve(struct image *im, struct imgstore_image *ret, struct kl_error **err)
 }
 
 int
+imgsrc_layout_name(const char *spec, char **ret)
+{
+	struct image im = {.spec = spec};
+	_cleanup_free_ char *real = NULL, *name = NULL;
+	char d[DIGEST_STRING_SIZE];
+	const char *base;
+	size_t n;
+	int r;
+
+	if (strncmp(spec, "oci-layout://", 13) || parse_layout_spec(&im, spec + 13, NULL) < 0) {
+		image_done(&im);
+		return -EINVAL;
+	}
+	real = realpath(im.layout, NULL);
+	if (!real)
+		real = xstrdup(im.layout);
+	for (n = strlen(real); n > 1 && real[n - 1] == '/'; n--)
+		real[n - 1] = '\0';
+	base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+	if (im.layout_has_digest)
+		name = xasprintf("localhost/%s@%s", base, digest_to_string(&im.layout_digest, d));
+	else
+		name = xasprintf("localhost/%s:%s", base, im.layout_tag ? im.layout_tag : "latest");
+	image_done(&im);
+	r = imgstore_normalize(name, ret, /* err= */ NULL);
+	return r < 0 ? -EINVAL : 0;
+}
+
+int
 imgsrc_resolve_image(struct store *s, const char *spec, const struct source_options *opts,
                      struct imgstore_image *ret, struct kl_error **err)
 {

@@ -57,6 +57,18 @@ int imgsrc_resolve_named(struct store *s, const char *name, enum imgsrc_pull_pol
                          const struct source_options *opts, struct imgstore_image *ret,
                          struct digest *ret_record, struct kl_error **err);
 
+/* What `kiln pull` does with spec: a name or docker-image://REF by policy, as
+ * imgsrc_resolve_named; an oci-layout://DIR[:tag|@digest] read now and recorded under the name
+ * Podman gives it, localhost/<DIR's last component>:<tag> (or @digest; tag "latest" when the
+ * spec has neither). ret gets the image; ret_name (may be NULL) the name it was recorded under
+ * (caller frees), or NULL for a layout whose directory makes no valid name (uppercase…). */
+int imgsrc_pull(struct store *s, const char *spec, enum imgsrc_pull_policy policy,
+                const struct source_options *opts, struct imgstore_image *ret, char **ret_name,
+                struct kl_error **err);
+/* The name a layout's image is recorded under (see imgsrc_pull), normalized; -EINVAL when spec
+ * is not oci-layout://… or its directory makes no valid name. */
+int imgsrc_layout_name(const char *spec, char **ret);
+
 /* Registers the "layer:" provider (range reads of chunked layers from their registry, with the
  * credentials of opts->auth_file, a Docker config.json copied here, and opts->
  * registry_timeout_ms; opts NULL: anonymous, the default timeout). */

@@ -80,8 +80,8 @@ imgstore_name_split(const char *norm, struct imgstore_name_parts *ret)
 	const char *at = strchr(norm, '@');
 	size_t end = at ? (size_t)(at - norm) : strlen(norm);
 	const char *slash = memrchr(norm, '/', end);
-	const char *colon =
-	    memrchr(slash ? slash : norm, ':', end - (size_t)((slash ? slash : norm) - norm));
+	const char *last = slash ? slash : norm; /* the tag is in the last component */
+	const char *colon = memrchr(last, ':', end - (size_t)(last - norm));
 
 	*ret = (struct imgstore_name_parts){0};
 	ret->repository = xstrndup(norm, colon ? (size_t)(colon - norm) : end);

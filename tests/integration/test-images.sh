@@ -36,6 +36,13 @@ same_as_truth() {
 	[ "$(link_groups "$T/truth/rootfs")" = "$(link_groups "$dir")" ] || fail "$what: hardlinks differ"
 }
 
+# A layout whose directory makes no name is pulled, and left unnamed with a hint.
+cp -r "$T/bb" "$T/Upper"
+kiln pull "oci-layout://$T/Upper:v1" >"$T/out" 2>"$T/err" || fail "pull of an unnamed layout"
+grep -q "name it with 'kiln tag" "$T/err" || fail "no hint for an unnamed layout: $(cat "$T/err")"
+[ ! -e "$KILN_ROOT/images" ] || fail "an unnamed layout got a name"
+[[ $(cat "$T/out") =~ ^sha256:[0-9a-f]{64}$ ]] || fail "pull printed $(cat "$T/out")"
+
 # An empty index lists a header alone.
 [ "$(kiln images)" = "REPOSITORY  TAG  IMAGE ID  CREATED  SIZE" ] || fail "empty listing: $(kiln images)"
 [ "$(kiln images --format json | jq length)" = 0 ] || fail "empty JSON listing"
@@ -46,8 +53,8 @@ t_reg=$(kiln pull "$REGISTRY/busybox:1.36") || fail "pull from the registry fail
 [ -n "$(ls "$KILN_ROOT/images")" ] || fail "pull recorded no name"
 t_lay=$(kiln pull "oci-layout://$T/bb:v1") || fail "pull of the layout failed"
 [ "$t_lay" = "$t_reg" ] || fail "layout and registry trees differ"
-[ "$(ls "$KILN_ROOT/images" | wc -l)" = 1 ] || fail "a layout pull recorded a name"
-ok "kiln pull records a registry's image under its name, a layout's under none"
+[ "$(ls "$KILN_ROOT/images" | wc -l)" = 2 ] || fail "a layout pull recorded no name"
+ok "kiln pull records a registry's image and a layout's under their names"
 
 # Tag: a layout's image gets a name; an indexed image gets more, by name and by id.
 kiln tag "oci-layout://$T/bb:v1" mybase:1 || fail "tag of the layout failed"
@@ -56,12 +63,12 @@ kiln tag "${id:0:12}" byid || fail "tag by id prefix failed"
 kiln images >"$T/images" || fail "kiln images failed"
 [ "$(head -1 "$T/images" | tr -s ' ')" = "REPOSITORY TAG IMAGE ID CREATED SIZE" ] ||
 	fail "header: $(head -1 "$T/images")"
-[ "$(wc -l <"$T/images")" = 5 ] || fail "expected 4 names: $(cat "$T/images")"
+[ "$(wc -l <"$T/images")" = 6 ] || fail "expected 5 names: $(cat "$T/images")"
 human=$(python3 -c "
 import sys; v, u = float(sys.argv[1]), 0
 while v >= 999.5: v, u = v / 1000, u + 1
 print('%.3g %s' % (v, ['B', 'kB', 'MB', 'GB'][u]))" "$size")
-for want in "docker.io/library/byid latest" "docker.io/library/mybase 1" \
+for want in "docker.io/library/byid latest" "docker.io/library/mybase 1" "localhost/bb v1" \
 	"localhost:5000/copy v2" "$REGISTRY/busybox 1.36"; do
 	grep -E "^${want% *} +${want#* } +${id:0:12} +[0-9]+ (years|months|weeks) ago +$human\$" \
 		"$T/images" >/dev/null || fail "no row '$want … ${id:0:12} … $human': $(cat "$T/images")"
@@ -78,8 +85,8 @@ kiln images --format json >"$T/images.json"
 jq -e --arg id "$id" --argjson size "$size" --arg reg "$REGISTRY/busybox:1.36" '
 	length == 1 and .[0].Id == $id and .[0].Size == $size and
 	.[0].Created == 1704164645 and .[0].CreatedAt == "2024-01-02T03:04:05Z" and
-	.[0].Labels == {"org.kiln.test": "yes"} and (.[0].Names | length) == 4 and
-	(.[0].Names | index($reg)) != null and (.[0].RepoTags | length) == 4' \
+	.[0].Labels == {"org.kiln.test": "yes"} and (.[0].Names | length) == 5 and
+	(.[0].Names | index($reg)) != null and (.[0].RepoTags | length) == 5' \
 	"$T/images.json" >/dev/null || fail "images JSON: $(cat "$T/images.json")"
 ok "kiln images lists every name (table, -q, a repository, JSON)"
 
@@ -159,7 +166,7 @@ expect_fail 1 "rmi: no image 'mybase:1' \(docker.io/library/mybase:1\) in kiln's
 expect_fail 1 "rmi: not in kiln's image index: 'a', 'b'" kiln rmi a byid b
 kiln images | grep -q byid && fail "rmi of a, byid, b did not remove byid"
 kiln rmi "${id:0:12}" >"$T/out" || fail "rmi by id failed"
-[ "$(wc -l <"$T/out")" = 2 ] || fail "rmi by id untagged: $(cat "$T/out")"
+[ "$(wc -l <"$T/out")" = 3 ] || fail "rmi by id untagged: $(cat "$T/out")"
 [ "$(kiln images | wc -l)" = 1 ] || fail "names left: $(kiln images)"
 kiln store verify >/dev/null || fail "store verify"
 ok "kiln rmi removes names and names the missing ones"

@@ -1015,6 +1015,36 @@ test_never_fails_clearly_for_a_missing_name_or_platform(void **state)
 }
 
 static void
+test_a_layout_is_named_as_podman_names_it(void **state)
+{
+	static const struct {
+		const char *spec, *name;
+	} cases[] = {
+	    {"oci-layout:///nowhere/bb:v1", "localhost/bb:v1"},
+	    {"oci-layout:///nowhere/bb/", "localhost/bb:latest"},
+	    {"oci-layout://bb-dir", "localhost/bb-dir:latest"},
+	    {"oci-layout:///nowhere/bb@sha256:" HEX_A, "localhost/bb@sha256:" HEX_A},
+	    {"oci-layout:///nowhere/BB:v1", NULL},
+	    {"oci-layout:///nowhere/bb:-bad", NULL},
+	    {"docker-image://busybox", NULL},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *name = NULL;
+		int r = imgsrc_layout_name(cases[i].spec, &name);
+
+		if (!cases[i].name) {
+			assert_int_equal(r, -EINVAL);
+			continue;
+		}
+		if (r < 0)
+			fail_msg("'%s': %d", cases[i].spec, r);
+		assert_string_equal(name, cases[i].name);
+		free(name);
+	}
+}
+
+static void
 test_layer_annotations_are_copied_from_the_manifest(void **state)
 {
 	static const char manifest[] =
@@ -1122,6 +1152,7 @@ main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_never_fails_clearly_for_a_missing_name_or_platform,
 	                                    setup, teardown),
+	    cmocka_unit_test(test_a_layout_is_named_as_podman_names_it),
 	    cmocka_unit_test(test_layer_annotations_are_copied_from_the_manifest),
 	    cmocka_unit_test_setup_teardown(test_inspect_shows_the_config_names_and_layer_trees,
 	                                    setup, teardown),
