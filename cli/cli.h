@@ -55,3 +55,4 @@ int cmd_store(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_mount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_umount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_cache(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_layer(struct cli *c, int argc, char **argv, struct kl_error **err);

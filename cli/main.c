@@ -34,6 +34,7 @@ static const char usage[] =
     "                             oci-layout://DIR[:tag]\n"
     "  umount DIR                 unmount what kiln mount put at DIR\n"
     "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
+    "  layer export [--compression C] TREE-ID  a diff tree as a layer blob, printed as JSON\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -47,7 +48,7 @@ static const struct {
 	cmd_fn fn;
 } commands[] = {
     {"tree", cmd_tree},   {"store", cmd_store},   {"context", cmd_context}, {"pull", cmd_pull},
-    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},
+    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},     {"layer", cmd_layer},
 };
 
 static char *
