@@ -30,9 +30,13 @@ struct compress_out {
 	uint64_t usize;          /* bytes of the uncompressed stream */
 };
 
+/* An output into w (lent: the caller commits or aborts it), with a fresh diff id hash. */
 void compress_out_init(struct compress_out *o, struct store_writer *w);
+/* Frees the buffer and the hash (what is buffered is dropped: flush first). */
 void compress_out_done(struct compress_out *o);
+/* Appends compressed bytes; the writer sees them in large pieces. */
 int compress_out_write(struct compress_out *o, const void *buf, size_t n, struct kl_error **err);
+/* Hands what is buffered to the writer. */
 int compress_out_flush(struct compress_out *o, struct kl_error **err);
 /* Counts bytes into the uncompressed stream (the tar writer for the tar; eStargz for its TOC's
  * tar, which is part of what its blob decompresses to). */
@@ -70,6 +74,9 @@ struct compress_entry_end {
 	uint64_t crc64;       /* valid with wants_crc64 */
 };
 
+/* A compressor. new() makes one writing to out, at level (within [min_level, max_level]) on
+ * threads workers; the other calls are described at the top. Every call but free returns 0 or
+ * -errno with err filled. */
 struct compress_ops {
 	const char *name;
 	int min_level, max_level, default_level; /* all 0: no levels */
@@ -87,6 +94,7 @@ struct compress_ops {
 	void (*free)(void *c);
 };
 
+/* The formats, one file each. */
 extern const struct compress_ops compress_none_ops;
 extern const struct compress_ops compress_gzip_ops;
 extern const struct compress_ops compress_zstd_ops;

@@ -12,12 +12,14 @@ struct compress_entry;
 struct kl_error;
 
 struct compress_toc;
+/* A piece of a file that has a frame or member of its own. */
 struct compress_toc_chunk {
 	uint64_t offset; /* of its frame or member in the blob */
 	uint64_t start;  /* in the file */
 	uint64_t size;
 	struct digest digest;
 };
+/* An empty table; free is NULL-safe and returns NULL. */
 struct compress_toc *compress_toc_new(void);
 struct compress_toc *compress_toc_free(struct compress_toc *t);
 /* Adds e (copied); returns its index. -EINVAL naming it when its name or link is not UTF-8. */
@@ -31,9 +33,14 @@ void compress_toc_set_end(struct compress_toc *t, size_t i, uint64_t end_offset)
 void compress_toc_add_chunk(struct compress_toc *t, size_t i, uint64_t start, uint64_t size);
 void compress_toc_chunk_offset(struct compress_toc *t, size_t i, size_t n, uint64_t offset);
 void compress_toc_chunk_digest(struct compress_toc *t, size_t i, size_t n, const struct digest *d);
-/* The JSON: {"version":1,"entries":[…]} with tar_split_digest (NULL: none) for zstd:chunked,
- * eStargz's field names and chunk rules with estargz. Caller frees. */
-enum compress_toc_style { COMPRESS_TOC_CHUNKED, COMPRESS_TOC_ESTARGZ, _COMPRESS_TOC_STYLE_MAX };
+/* The JSON, {"version":1,"entries":[…]} plus "tarSplitDigest" when tar_split_digest is
+ * non-NULL, in style's fields and chunk rules (*ret malloc'd, *ret_len its length). Times are
+ * RFC 3339 UTC with nanoseconds when there are some; -EINVAL for a year past 9999. */
+enum compress_toc_style {
+	COMPRESS_TOC_CHUNKED, /* containers/storage's minimal.FileMetadata */
+	COMPRESS_TOC_ESTARGZ, /* stargz-snapshotter's estargz.TOCEntry */
+	_COMPRESS_TOC_STYLE_MAX
+};
 int compress_toc_json(const struct compress_toc *t, enum compress_toc_style style,
                       const char *tar_split_digest, char **ret, size_t *ret_len,
                       struct kl_error **err);

@@ -42,8 +42,9 @@ int layer_tar_write(const struct tree *diff, struct store *s, struct provider_se
                     struct compress_out *out, struct kl_error **err);
 
 /* Records under <root>/exporters/layers/<hex of key>: a layer made for key (layer_record_key of
- * its inputs). get: 0 with *ret filled (its blob is still in the store, of the recorded size),
- * -ENOENT when absent, unreadable or stale. */
+ * its inputs: the tree, the compression's name, the level used, the timestamp rule). get: 0 with
+ * *ret filled (its blob is still in the store, of the recorded size), -ENOENT when absent,
+ * unreadable or stale. put: written atomically (a temporary file renamed), after the blob. */
 void layer_record_key(const struct digest *tree_id, const char *compression, int level, bool clamp,
                       int64_t epoch, bool has_epoch, struct digest *ret);
 int layer_record_get(struct store *s, const struct digest *key, struct layer_blob *ret);
