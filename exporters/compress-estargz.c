@@ -8,16 +8,16 @@
  *    the TOC member's offset]
  *
  * A member is closed only before a file's bytes, so each file (chunk) starts a member and the
- * TOC (stargz's JSON) gives its offset; members compress on every core. Decompressed, the blob
- * is the layer's tar — a reader stops at its end — followed by the TOC's tar: the diff id covers
- * both. The descriptor carries containerd.io/snapshot/stargz/toc.digest (sha256 of the TOC
+ * TOC (stargz's JSON) gives its offset; members compress on every core (libdeflate). Decompressed,
+ * the blob is the layer's tar — a reader stops at its end — followed by the TOC's tar: the diff id
+ * covers both. The descriptor carries containerd.io/snapshot/stargz/toc.digest (sha256 of the TOC
  * JSON) and io.containers.estargz.uncompressed-size. */
 #include <errno.h>
 #include <inttypes.h>
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "exporters/compress-internal.h"
 #include "exporters/compress-pool-internal.h"
@@ -48,46 +48,28 @@ static void *
 state_new(void *arg)
 {
 	const struct estargz *g = arg;
-	z_stream *z = xcalloc(1, sizeof(*z));
 
-	if (deflateInit2(z, g->level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		free(z);
-		return NULL;
-	}
-	return z;
+	return libdeflate_alloc_compressor(g->level);
 }
 
 static void
 state_free(void *state)
 {
-	deflateEnd(state);
-	free(state);
+	libdeflate_free_compressor(state);
 }
 
-/* One whole gzip member (zlib's header: no name, mtime 0, OS 3). */
+/* One whole gzip member (libdeflate's header: no name, mtime 0, OS 255, as Go's). */
 static void
 run(void *state, struct compress_job *j)
 {
-	z_stream *z = state;
-
 	if (j->hash_len)
 		digest_buffer(j->in, j->hash_len, &j->digest);
-	if (deflateReset(z) != Z_OK) {
-		j->result = -EIO;
-		j->error = "resetting a zlib stream";
-		return;
+	compress_job_out_reserve(j, libdeflate_gzip_compress_bound(state, j->in_len));
+	j->out_len = libdeflate_gzip_compress(state, j->in, j->in_len, j->out, j->out_cap);
+	if (!j->out_len) {
+		j->result = -EIO; /* the bound is a bound: this does not happen */
+		j->error = "libdeflate: no room for a member";
 	}
-	compress_job_out_reserve(j, deflateBound(z, (uLong)j->in_len) + 64);
-	z->next_in = (Bytef *)j->in;
-	z->avail_in = (uInt)j->in_len;
-	z->next_out = (Bytef *)j->out;
-	z->avail_out = (uInt)j->out_cap;
-	if (deflate(z, Z_FINISH) != Z_STREAM_END) {
-		j->result = -EIO;
-		j->error = z->msg ? z->msg : "deflate did not finish a member";
-		return;
-	}
-	j->out_len = j->out_cap - z->avail_out;
 }
 
 static const struct compress_pool_ops pool_ops = {

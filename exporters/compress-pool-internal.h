@@ -1,5 +1,5 @@
-/* compress-pool-internal — worker threads running compression jobs of one kind (gzip blocks,
- * zstd frames, gzip members), handed back in the order they were submitted, so output stays
+/* compress-pool-internal — worker threads running compression jobs of one kind (gzip members,
+ * zstd frames), handed back in the order they were submitted, so output stays
  * deterministic whatever the number of threads. Driven by one thread; the workers lock inside. */
 #pragma once
 #include <stdbool.h>
@@ -16,12 +16,9 @@ struct compress_job {
 	size_t in_len, in_cap;
 	char *out; /* owned by the job; run() sizes it */
 	size_t out_len, out_cap;
-	char dict[32768]; /* gzip blocks: the (up to) 32 KiB of input before in */
-	size_t dict_len;
-	bool last;       /* gzip blocks: the final block */
+	bool last;       /* zstd:chunked: the last chunk of a file */
 	size_t hash_len; /* run() also hashes the first hash_len bytes of in into digest */
 	struct digest digest;
-	uint32_t crc;      /* gzip blocks: crc32 of in */
 	long tag, tag2;    /* the format's own bookkeeping */
 	int result;        /* run()'s: 0 or -errno */
 	const char *error; /* a static message when result < 0 */

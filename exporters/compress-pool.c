@@ -170,7 +170,7 @@ compress_job_get(struct compress_job **free_list, size_t cap)
 		j->in = xmalloc(cap);
 		j->in_cap = cap;
 	}
-	j->in_len = j->out_len = j->dict_len = 0;
+	j->in_len = j->out_len = 0;
 	j->last = false;
 	j->hash_len = 0;
 	j->tag = j->tag2 = -1;

@@ -9,8 +9,8 @@
  * machine or the time — so two exports of the same tree anywhere give the same digest.
  *
  * Formats (see the compress-*.c files for the exact layouts):
- *  - gzip: one gzip member, deflated in independent 128 KiB blocks on every core (pigz's
- *    layout: each block primed with the previous 32 KiB, sync-flushed), readable by any gzip;
+ *  - gzip: a gzip member per 1 MiB of tar, deflated by libdeflate on every core; every gzip
+ *    reader takes a stream of members (RFC 1952), as eStargz relies on;
  *  - zstd: one zstd stream compressed by libzstd's workers;
  *  - zstd:chunked: the layout containers/storage writes: zstd frames for the tar headers, a
  *    frame of its own per file (4 MiB chunks of big files), then skippable frames holding the

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for the compressors (exporters/compress-*.c): every compression decompresses to the
  * layer's tar and its diff id; the bytes do not depend on the number of threads; gzip is one
- * member; zstd:chunked and eStargz have the layouts their readers expect — checked with kiln's
- * own reader (sources/imgsrc-*), which must see the same diff tree through the table of
+ * members of 1 MiB; zstd:chunked and eStargz have the layouts their readers expect — checked with
+ * kiln's own reader (sources/imgsrc-*), which must see the same diff tree through the table of
  * contents as through the tar, and whose every file range decompresses to that file alone; the
  * tar-split rebuilds the tar exactly. */
 #include <fcntl.h>
@@ -124,9 +124,10 @@ test_bytes_do_not_depend_on_threads(void **state)
 }
 
 static void
-test_gzip_is_one_member(void **state)
+test_gzip_is_members_of_1_mib(void **state)
 {
-	static const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+	/* magic, deflate, no name, mtime 0, XFL 0, OS 255 (as Go's compress/gzip writes) */
+	static const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
 	struct layer_blob b = {0};
 	struct fx f;
 	struct tree *t;
@@ -139,7 +140,8 @@ test_gzip_is_one_member(void **state)
 	blob = export(&f, t, LAYER_GZIP, 0, &b, &len);
 	assert_memory_equal(blob, header, sizeof(header));
 	out = fx_gunzip(blob, len, &out_len, &members);
-	assert_int_equal(members, 1);
+	assert_int_equal(members, (out_len + (1u << 20) - 1) >> 20);
+	assert_true(members >= 5);
 	assert_int_equal(b.n_annotations, 0);
 	assert_null(b.toc_digest);
 	free(out);
@@ -505,7 +507,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_compression_decompresses_to_the_tar),
 	    cmocka_unit_test(test_bytes_do_not_depend_on_threads),
-	    cmocka_unit_test(test_gzip_is_one_member),
+	    cmocka_unit_test(test_gzip_is_members_of_1_mib),
 	    cmocka_unit_test(test_zstd_chunked_layout),
 	    cmocka_unit_test(test_estargz_layout),
 	    cmocka_unit_test(test_toc_needs_utf8_names),
