@@ -88,6 +88,9 @@ open_content(struct tar *t, const struct tree_entry *e, bool *ret_verify, struct
 			return fd;
 		}
 	}
+	if (!t->ps)
+		return kl_error_setf(t->err, ENOENT, "content of '%s' is not in the store",
+		                     e->path);
 	if (!t->ring) {
 		r = uring_new(64, &t->ring, t->err);
 		if (r < 0)

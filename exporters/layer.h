@@ -93,9 +93,9 @@ void layer_blob_done(struct layer_blob *b);
 
 /* The layer of diff (a diff tree: whiteouts and opaque dirs become OCI whiteouts) with opts:
  * found in the record of an earlier export (whose blob is still in the store), or made now —
- * file contents read through ps (store blobs are hashed as they are read and must match their
- * digest; lazily located contents are fetched) and the blob written to the store. ret_reused,
- * when non-NULL, says whether the record was found (nothing compressed).
+ * file contents read through ps (NULL: the store's blobs alone; store blobs are hashed as they are
+ * read and must match their digest; lazily located contents are fetched) and the blob written to
+ * the store. ret_reused, when non-NULL, says whether the record was found (nothing compressed).
  *
  * Errors: -EINVAL for a level out of range (naming the range), or for a file name that is not
  * UTF-8 in a layer with a table of contents (JSON cannot carry it); -EBADMSG for a store blob

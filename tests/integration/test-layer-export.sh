@@ -203,6 +203,18 @@ for c in zstd:chunked estargz; do
 	ok "$c: skopeo copies the layout; kiln's lazy mount of it is the source tree"
 done
 
+# A tree whose contents are still behind locators (the zstd:chunked image pulled by its TOC
+# alone) exports to the same tar: its files are fetched through the layer provider.
+lazy_tree=$(KILN_ROOT=$T/root-lazy kiln pull "oci-layout://$T/oci-zstd-chunked:latest") ||
+	fail "pull of the zstd:chunked layout"
+[ "$(KILN_ROOT=$T/root-lazy kiln store du | sed -n 's/^bytes //p')" -lt 1000000 ] ||
+	fail "the pull fetched file contents"
+KILN_ROOT=$T/root-lazy kiln layer export --compression uncompressed "$lazy_tree" >"$T/lazy.json" ||
+	fail "export of a lazily pulled tree"
+[ "$(jq -r .diff_id "$T/lazy.json")" = "$(jq -r .diff_id "$T/zstd-chunked.json")" ] ||
+	fail "the lazily pulled tree exports to another tar"
+ok "a tree of lazily located contents exports to the same tar, fetching them"
+
 # zstd -d | tar -x of zstd:chunked: plain tar+zstd to any consumer (checked above with -dc);
 # its frames: one per file, the TOC in a skippable frame the annotation points at.
 python3 - "$(blob_path "$T/zstd-chunked.json")" "$T/zstd-chunked.json" <<'PY' || fail "zstd:chunked TOC"
