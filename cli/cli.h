@@ -73,3 +73,4 @@ int cmd_tag(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_rmi(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_inspect(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_build(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_layer(struct cli *c, int argc, char **argv, struct kl_error **err);

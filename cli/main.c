@@ -45,6 +45,7 @@ static const char usage[] =
     "  solve [OPTION...] GRAPH    solve a build graph (docs/graph.md), print its tree id\n"
     "  du                         the build cache's records and the store's use\n"
     "  prune [--all] [...]        free the store's blobs that nothing needs\n"
+    "  layer export [--compression C] TREE-ID  a diff tree as a layer blob, printed as JSON\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -65,6 +66,7 @@ static const struct {
     {"prune", cmd_prune},     {"images", cmd_images},
     {"tag", cmd_tag},         {"rmi", cmd_rmi},
     {"inspect", cmd_inspect}, {"build", cmd_build},
+    {"layer", cmd_layer},
 };
 
 static char *
