@@ -15,6 +15,8 @@
 #pragma once
 #include <stdbool.h>
 
+struct export_result;
+struct imgstore_image;
 struct kl_error;
 struct store;
 
@@ -47,6 +49,13 @@ int cli_option_error(struct cli *c, struct kl_error **err, const char *cmd, int 
 /* True (after printing text to stdout) when argv holds -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv, const char *text);
 
+/* The image named name in kiln's index (cli-image.c); a missing one is -ENOENT with a message
+ * saying how images get there. Free with imgstore_image_done. */
+int cli_image_load(struct cli *c, const char *name, struct imgstore_image *ret,
+                   struct kl_error **err);
+/* Writes an export's --metadata-file JSON to path (atomically). */
+int cli_write_metadata(const char *path, const struct export_result *res, struct kl_error **err);
+
 /* The subcommands, one file each (cli/cmd-*.c). */
 int cmd_tree(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_context(struct cli *c, int argc, char **argv, struct kl_error **err);
@@ -55,3 +64,5 @@ int cmd_store(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_mount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_umount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_cache(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_save(struct cli *c, int argc, char **argv, struct kl_error **err);

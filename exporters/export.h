@@ -142,6 +142,7 @@ struct export_options {
 	const char *const *insecure_registries; /* more hosts allowed over plain HTTP */
 	size_t n_insecure_registries;
 	unsigned registry_timeout_ms; /* 0: the registry client's default */
+	uint64_t registry_chunk;      /* bytes of one upload PATCH; 0: REGISTRY_DEFAULT_CHUNK */
 	const char *ctr_program;      /* NULL: "ctr" found on PATH */
 	int stdout_fd;                /* where dest=- goes; 0 means STDOUT_FILENO */
 	struct export_provenance_info provenance;

@@ -53,7 +53,8 @@ push_blob(struct export_ctx *c, struct registry *r, const struct oci_reference *
 	struct opener op = {.c = c, .b = b};
 	int r2;
 
-	r2 = registry_push_blob(r, &b->digest, b->size, from, /* chunk= */ 0, open_blob, &op, err);
+	r2 = registry_push_blob(r, &b->digest, b->size, from, c->o->registry_chunk, open_blob, &op,
+	                        err);
 	if (r2 == REGISTRY_BLOB_MOUNTED)
 		c->res->blobs_mounted++;
 	return r2 < 0 ? r2 : 0;
