@@ -164,6 +164,12 @@ export_dockerd_load(const char *host, int fd, struct kl_error **err)
 	curl_slist_free_all(h);
 	if (l.read_error)
 		r = kl_error_set(err, l.read_error, "reading the archive");
+	else if (cc == CURLE_COULDNT_CONNECT && sock)
+		r = kl_error_setf(
+		    err, ECONNREFUSED,
+		    "cannot connect to the Docker daemon at '%s' (is dockerd running? "
+		    "DOCKER_HOST names another)",
+		    host);
 	else if (cc != CURLE_OK)
 		r = kl_error_setf(err, cc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : EIO,
 		                  "Docker daemon at '%s': %s", host,

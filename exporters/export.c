@@ -71,17 +71,13 @@ normalize(const char *name, char **ret, struct oci_reference *ret_ref, struct kl
 	return 0;
 }
 
-/* The normalized names of the options, then the canonical and dangling ones the root's digest
- * gives. */
+/* The normalized names of the options (the provenance names its subjects by them). */
 static int
-make_names(struct export_ctx *c, const struct digest *root, struct kl_error **err)
+given_names(struct export_ctx *c, struct kl_error **err)
 {
 	const struct export_options *o = c->o;
-	char id[DIGEST_STRING_SIZE];
-	size_t given;
 	int r;
 
-	digest_to_string(root, id);
 	for (size_t i = 0; i < o->n_names; i++) {
 		struct oci_reference ref;
 		char *n;
@@ -94,7 +90,18 @@ make_names(struct export_ctx *c, const struct digest *root, struct kl_error **er
 		oci_reference_done(&ref);
 		add_name(c, n);
 	}
-	given = c->n_names;
+	return 0;
+}
+
+/* The canonical and dangling names the root's digest gives. */
+static void
+digest_names(struct export_ctx *c, const struct digest *root)
+{
+	const struct export_options *o = c->o;
+	char id[DIGEST_STRING_SIZE];
+	size_t given = c->n_names;
+
+	digest_to_string(root, id);
 	for (size_t i = 0; o->name_canonical && i < given; i++) {
 		_cleanup_free_ char *repo = xstrdup(c->names[i]);
 		char *at = strchr(repo, '@'), *slash, *colon;
@@ -109,7 +116,6 @@ make_names(struct export_ctx *c, const struct digest *root, struct kl_error **er
 	}
 	if (!c->n_names && o->dangling_name_prefix)
 		add_name(c, xasprintf("%s@%s", o->dangling_name_prefix, id));
-	return 0;
 }
 
 static char *
@@ -170,11 +176,11 @@ export_run(struct store *s, struct provider_set *ps, const struct imgstore_image
 
 	r = export_options_check(o, err);
 	if (r >= 0)
+		r = given_names(&c, err);
+	if (r >= 0)
 		r = export_image_build(&c, im, err);
-	if (r >= 0) {
-		root = &c.img.blobs[c.img.n_blobs - 1];
-		r = make_names(&c, &root->digest, err);
-	}
+	if (r >= 0)
+		digest_names(&c, &c.img.blobs[c.img.n_blobs - 1].digest);
 	if (r >= 0)
 		r = output(&c, im, err);
 	if (r >= 0) {
