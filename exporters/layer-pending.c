@@ -361,7 +361,8 @@ layer_export(struct store *s, struct provider_set *ps, const struct tree *diff,
 	w.u = u;
 	w.a = archive_write_new();
 	w.ae = archive_entry_new();
-	archive_write_set_format_pax_restricted(w.a);
+	archive_write_set_format_pax(w.a);
+	archive_write_set_format_option(w.a, "pax", "hdrcharset", "BINARY");
 	archive_write_set_bytes_per_block(w.a, 0);
 	if (archive_write_open2(w.a, &o, NULL, on_write, NULL, NULL) != ARCHIVE_OK) {
 		r = kl_error_setf(err, EIO, "tar: %s", archive_error_string(w.a));
