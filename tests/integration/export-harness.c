@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exporters/export.h"
@@ -96,6 +97,12 @@ load_image(const char *path, struct imgstore_image *im)
 	json_decref(j);
 }
 
+static double
+ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 static void
 push_kv(const char *arg, char **k, char **v)
 {
@@ -138,6 +145,7 @@ main(int argc, char **argv)
 	int64_t epoch = 0;
 	unsigned long chunk = 0;
 	char id[DIGEST_STRING_SIZE];
+	struct timespec t0, t1, c0, c1;
 	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -227,9 +235,14 @@ main(int argc, char **argv)
 	} else {
 		load_image(argv[optind], &im);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	r = export_run(s, ps, &im, &o, &res, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 	if (r < 0)
 		die("export", err);
+	fprintf(stderr, "export_run %.2f ms, cpu %.2f ms\n", ms(&t0, &t1), ms(&c0, &c1));
 	printf("%s\n", digest_to_string(&res.digest, id));
 	fprintf(stderr, "layers reused %zu made %zu mounted %zu pushed %llu\n", res.layers_reused,
 	        res.layers_made, res.blobs_mounted, (unsigned long long)res.bytes_pushed);
