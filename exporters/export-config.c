@@ -91,7 +91,8 @@ set_diff_ids(json_t *cfg, const struct digest *diff_ids, size_t n)
 		json_array_append_new(want, json_string(digest_to_string(&diff_ids[i], id)));
 	ids = json_is_object(rootfs) ? json_object_get(rootfs, "diff_ids") : NULL;
 	same = ids && json_equal(ids, want) &&
-	       json_equal(json_object_get(rootfs, "type"), json_string("layers"));
+	       json_is_string(json_object_get(rootfs, "type")) &&
+	       !strcmp(json_string_value(json_object_get(rootfs, "type")), "layers");
 	if (same) {
 		json_decref(want);
 		return false;
