@@ -66,3 +66,4 @@ int cmd_umount(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_cache(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_save(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_layer(struct cli *c, int argc, char **argv, struct kl_error **err);

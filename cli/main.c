@@ -36,6 +36,7 @@ static const char usage[] =
     "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
     "  push NAME [DEST]           push an image of kiln's index to a registry\n"
     "  save NAME -o FILE          write an image of kiln's index as a Docker or OCI archive\n"
+    "  layer export [--compression C] TREE-ID  a diff tree as a layer blob, printed as JSON\n"
     "\n"
     "options:\n"
     "  --root DIR   the store (default: $KILN_ROOT, else /var/lib/kiln as root,\n"
@@ -48,9 +49,9 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree},   {"store", cmd_store}, {"context", cmd_context},
-    {"pull", cmd_pull},   {"mount", cmd_mount}, {"umount", cmd_umount},
-    {"cache", cmd_cache}, {"push", cmd_push},   {"save", cmd_save},
+    {"tree", cmd_tree},   {"store", cmd_store},   {"context", cmd_context}, {"pull", cmd_pull},
+    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},     {"layer", cmd_layer},
+    {"push", cmd_push},   {"save", cmd_save},
 };
 
 static char *

@@ -90,8 +90,7 @@ set_diff_ids(json_t *cfg, const struct digest *diff_ids, size_t n)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(want, json_string(digest_to_string(&diff_ids[i], id)));
 	ids = json_is_object(rootfs) ? json_object_get(rootfs, "diff_ids") : NULL;
-	same = ids && json_equal(ids, want) &&
-	       json_is_string(json_object_get(rootfs, "type")) &&
+	same = ids && json_equal(ids, want) && json_is_string(json_object_get(rootfs, "type")) &&
 	       !strcmp(json_string_value(json_object_get(rootfs, "type")), "layers");
 	if (same) {
 		json_decref(want);
@@ -219,6 +218,11 @@ export_config_finish(const char *json, size_t len, const struct digest *diff_ids
 const char *
 export_layer_media_type(enum layer_compression c, bool oci)
 {
+	const char *mt = layer_media_type(c, oci);
+
+	if (mt)
+		return mt;
+	/* Docker has no zstd type; containerd's name for one, should an image ask for it. */
 	switch (c) {
 	case LAYER_UNCOMPRESSED:
 		return oci ? MT_OCI_LAYER : MT_DOCKER_LAYER;

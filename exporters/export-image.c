@@ -17,7 +17,6 @@
 #define ANN_REF_TYPE "vnd.docker.reference.type"
 #define ANN_REF_DIGEST "vnd.docker.reference.digest"
 #define ANN_PREDICATE "in-toto.io/predicate-type"
-#define ANN_ESTARGZ_SIZE "io.containers.estargz.uncompressed-size"
 #define MT_IN_TOTO "application/vnd.in-toto+json"
 #define PREDICATE_SLSA02 "https://slsa.dev/provenance/v0.2"
 
@@ -117,29 +116,19 @@ choose_media_types(const struct export_options *o, const struct imgstore_image *
 	return 0;
 }
 
+/* The annotations the layer exporter gives its blob (zstd:chunked and eStargz TOCs). */
 static void
 annotate_made_layer(json_t *d, const struct layer_blob *lb)
 {
-	json_t *a = json_object();
+	json_t *a;
 
-	if (lb->compression == LAYER_ZSTD_CHUNKED) {
-		if (lb->toc_digest)
-			json_object_set_new(a, OCI_ANN_ZSTD_CHUNKED_SUM,
-			                    json_string(lb->toc_digest));
-		if (lb->chunked_position)
-			json_object_set_new(a, OCI_ANN_ZSTD_CHUNKED_POS,
-			                    json_string(lb->chunked_position));
-	} else if (lb->compression == LAYER_ESTARGZ) {
-		if (lb->toc_digest)
-			json_object_set_new(a, OCI_ANN_ESTARGZ_TOC, json_string(lb->toc_digest));
-		if (lb->uncompressed_size)
-			json_object_set_new(a, ANN_ESTARGZ_SIZE,
-			                    json_string(lb->uncompressed_size));
-	}
-	if (json_object_size(a))
-		json_object_set_new(d, "annotations", a);
-	else
-		json_decref(a);
+	if (!lb->n_annotations)
+		return;
+	a = json_object();
+	for (size_t i = 0; i < lb->n_annotations; i++)
+		json_object_set_new(a, lb->annotations[i].key,
+		                    json_string(lb->annotations[i].value));
+	json_object_set_new(d, "annotations", a);
 }
 
 static void

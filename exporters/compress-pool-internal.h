@@ -1,0 +1,59 @@
+/* compress-pool-internal — worker threads running compression jobs of one kind (gzip blocks,
+ * zstd frames, gzip members), handed back in the order they were submitted, so output stays
+ * deterministic whatever the number of threads. Driven by one thread; the workers lock inside. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/digest.h"
+
+struct kl_error;
+
+/* A job. Every worker keeps a state of its own (a zlib stream, a zstd context) for run(). */
+struct compress_job {
+	char *in; /* owned by the job */
+	size_t in_len, in_cap;
+	char *out; /* owned by the job; run() sizes it */
+	size_t out_len, out_cap;
+	char dict[32768]; /* gzip blocks: the (up to) 32 KiB of input before in */
+	size_t dict_len;
+	bool last;       /* gzip blocks: the final block */
+	size_t hash_len; /* run() also hashes the first hash_len bytes of in into digest */
+	struct digest digest;
+	uint32_t crc;      /* gzip blocks: crc32 of in */
+	long tag, tag2;    /* the format's own bookkeeping */
+	int result;        /* run()'s: 0 or -errno */
+	const char *error; /* a static message when result < 0 */
+	struct compress_job *next_free;
+	bool done; /* the pool's */
+};
+
+struct compress_pool_ops {
+	/* A worker's state from arg (the pool's), NULL on failure. */
+	void *(*state_new)(void *arg);
+	void (*state_free)(void *state);
+	void (*run)(void *state, struct compress_job *j);
+};
+
+struct compress_pool;
+
+/* Starts threads workers (at least 1). */
+int compress_pool_new(unsigned threads, const struct compress_pool_ops *ops, void *arg,
+                      struct compress_pool **ret, struct kl_error **err);
+/* Stops the workers after the jobs in flight; jobs not taken are freed. NULL-safe. */
+struct compress_pool *compress_pool_free(struct compress_pool *p);
+/* True when as many jobs are in flight as the pool takes: take one before submitting. */
+bool compress_pool_full(const struct compress_pool *p);
+/* Queues j (the pool holds it until compress_pool_take returns it). */
+void compress_pool_submit(struct compress_pool *p, struct compress_job *j);
+/* Waits for the oldest job in flight and hands it back; NULL when none is. */
+struct compress_job *compress_pool_take(struct compress_pool *p);
+/* A job with an input buffer of at least cap bytes, from free (a list of taken jobs) or new. */
+struct compress_job *compress_job_get(struct compress_job **free_list, size_t cap);
+void compress_job_put(struct compress_job **free_list, struct compress_job *j);
+void compress_job_list_free(struct compress_job **free_list);
+/* Appends n bytes to j->in, growing it as needed. */
+void compress_job_append(struct compress_job *j, const void *buf, size_t n);
+/* Makes j->out hold at least n bytes (what it held is not kept). */
+void compress_job_out_reserve(struct compress_job *j, size_t n);
