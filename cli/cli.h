@@ -67,3 +67,8 @@ int cmd_cache(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_save(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_layer(struct cli *c, int argc, char **argv, struct kl_error **err);
+/* cli/cmd-images.c: kiln's image index */
+int cmd_images(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_tag(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_rmi(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_inspect(struct cli *c, int argc, char **argv, struct kl_error **err);

@@ -23,14 +23,16 @@
 #include "util/xalloc.h"
 
 static const char mount_usage[] =
-    "usage: kiln mount [-f] [--log FILE] [--registry-timeout DURATION] SOURCE DIR\n"
+    "usage: kiln mount [-f] [--log FILE] [--registry-timeout DURATION] [--pull POLICY]\n"
+    "                  SOURCE DIR\n"
     "\n"
     "Shows SOURCE at DIR, read-only; file contents are read only when first used.\n"
     "SOURCE is a tree id (sha256:<hex>) in the store, a local directory, which is scanned\n"
     "as a build context (.dockerignore applied, metadata only) and whose files are read,\n"
-    "verified, when first used, or any source a build accepts: a git URL or repository\n"
-    "with #ref[:subdir], docker-image://REF, oci-layout://DIR[:tag] (only metadata is\n"
-    "fetched before the mount is ready).\n"
+    "verified, when first used, the name of an image in kiln's image index ('kiln\n"
+    "images'), or any source a build accepts: a git URL or repository with #ref[:subdir],\n"
+    "docker-image://REF, oci-layout://DIR[:tag] (only metadata is fetched before the\n"
+    "mount is ready).\n"
     "\n"
     "  -f, --foreground  serve in the foreground until unmounted or interrupted\n"
     "  --log FILE        in the background, append log lines to FILE (default: discard)\n"
@@ -41,6 +43,8 @@ static const char mount_usage[] =
     "  --registry-timeout D  images: give up when a registry sends nothing for D (like\n"
     "                    10s, 500ms, 2m; default 30s), now and in the reads of file\n"
     "                    contents later\n"
+    "  --pull POLICY     image names: never (the default) takes the image index alone;\n"
+    "                    missing pulls a name it lacks, always pulls (as 'kiln pull')\n"
     "\n"
     "Without -f, kiln returns once the mount is ready. A mount left by a killed kiln is\n"
     "cleaned up first. Stop it with 'kiln umount DIR' (or SIGINT/SIGTERM to the server).\n";
@@ -63,7 +67,8 @@ struct mount_job {
 	struct source_options source; /* git and image sources */
 };
 
-/* Resolves SOURCE to a tree id, scanning a directory as a build context (metadata only). */
+/* Resolves SOURCE to a tree id, scanning a directory as a build context (metadata only); an
+ * image name is looked up in kiln's image index (source.c). */
 static int
 resolve_source(const char *source, struct mount_job *job, struct kl_error **err)
 {
@@ -189,12 +194,15 @@ parse_mount_args(struct cli *c, int argc, char **argv, struct mount_job *job, co
 	    {"platform", required_argument, NULL, 'p'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
 	    {"registry-timeout", required_argument, NULL, 't'},
+	    {"pull", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct kl_error *perr = NULL;
 	int opt, r;
 
 	job->source.insecure_registries = insecure;
+	/* as `podman image mount`: a name is an image kiln has, unless asked to pull */
+	job->source.pull_policy = IMGSRC_PULL_NEVER;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+:f", opts, NULL)) != -1) {
 		switch (opt) {
@@ -216,6 +224,13 @@ parse_mount_args(struct cli *c, int argc, char **argv, struct mount_job *job, co
 			if (r < 0) {
 				r = cli_usage_error(c, err, "mount", "--registry-timeout: %s",
 				                    perr->msg);
+				kl_error_free(perr);
+				return r;
+			}
+			break;
+		case 'P':
+			if (imgsrc_pull_policy_parse(optarg, &job->source.pull_policy, &perr) < 0) {
+				r = cli_usage_error(c, err, "mount", "--pull: %s", perr->msg);
 				kl_error_free(perr);
 				return r;
 			}

@@ -28,10 +28,15 @@ static const char usage[] =
     "  store du                   count the store's blobs and bytes\n"
     "  store verify               re-hash every blob and report the corrupt ones\n"
     "  context hash [--ignore-file F] DIR  print a build context's tree id\n"
-    "  pull [--all] REF           fetch an image's metadata (and layers), print its tree id\n"
+    "  pull [--all] REF           fetch an image's metadata (and layers), print its tree id;\n"
+    "                             a registry's image is kept in the image index by name\n"
+    "  images                     list kiln's image index (names, ids, created, sizes)\n"
+    "  tag SOURCE NAME...         name an image (a name, an id, oci-layout://, docker-image://)\n"
+    "  rmi NAME...                remove names from the image index\n"
+    "  inspect NAME...            print images' configs, layers and trees as JSON\n"
     "  mount [-f] SOURCE DIR      show SOURCE at DIR, lazily: a tree id, a directory,\n"
-    "                             a git URL or repo with #ref[:subdir], docker-image://REF,\n"
-    "                             oci-layout://DIR[:tag]\n"
+    "                             an image name, a git URL or repo with #ref[:subdir],\n"
+    "                             docker-image://REF, oci-layout://DIR[:tag]\n"
     "  umount DIR                 unmount what kiln mount put at DIR\n"
     "  cache ls|snapshot ID       the RUN cache mounts kept in the store, and trees of them\n"
     "  push NAME [DEST]           push an image of kiln's index to a registry\n"
@@ -49,9 +54,10 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-    {"tree", cmd_tree},   {"store", cmd_store},   {"context", cmd_context}, {"pull", cmd_pull},
-    {"mount", cmd_mount}, {"umount", cmd_umount}, {"cache", cmd_cache},     {"layer", cmd_layer},
-    {"push", cmd_push},   {"save", cmd_save},
+    {"tree", cmd_tree},   {"store", cmd_store},     {"context", cmd_context}, {"pull", cmd_pull},
+    {"mount", cmd_mount}, {"umount", cmd_umount},   {"cache", cmd_cache},     {"layer", cmd_layer},
+    {"push", cmd_push},   {"save", cmd_save},       {"images", cmd_images},   {"tag", cmd_tag},
+    {"rmi", cmd_rmi},     {"inspect", cmd_inspect},
 };
 
 static char *

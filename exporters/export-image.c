@@ -131,14 +131,18 @@ annotate_made_layer(json_t *d, const struct layer_blob *lb)
 	json_object_set_new(d, "annotations", a);
 }
 
+/* A kept blob's descriptor repeats the annotations it came with (its TOC's, for lazy pulls). */
 static void
-annotate_kept_layer(json_t *d, const struct oci_descriptor *od)
+annotate_kept_layer(json_t *d, const struct imgstore_layer *l)
 {
+	const struct oci_descriptor *od = &l->blob;
 	json_t *a = json_object();
 
-	if (od->chunked_checksum)
+	for (size_t i = 0; i < l->n_annotations; i++)
+		json_object_set_new(a, l->annotations[i].key, json_string(l->annotations[i].value));
+	if (od->chunked_checksum && !json_object_get(a, OCI_ANN_ZSTD_CHUNKED_SUM))
 		json_object_set_new(a, OCI_ANN_ZSTD_CHUNKED_SUM, json_string(od->chunked_checksum));
-	if (od->chunked_position)
+	if (od->chunked_position && !json_object_get(a, OCI_ANN_ZSTD_CHUNKED_POS))
 		json_object_set_new(a, OCI_ANN_ZSTD_CHUNKED_POS, json_string(od->chunked_position));
 	if (json_object_size(a))
 		json_object_set_new(d, "annotations", a);
@@ -177,7 +181,7 @@ build_layer(struct export_ctx *c, const struct imgstore_image *im, size_t i, boo
 		b->reused = true;
 		diff_ids[i] = b->diff_id = l->diff_id;
 		d = descriptor_json(b);
-		annotate_kept_layer(d, &l->blob);
+		annotate_kept_layer(d, l);
 		json_array_append_new(layers, d);
 		c->res->layers_reused++;
 		return 0;

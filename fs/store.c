@@ -270,6 +270,12 @@ store_root_fd(const struct store *s)
 	return s->root_fd;
 }
 
+bool
+store_syncs(const struct store *s)
+{
+	return !(s->flags & STORE_NO_SYNC);
+}
+
 int
 store_open_blob(struct store *s, const struct digest *d, struct kl_error **err)
 {

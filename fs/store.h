@@ -37,6 +37,9 @@ KL_DEFINE_CLEANUP(struct store *, store_unref)
 const char *store_root(const struct store *s);
 /* An O_DIRECTORY fd of the store root, owned by the store. */
 int store_root_fd(const struct store *s);
+/* Whether the store makes what it writes durable (false when opened with STORE_NO_SYNC): for
+ * modules keeping small files of their own next to the blobs. */
+bool store_syncs(const struct store *s);
 
 /* Opens a blob read-only without re-hashing it; the caller owns the fd. -ENOENT (err untouched)
  * when absent. Use store_open_blob_verified() when the bytes must be trusted. */

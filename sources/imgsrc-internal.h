@@ -59,6 +59,15 @@ int imgsrc_estargz_toc(const void *buf, size_t len, char **ret, size_t *ret_len,
  * (NULL where absent), in an array of n_layers; -EINVAL when the manifest disagrees. */
 int imgsrc_estargz_toc_digests(const char *manifest, size_t len, size_t n_layers, char ***ret);
 
+/* Copies the annotations of each layer descriptor of a manifest into layers[0..n_layers)
+ * (sorted by key; at most IMGSTORE_MAX_ANNOTATIONS each; values over OCI_MAX_ANNOTATION bytes
+ * or holding NUL bytes left out), and fills each blob descriptor's zstd:chunked fields when the
+ * manifest parser left them unset. The manifest was parsed already: one of another shape
+ * leaves the layers as they are. */
+struct imgstore_layer;
+void imgsrc_layer_annotations(const char *manifest, size_t len, struct imgstore_layer *layers,
+                              size_t n_layers);
+
 /* Foreign error codes, translated once (imgsrc-toc-chunked.c, imgsrc-toc-estargz.c): always
  * -EBADMSG, the message "what: <library's words>"; msg is zlib's z_stream.msg (may be NULL). */
 int imgsrc_error_from_zstd(struct kl_error **err, size_t code, const char *what);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* An image reference → its merged tree: manifests and config verified, layers as diff trees
- * (cached by layer digest), their merge cached by manifest digest. */
+/* An image reference → the image: manifests and config verified, layers as diff trees (cached by
+ * layer digest), their merge cached by manifest digest, the config kept in the store. */
 #include "sources/imgsrc.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "oci/reference.h"
 #include "oci/registry.h"
 #include "sources/imgsrc-internal.h"
+#include "sources/imgstore.h"
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -40,6 +41,8 @@ struct image {
 	char *auth_file;
 	char **estargz_tocs; /* per layer: its eStargz TOC digest annotation, or NULL */
 	size_t n_layers;
+	char *manifest; /* the (platform's) manifest's bytes */
+	size_t manifest_len;
 };
 
 static void
@@ -53,6 +56,7 @@ image_done(struct image *im)
 	for (size_t i = 0; im->estargz_tocs && i < im->n_layers; i++)
 		free(im->estargz_tocs[i]);
 	free(im->estargz_tocs);
+	free(im->manifest);
 }
 
 static int
@@ -172,6 +176,8 @@ read_manifest(struct image *im, struct oci_manifest *ret, struct digest *ret_dig
 			                                         &im->estargz_tocs) >= 0)
 				im->n_layers = ret->n_layers;
 			*ret_digest = d;
+			im->manifest = TAKE_PTR(buf);
+			im->manifest_len = len;
 			break;
 		}
 		if (depth >= MAX_INDEX_DEPTH) {
@@ -471,47 +477,120 @@ check_platform(const char *want, const struct oci_platform *have, struct kl_erro
 	return 0;
 }
 
+/* The config: from the store when an earlier resolve kept it, else fetched and kept. */
 static int
-resolve(struct image *im, struct digest *ret, struct kl_error **err)
+read_config(struct image *im, const struct oci_descriptor *d, char **ret, size_t *ret_len,
+            struct kl_error **err)
 {
-	_cleanup_free_ struct digest *trees = NULL;
-	_cleanup_free_ char *cfg = NULL;
+	struct digest got;
+	int r;
+
+	r = store_read_blob(im->store, &d->digest, OCI_MAX_CONFIG_SIZE, ret, ret_len,
+	                    /* err= */ NULL);
+	if (r >= 0)
+		return 0;
+	r = read_blob(im, d, OCI_MAX_CONFIG_SIZE, ret, ret_len, err);
+	if (r >= 0)
+		r = store_ingest_buffer(im->store, *ret, *ret_len, &got, err);
+	if (r < 0) {
+		free(TAKE_PTR(*ret));
+		return r;
+	}
+	return 0;
+}
+
+/* Where the image's layers came from, for an exporter reusing them: the repository as the
+ * reference names it, or the layout's absolute path. */
+static char *
+origin_of(const struct image *im)
+{
+	_cleanup_free_ char *real = NULL;
+
+	if (im->reg)
+		return xasprintf("docker-image://%s/%s", im->ref.domain, im->ref.repository);
+	real = realpath(im->layout, NULL);
+	return xasprintf("oci-layout://%s", real ? real : im->layout);
+}
+
+/* The merged tree, from the record of an earlier merge of this manifest or made now. */
+static int
+merged_tree(struct image *im, const struct digest *mdigest, const struct imgstore_image *out,
+            struct digest *ret, struct kl_error **err)
+{
+	_cleanup_free_ struct digest *trees = xcalloc(out->n_layers + 1, sizeof(*trees));
+	_cleanup_free_ char *rec = NULL;
+	char tid[DIGEST_STRING_SIZE];
+	int r;
+
+	if (!im->opts->all_layers && imgsrc_record_get(im->store, "images", mdigest, ret) == 0)
+		return 0;
+	for (size_t i = 0; i < out->n_layers; i++)
+		trees[i] = out->layers[i].tree;
+	r = merge(im->store, trees, out->n_layers, ret, err);
+	if (r < 0)
+		return r;
+	rec = xasprintf("%s\n", digest_to_string(ret, tid));
+	return imgsrc_record_put(im->store, "images", mdigest, rec, err);
+}
+
+/* Moves what the manifest and config say of each layer into out's layers. */
+static void
+describe_layers(struct image *im, struct oci_manifest *m, const struct oci_config *c,
+                struct imgstore_image *out)
+{
+	_cleanup_free_ char *origin = origin_of(im);
+
+	for (size_t i = 0; i < m->n_layers; i++) {
+		struct imgstore_layer *l = &out->layers[i];
+
+		l->has_diff_id = c->n_diff_ids == m->n_layers;
+		if (l->has_diff_id)
+			l->diff_id = c->diff_ids[i];
+		l->has_blob = true;
+		l->blob = m->layers[i];
+		m->layers[i] = (struct oci_descriptor){0};
+		l->origin = xstrdup(origin);
+	}
+	imgsrc_layer_annotations(im->manifest, im->manifest_len, out->layers, out->n_layers);
+}
+
+static int
+resolve(struct image *im, struct imgstore_image *ret, struct kl_error **err)
+{
+	struct imgstore_image out = {0};
 	struct oci_manifest m = {0};
 	struct oci_config c = {0};
-	struct digest mdigest, cdigest;
-	char tid[DIGEST_STRING_SIZE];
-	_cleanup_free_ char *rec = NULL;
-	size_t cfg_len;
+	struct digest mdigest;
 	int r;
 
 	r = image_open(im, err);
-	if (r < 0)
-		return r;
-	r = read_manifest(im, &m, &mdigest, err);
-	if (r < 0)
-		return r;
-	if (!im->opts->all_layers && imgsrc_record_get(im->store, "images", &mdigest, ret) == 0) {
-		oci_manifest_done(&m);
-		return 0;
-	}
-	r = read_blob(im, &m.config, OCI_MAX_CONFIG_SIZE, &cfg, &cfg_len, err);
 	if (r >= 0)
-		r = oci_config_parse(cfg, cfg_len, &c, err);
+		r = read_manifest(im, &m, &mdigest, err);
+	if (r >= 0)
+		r = read_config(im, &m.config, &out.config, &out.config_len, err);
+	if (r >= 0)
+		r = oci_config_parse(out.config, out.config_len, &c, err);
 	if (r >= 0 && im->opts->platform)
 		r = check_platform(im->opts->platform, &c.platform, err);
 	if (r >= 0 && c.n_diff_ids && c.n_diff_ids != m.n_layers)
 		r = kl_error_setf(err, EBADMSG, "image config has %zu diff_ids for %zu layers",
 		                  c.n_diff_ids, m.n_layers);
-	if (r >= 0)
-		r = store_ingest_buffer(im->store, cfg, cfg_len, &cdigest, err);
-	trees = xcalloc(m.n_layers + 1, sizeof(*trees));
+	out.layers = xcalloc(m.n_layers + 1, sizeof(*out.layers));
+	out.n_layers = m.n_layers;
 	for (size_t i = 0; r >= 0 && i < m.n_layers; i++)
-		r = layer_tree(im, &m.layers[i], i, &trees[i], err);
+		r = layer_tree(im, &m.layers[i], i, &out.layers[i].tree, err);
 	if (r >= 0)
-		r = merge(im->store, trees, m.n_layers, ret, err);
+		r = merged_tree(im, &mdigest, &out, &out.tree, err);
 	if (r >= 0) {
-		rec = xasprintf("%s\n", digest_to_string(ret, tid));
-		r = imgsrc_record_put(im->store, "images", &mdigest, rec, err);
+		out.id = m.config.digest;
+		out.docker_media_types =
+		    m.config.media_type && !strcmp(m.config.media_type, OCI_MT_DOCKER_CONFIG);
+		out.has_manifest = true;
+		out.manifest = mdigest;
+		describe_layers(im, &m, &c, &out);
+		*ret = out;
+	} else {
+		imgstore_image_done(&out);
 	}
 	oci_manifest_done(&m);
 	oci_config_done(&c);
@@ -519,8 +598,37 @@ resolve(struct image *im, struct digest *ret, struct kl_error **err)
 }
 
 int
-imgsrc_resolve(struct store *s, const char *spec, const struct source_options *opts,
-               struct digest *ret, struct kl_error **err)
+imgsrc_layout_name(const char *spec, char **ret)
+{
+	struct image im = {.spec = spec};
+	_cleanup_free_ char *real = NULL, *name = NULL;
+	char d[DIGEST_STRING_SIZE];
+	const char *base;
+	size_t n;
+	int r;
+
+	if (strncmp(spec, "oci-layout://", 13) || parse_layout_spec(&im, spec + 13, NULL) < 0) {
+		image_done(&im);
+		return -EINVAL;
+	}
+	real = realpath(im.layout, NULL);
+	if (!real)
+		real = xstrdup(im.layout);
+	for (n = strlen(real); n > 1 && real[n - 1] == '/'; n--)
+		real[n - 1] = '\0';
+	base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+	if (im.layout_has_digest)
+		name = xasprintf("localhost/%s@%s", base, digest_to_string(&im.layout_digest, d));
+	else
+		name = xasprintf("localhost/%s:%s", base, im.layout_tag ? im.layout_tag : "latest");
+	image_done(&im);
+	r = imgstore_normalize(name, ret, /* err= */ NULL);
+	return r < 0 ? -EINVAL : 0;
+}
+
+int
+imgsrc_resolve_image(struct store *s, const char *spec, const struct source_options *opts,
+                     struct imgstore_image *ret, struct kl_error **err)
 {
 	static const struct source_options defaults = {0};
 	struct image im = {.store = s, .spec = spec, .opts = opts ? opts : &defaults};
@@ -533,4 +641,18 @@ imgsrc_resolve(struct store *s, const char *spec, const struct source_options *o
 		return r;
 	}
 	return 0;
+}
+
+int
+imgsrc_resolve(struct store *s, const char *spec, const struct source_options *opts,
+               struct digest *ret, struct kl_error **err)
+{
+	struct imgstore_image img = {0};
+	int r;
+
+	r = imgsrc_resolve_image(s, spec, opts, &img, err);
+	if (r >= 0)
+		*ret = img.tree;
+	imgstore_image_done(&img);
+	return r;
 }

@@ -11,12 +11,26 @@
 #include "sources/ctxsrc.h"
 #include "sources/gitsrc.h"
 #include "sources/imgsrc.h"
+#include "sources/imgstore.h"
+#include "util/cleanup.h"
 #include "util/error.h"
 
 static bool
 has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A string that names no path and reads as an image name. */
+static bool
+is_image_name(const char *spec)
+{
+	_cleanup_free_ char *norm = NULL;
+	struct stat st;
+
+	if (lstat(spec, &st) == 0 || errno != ENOENT)
+		return false;
+	return imgstore_normalize(spec, &norm, /* err= */ NULL) >= 0;
 }
 
 enum source_kind
@@ -28,9 +42,30 @@ source_classify(const char *spec)
 		return SOURCE_IMAGE;
 	if (has_prefix(spec, "sha256:") && digest_parse(spec, strlen(spec), &d, NULL) == 0)
 		return SOURCE_TREE;
+	/* before git: "busybox@sha256:…" reads as scp-like user@host:path too */
+	if (is_image_name(spec))
+		return SOURCE_IMAGE_NAME;
 	if (gitsrc_matches(spec))
 		return SOURCE_GIT;
 	return SOURCE_CONTEXT;
+}
+
+static int
+resolve_name(struct store *s, const char *spec, const struct source_options *opts,
+             struct digest *ret, struct kl_error **err)
+{
+	struct imgstore_image im = {0};
+	int r;
+
+	r = imgsrc_resolve_named(s, spec, opts->pull_policy, opts, &im, /* ret_record= */ NULL,
+	                         err);
+	if (r < 0) {
+		kl_error_prefix(err, "source '%s' (no such directory)", spec);
+		return r;
+	}
+	*ret = im.tree;
+	imgstore_image_done(&im);
+	return 0;
 }
 
 int
@@ -54,6 +89,8 @@ source_resolve(struct store *s, const char *spec, const struct source_options *o
 		return gitsrc_resolve(s, spec, ret, /* ret_commit= */ NULL, err);
 	case SOURCE_IMAGE:
 		return imgsrc_resolve(s, spec, opts, ret, err);
+	case SOURCE_IMAGE_NAME:
+		return resolve_name(s, spec, opts, ret, err);
 	default:
 		if (stat(spec, &st) < 0)
 			return kl_error_set(err, errno, "source '%s'", spec);

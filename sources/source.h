@@ -6,8 +6,11 @@
  *   git://… https://… http://… ssh://… git@host:path file://… or a local repo path,
  *     each with Docker's optional #ref[:subdir] suffix  (gitsrc.h; a local path is a git
  *     source when it carries '#' or names a repository that is not a plain directory)
- *   docker-image://[host[:port]/]repo[:tag|@digest]   (imgsrc.h)
+ *   docker-image://[host[:port]/]repo[:tag|@digest]   (imgsrc.h: always the registry)
  *   oci-layout://DIR[:tag|@digest]                    (imgsrc.h)
+ *   an image name, as FROM writes it ("busybox", "localhost:5000/app:1"), when no such path
+ *     exists: kiln's image index first, the registry by opts->pull_policy
+ *     (imgsrc_resolve_named)
  *
  * Only metadata is fetched to make the tree; file contents stay behind locators that the
  * providers registered by source_add_providers() read on first use. */
@@ -16,6 +19,7 @@
 #include <stddef.h>
 
 #include "fs/digest.h"
+#include "sources/imgsrc.h"
 
 struct kl_error;
 struct provider_set;
@@ -32,11 +36,21 @@ struct source_options {
 	/* images: a registry silent this long fails the request, now or in a lazy read of a file;
 	 * 0: REGISTRY_DEFAULT_TIMEOUT_MS */
 	unsigned registry_timeout_ms;
+	/* image names: when to pull rather than take kiln's image index (default: missing) */
+	enum imgsrc_pull_policy pull_policy;
 };
 
-enum source_kind { SOURCE_TREE, SOURCE_CONTEXT, SOURCE_GIT, SOURCE_IMAGE, _SOURCE_KIND_MAX };
+enum source_kind {
+	SOURCE_TREE,
+	SOURCE_CONTEXT,
+	SOURCE_GIT,
+	SOURCE_IMAGE,      /* docker-image://, oci-layout:// */
+	SOURCE_IMAGE_NAME, /* a name for kiln's image index */
+	_SOURCE_KIND_MAX
+};
 
-/* Classifies spec without touching the network. */
+/* Classifies spec without touching the network (a name is told from a directory by whether
+ * the path exists). */
 enum source_kind source_classify(const char *spec);
 
 /* Resolves spec into a tree written to the store; its id goes to ret. Errors name the source. */

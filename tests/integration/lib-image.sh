@@ -113,6 +113,24 @@ layout_annotate_layer() {
 		"$dir/index.json" >"$dir/index.json.new" && mv "$dir/index.json.new" "$dir/index.json"
 }
 
+# layout_edit_config DIR JQ-FILTER: rewrites the config of the layout's (only) image through the
+# jq filter, and its manifest and index.json to match.
+layout_edit_config() {
+	local dir=$1 filter=$2 old cfg man d s
+	old=$(jq -r '.manifests[0].digest' "$dir/index.json")
+	cfg=$(mktemp "$T/cfg.XXXXXX")
+	jq -c "$filter" "$dir/blobs/sha256/$(jq -r '.config.digest' \
+		"$dir/blobs/sha256/${old#sha256:}" | cut -d: -f2)" >"$cfg" || fail "jq '$filter' failed"
+	read -r d s < <(_layout_add_blob "$dir" "$cfg")
+	man=$(mktemp "$T/man.XXXXXX")
+	jq -c --arg d "$d" --argjson s "$s" '.config.digest = $d | .config.size = $s' \
+		"$dir/blobs/sha256/${old#sha256:}" >"$man"
+	read -r d s < <(_layout_add_blob "$dir" "$man")
+	rm -f "$cfg" "$man" "$dir/blobs/sha256/${old#sha256:}"
+	jq --arg d "$d" --argjson s "$s" '.manifests[0].digest = $d | .manifests[0].size = $s' \
+		"$dir/index.json" >"$dir/index.json.new" && mv "$dir/index.json.new" "$dir/index.json"
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
