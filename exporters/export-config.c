@@ -113,9 +113,9 @@ fix_history(json_t *cfg, size_t n_layers, bool has_epoch, int64_t epoch)
 	size_t count = 0, i, extra;
 	char t[32];
 
+	if (!hist)
+		return false; /* optional: an image without history keeps its config (and id) */
 	if (!json_is_array(hist)) {
-		if (!hist && n_layers == 0)
-			return false;
 		hist = json_array();
 		json_object_set_new(cfg, "history", hist);
 	}

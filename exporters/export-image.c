@@ -266,6 +266,10 @@ build_config(struct export_ctx *c, const struct imgstore_image *im, bool oci,
 	pos = add_data_blob(&c->img, EXPORT_BLOB_CONFIG, oci ? OCI_MT_CONFIG : OCI_MT_DOCKER_CONFIG,
 	                    out, len);
 	c->img.config = pos;
+	/* A pulled image's config, kept byte for byte, is in the repository its layers came from:
+	 * a push to the same registry mounts it too. */
+	if (r == 0 && im->has_manifest && im->n_layers && im->layers[0].origin)
+		c->img.blobs[pos].origin = xstrdup(im->layers[0].origin);
 	r = oci_config_parse(c->img.blobs[pos].data, len, &parsed, err);
 	if (r < 0) {
 		kl_error_prefix(err, "image config");

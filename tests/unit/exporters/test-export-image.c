@@ -340,7 +340,7 @@ test_provenance_names_the_commit(void **state)
 static void
 test_missing_history_is_added_in_front(void **state)
 {
-	static const char cfg[] = "{\"architecture\":\"amd64\",\"os\":\"linux\"}";
+	static const char cfg[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"history\":[]}";
 	struct digest ids[2];
 	char *out = NULL;
 	size_t len;
