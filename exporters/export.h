@@ -11,11 +11,11 @@
  *    or fetched from its origin (registry, OCI layout) only when an output needs them (a push
  *    to the registry that holds it needs none: the blob is mounted or already there). Every
  *    other layer is layer_export()'s blob, found in its record when it was made before.
- *  - config: the image's own JSON with rootfs.diff_ids rewritten from the layers, history (when
- *    it has one) made to count one non-empty entry per layer (missing entries are added in front, extra ones
- *    marked empty_layer at the end), and with SOURCE_DATE_EPOCH: `created` set to it and every
- *    history time later than it clamped to it, as BuildKit does. A config that needs none of
- *    this is kept byte for byte (a pulled image keeps its image id).
+ *  - config: the image's own JSON with rootfs.diff_ids rewritten from the layers; its history,
+ *    when it has one, made to count one non-empty entry per layer (missing entries added in
+ *    front, extra ones marked empty_layer at the end); with SOURCE_DATE_EPOCH, `created` set to
+ *    it and every history time later than it clamped to it, as BuildKit does. A config that
+ *    needs none of this is kept byte for byte (a pulled image keeps its image id).
  *  - manifest: schema 2 with the config and layer descriptors (zstd:chunked and eStargz layers
  *    carry their table-of-contents annotations), annotations `annotation.K` and
  *    `annotation-manifest.K`.
