@@ -9,6 +9,7 @@
  *     --provenance MODE            min|max, with --material URI=ALGO:HEX… and --arg K=V…
  *     --metadata-file F            BuildKit's metadata JSON
  *     --chunk N                    registry upload chunk size
+ *     --auth-file F                registry credentials (a Docker config.json)
  *
  * IMAGE.json: {"config": "FILE", "docker": false, "layers": [{"tree": "sha256:…",
  * "blob": {"mediaType": …, "digest": …, "size": …}, "diff_id": "sha256:…",
@@ -129,10 +130,12 @@ main(int argc, char **argv)
 	    {"metadata-file", required_argument, NULL, 'M'},
 	    {"tree", required_argument, NULL, 't'},
 	    {"chunk", required_argument, NULL, 'c'},
+	    {"auth-file", required_argument, NULL, 'A'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct export_provenance_info prov = {0};
 	const char *exporter = NULL, *metadata = NULL, *tree = NULL, *root = getenv("KILN_ROOT");
+	const char *auth_file = NULL;
 	char **xopts = xcalloc((size_t)argc + 1, sizeof(char *));
 	size_t n_xopts = 0;
 	struct kl_error *err = NULL;
@@ -185,6 +188,9 @@ main(int argc, char **argv)
 		case 'c':
 			chunk = strtoul(optarg, NULL, 10);
 			break;
+		case 'A':
+			auth_file = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -217,6 +223,7 @@ main(int argc, char **argv)
 	o.epoch = epoch;
 	o.docker_host = getenv("DOCKER_HOST");
 	o.registry_chunk = chunk;
+	o.auth_file = auth_file;
 	prov.frontend = xstrdup("dockerfile.v0");
 	prov.config_entry = xstrdup("Dockerfile");
 	prov.started_on = 1700000000;
