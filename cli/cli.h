@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct export_result;
+struct imgstore_image;
 struct kl_error;
 struct store;
 
@@ -52,6 +54,13 @@ int cli_option_error(struct cli *c, struct kl_error **err, const char *cmd, int 
 /* True (after printing text to stdout) when argv holds -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv, const char *text);
 
+/* The image named name in kiln's index (cli-image.c); a missing one is -ENOENT with a message
+ * saying how images get there. Free with imgstore_image_done. */
+int cli_image_load(struct cli *c, const char *name, struct imgstore_image *ret,
+                   struct kl_error **err);
+/* Writes an export's --metadata-file JSON to path (atomically). */
+int cli_write_metadata(const char *path, const struct export_result *res, struct kl_error **err);
+
 /* The subcommands, one file each (cli/cmd-*.c). */
 int cmd_tree(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_context(struct cli *c, int argc, char **argv, struct kl_error **err);
@@ -67,10 +76,13 @@ int cmd_prune(struct cli *c, int argc, char **argv, struct kl_error **err);
 
 /* "1.23MB": n bytes in decimal units (cmd-du.c). */
 void cli_format_size(uint64_t n, char *buf, size_t len);
+
+int cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_save(struct cli *c, int argc, char **argv, struct kl_error **err);
+int cmd_layer(struct cli *c, int argc, char **argv, struct kl_error **err);
 /* cli/cmd-images.c: kiln's image index */
 int cmd_images(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_tag(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_rmi(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_inspect(struct cli *c, int argc, char **argv, struct kl_error **err);
 int cmd_build(struct cli *c, int argc, char **argv, struct kl_error **err);
-int cmd_layer(struct cli *c, int argc, char **argv, struct kl_error **err);

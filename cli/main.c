@@ -45,6 +45,8 @@ static const char usage[] =
     "  solve [OPTION...] GRAPH    solve a build graph (docs/graph.md), print its tree id\n"
     "  du                         the build cache's records and the store's use\n"
     "  prune [--all] [...]        free the store's blobs that nothing needs\n"
+    "  push NAME [DEST]           push an image of kiln's index to a registry\n"
+    "  save NAME -o FILE          write an image of kiln's index as a Docker or OCI archive\n"
     "  layer export [--compression C] TREE-ID  a diff tree as a layer blob, printed as JSON\n"
     "\n"
     "options:\n"
@@ -67,6 +69,7 @@ static const struct {
     {"tag", cmd_tag},         {"rmi", cmd_rmi},
     {"inspect", cmd_inspect}, {"build", cmd_build},
     {"layer", cmd_layer},
+    {"push", cmd_push}, {"save", cmd_save},
 };
 
 static char *

@@ -16,66 +16,11 @@
 #include "fs/store.h"
 #include "oci/image.h"
 #include "oci/reference.h"
+#include "oci/registry-internal.h"
 #include "util/error.h"
 #include "util/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-struct registry {
-	CURLM *multi; /* runs each transfer, so that a silence is measured to the ms */
-	CURL *curl;
-	char *host, *repository, *scheme;
-	bool insecure;    /* may fall back to plain HTTP */
-	char *auth_file;  /* a Docker config.json, or NULL */
-	bool auth_loaded; /* auth holds what auth_file gives (read at the first 401) */
-	struct registry_auth
-	    auth;            /* basic, identity token (a helper's answer, when it names one) */
-	char *authorization; /* the Authorization header value in use, or NULL */
-	unsigned retries, backoff_ms, helper_timeout_ms;
-	unsigned timeout_ms; /* silence after which a request gives up */
-	uint64_t received;
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-/* Where a response body goes. */
-enum sink_kind { SINK_MEMORY, SINK_WRITER, SINK_CALLBACK };
-
-struct request {
-	const char *what;   /* for messages: "manifest latest", "blob sha256:…" */
-	const char *server; /* for messages: who answers; NULL: the registry */
-	char *url;
-	const char *accept;
-	const char *post;    /* a form to POST instead of a GET */
-	bool ranged;         /* send Range: bytes=start+delivered-end */
-	uint64_t start, end; /* inclusive end; with ranged */
-	enum sink_kind kind;
-	size_t max; /* SINK_MEMORY */
-	char *buf;
-	size_t len, cap;
-	struct store_writer *w; /* SINK_WRITER */
-	registry_data_fn fn;    /* SINK_CALLBACK */
-	void *userdata;
-	bool resumable; /* a retry asks only for what is missing */
-	bool sized;     /* the whole body's length is known: size (a descriptor's) */
-	uint64_t size;
-	uint64_t delivered; /* body bytes handed to the sink over all attempts */
-	uint64_t excess;    /* body bytes past size: counted, never sunk */
-	uint64_t announced; /* with wrong_size and no excess: the length the headers gave */
-	bool wrong_size;    /* the body is known not to be size bytes long: stop */
-	uint64_t skip;      /* bytes to drop (a 200 answer to a range request) */
-	CURL *curl;
-	int sink_error; /* -errno a sink failed with */
-	unsigned attempts;
-	/* The current attempt: */
-	bool body_started;   /* its response's body has begun */
-	bool stopped;        /* we ended it on purpose, with what we need: not a failure */
-	bool stalled;        /* it met the timeout's silence */
-	int64_t last_ms;     /* when it last received a byte (or began) */
-	uint64_t got;        /* bytes it received, headers included */
-	uint64_t error_body; /* bytes of an error answer's body it dropped */
-	long status;
-	char *content_type, *www_authenticate, *retry_after;
-};
 
 static int64_t
 now_ms(void)
@@ -196,6 +141,7 @@ registry_free(struct registry *r)
 	free(r->repository);
 	free(r->scheme);
 	free(r->auth_file);
+	free(r->extra_scope);
 	registry_auth_done(&r->auth);
 	free(r->authorization);
 	free(r);
@@ -235,7 +181,11 @@ on_header(char *data, size_t size, size_t n, void *userdata)
 		free(q->content_type);
 		free(q->www_authenticate);
 		free(q->retry_after);
+		free(q->location);
+		free(q->docker_digest);
+		free(q->range);
 		q->content_type = q->www_authenticate = q->retry_after = NULL;
+		q->location = q->docker_digest = q->range = NULL;
 		q->body_started = false;
 		return len;
 	}
@@ -248,6 +198,12 @@ on_header(char *data, size_t size, size_t n, void *userdata)
 		slot = &q->www_authenticate;
 	else if (name_len == 11 && !strncasecmp(data, "Retry-After", 11))
 		slot = &q->retry_after;
+	else if (name_len == 8 && !strncasecmp(data, "Location", 8))
+		slot = &q->location;
+	else if (name_len == 21 && !strncasecmp(data, "Docker-Content-Digest", 21))
+		slot = &q->docker_digest;
+	else if (name_len == 5 && !strncasecmp(data, "Range", 5))
+		slot = &q->range;
 	if (slot) {
 		const char *v = colon + 1, *end = data + len;
 
@@ -336,7 +292,11 @@ on_body(char *data, size_t size, size_t n, void *userdata)
 	q->got += len;
 	(void)curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300) {
-		/* An error body: ignored, the status says it all; an endless one is cut short. */
+		/* An error body: ignored, the status says it all, but a push keeps the start of it
+		 * for its message; an endless one is cut short. */
+		if (q->keep_error && q->kind == SINK_MEMORY &&
+		    q->len + len <= REGISTRY_MAX_ERROR_KEPT)
+			(void)sink(q, data, len);
 		q->error_body += len;
 		q->stopped = q->error_body > REGISTRY_MAX_ERROR_BODY;
 		return q->stopped ? 0 : len;
@@ -446,6 +406,66 @@ run(struct registry *r, struct request *q)
 	return c;
 }
 
+/* A request body, from memory or from an fd at its offset (pread: a retry starts over). */
+static size_t
+on_upload(char *buf, size_t size, size_t n, void *userdata)
+{
+	struct request *q = userdata;
+	uint64_t left = q->upload_len - q->upload_sent;
+	size_t want = size * n < left ? size * n : (size_t)left;
+	ssize_t got;
+
+	if (!want)
+		return 0;
+	if (q->upload_buf) {
+		memcpy(buf, q->upload_buf + q->upload_sent, want);
+		got = (ssize_t)want;
+	} else {
+		got = kl_io_pread_full(q->upload_fd, buf, want,
+		                       (off_t)(q->upload_off + q->upload_sent));
+		if (got <= 0) {
+			q->upload_error = got < 0 ? (int)-got : EIO;
+			return CURL_READFUNC_ABORT;
+		}
+	}
+	q->upload_sent += (uint64_t)got;
+	q->last_ms = now_ms();
+	return (size_t)got;
+}
+
+/* The method and body of a push request. */
+static struct curl_slist *
+set_method(struct registry *r, struct request *q, struct curl_slist *h)
+{
+	_cleanup_free_ char *ct = NULL, *cr = NULL;
+
+	if (q->method && !strcmp(q->method, "HEAD"))
+		curl_easy_setopt(r->curl, CURLOPT_NOBODY, 1L);
+	if (q->upload) {
+		q->upload_sent = 0;
+		curl_easy_setopt(r->curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(r->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->upload_len);
+		curl_easy_setopt(r->curl, CURLOPT_READFUNCTION, on_upload);
+		curl_easy_setopt(r->curl, CURLOPT_READDATA, q);
+		h = curl_slist_append(h, "Expect:");
+	} else if (q->method && strcmp(q->method, "HEAD") && strcmp(q->method, "GET")) {
+		/* A body-less POST or PUT says so, or a proxy waits for one. */
+		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	if (q->method && strcmp(q->method, "HEAD"))
+		curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, q->method);
+	if (q->upload_type) {
+		ct = xasprintf("Content-Type: %s", q->upload_type);
+		h = curl_slist_append(h, ct);
+	}
+	if (q->content_range) {
+		cr = xasprintf("Content-Range: %s", q->content_range);
+		h = curl_slist_append(h, cr);
+	}
+	return h;
+}
+
 static CURLcode
 attempt(struct registry *r, struct request *q, const char *url)
 {
@@ -492,6 +512,8 @@ attempt(struct registry *r, struct request *q, const char *url)
 		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, q->post);
 		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(q->post));
 	}
+	h = set_method(r, q, h);
+	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
 	if (r->insecure) {
 		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -505,6 +527,7 @@ attempt(struct registry *r, struct request *q, const char *url)
 		    got > 0)
 			r->received += (uint64_t)got;
 	}
+	r->sent += q->upload_sent;
 	curl_slist_free_all(h);
 	return c;
 }
@@ -585,7 +608,10 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 	int ret;
 
 	for (unsigned i = 0;; i++) {
-		_cleanup_free_ char *url = xasprintf("%s://%s/v2/%s", r->scheme, r->host, path);
+		_cleanup_free_ char *url =
+		    !strncmp(path, "http://", 7) || !strncmp(path, "https://", 8) ? xstrdup(path)
+		    : path[0] == '/' ? xasprintf("%s://%s%s", r->scheme, r->host, path)
+		                     : xasprintf("%s://%s/v2/%s", r->scheme, r->host, path);
 
 		if (restart_sink(q) < 0)
 			return kl_error_setf(err, EIO, "%s from '%s/%s': transfer failed midway",
@@ -597,6 +623,9 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 		if (q->sink_error)
 			return kl_error_set(err, -q->sink_error, "%s from '%s/%s'", q->what,
 			                    r->host, r->repository);
+		if (q->upload_error)
+			return kl_error_set(err, q->upload_error, "%s to '%s/%s': reading the body",
+			                    q->what, r->host, r->repository);
 		if (q->wrong_size || q->excess)
 			return size_error(r, q, err);
 		if (q->stalled)
@@ -611,7 +640,7 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 			i--;
 			continue;
 		}
-		if (!retryable(c, q->status) || i >= r->retries)
+		if (!retryable(c, q->status) || i >= r->retries || q->no_retry)
 			break;
 		ret = retry_delay(r, q, delay, &wait, err);
 		if (ret < 0)
@@ -626,13 +655,16 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 	return 0;
 }
 
-static void
-request_done(struct request *q)
+void
+registry_request_done(struct request *q)
 {
 	free(q->buf);
 	free(q->content_type);
 	free(q->www_authenticate);
 	free(q->retry_after);
+	free(q->location);
+	free(q->docker_digest);
+	free(q->range);
 }
 
 /* The token request for challenge c: a GET with the scope in the query and basic credentials,
@@ -642,11 +674,16 @@ static void
 token_request(struct registry *r, const struct registry_challenge *c, char **ret_url,
               char **ret_post)
 {
-	_cleanup_free_ char *scope = NULL;
-	char *esc_scope, *esc_service, *esc_token;
+	_cleanup_free_ char *scope = NULL, *scopes = NULL;
+	char *esc_scope, *esc_extra = NULL, *esc_service, *esc_token;
 
 	scope = c->scope ? xstrdup(c->scope) : xasprintf("repository:%s:pull", r->repository);
 	esc_scope = curl_easy_escape(r->curl, scope, 0);
+	/* A second scope= field, as docker asks for a mount's source repository. */
+	if (r->extra_scope)
+		esc_extra = curl_easy_escape(r->curl, r->extra_scope, 0);
+	scopes = xasprintf("%s%s%s", esc_scope ? esc_scope : "", esc_extra ? "&scope=" : "",
+	                   esc_extra ? esc_extra : "");
 	esc_service = c->service ? curl_easy_escape(r->curl, c->service, 0) : NULL;
 	if (r->auth.identity_token) {
 		esc_token = curl_easy_escape(r->curl, r->auth.identity_token, 0);
@@ -654,17 +691,17 @@ token_request(struct registry *r, const struct registry_challenge *c, char **ret
 		*ret_post =
 		    xasprintf("grant_type=refresh_token&client_id=kiln&refresh_token=%s"
 		              "&scope=%s%s%s",
-		              esc_token ? esc_token : "", esc_scope ? esc_scope : "",
-		              esc_service ? "&service=" : "", esc_service ? esc_service : "");
+		              esc_token ? esc_token : "", scopes, esc_service ? "&service=" : "",
+		              esc_service ? esc_service : "");
 		curl_free(esc_token);
 	} else {
-		*ret_url =
-		    xasprintf("%s%sscope=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?",
-		              esc_scope ? esc_scope : "", esc_service ? "&service=" : "",
-		              esc_service ? esc_service : "");
+		*ret_url = xasprintf(
+		    "%s%sscope=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?", scopes,
+		    esc_service ? "&service=" : "", esc_service ? esc_service : "");
 		*ret_post = NULL;
 	}
 	curl_free(esc_scope);
+	curl_free(esc_extra);
 	curl_free(esc_service);
 }
 
@@ -700,7 +737,7 @@ fetch_token(struct registry *r, const struct registry_challenge *c, struct kl_er
 		                    r->host, r->repository, c->realm, q.status,
 		                    post ? " to the identity token" : "");
 	if (ret < 0) {
-		request_done(&q);
+		registry_request_done(&q);
 		return ret;
 	}
 	j = json_loadb(q.buf ? q.buf : "", q.len, 0, &je);
@@ -716,7 +753,7 @@ fetch_token(struct registry *r, const struct registry_challenge *c, struct kl_er
 		                    r->host);
 	if (j)
 		json_decref(j);
-	request_done(&q);
+	registry_request_done(&q);
 	return ret;
 }
 
@@ -744,6 +781,20 @@ authenticate(struct registry *r, struct request *q, struct kl_error **err)
 	}
 	registry_challenge_done(&c);
 	return ret;
+}
+
+int
+registry_send(struct registry *r, struct request *q, const char *path, struct kl_error **err)
+{
+	int ret;
+
+	ret = perform(r, q, path, err);
+	if (ret < 0 || q->status != 401)
+		return ret;
+	ret = authenticate(r, q, err);
+	if (ret < 0)
+		return ret;
+	return perform(r, q, path, err);
 }
 
 /* GETs /v2/<path> into q, negotiating auth once; fails on any status but 2xx. */
@@ -826,7 +877,7 @@ registry_get_manifest(struct registry *r, const char *ref, uint64_t size, size_t
 		if (ret_content_type)
 			*ret_content_type = TAKE_PTR(q.content_type);
 	}
-	request_done(&q);
+	registry_request_done(&q);
 	return ret;
 }
 
@@ -861,7 +912,7 @@ registry_get_blob(struct registry *r, const struct digest *d, uint64_t size, siz
 		*ret_buf = q.buf ? TAKE_PTR(q.buf) : xstrdup("");
 		*ret_len = q.len;
 	}
-	request_done(&q);
+	registry_request_done(&q);
 	return ret;
 }
 
@@ -892,7 +943,7 @@ registry_fetch_blob(struct registry *r, const struct digest *d, uint64_t size, s
 			kl_error_prefix(err, "%s from '%s/%s'", what, r->host, r->repository);
 	}
 	store_writer_abort(q.w);
-	request_done(&q);
+	registry_request_done(&q);
 	return ret;
 }
 
@@ -920,6 +971,6 @@ registry_get_range(struct registry *r, const struct digest *d, uint64_t off, uin
 	if (ret >= 0 && q.delivered != len)
 		ret = kl_error_setf(err, EIO, "%s from '%s/%s': got only %" PRIu64 " bytes", what,
 		                    r->host, r->repository, q.delivered);
-	request_done(&q);
+	registry_request_done(&q);
 	return ret;
 }

@@ -90,6 +90,37 @@ typedef int (*registry_data_fn)(const void *buf, size_t n, void *userdata);
 int registry_get_range(struct registry *r, const struct digest *d, uint64_t off, uint64_t len,
                        registry_data_fn fn, void *userdata, struct kl_error **err);
 
+/* The push side (registry-push.c): blobs by HEAD, cross-repository mount or chunked upload
+ * (POST, PATCH with Content-Range per chunk, PUT ?digest=), manifests by PUT. Auth is
+ * negotiated again on a 401, for the push scope the first pull's token lacked. */
+
+#define REGISTRY_DEFAULT_CHUNK (32u << 20) /* bytes of one PATCH */
+
+enum registry_push_outcome {
+	REGISTRY_BLOB_PRESENT, /* the repository had it (HEAD): nothing sent */
+	REGISTRY_BLOB_MOUNTED, /* mounted from another repository of the registry: nothing sent */
+	REGISTRY_BLOB_UPLOADED,
+	_REGISTRY_BLOB_MAX
+};
+
+/* Opens the bytes of the blob being pushed, read-only, from offset 0; called only when they
+ * must be sent. Returns an fd the push closes, or -errno with err filled. */
+typedef int (*registry_open_fn)(void *userdata, struct kl_error **err);
+
+/* Makes blob d (size bytes) present in the repository: HEAD, then (with mount_from, a
+ * repository of the same registry) a mount, then an upload in chunks of chunk bytes (0:
+ * REGISTRY_DEFAULT_CHUNK) of what open gives. Returns the outcome (>= 0), or -errno with a
+ * message quoting the registry's own error. */
+int registry_push_blob(struct registry *r, const struct digest *d, uint64_t size,
+                       const char *mount_from, uint64_t chunk, registry_open_fn open,
+                       void *userdata, struct kl_error **err);
+/* PUTs a manifest or index (len bytes of media_type) under ref, a tag or its digest; the
+ * digest the registry answers with must be the bytes' own (-EBADMSG otherwise). */
+int registry_put_manifest(struct registry *r, const char *ref, const char *media_type,
+                          const char *buf, size_t len, struct kl_error **err);
+/* Request body bytes sent so far (for measurements and tests). */
+uint64_t registry_bytes_sent(const struct registry *r);
+
 /* Parses a duration such as "10s", "500ms", "2m", "1.5s" or "1m30s" (units ms, s, m, h; a
  * number may have a fraction) into ms, between 1 ms and REGISTRY_MAX_TIMEOUT_MS; -EINVAL with
  * err naming the text otherwise. */

@@ -172,12 +172,15 @@ EOC
 	fail "docker-registry did not start: $(tail -5 "$REGISTRY_LOG")"
 }
 
-# push_layout DIR TAG NAME:TAG [skopeo options…]: copies an OCI layout into the registry.
+# push_layout DIR TAG NAME:TAG [skopeo options…]: copies an OCI layout into the registry, its
+# blobs as they are: skopeo's machine-wide blob-info cache would otherwise swap a layer for
+# another compression of it that the registry already holds (the fixtures are deterministic, so
+# earlier runs teach it those pairs).
 push_layout() {
 	local dir=$1 tag=$2 dest=$3
 	shift 3
 	need_cmd skopeo
-	skopeo copy --quiet --dest-tls-verify=false "$@" "oci:$dir:$tag" "docker://$REGISTRY/$dest" ||
+	skopeo copy --quiet --dest-tls-verify=false --preserve-digests "$@" "oci:$dir:$tag" "docker://$REGISTRY/$dest" ||
 		fail "skopeo copy into $REGISTRY/$dest failed"
 }
 
