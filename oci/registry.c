@@ -33,6 +33,8 @@ struct registry {
 	char *authorization; /* the Authorization header value in use, or NULL */
 	unsigned retries, backoff_ms, helper_timeout_ms;
 	unsigned timeout_ms; /* silence after which a request gives up */
+	registry_progress_fn progress;
+	void *progress_userdata;
 	uint64_t received;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -55,6 +57,8 @@ struct request {
 	struct store_writer *w; /* SINK_WRITER */
 	registry_data_fn fn;    /* SINK_CALLBACK */
 	void *userdata;
+	const struct registry *progress; /* counts delivered bytes under id (a blob fetch) */
+	const char *id;
 	bool resumable; /* a retry asks only for what is missing */
 	bool sized;     /* the whole body's length is known: size (a descriptor's) */
 	uint64_t size;
@@ -181,6 +185,8 @@ registry_new(const char *host, const char *repository, const struct registry_opt
 	if (r->timeout_ms > REGISTRY_MAX_TIMEOUT_MS)
 		r->timeout_ms = REGISTRY_MAX_TIMEOUT_MS;
 	r->auth_file = opts && opts->auth_file ? xstrdup(opts->auth_file) : NULL;
+	r->progress = opts ? opts->progress : NULL;
+	r->progress_userdata = opts ? opts->progress_userdata : NULL;
 	*ret = r;
 	return 0;
 }
@@ -363,6 +369,9 @@ on_body(char *data, size_t size, size_t n, void *userdata)
 			return 0; /* aborts the transfer */
 		}
 		q->delivered += len;
+		if (q->progress)
+			q->progress->progress(q->progress->progress_userdata, q->id, q->delivered,
+			                      q->sized ? q->size : 0);
 	}
 	return go_on ? size * n : 0;
 }
@@ -874,6 +883,8 @@ registry_fetch_blob(struct registry *r, const struct digest *d, uint64_t size, s
 	_cleanup_free_ char *path = xasprintf("%s/blobs/%s", r->repository, id);
 	struct request q = {.what = what,
 	                    .kind = SINK_WRITER,
+	                    .progress = r->progress ? r : NULL,
+	                    .id = id,
 	                    .resumable = true,
 	                    .sized = size != REGISTRY_SIZE_UNKNOWN,
 	                    .size = size};
@@ -891,6 +902,8 @@ registry_fetch_blob(struct registry *r, const struct digest *d, uint64_t size, s
 		if (ret < 0)
 			kl_error_prefix(err, "%s from '%s/%s'", what, r->host, r->repository);
 	}
+	if (ret >= 0 && r->progress)
+		r->progress(r->progress_userdata, id, q.delivered, q.delivered);
 	store_writer_abort(q.w);
 	request_done(&q);
 	return ret;

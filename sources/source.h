@@ -14,6 +14,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs/digest.h"
 
@@ -32,6 +33,11 @@ struct source_options {
 	/* images: a registry silent this long fails the request, now or in a lazy read of a file;
 	 * 0: REGISTRY_DEFAULT_TIMEOUT_MS */
 	unsigned registry_timeout_ms;
+	/* images: a byte counter of each layer blob fetched while resolving (id: its digest,
+	 * "sha256:…"), current of total bytes, called from the resolving thread as data comes and
+	 * once more at the end with current == total; NULL: none */
+	void (*progress)(void *userdata, const char *id, uint64_t current, uint64_t total);
+	void *progress_userdata;
 };
 
 enum source_kind { SOURCE_TREE, SOURCE_CONTEXT, SOURCE_GIT, SOURCE_IMAGE, _SOURCE_KIND_MAX };

@@ -132,7 +132,7 @@ resolve(struct fixture *f, const char *fragment, struct digest *ret, char *commi
         struct kl_error **err)
 {
 	char *spec = xasprintf("%s%s", f->origin, fragment);
-	int r = gitsrc_resolve(f->store, spec, ret, commit, err);
+	int r = gitsrc_resolve(f->store, spec, /* opts= */ NULL, ret, commit, err);
 
 	free(spec);
 	return r;
@@ -244,7 +244,7 @@ test_file_url_shares_the_bare_repository(void **state)
 	char commit[41];
 
 	resolve_ok(f, "#v1", f->c1, &a);
-	if (gitsrc_resolve(f->store, spec, &b, commit, &err) < 0)
+	if (gitsrc_resolve(f->store, spec, /* opts= */ NULL, &b, commit, &err) < 0)
 		fail_msg("%s", err->msg);
 	assert_true(digest_equal(&a, &b)); /* same locators: the same repository */
 	free(spec);
