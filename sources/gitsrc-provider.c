@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The "git" provider: the bytes of a "git:<repo id>:<blob id>" locator, read from the object
- * database of the store's bare repository that id names.
+ * database of the store's bare repository that id names, and of "git:<repo id>:<oid>:loose",
+ * that object as a loose object file (a kept .git's objects, gitsrc-loose.c).
  *
  * The repository id is the first 16 hex of the bare repository's 64-hex name (gitsrc.c names
  * it); the provider finds the one repository under <root>/git/ whose name starts with it, and

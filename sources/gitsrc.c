@@ -20,7 +20,8 @@
  * object header. Sizes are cached per repository in <root>/git/<same>.sizes (sorted records of a
  * raw blob id and a little-endian 64-bit size), so a blob's header is read once ever, not once
  * per commit. The "git" provider (gitsrc-provider.c) reads the blob from the object database
- * when the file is first read. gitsrc-tree.c has the rest of the tree's rules.
+ * when the file is first read. gitsrc-tree.c has the rest of the tree's rules; with
+ * keep_git_dir, gitsrc-gitdir.c adds a working .git over that tree.
  *
  * What libgit2 1.5 (Debian 12) cannot do, and what it costs:
  * - no shallow fetch (depth arrived in 1.7) and no partial clone (no filters): the first fetch
