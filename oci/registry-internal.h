@@ -24,6 +24,8 @@ struct registry {
 	char *authorization; /* the Authorization header value in use, or NULL */
 	unsigned retries, backoff_ms, helper_timeout_ms;
 	unsigned timeout_ms; /* silence after which a request gives up */
+	registry_progress_fn progress;
+	void *progress_userdata;
 	uint64_t received;
 	uint64_t sent;     /* request body bytes sent (pushes) */
 	char *extra_scope; /* also asked of a token server (a mount's source), or NULL */
@@ -48,6 +50,8 @@ struct request {
 	struct store_writer *w; /* SINK_WRITER */
 	registry_data_fn fn;    /* SINK_CALLBACK */
 	void *userdata;
+	const struct registry *progress; /* counts delivered bytes under id (a blob fetch) */
+	const char *id;
 	bool resumable; /* a retry asks only for what is missing */
 	bool sized;     /* the whole body's length is known: size (a descriptor's) */
 	uint64_t size;

@@ -126,6 +126,8 @@ registry_new(const char *host, const char *repository, const struct registry_opt
 	if (r->timeout_ms > REGISTRY_MAX_TIMEOUT_MS)
 		r->timeout_ms = REGISTRY_MAX_TIMEOUT_MS;
 	r->auth_file = opts && opts->auth_file ? xstrdup(opts->auth_file) : NULL;
+	r->progress = opts ? opts->progress : NULL;
+	r->progress_userdata = opts ? opts->progress_userdata : NULL;
 	*ret = r;
 	return 0;
 }
@@ -323,6 +325,9 @@ on_body(char *data, size_t size, size_t n, void *userdata)
 			return 0; /* aborts the transfer */
 		}
 		q->delivered += len;
+		if (q->progress)
+			q->progress->progress(q->progress->progress_userdata, q->id, q->delivered,
+			                      q->sized ? q->size : 0);
 	}
 	return go_on ? size * n : 0;
 }
@@ -925,6 +930,8 @@ registry_fetch_blob(struct registry *r, const struct digest *d, uint64_t size, s
 	_cleanup_free_ char *path = xasprintf("%s/blobs/%s", r->repository, id);
 	struct request q = {.what = what,
 	                    .kind = SINK_WRITER,
+	                    .progress = r->progress ? r : NULL,
+	                    .id = id,
 	                    .resumable = true,
 	                    .sized = size != REGISTRY_SIZE_UNKNOWN,
 	                    .size = size};
@@ -942,6 +949,8 @@ registry_fetch_blob(struct registry *r, const struct digest *d, uint64_t size, s
 		if (ret < 0)
 			kl_error_prefix(err, "%s from '%s/%s'", what, r->host, r->repository);
 	}
+	if (ret >= 0 && r->progress)
+		r->progress(r->progress_userdata, id, q.delivered, q.delivered);
 	store_writer_abort(q.w);
 	registry_request_done(&q);
 	return ret;

@@ -39,6 +39,11 @@ struct store;
 #define REGISTRY_MAX_ERROR_BODY (64u << 10) /* bytes of an error answer read, then dropped */
 #define REGISTRY_DURATION_SIZE 32           /* room for registry_format_duration() */
 
+/* A byte counter of a blob streamed into the store: id its digest ("sha256:…"), current of
+ * total bytes (0: unknown). */
+typedef void (*registry_progress_fn)(void *userdata, const char *id, uint64_t current,
+                                     uint64_t total);
+
 struct registry_options {
 	const char *const *insecure_hosts; /* plain HTTP (after HTTPS fails) allowed to these */
 	size_t n_insecure_hosts;
@@ -47,6 +52,11 @@ struct registry_options {
 	unsigned backoff_ms;        /* first retry delay, doubled each time; 0: 200 */
 	unsigned helper_timeout_ms; /* a credential helper's time to answer; 0: 10 s */
 	unsigned timeout_ms;        /* give up after this long without a byte; 0: the default */
+	/* registry_fetch_blob's bytes as they come (retries resume the count), then once with
+	 * current == total when the blob is in the store; called from the fetching thread as
+	 * often as data arrives (the caller bounds its own rate); NULL: none */
+	registry_progress_fn progress;
+	void *progress_userdata;
 };
 
 /* host is "name[:port]" (api host: registry-1.docker.io for Docker Hub), repository

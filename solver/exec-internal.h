@@ -62,14 +62,27 @@ struct exec_outcome {
 };
 void exec_outcome_done(struct exec_outcome *o);
 
+/* What a step's dir (on disk, also for a step with secrets) tells the next kiln when this one
+ * dies mid-step (exec_reap_dead): the container's init pid, written by the runtime, and the
+ * record of the runtime process: EXEC_REAP_MAGIC, its pid and the runtime's path, a line each. */
+#define EXEC_REAP_PID_FILE "pid"
+#define EXEC_REAP_RECORD "runtime"
+#define EXEC_REAP_MAGIC "kiln-runtime-1"
+/* The runtime's state dir of the build's steps that have no secrets, in the state dir. */
+#define EXEC_RUNTIME_STATE "runtime"
+
 /* Runs the bundle's container (id) to its end: its stdout and stderr streamed to env->log and
  * into tail, env->cancel_fd watched (then: kill, wait, delete), the runtime's state kept in
- * state_root and its log in log_path. Whatever is left of the container is deleted. Returns
- * 0 with *ret filled however the command ended, -errno when the runtime could not be started
- * or waited for. */
+ * state_root and its log in log_path, the container's pid file and the runtime's record in
+ * step_dir (EXEC_REAP_*). Whatever is left of the container is deleted. Returns 0 with *ret
+ * filled however the command ended, -errno when the runtime could not be started or waited
+ * for. */
 int exec_runtime_run(const struct exec_runtime *rt, const char *state_root, const char *log_path,
-                     const char *bundle, const char *id, const struct exec_env *env,
-                     struct exec_tail *tail, struct exec_outcome *ret, struct kl_error **err);
+                     const char *bundle, const char *step_dir, const char *id,
+                     const struct exec_env *env, struct exec_tail *tail, struct exec_outcome *ret,
+                     struct kl_error **err);
+/* `delete -f id` in state_root, run to its end, unless state_root has no state of id. */
+void exec_runtime_delete(const struct exec_runtime *rt, const char *state_root, const char *id);
 
 /* Users. */
 

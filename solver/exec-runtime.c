@@ -346,8 +346,8 @@ runtime_kill(const struct exec_runtime *rt, const char *state_root, const char *
 
 /* Deletes what is left of the container: runc and crun remove a container that ran to its
  * end themselves, so this costs a process only when state is left (a cancel, a crash). */
-static void
-runtime_delete(const struct exec_runtime *rt, const char *state_root, const char *id)
+void
+exec_runtime_delete(const struct exec_runtime *rt, const char *state_root, const char *id)
 {
 	_cleanup_free_ char *state = xasprintf("%s/%s", state_root, id);
 	char *cmd[] = {"delete", "-f", (char *)id};
@@ -389,7 +389,7 @@ runtime_log_error(const char *log_path)
 /* A running `runtime run`: its process, its output pipes, what was seen so far. */
 struct run_state {
 	const struct exec_runtime *rt;
-	const char *state_root, *id;
+	const char *state_root, *id, *step_dir;
 	const struct exec_env *env;
 	struct exec_tail *tail;
 	char *buf;
@@ -437,6 +437,20 @@ run_state_done(struct run_state *rs)
 	free(rs->buf);
 }
 
+/* <step_dir>/runtime: which process runs the container and which runtime it is, for the next
+ * kiln when this one dies (exec-reap.c). Without it the next kiln still kills the container. */
+static void
+write_record(const struct run_state *rs)
+{
+	_cleanup_free_ char *path = xasprintf("%s/" EXEC_REAP_RECORD, rs->step_dir);
+	_cleanup_free_ char *text =
+	    xasprintf(EXEC_REAP_MAGIC "\n%d\n%s\n", (int)rs->pid, rs->rt->path);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || kl_io_write_all(fd, text, strlen(text)) < 0)
+		kl_debug("exec: writing '%s': %s", path, strerror(errno));
+}
+
 /* Starts argv with its output on two pipes, and watches its exit through a pidfd. */
 static int
 run_start(struct run_state *rs, char *const *argv, struct kl_error **err)
@@ -450,6 +464,7 @@ run_start(struct run_state *rs, char *const *argv, struct kl_error **err)
 	r = spawn(rs->rt, argv, rs->out[1], rs->err[1], &rs->pid, err);
 	if (r < 0)
 		return r;
+	write_record(rs);
 	close(TAKE_FD(rs->out[1]));
 	close(TAKE_FD(rs->err[1]));
 	rs->pidfd = (int)syscall(SYS_pidfd_open, rs->pid, 0);
@@ -532,15 +547,18 @@ run_wait(struct run_state *rs, struct kl_error **err)
 
 int
 exec_runtime_run(const struct exec_runtime *rt, const char *state_root, const char *log_path,
-                 const char *bundle, const char *id, const struct exec_env *env,
-                 struct exec_tail *tail, struct exec_outcome *ret, struct kl_error **err)
+                 const char *bundle, const char *step_dir, const char *id,
+                 const struct exec_env *env, struct exec_tail *tail, struct exec_outcome *ret,
+                 struct kl_error **err)
 {
-	char *cmd[] = {"run", "--bundle", (char *)bundle, (char *)id};
-	_cleanup_free_ char **argv = runtime_argv(rt, state_root, log_path, cmd, 4);
+	_cleanup_free_ char *pid_file = xasprintf("%s/" EXEC_REAP_PID_FILE, step_dir);
+	char *cmd[] = {"run", "--bundle", (char *)bundle, "--pid-file", pid_file, (char *)id};
+	_cleanup_free_ char **argv = runtime_argv(rt, state_root, log_path, cmd, 6);
 	_cleanup_(run_state_done) struct run_state rs = {
 	    .rt = rt,
 	    .state_root = state_root,
 	    .id = id,
+	    .step_dir = step_dir,
 	    .env = env,
 	    .tail = tail,
 	    .buf = xmalloc(65536),
@@ -558,7 +576,7 @@ exec_runtime_run(const struct exec_runtime *rt, const char *state_root, const ch
 		rs.status = wait_exit(rs.pid);
 	}
 	if (rs.pid > 0)
-		runtime_delete(rt, state_root, id);
+		exec_runtime_delete(rt, state_root, id);
 	if (r < 0)
 		return r;
 	if (rs.status < 0)

@@ -591,11 +591,11 @@ exec_run(const struct exec_env *env, const struct graph_vertex *v, const struct 
 		return r;
 	/* the runtime's state: with the config in a tmpfs when it may hold a secret */
 	state = st.tmp_mounted ? xasprintf("%s/state", st.tmp)
-	                       : xasprintf("%s/runtime", env->state_dir);
+	                       : xasprintf("%s/" EXEC_RUNTIME_STATE, env->state_dir);
 	log = xasprintf("%s/runtime.log", exec_step_private_dir(&st));
 	if (mkdir(state, 0700) < 0 && errno != EEXIST)
 		return kl_error_set(err, errno, "making '%s'", state);
-	r = exec_runtime_run(&rt, state, log, bundle, st.id, env, &tail, &o, err);
+	r = exec_runtime_run(&rt, state, log, bundle, st.dir, st.id, env, &tail, &o, err);
 	if (r < 0)
 		return r;
 	if (o.cancelled)

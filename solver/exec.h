@@ -61,6 +61,15 @@ struct exec_result {
  * code reads the environment. -ENOENT with a message naming what was looked for. */
 int exec_runtime_find(const char *name, char **ret_path, struct kl_error **err);
 
+/* Kills what a build that died mid-step left running, given its state dir (the dead build's
+ * exec_env.state_dir, wherever it was moved): each step's container (its init, found by the
+ * pid file the runtime wrote and checked to be that process still; its pid namespace goes with
+ * it), the runtime process that waited for it, and the runtime's state of the container where
+ * it was kept on disk (`delete -f`; a step with secrets kept it in a tmpfs that is gone).
+ * Waits a few seconds at most for them to exit. Best effort: what fails is logged at debug
+ * level. */
+void exec_reap_dead(const char *state_dir);
+
 /* Runs v (an exec vertex) over root, the tree of v->inputs[0] (NULL: the empty tree), with
  * mount_inputs[i] the tree of the input of v->exec.mounts[i] (NULL when it has none; the
  * array may be NULL when no mount has an input). Fills ret and returns 0 when the command

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fs/lazyfs.h"
+#include "fs/mountpoint.h"
 #include "fs/provider.h"
 #include "fs/store.h"
 #include "fs/uring.h"
@@ -34,69 +35,51 @@
 #define BUILDS_DIR "builds"
 #define LAZY_STOP_WAIT_SEC 5
 
-/* Decodes the octal escapes (\040) of a mountinfo field in place. */
+/* Detaches every mount at or below dir, the last mounted first (mounts on top of others come
+ * later in the table), so removing dir never reaches through a mount into what it shows. A
+ * dead build's mounts are dead ones (their server exited): mountpoint_clear_stale's case. */
 static void
-unescape(char *s)
+detach_mounts_under(const char *dir, bool dead)
 {
-	char *w = s;
+	_cleanup_(mountpoint_table_freep) struct mountpoint_table *t = NULL;
+	_cleanup_free_ char *real = realpath(dir, NULL);
+	struct kl_error *e = NULL;
+	size_t dl;
 
-	for (char *r = s; *r; w++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-			r += 4;
-		} else {
-			*w = *r++;
-		}
-	}
-	*w = '\0';
-}
-
-/* Detaches every mount at or below dir (deepest last mounted first), so removing dir never
- * reaches through a mount into what it shows. */
-static void
-detach_mounts_under(const char *dir)
-{
-	_cleanup_free_ char *line = NULL;
-	char **found = NULL;
-	size_t cap = 0, n = 0, dl = strlen(dir);
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
+	if (!real || mountpoint_table_load(/* path= */ NULL, &t, &e) < 0) {
+		kl_debug("build: the mounts under '%s': %s", dir, e ? e->msg : strerror(errno));
+		kl_error_free(e);
 		return;
-	while (getline(&line, &cap, f) > 0) {
-		char *save = NULL, *tok = strtok_r(line, " ", &save);
+	}
+	dl = strlen(real);
+	for (size_t i = mountpoint_table_count(t); i-- > 0;) {
+		const struct mountpoint_entry *m = mountpoint_table_entry(t, i);
+		int r = 0;
 
-		for (int i = 0; tok && i < 4; i++)
-			tok = strtok_r(NULL, " ", &save);
-		if (!tok)
+		if (strncmp(m->path, real, dl) != 0 || (m->path[dl] != '/' && m->path[dl] != '\0'))
 			continue;
-		unescape(tok);
-		if (!strncmp(tok, dir, dl) && (tok[dl] == '/' || tok[dl] == '\0')) {
-			found = xrealloc(found, (n + 1) * sizeof(*found));
-			found[n++] = xstrdup(tok);
-		}
+		if (dead)
+			r = mountpoint_clear_stale(m->path, &e);
+		if (r == 0)
+			r = mountpoint_unmount(m->path, MOUNTPOINT_DETACH, &e);
+		if (r < 0 && r != -EINVAL) /* EINVAL: gone with the one below it */
+			kl_debug("build: %s", e ? e->msg : strerror(-r));
+		kl_error_free(e);
+		e = NULL;
 	}
-	fclose(f);
-	while (n-- > 0) {
-		if (umount2(found[n], MNT_DETACH) < 0)
-			kl_debug("build: unmounting '%s': %s", found[n], strerror(errno));
-		free(found[n]);
-	}
-	free(found);
 }
 
 /* Removes a state dir: its mounts first, then its files. */
 static void
-remove_build_dir(int dir_fd, const char *path, const char *name)
+remove_build_dir(int dir_fd, const char *path, const char *name, bool dead)
 {
-	detach_mounts_under(path);
+	detach_mounts_under(path, dead);
 	if (kl_path_rm_rf_at(dir_fd, name) < 0)
 		kl_debug("build: removing '%s': %s", path, strerror(errno));
 }
 
-/* A state dir whose lock nobody holds belongs to a kiln that died: renamed away under the
- * builds lock (quick), removed after it. */
+/* A state dir whose lock nobody holds belongs to a kiln that died: the containers its steps
+ * left running are killed (exec_reap_dead), then it is renamed away and removed. */
 static void
 clean_stale(int builds_fd, const char *builds)
 {
@@ -109,7 +92,7 @@ clean_stale(int builds_fd, const char *builds)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		_cleanup_free_ char *lock = NULL, *to = NULL;
+		_cleanup_free_ char *lock = NULL, *to = NULL, *exec = NULL;
 		_cleanup_close_ int fd = -1;
 		size_t len = strlen(de->d_name);
 
@@ -124,6 +107,10 @@ clean_stale(int builds_fd, const char *builds)
 		fd = openat(builds_fd, lock, O_RDWR | O_CLOEXEC);
 		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
 			continue; /* alive */
+		/* its steps' containers first, where the runtimes that wait for them know it:
+		 * they hold its overlays, run its commands and write their state there */
+		exec = xasprintf("%s/%s/exec", builds, de->d_name);
+		exec_reap_dead(exec);
 		to = xasprintf("%s.dead", de->d_name);
 		if (renameat(builds_fd, de->d_name, builds_fd, to) == 0) {
 			kl_log(KL_LOG_INFO, "removing '%s/%s', left by a build that died", builds,
@@ -136,7 +123,7 @@ clean_stale(int builds_fd, const char *builds)
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", builds, dead[i]);
 
-		remove_build_dir(builds_fd, p, dead[i]);
+		remove_build_dir(builds_fd, p, dead[i], /* dead= */ true);
 		free(dead[i]);
 	}
 	free(dead);
@@ -258,11 +245,15 @@ solve_build_mount(struct solve *sv, struct kl_error **err)
 static void
 stop_lazy(struct solve *sv)
 {
+	struct kl_error *e = NULL;
 	struct timespec until;
 	struct stat st;
 	bool have_dev = stat(sv->lazy_root, &st) == 0;
 
-	(void)umount2(sv->lazy_root, MNT_DETACH);
+	if (mountpoint_unmount(sv->lazy_root, MOUNTPOINT_DETACH, &e) < 0) {
+		kl_debug("build: %s", e->msg);
+		kl_error_free(e);
+	}
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += LAZY_STOP_WAIT_SEC;
 	if (pthread_timedjoin_np(sv->lazy_thread, NULL, &until) == 0)
@@ -296,7 +287,7 @@ solve_build_end(struct solve *sv)
 		*slash = '\0';
 		fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0)
-			remove_build_dir(fd, sv->build_dir, slash + 1);
+			remove_build_dir(fd, sv->build_dir, slash + 1, /* dead= */ false);
 	}
 	if (sv->build_lock_fd >= 0)
 		close(sv->build_lock_fd);

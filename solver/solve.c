@@ -171,29 +171,59 @@ scan_local(struct solve *sv, uint32_t idx, struct kl_error **err)
 	return 0;
 }
 
+/* The byte counters of one source's fetches (an http download, a git fetch, an image's layer
+ * blobs), each reported at most every BYTES_INTERVAL_NS and at its end (current == total). */
+#define BYTES_INTERVAL_NS 100000000u
+
 struct bytes_ctx {
 	struct solve *sv;
 	uint32_t idx;
-	const char *id;
+	const char *id; /* http: the URL */
+	char *last_id;  /* the counter reported last, and when */
+	uint64_t last_ns;
 };
 
 static void
-on_bytes(void *userdata, uint64_t current, uint64_t total)
+emit_bytes(struct bytes_ctx *b, const char *id, uint64_t current, uint64_t total)
 {
-	struct bytes_ctx *b = userdata;
 	const struct graph_vertex *v = graph_vertex(b->sv->g, b->idx);
+	uint64_t now = mono_ns();
+	bool same = b->last_id && !strcmp(b->last_id, id);
 	struct progress_event ev = {
 	    .kind = PROGRESS_VERTEX_BYTES,
 	    .vertex = b->idx,
 	    .name = graph_vertex_display_name(v),
 	    .digest = &v->digest,
 	    .time_ns = realtime_ns(),
-	    .id = b->id,
+	    .id = id,
 	    .current = current,
 	    .total = total,
 	};
 
+	if (!b->sv->opts->progress)
+		return;
+	if (same && !(total && current >= total) && now - b->last_ns < BYTES_INTERVAL_NS)
+		return;
+	if (!same) {
+		free(b->last_id);
+		b->last_id = xstrdup(id);
+	}
+	b->last_ns = now;
 	solve_emit(b->sv, &ev);
+}
+
+static void
+on_bytes(void *userdata, uint64_t current, uint64_t total)
+{
+	struct bytes_ctx *b = userdata;
+
+	emit_bytes(b, b->id, current, total);
+}
+
+static void
+on_source_bytes(void *userdata, const char *id, uint64_t current, uint64_t total)
+{
+	emit_bytes(userdata, id, current, total);
 }
 
 /* Git, image and http without a checksum: their keys need what they resolve to. */
@@ -204,24 +234,31 @@ resolve_remote(struct solve *sv, uint32_t idx, struct kl_error **err)
 	const struct graph_source *src = &v->source;
 	struct vstate *vs = &sv->v[idx];
 	char commit[41], id[DIGEST_STRING_SIZE];
+	struct bytes_ctx b = {sv, idx, src->ref, NULL, 0};
 	struct digest d;
 	int r;
 
 	solve_emit_vertex(sv, idx, PROGRESS_VERTEX_STARTED, NULL, 0);
 	switch (src->kind) {
-	case GRAPH_SOURCE_GIT:
-		if (src->keep_git_dir)
-			return kl_error_setf(err, ENOTSUP,
-			                     "vertex '%s': keep_git_dir is not supported", v->id);
-		r = gitsrc_resolve(sv->store, src->ref, &vs->tree, commit, err);
+	case GRAPH_SOURCE_GIT: {
+		const struct gitsrc_options o = {
+		    .keep_git_dir = src->keep_git_dir,
+		    .progress = on_source_bytes,
+		    .progress_userdata = &b,
+		};
+
+		r = gitsrc_resolve(sv->store, src->ref, &o, &vs->tree, commit, err);
 		if (r >= 0)
 			vs->content = xstrdup(commit);
 		break;
+	}
 	case GRAPH_SOURCE_IMAGE: {
 		struct source_options o =
 		    sv->opts->sources ? *sv->opts->sources : (struct source_options){0};
 		_cleanup_free_ char *spec = NULL;
 
+		o.progress = on_source_bytes;
+		o.progress_userdata = &b;
 		if (src->platform)
 			o.platform = src->platform;
 		/* an image a frontend resolved already: its merged tree, by id */
@@ -246,7 +283,6 @@ resolve_remote(struct solve *sv, uint32_t idx, struct kl_error **err)
 		break;
 	}
 	default: { /* http without a checksum */
-		struct bytes_ctx b = {sv, idx, src->ref};
 		struct httpsrc_options o = {
 		    .url = src->ref,
 		    .filename = src->filename,
@@ -264,6 +300,7 @@ resolve_remote(struct solve *sv, uint32_t idx, struct kl_error **err)
 		break;
 	}
 	}
+	free(b.last_id);
 	if (r < 0) {
 		if (r != -ECANCELED)
 			kl_error_prefix(err, "vertex '%s'", v->id);

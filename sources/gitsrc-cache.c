@@ -3,12 +3,13 @@
  * commit was built last, so a commit is turned into a tree once.
  *
  * <root>/git/trees/<commit>-<key> holds "sha256:<hex>\n", the tree built for that commit from
- * that repository (its locators name it) with that subdir, and <root>/git/trees/last-<key>
+ * that repository (its locators name it) with that subdir (and variant: a kept .git's ref and
+ * origin), and <root>/git/trees/last-<key>
  * "<commit>\n", the commit whose tree was built last: the base the next build copies unchanged
  * subtrees from. <key> is 32 hex of a hash over the record version, the repository's name and
- * the subdir. Records are written by rename, and only once the tree is in the store, so a failed
- * build never leaves one behind; a record that cannot be read, or whose tree the store lacks, is
- * a miss. */
+ * the subdir (and the variant, when there is one). Records are written by rename, and only once the
+ * tree is in the store, so a failed build never leaves one behind; a record that cannot be read, or
+ * whose tree the store lacks, is a miss. */
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -32,9 +33,11 @@
 
 void
 gitsrc_cache_init(struct gitsrc_cache *c, struct store *s, const char *git_dir,
-                  const char *repo_name, const char *subdir)
+                  const char *repo_name, const char *subdir, const char *variant)
 {
-	_cleanup_free_ char *in = xasprintf("%s\n%s\n%s", TREE_CACHE_VERSION, repo_name, subdir);
+	_cleanup_free_ char *in =
+	    *variant ? xasprintf("%s\n%s\n%s\n%s", TREE_CACHE_VERSION, repo_name, subdir, variant)
+	             : xasprintf("%s\n%s\n%s", TREE_CACHE_VERSION, repo_name, subdir);
 	char hex[DIGEST_HEX_LEN + 1];
 	struct digest d;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The "git" provider: the bytes of a "git:<repo id>:<blob id>" locator, read from the object
- * database of the store's bare repository that id names.
+ * database of the store's bare repository that id names, and of "git:<repo id>:<oid>:loose",
+ * that object as a loose object file (a kept .git's objects, gitsrc-loose.c).
  *
  * The repository id is the first 16 hex of the bare repository's 64-hex name (gitsrc.c names
  * it); the provider finds the one repository under <root>/git/ whose name starts with it, and
@@ -94,16 +95,20 @@ is_lower_hex(const char *s, size_t n)
 	return true;
 }
 
-/* "git:<16 or 64 hex>:<40 hex>"; the repository id is checked so it can only name a store
- * dir. ret_name gets the id as written (16 or 64 hex). */
+/* "git:<16 or 64 hex>:<40 hex>", or "git:<16 hex>:<40 hex>:loose"; the repository id is
+ * checked so it can only name a store dir. ret_name gets the id as written (16 or 64 hex),
+ * ret_loose whether the loose object file is asked for. */
 static int
-parse_locator(const struct provider_request *req, char *ret_name, git_oid *ret_oid,
+parse_locator(const struct provider_request *req, char *ret_name, git_oid *ret_oid, bool *ret_loose,
               struct kl_error **err)
 {
 	const char *l = req->locator;
-	size_t id = req->locator_len == LOCATOR_LEN ? REPO_ID_LEN : REPO_NAME_LEN;
+	size_t n = req->locator_len;
+	bool loose = n == GITSRC_LOOSE_LOCATOR_LEN && l &&
+	             memcmp(l + LOCATOR_LEN, GITSRC_LOOSE_SUFFIX, n - LOCATOR_LEN) == 0;
+	size_t id = n == LOCATOR_LEN || loose ? REPO_ID_LEN : REPO_NAME_LEN;
 
-	if (!l || (req->locator_len != LOCATOR_LEN && req->locator_len != LONG_LOCATOR_LEN) ||
+	if (!l || (n != LOCATOR_LEN && n != LONG_LOCATOR_LEN && !loose) ||
 	    memcmp(l, "git:", 4) != 0 || l[4 + id] != ':' || !is_lower_hex(l + 4, id) ||
 	    !is_lower_hex(l + 5 + id, OID_HEX) ||
 	    git_oid_fromstrn(ret_oid, l + 5 + id, OID_HEX) < 0)
@@ -111,6 +116,7 @@ parse_locator(const struct provider_request *req, char *ret_name, git_oid *ret_o
 		                     req->path ? req->path : "(unnamed)");
 	memcpy(ret_name, l + 4, id);
 	ret_name[id] = '\0';
+	*ret_loose = loose;
 	return 0;
 }
 
@@ -155,8 +161,26 @@ find_objects(const struct provider_git *g, const char *id, const struct provider
 	return 0;
 }
 
+/* The object as a loose object file, of the size the tree gave. */
 static int
-write_blob(git_odb *odb, const git_oid *oid, const struct provider_request *req,
+write_loose(git_odb_object *obj, const char *hex, const struct provider_request *req,
+            struct store_writer *w, struct kl_error **err)
+{
+	const char *shown = req->path ? req->path : "(unnamed)";
+	git_object_t type = git_odb_object_type(obj);
+	size_t size = git_odb_object_size(obj);
+
+	if (gitsrc_loose_size(type, size) != req->size)
+		return kl_error_setf(err, EIO,
+		                     "object %s of '%s' makes a loose file of %llu bytes, "
+		                     "not %llu",
+		                     hex, shown, (unsigned long long)gitsrc_loose_size(type, size),
+		                     (unsigned long long)req->size);
+	return gitsrc_loose_write(w, type, git_odb_object_data(obj), size, err);
+}
+
+static int
+write_blob(git_odb *odb, const git_oid *oid, bool loose, const struct provider_request *req,
            struct store_writer *w, struct kl_error **err)
 {
 	const char *shown = req->path ? req->path : "(unnamed)";
@@ -167,8 +191,11 @@ write_blob(git_odb *odb, const git_oid *oid, const struct provider_request *req,
 	git_oid_tostr(hex, sizeof(hex), oid);
 	r = git_odb_read(&obj, odb, oid);
 	if (r < 0)
-		return gitsrc_error_from_git(err, r, "reading blob %s of '%s'", hex, shown);
-	if (git_odb_object_type(obj) != GIT_OBJECT_BLOB)
+		return gitsrc_error_from_git(err, r, "reading %s %s of '%s'",
+		                             loose ? "object" : "blob", hex, shown);
+	if (loose)
+		r = write_loose(obj, hex, req, w, err);
+	else if (git_odb_object_type(obj) != GIT_OBJECT_BLOB)
 		r = kl_error_setf(err, EIO, "object %s of '%s' is not a blob", hex, shown);
 	else if (git_odb_object_size(obj) != req->size)
 		r = kl_error_setf(err, EIO, "blob %s of '%s' has %zu bytes, not %llu", hex, shown,
@@ -188,9 +215,10 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 	_cleanup_free_ char *objects = NULL;
 	git_odb *odb;
 	git_oid oid;
+	bool loose = false;
 	int r;
 
-	r = parse_locator(req, name, &oid, err);
+	r = parse_locator(req, name, &oid, &loose, err);
 	if (r < 0)
 		return r;
 	odb = odb_take(g, name);
@@ -205,7 +233,7 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 		if (r < 0)
 			return gitsrc_error_from_git(err, r, "opening '%s'", objects);
 	}
-	r = write_blob(odb, &oid, req, w, err);
+	r = write_blob(odb, &oid, loose, req, w, err);
 	odb_give(g, name, odb);
 	return r;
 }

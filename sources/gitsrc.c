@@ -20,7 +20,8 @@
  * object header. Sizes are cached per repository in <root>/git/<same>.sizes (sorted records of a
  * raw blob id and a little-endian 64-bit size), so a blob's header is read once ever, not once
  * per commit. The "git" provider (gitsrc-provider.c) reads the blob from the object database
- * when the file is first read. gitsrc-tree.c has the rest of the tree's rules.
+ * when the file is first read. gitsrc-tree.c has the rest of the tree's rules; with
+ * keep_git_dir, gitsrc-gitdir.c adds a working .git over that tree.
  *
  * What libgit2 1.5 (Debian 12) cannot do, and what it costs:
  * - no shallow fetch (depth arrived in 1.7) and no partial clone (no filters): the first fetch
@@ -176,6 +177,13 @@ struct resolve {
 	git_remote *remote;            /* NULL until connected */
 	const git_remote_head **heads; /* owned by remote */
 	size_t n_heads;
+	const struct gitsrc_options *opts; /* may be NULL */
+	int attempts;                      /* ssh-agent offers made */
+	uint64_t received;                 /* bytes of the fetch under way */
+	/* The remote ref spec's ref named, and the object it points at (an annotated tag's own),
+	 * when it named one (not a commit id): what a kept .git shows under refs/. */
+	char *ref_name;
+	git_oid ref_oid;
 };
 
 static void
@@ -188,6 +196,7 @@ resolve_done(struct resolve *rs)
 	git_odb_free(rs->odb);
 	git_repository_free(rs->repo);
 	gitsrc_spec_done(&rs->sp);
+	free(rs->ref_name);
 	free(rs->fetch_url);
 	free(rs->git_dir);
 }
@@ -252,17 +261,17 @@ static int
 credentials_cb(git_credential **out, const char *url, const char *user, unsigned int allowed,
                void *payload)
 {
-	int *attempts = payload;
+	struct resolve *rs = payload;
 
 	(void)url;
 	/* ssh-agent once; anything else has no credentials to offer */
-	if (!(allowed & GIT_CREDENTIAL_SSH_KEY) || (*attempts)++ > 0)
+	if (!(allowed & GIT_CREDENTIAL_SSH_KEY) || rs->attempts++ > 0)
 		return GIT_PASSTHROUGH;
 	return git_credential_ssh_key_from_agent(out, user ? user : "git");
 }
 
 static int
-connect_remote(struct resolve *rs, int *attempts, struct kl_error **err)
+connect_remote(struct resolve *rs, struct kl_error **err)
 {
 	git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
 	git_remote_create_options opts;
@@ -271,7 +280,7 @@ connect_remote(struct resolve *rs, int *attempts, struct kl_error **err)
 	if (rs->remote)
 		return 0;
 	cb.credentials = credentials_cb;
-	cb.payload = attempts;
+	cb.payload = rs;
 	git_remote_create_options_init(&opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	opts.repository = rs->repo;
 	/* anonymous; url.*.insteadOf is not applied: its lookup leaks in libgit2 1.5, and a
@@ -325,12 +334,24 @@ kiln_ref_for(const char *remote_ref)
 	return xasprintf("refs/kiln/%s", remote_ref + strlen("refs/"));
 }
 
+static int
+transfer_progress_cb(const git_indexer_progress *stats, void *payload)
+{
+	struct resolve *rs = payload;
+
+	rs->received = stats->received_bytes;
+	rs->opts->progress(rs->opts->progress_userdata, rs->fetch_url, rs->received, 0);
+	return 0;
+}
+
 static void
-fetch_options_init(git_fetch_options *opts, int *attempts)
+fetch_options_init(git_fetch_options *opts, struct resolve *rs)
 {
 	git_fetch_options_init(opts, GIT_FETCH_OPTIONS_VERSION);
 	opts->callbacks.credentials = credentials_cb;
-	opts->callbacks.payload = attempts;
+	opts->callbacks.payload = rs;
+	if (rs->opts && rs->opts->progress)
+		opts->callbacks.transfer_progress = transfer_progress_cb;
 	opts->download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	opts->update_fetchhead = 0;
 	opts->prune = GIT_FETCH_NO_PRUNE;
@@ -338,18 +359,22 @@ fetch_options_init(git_fetch_options *opts, int *attempts)
 
 /* Downloads with the given refspecs over the open connection and updates refs/kiln/. */
 static int
-download(struct resolve *rs, char **specs, size_t n, int *attempts, struct kl_error **err)
+download(struct resolve *rs, char **specs, size_t n, struct kl_error **err)
 {
 	git_strarray arr = {.strings = specs, .count = n};
 	git_fetch_options opts;
 	int r;
 
 	kl_debug("git: fetching %s from '%s'", specs[0], rs->fetch_url);
-	fetch_options_init(&opts, attempts);
+	fetch_options_init(&opts, rs);
+	rs->received = 0;
 	r = git_remote_download(rs->remote, &arr, &opts);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "fetching '%s' from '%s'", specs[0],
 		                             rs->fetch_url);
+	if (rs->opts && rs->opts->progress) /* the end: what came is the total */
+		rs->opts->progress(rs->opts->progress_userdata, rs->fetch_url, rs->received,
+		                   rs->received);
 	r = git_remote_update_tips(rs->remote, NULL, /* update_fetchhead= */ 0,
 	                           GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL);
 	if (r < 0)
@@ -377,7 +402,7 @@ set_ref(struct resolve *rs, const char *name, const git_oid *oid, struct kl_erro
 
 /* Makes the object an advertised ref points at present, fetching that ref alone if needed. */
 static int
-fetch_head(struct resolve *rs, const git_remote_head *h, int *attempts, struct kl_error **err)
+fetch_head(struct resolve *rs, const git_remote_head *h, struct kl_error **err)
 {
 	_cleanup_free_ char *dst = kiln_ref_for(h->name);
 	_cleanup_free_ char *spec = NULL;
@@ -387,28 +412,28 @@ fetch_head(struct resolve *rs, const git_remote_head *h, int *attempts, struct k
 		return set_ref(rs, dst, &h->oid, err);
 	spec = xasprintf("+%s:%s", h->name, dst);
 	specs[0] = spec;
-	return download(rs, specs, 1, attempts, err);
+	return download(rs, specs, 1, err);
 }
 
 static int
-fetch_branches_and_tags(struct resolve *rs, int *attempts, struct kl_error **err)
+fetch_branches_and_tags(struct resolve *rs, struct kl_error **err)
 {
 	char heads[] = "+refs/heads/*:refs/kiln/heads/*", tags[] = "+refs/tags/*:refs/kiln/tags/*";
 	char *specs[] = {heads, tags};
 
-	return download(rs, specs, 2, attempts, err);
+	return download(rs, specs, 2, err);
 }
 
 /* By id, for servers that allow unadvertised wants; a refusal is "not found". */
 static bool
-fetch_by_id(struct resolve *rs, const char *hex, int *attempts)
+fetch_by_id(struct resolve *rs, const char *hex)
 {
 	_cleanup_free_ char *spec = xasprintf("+%s:refs/kiln/commits/%s", hex, hex);
 	struct kl_error *e = NULL;
 	char *specs[] = {spec};
 	int r;
 
-	r = download(rs, specs, 1, attempts, &e);
+	r = download(rs, specs, 1, &e);
 	if (r < 0)
 		kl_debug("git: fetching %s by id: %s", hex, e ? e->msg : "failed");
 	kl_error_free(e);
@@ -463,16 +488,31 @@ lookup_prefix(struct resolve *rs, const char *hex, git_oid *ret, struct kl_error
 	return 0;
 }
 
+/* Keeps the ref h, which spec's ref named, for a kept .git: the branch HEAD points at for
+ * HEAD (when the remote says), as BuildKit checks out the default branch by name. */
+static void
+note_ref(struct resolve *rs, const git_remote_head *h)
+{
+	const char *name = h->name;
+
+	if (strcmp(name, "HEAD") == 0)
+		name = h->symref_target;
+	if (!name || strncmp(name, "refs/", 5) != 0 || !git_reference_is_valid_name(name))
+		return;
+	rs->ref_name = xstrdup(name);
+	rs->ref_oid = h->oid;
+}
+
 /* Finds the object spec's ref names on the remote and makes it present; ret gets its id. */
 static int
-resolve_remote(struct resolve *rs, int *attempts, git_oid *ret, struct kl_error **err)
+resolve_remote(struct resolve *rs, git_oid *ret, struct kl_error **err)
 {
 	const char *ref = rs->sp.ref_kind == GITSRC_REF_HEAD ? "HEAD" : rs->sp.ref;
 	const git_remote_head *h;
 	git_oid want;
 	int r;
 
-	r = connect_remote(rs, attempts, err);
+	r = connect_remote(rs, err);
 	if (r < 0)
 		return r;
 	if (rs->sp.ref_kind == GITSRC_REF_COMMIT) {
@@ -483,24 +523,26 @@ resolve_remote(struct resolve *rs, int *attempts, git_oid *ret, struct kl_error 
 		h = find_named(rs, ref);
 	}
 	if (h) {
-		r = fetch_head(rs, h, attempts, err);
+		r = fetch_head(rs, h, err);
 		if (r < 0)
 			return r;
 		*ret = rs->sp.ref_kind == GITSRC_REF_COMMIT ? want : h->oid;
+		if (rs->sp.ref_kind != GITSRC_REF_COMMIT)
+			note_ref(rs, h);
 		return 0;
 	}
 	switch (rs->sp.ref_kind) {
 	case GITSRC_REF_SHORT:
-		r = fetch_branches_and_tags(rs, attempts, err);
+		r = fetch_branches_and_tags(rs, err);
 		if (r < 0)
 			return r;
 		r = lookup_prefix(rs, ref, ret, err);
 		return r == -ENOENT ? not_found(rs, err) : r;
 	case GITSRC_REF_COMMIT:
-		r = fetch_branches_and_tags(rs, attempts, err);
+		r = fetch_branches_and_tags(rs, err);
 		if (r < 0)
 			return r;
-		if (!git_odb_exists(rs->odb, &want) && !fetch_by_id(rs, ref, attempts))
+		if (!git_odb_exists(rs->odb, &want) && !fetch_by_id(rs, ref))
 			return not_found(rs, err);
 		if (!git_odb_exists(rs->odb, &want))
 			return not_found(rs, err);
@@ -550,8 +592,8 @@ static int
 resolve_commit(struct resolve *rs, git_oid *ret, struct kl_error **err)
 {
 	_cleanup_close_ int lock = -1;
-	int attempts = 0, r;
 	git_oid oid;
+	int r;
 
 	r = locate_repo(rs, err);
 	if (r < 0)
@@ -563,7 +605,7 @@ resolve_commit(struct resolve *rs, git_oid *ret, struct kl_error **err)
 		kl_debug("git: commit %s present, no fetch", rs->sp.ref);
 		return 0;
 	}
-	r = resolve_remote(rs, &attempts, &oid, err);
+	r = resolve_remote(rs, &oid, err);
 	if (r < 0)
 		return r;
 	return peel_commit(rs, &oid, ret, err);
@@ -592,7 +634,8 @@ tree_for_commit(struct resolve *rs, const git_oid *commit, struct digest *ret,
 	bool have_base;
 	int r;
 
-	gitsrc_cache_init(&cache, rs->store, rs->git_dir, rs->repo_name, rs->sp.subdir);
+	gitsrc_cache_init(&cache, rs->store, rs->git_dir, rs->repo_name, rs->sp.subdir,
+	                  /* variant= */ "");
 	if (gitsrc_cache_get(&cache, commit, ret) == 0) {
 		git_oid_tostr(hex, sizeof(hex), commit);
 		kl_debug("git: tree of %s from the cache", hex);
@@ -609,11 +652,50 @@ tree_for_commit(struct resolve *rs, const git_oid *commit, struct digest *ret,
 	return r < 0 ? r : 0;
 }
 
-int
-gitsrc_resolve(struct store *s, const char *spec, struct digest *ret, char *ret_commit,
-               struct kl_error **err)
+/* The tree of commit with a .git (gitsrc-gitdir.c) over its plain tree: from the tree cache
+ * under a key that names the ref and origin's url too, else built and recorded. */
+static int
+kept_tree_for_commit(struct resolve *rs, const git_oid *commit, const struct digest *plain,
+                     struct digest *ret, struct kl_error **err)
 {
-	struct resolve rs = {.store = s};
+	_cleanup_free_ char *origin = gitsrc_gitdir_origin_url(
+	    rs->sp.url_kind == GITSRC_URL_LOCAL || rs->sp.url_kind == GITSRC_URL_FILE
+	        ? rs->fetch_url
+	        : rs->sp.url);
+	_cleanup_free_ char *variant =
+	    xasprintf(".git\n%s\n%s", rs->ref_name ? rs->ref_name : "", origin);
+	const struct gitsrc_tree_source src = {
+	    .store = rs->store, .repo = rs->repo, .odb = rs->odb, .repo_name = rs->repo_name};
+	const struct gitsrc_gitdir g = {
+	    .src = &src,
+	    .commit = commit,
+	    .ref_name = rs->ref_name,
+	    .ref_oid = rs->ref_name ? &rs->ref_oid : NULL,
+	    .origin_url = origin,
+	    .tmp_dir = rs->git_dir,
+	};
+	struct gitsrc_cache cache;
+	struct kl_error *e = NULL;
+	int r;
+
+	gitsrc_cache_init(&cache, rs->store, rs->git_dir, rs->repo_name, "", variant);
+	if (gitsrc_cache_get(&cache, commit, ret) == 0) {
+		gitsrc_cache_done(&cache);
+		return 0;
+	}
+	r = gitsrc_gitdir_build(&g, plain, ret, err);
+	if (r >= 0 && gitsrc_cache_put(&cache, commit, ret, &e) < 0)
+		kl_debug("git: %s", e->msg);
+	kl_error_free(e);
+	gitsrc_cache_done(&cache);
+	return r < 0 ? r : 0;
+}
+
+int
+gitsrc_resolve(struct store *s, const char *spec, const struct gitsrc_options *opts,
+               struct digest *ret, char *ret_commit, struct kl_error **err)
+{
+	struct resolve rs = {.store = s, .opts = opts};
 	struct digest id;
 	git_oid commit;
 	int r;
@@ -625,6 +707,9 @@ gitsrc_resolve(struct store *s, const char *spec, struct digest *ret, char *ret_
 	r = resolve_commit(&rs, &commit, err);
 	if (r >= 0)
 		r = tree_for_commit(&rs, &commit, &id, err);
+	/* as BuildKit: a subdir's tree has no .git */
+	if (r >= 0 && opts && opts->keep_git_dir && !rs.sp.subdir[0])
+		r = kept_tree_for_commit(&rs, &commit, &id, &id, err);
 	resolve_done(&rs);
 	if (r < 0) {
 		kl_error_prefix(err, "git source '%s'", spec);

@@ -102,6 +102,8 @@ image_open(struct image *im, struct kl_error **err)
 		    .n_insecure_hosts = im->opts->n_insecure_registries,
 		    .auth_file = im->auth_file,
 		    .timeout_ms = im->opts->registry_timeout_ms,
+		    .progress = im->opts->progress,
+		    .progress_userdata = im->opts->progress_userdata,
 		};
 
 		return registry_new(host, im->ref.repository, &o, &im->reg, err);

@@ -86,7 +86,7 @@ source_resolve(struct store *s, const char *spec, const struct source_options *o
 			return kl_error_setf(err, ENOENT, "tree %s is not in the store", spec);
 		return 0;
 	case SOURCE_GIT:
-		return gitsrc_resolve(s, spec, ret, /* ret_commit= */ NULL, err);
+		return gitsrc_resolve(s, spec, /* opts= */ NULL, ret, /* ret_commit= */ NULL, err);
 	case SOURCE_IMAGE:
 		return imgsrc_resolve(s, spec, opts, ret, err);
 	case SOURCE_IMAGE_NAME:

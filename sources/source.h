@@ -17,6 +17,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs/digest.h"
 #include "sources/imgsrc.h"
@@ -38,6 +39,11 @@ struct source_options {
 	unsigned registry_timeout_ms;
 	/* image names: when to pull rather than take kiln's image index (default: missing) */
 	enum imgsrc_pull_policy pull_policy;
+	/* images: a byte counter of each layer blob fetched while resolving (id: its digest,
+	 * "sha256:…"), current of total bytes, called from the resolving thread as data comes and
+	 * once more at the end with current == total; NULL: none */
+	void (*progress)(void *userdata, const char *id, uint64_t current, uint64_t total);
+	void *progress_userdata;
 };
 
 enum source_kind {

@@ -181,6 +181,41 @@ test_input_identity_enters_keys(void **state)
 	assert_memory_not_equal(&k1, &k2, sizeof(k1));
 }
 
+/* The key of a git source (resolved to commit) with extra in its source object. */
+static void
+git_key(const char *extra, const char *commit, struct digest *ret)
+{
+	char *j = xasprintf("{\"version\":1,\"vertices\":[{\"id\":\"g\",\"source\":{\"type\":"
+	                    "\"git\",\"ref\":\"https://example.com/r.git#main\"%s}}],"
+	                    "\"result\":\"g\"}",
+	                    extra);
+	struct graph *g = parse(j);
+	const struct tree *locals[1] = {NULL};
+	struct digest keys[1];
+	struct cachekey_ctx c = {g, keys, locals, NULL};
+
+	assert_int_equal(cachekey_vertex(&c, 0, commit, ret, NULL), 0);
+	graph_free(g);
+	free(j);
+}
+
+static void
+test_keep_git_dir_enters_git_keys(void **state)
+{
+	const char *c1 = "1111111111111111111111111111111111111111";
+	const char *c2 = "2222222222222222222222222222222222222222";
+	struct digest plain, off, kept, other;
+
+	(void)state;
+	git_key("", c1, &plain);
+	git_key(",\"keep_git_dir\":false", c1, &off);
+	git_key(",\"keep_git_dir\":true", c1, &kept);
+	git_key(",\"keep_git_dir\":true", c2, &other);
+	assert_memory_equal(&plain, &off, sizeof(plain)); /* a default written out */
+	assert_memory_not_equal(&plain, &kept, sizeof(plain));
+	assert_memory_not_equal(&kept, &other, sizeof(kept));
+}
+
 static void
 test_unresolved_source_is_an_error(void **state)
 {
@@ -265,6 +300,7 @@ main(void)
 	    cmocka_unit_test(test_local_key_ignores_mtimes_inodes_and_place),
 	    cmocka_unit_test(test_proxy_env_stays_out_of_keys),
 	    cmocka_unit_test(test_input_identity_enters_keys),
+	    cmocka_unit_test(test_keep_git_dir_enters_git_keys),
 	    cmocka_unit_test(test_unresolved_source_is_an_error),
 	    cmocka_unit_test(test_memo_spares_the_walk),
 	};

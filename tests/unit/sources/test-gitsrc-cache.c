@@ -112,7 +112,7 @@ test_put_then_get_finds_the_tree_and_base(void **state)
 	struct tree *base = NULL;
 	bool stray;
 
-	gitsrc_cache_init(&c, f->store, f->git_dir, REPO, "");
+	gitsrc_cache_init(&c, f->store, f->git_dir, REPO, "", "");
 	assert_int_equal(gitsrc_cache_get(&c, &a, &got), -ENOENT);
 	assert_false(gitsrc_cache_get_base(&c, &base_commit, &base));
 	assert_null(base);
@@ -148,10 +148,11 @@ test_records_of_another_subdir_or_repository_are_apart(void **state)
 	struct digest t1 = tree_in_store(f, 1), got;
 	struct tree *base = NULL;
 
-	gitsrc_cache_init(&root, f->store, f->git_dir, REPO, "");
-	gitsrc_cache_init(&sub, f->store, f->git_dir, REPO, "docs");
+	gitsrc_cache_init(&root, f->store, f->git_dir, REPO, "", "");
+	gitsrc_cache_init(&sub, f->store, f->git_dir, REPO, "docs", "");
 	gitsrc_cache_init(&other, f->store, f->git_dir,
-	                  "f123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "");
+	                  "f123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "",
+	                  "");
 	assert_int_equal(gitsrc_cache_put(&root, &a, &t1, NULL), 0);
 	assert_int_equal(gitsrc_cache_get(&sub, &a, &got), -ENOENT);
 	assert_int_equal(gitsrc_cache_get(&other, &a, &got), -ENOENT);
@@ -200,7 +201,7 @@ test_bad_or_dangling_records_are_misses(void **state)
 	struct tree *base = NULL;
 	char line[DIGEST_STRING_SIZE + 1];
 
-	gitsrc_cache_init(&c, f->store, f->git_dir, REPO, "");
+	gitsrc_cache_init(&c, f->store, f->git_dir, REPO, "", "");
 	assert_int_equal(gitsrc_cache_put(&c, &a, &t1, NULL), 0);
 
 	overwrite_record(f, COMMIT_A, "sha256:not-a-digest\n");
@@ -238,7 +239,7 @@ test_put_fails_with_a_message_when_the_dir_cannot_be_made(void **state)
 	fd = open(blocker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644); /* a file where a dir must go */
 	assert_true(fd >= 0);
 	close(fd);
-	gitsrc_cache_init(&c, f->store, git_dir, REPO, "");
+	gitsrc_cache_init(&c, f->store, git_dir, REPO, "", "");
 	assert_true(gitsrc_cache_put(&c, &a, &t1, &err) < 0);
 	assert_non_null(err);
 	assert_non_null(strstr(err->msg, "blocker/git/trees"));

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <git2.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,7 +133,7 @@ resolve(struct fixture *f, const char *fragment, struct digest *ret, char *commi
         struct kl_error **err)
 {
 	char *spec = xasprintf("%s%s", f->origin, fragment);
-	int r = gitsrc_resolve(f->store, spec, ret, commit, err);
+	int r = gitsrc_resolve(f->store, spec, /* opts= */ NULL, ret, commit, err);
 
 	free(spec);
 	return r;
@@ -244,7 +245,7 @@ test_file_url_shares_the_bare_repository(void **state)
 	char commit[41];
 
 	resolve_ok(f, "#v1", f->c1, &a);
-	if (gitsrc_resolve(f->store, spec, &b, commit, &err) < 0)
+	if (gitsrc_resolve(f->store, spec, /* opts= */ NULL, &b, commit, &err) < 0)
 		fail_msg("%s", err->msg);
 	assert_true(digest_equal(&a, &b)); /* same locators: the same repository */
 	free(spec);
@@ -430,6 +431,186 @@ test_provider_fetch_gives_blob_bytes(void **state)
 	provider_set_free(ps);
 }
 
+/* Writes every entry of t below .git into dir, file bytes through ps as a mount reads them. */
+static void
+materialize_git_dir(struct fixture *f, struct provider_set *ps, const struct tree *t,
+                    const char *dir)
+{
+	uint32_t at;
+
+	(void)f;
+	assert_int_equal(tree_lookup(t, ".git", 4, &at), 0);
+	for (uint32_t i = at, end = tree_subtree_end(t, at); i < end; i++) {
+		struct kl_error *err = NULL;
+		struct tree_entry e;
+		char *path, *buf = NULL;
+		struct digest got;
+		size_t len;
+		int fd, out;
+
+		tree_entry_at(t, i, &e);
+		path = kl_path_join(dir, e.path);
+		if (e.type == TREE_DIR) {
+			assert_int_equal(mkdir(path, 0755), 0);
+			free(path);
+			continue;
+		}
+		assert_int_equal(e.type, TREE_REG);
+		struct provider_request req = {
+		    .path = e.path,
+		    .locator = e.locator,
+		    .locator_len = e.locator_len,
+		    .digest = e.flags & TREE_ENTRY_HAS_DIGEST ? &e.digest : NULL,
+		    .size = e.size,
+		};
+		fd = provider_set_open(ps, NULL, &req, &got, &err);
+		if (fd < 0)
+			fail_msg("%s: %s", e.path, err->msg);
+		assert_int_equal(kl_io_read_all(fd, 1 << 24, &buf, &len), 0);
+		assert_int_equal(len, e.size);
+		out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		assert_true(out >= 0);
+		assert_int_equal(kl_io_write_all(out, buf, len), 0);
+		close(out);
+		close(fd);
+		free(buf);
+		free(path);
+	}
+}
+
+static void
+test_keep_git_dir_gives_a_repository_at_the_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct provider_set *ps = provider_set_new(f->store);
+	const struct gitsrc_options keep = {.keep_git_dir = true};
+	struct kl_error *err = NULL;
+	char *spec = xasprintf("%s#v1", f->origin), *dir = test_tmpdir(), *gd;
+	struct digest plain, kept;
+	struct tree_entry e, pe;
+	struct tree *t, *pt;
+	git_repository *repo;
+	git_reference *ref;
+	git_object *obj, *peeled;
+	git_oid head, c1;
+	git_config *cfg;
+	int bare = 1;
+	char commit[41];
+
+	gitsrc_add_provider(ps, f->store);
+	resolve_ok(f, "#v1", f->c1, &plain);
+	if (gitsrc_resolve(f->store, spec, &keep, &kept, commit, &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_string_equal(commit, f->c1);
+	assert_false(digest_equal(&plain, &kept));
+	t = load(f, &kept);
+	pt = load(f, &plain);
+	/* the commit's own entries are the plain tree's */
+	entry(t, "sub/a.txt", &e);
+	entry(pt, "sub/a.txt", &pe);
+	assert_int_equal(e.locator_len, pe.locator_len);
+	assert_memory_equal(e.locator, pe.locator, e.locator_len);
+	entry(t, ".git/objects", &e);
+	assert_int_equal(e.mode, 0755);
+	assert_int_equal(e.mtime_sec, T1);
+
+	materialize_git_dir(f, ps, t, dir);
+	gd = kl_path_join(dir, ".git");
+	assert_int_equal(git_repository_open(&repo, gd), 0);
+	assert_int_equal(git_repository_head_detached(repo), 1);
+	assert_int_equal(git_reference_name_to_id(&head, repo, "HEAD"), 0);
+	assert_int_equal(git_oid_fromstr(&c1, f->c1), 0);
+	assert_true(git_oid_equal(&head, &c1));
+	assert_int_equal(git_repository_is_shallow(repo), 0); /* the root commit */
+	/* the annotated tag, at its tag object */
+	assert_int_equal(git_reference_lookup(&ref, repo, "refs/tags/v1"), 0);
+	assert_int_equal(git_reference_peel(&obj, ref, GIT_OBJECT_ANY), 0);
+	assert_int_equal(
+	    git_object_lookup(&peeled, repo, git_reference_target(ref), GIT_OBJECT_ANY), 0);
+	assert_int_equal(git_object_type(peeled), GIT_OBJECT_TAG);
+	assert_true(git_oid_equal(git_object_id(obj), &c1));
+	git_object_free(obj);
+	git_object_free(peeled);
+	git_reference_free(ref);
+	assert_int_equal(git_reference_lookup(&ref, repo, "refs/heads/main"), GIT_ENOTFOUND);
+	/* every blob of the commit reads, through the loose files */
+	assert_int_equal(git_revparse_single(&obj, repo, "HEAD:sub/deep/b"), 0);
+	assert_int_equal(git_object_type(obj), GIT_OBJECT_BLOB);
+	assert_int_equal(git_blob_rawsize((git_blob *)obj), 4);
+	assert_memory_equal(git_blob_rawcontent((git_blob *)obj), "deep", 4);
+	git_object_free(obj);
+	assert_int_equal(git_repository_config_snapshot(&cfg, repo), 0);
+	assert_int_equal(git_config_get_bool(&bare, cfg, "core.bare"), 0);
+	assert_int_equal(bare, 0);
+	git_config_free(cfg);
+	git_repository_free(repo);
+	/* the index lists the commit's files */
+	{
+		git_index *idx;
+		char *ip = kl_path_join(gd, "index");
+
+		assert_int_equal(git_index_open(&idx, ip), 0);
+		assert_non_null(git_index_get_bypath(idx, "sub/deep/b", 0));
+		assert_non_null(git_index_get_bypath(idx, "run.sh", 0));
+		git_index_free(idx);
+		free(ip);
+	}
+	free(gd);
+	test_rmdir(dir);
+	tree_unref(t);
+	tree_unref(pt);
+	free(spec);
+	provider_set_free(ps);
+}
+
+static void
+test_keep_git_dir_on_a_branch_is_shallow_and_names_it(void **state)
+{
+	struct fixture *f = *state;
+	struct provider_set *ps = provider_set_new(f->store);
+	const struct gitsrc_options keep = {.keep_git_dir = true};
+	struct kl_error *err = NULL;
+	char *spec = xasprintf("%s#dev", f->origin), *sub = xasprintf("%s#dev:sub", f->origin);
+	char *dir = test_tmpdir(), *gd;
+	struct digest kept, again, subtree;
+	git_repository *repo;
+	git_oid id, c2;
+	git_commit *c;
+	char commit[41];
+	uint32_t idx;
+	struct tree *t;
+
+	gitsrc_add_provider(ps, f->store);
+	if (gitsrc_resolve(f->store, spec, &keep, &kept, commit, &err) < 0)
+		fail_msg("%s", err->msg);
+	/* from the cache the second time, the same tree */
+	assert_int_equal(gitsrc_resolve(f->store, spec, &keep, &again, commit, &err), 0);
+	assert_true(digest_equal(&kept, &again));
+	t = load(f, &kept);
+	materialize_git_dir(f, ps, t, dir);
+	gd = kl_path_join(dir, ".git");
+	assert_int_equal(git_repository_open(&repo, gd), 0);
+	assert_int_equal(git_repository_is_shallow(repo), 1);
+	assert_int_equal(git_reference_name_to_id(&id, repo, "refs/heads/dev"), 0);
+	assert_int_equal(git_oid_fromstr(&c2, f->c2), 0);
+	assert_true(git_oid_equal(&id, &c2));
+	assert_int_equal(git_commit_lookup(&c, repo, &c2), 0);
+	assert_int_equal(git_commit_parentcount(c), 1);
+	git_commit_free(c);
+	git_repository_free(repo);
+	tree_unref(t);
+	/* a subdir has no .git, as in BuildKit */
+	assert_int_equal(gitsrc_resolve(f->store, sub, &keep, &subtree, commit, &err), 0);
+	t = load(f, &subtree);
+	assert_int_equal(tree_lookup(t, ".git", 4, &idx), -ENOENT);
+	tree_unref(t);
+	free(gd);
+	test_rmdir(dir);
+	free(spec);
+	free(sub);
+	provider_set_free(ps);
+}
+
 static void
 test_full_commit_id_present_needs_no_fetch(void **state)
 {
@@ -532,6 +713,10 @@ main(void)
 	                                    store_teardown),
 	    cmocka_unit_test_setup_teardown(test_blob_size_cache_is_shared_and_checked, store_setup,
 	                                    store_teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_git_dir_gives_a_repository_at_the_commit,
+	                                    store_setup, store_teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_git_dir_on_a_branch_is_shallow_and_names_it,
+	                                    store_setup, store_teardown),
 	    cmocka_unit_test_setup_teardown(test_provider_fetch_gives_blob_bytes, store_setup,
 	                                    store_teardown),
 	    cmocka_unit_test_setup_teardown(test_tree_from_the_previous_commit_is_the_same,
