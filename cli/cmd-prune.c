@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "fs/store.h"
 #include "solver/cacheidx.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 static const char usage[] =
@@ -55,42 +56,6 @@ parse_size(const char *s, uint64_t *ret)
 }
 
 /* Go's duration syntax ("1h30m", "90s", "24h"), whole seconds; a bare number is seconds. */
-static int
-parse_duration(const char *s, int64_t *ret)
-{
-	double total = 0;
-	const char *p = s;
-
-	if (!*p)
-		return -EINVAL;
-	while (*p) {
-		char *end;
-		double v = strtod(p, &end);
-		double mult;
-
-		if (end == p || v < 0)
-			return -EINVAL;
-		p = end;
-		if (!*p && p != s && total == 0) {
-			mult = 1; /* a bare number */
-		} else if (!strncmp(p, "ms", 2)) {
-			mult = 1e-3, p += 2;
-		} else if (!strncmp(p, "us", 2)) {
-			mult = 1e-6, p += 2;
-		} else if (!strncmp(p, "ns", 2)) {
-			mult = 1e-9, p += 2;
-		} else if (*p == 'h' || *p == 'm' || *p == 's') {
-			mult = *p == 'h' ? 3600 : *p == 'm' ? 60 : 1;
-			p++;
-		} else {
-			return -EINVAL;
-		}
-		total += v * mult;
-	}
-	*ret = (int64_t)total;
-	return 0;
-}
-
 static void
 on_waiting(void *userdata)
 {
@@ -113,6 +78,7 @@ cmd_prune(struct cli *c, int argc, char **argv, struct kl_error **err)
 	struct cacheidx_prune_stats st;
 	char freed[32], kept[32];
 	struct store *s;
+	int64_t until_ns;
 	int opt, r;
 
 	if (cli_wants_help(argc, argv, usage))
@@ -130,12 +96,14 @@ cmd_prune(struct cli *c, int argc, char **argv, struct kl_error **err)
 			break;
 		case 'L':
 			if (strncmp(optarg, "until=", 6) != 0 ||
-			    parse_duration(optarg + 6, &o.until_sec) < 0 || o.until_sec <= 0)
+			    kl_duration_parse(optarg + 6, &until_ns, NULL) != KL_DURATION_OK ||
+			    until_ns < 1000000000)
 				return cli_usage_error(
 				    c, err, "prune",
 				    "--filter: expected until=DURATION (like 24h), "
 				    "not '%s'",
 				    optarg);
+			o.until_sec = until_ns / 1000000000;
 			break;
 		case 'f':
 			break; /* docker's "do not ask": kiln never asks */

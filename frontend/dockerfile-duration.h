@@ -1,6 +1,6 @@
 /* dockerfile-duration — Go's time.ParseDuration, which BuildKit uses for HEALTHCHECK's
  * --interval, --timeout, --start-period and --start-interval: "300ms", "-1.5h", "2h45m",
- * units ns us µs μs ms s m h, "0" alone without a unit. Pure. */
+ * units ns us µs μs ms s m h, "0" alone without a unit (util/duration.h). Pure. */
 #pragma once
 #include <stdint.h>
 

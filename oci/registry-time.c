@@ -7,96 +7,46 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/duration.h"
 #include "util/error.h"
-
-#define MAX_DIGITS 9 /* of a number's whole or fractional part: keeps every product in range */
-
-static const struct unit {
-	const char *name;
-	uint64_t ms;
-} units[] = {
-    /* "ms" before "m": the longest name that matches wins */
-    {"ms", 1},
-    {"s", 1000},
-    {"m", 60000},
-    {"h", 3600000},
-};
-
-/* Reads up to MAX_DIGITS digits at *p; returns how many, and their value. */
-static int
-digits(const char **p, uint64_t *ret_value, uint64_t *ret_scale)
-{
-	uint64_t v = 0, scale = 1;
-	int n = 0;
-
-	while (**p >= '0' && **p <= '9') {
-		if (++n > MAX_DIGITS)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(**p - '0');
-		scale *= 10;
-		(*p)++;
-	}
-	*ret_value = v;
-	*ret_scale = scale;
-	return n;
-}
-
-static const struct unit *
-unit_at(const char **p)
-{
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		size_t n = strlen(units[i].name);
-
-		if (!strncmp(*p, units[i].name, n)) {
-			*p += n;
-			return &units[i];
-		}
-	}
-	return NULL;
-}
 
 int
 registry_parse_duration(const char *text, unsigned *ret_ms, struct kl_error **err)
 {
-	const char *p = text;
-	uint64_t total = 0;
-	char max[REGISTRY_DURATION_SIZE];
+	char max[REGISTRY_DURATION_SIZE], unit[KL_DURATION_UNIT_SIZE];
+	int64_t ns = 0;
 
-	if (!*p)
+	if (!*text)
 		return kl_error_setf(err, EINVAL,
 		                     "an empty duration (write one like 10s or 500ms)");
-	while (*p) {
-		uint64_t whole, frac = 0, scale = 1, unused;
-		const struct unit *u;
-		int nw, nf = 0;
-
-		nw = digits(&p, &whole, &unused);
-		if (*p == '.') {
-			p++;
-			nf = digits(&p, &frac, &scale);
-		}
-		if (nw < 0 || nf < 0)
-			return kl_error_setf(err, EINVAL, "duration '%s': too many digits", text);
-		if (nw + nf == 0)
-			return kl_error_setf(err, EINVAL,
-			                     "'%s' is not a duration (write one like 10s, 500ms or "
-			                     "2m)",
-			                     text);
-		u = unit_at(&p);
-		if (!u)
-			return kl_error_setf(err, EINVAL,
-			                     "duration '%s': a number needs a unit, ms, s, m or h "
-			                     "(like 10s or 500ms)",
-			                     text);
-		total += whole * u->ms + frac * u->ms / scale;
-		if (total > REGISTRY_MAX_TIMEOUT_MS)
-			return kl_error_setf(
-			    err, EINVAL, "duration '%s': longer than %s", text,
-			    registry_format_duration(REGISTRY_MAX_TIMEOUT_MS, max));
+	switch (kl_duration_parse(text, &ns, unit)) {
+	case KL_DURATION_OK:
+		break;
+	case KL_DURATION_MISSING_UNIT:
+		return kl_error_setf(err, EINVAL,
+		                     "duration '%s': a number needs a unit, ms, s, m or h "
+		                     "(like 10s or 500ms)",
+		                     text);
+	case KL_DURATION_UNKNOWN_UNIT:
+		return kl_error_setf(
+		    err, EINVAL, "duration '%s': unknown unit '%s' (use ms, s, m or h, like 10s)",
+		    text, unit);
+	case KL_DURATION_OVERFLOW:
+		ns = INT64_MAX;
+		break;
+	default:
+		ns = -1;
+		break;
 	}
-	if (total == 0)
+	if (ns < 0)
+		return kl_error_setf(
+		    err, EINVAL, "'%s' is not a duration (write one like 10s, 500ms or 2m)", text);
+	if ((uint64_t)ns / 1000000 > REGISTRY_MAX_TIMEOUT_MS)
+		return kl_error_setf(err, EINVAL, "duration '%s': longer than %s", text,
+		                     registry_format_duration(REGISTRY_MAX_TIMEOUT_MS, max));
+	if (ns < 1000000)
 		return kl_error_setf(err, EINVAL, "duration '%s': shorter than 1ms", text);
-	*ret_ms = (unsigned)total;
+	*ret_ms = (unsigned)(ns / 1000000);
 	return 0;
 }
 

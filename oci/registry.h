@@ -131,8 +131,8 @@ int registry_put_manifest(struct registry *r, const char *ref, const char *media
 /* Request body bytes sent so far (for measurements and tests). */
 uint64_t registry_bytes_sent(const struct registry *r);
 
-/* Parses a duration such as "10s", "500ms", "2m", "1.5s" or "1m30s" (units ms, s, m, h; a
- * number may have a fraction) into ms, between 1 ms and REGISTRY_MAX_TIMEOUT_MS; -EINVAL with
+/* Parses a duration such as "10s", "500ms", "2m", "1.5s" or "1m30s" (Go's syntax,
+ * util/duration.h) into ms, between 1 ms and REGISTRY_MAX_TIMEOUT_MS; -EINVAL with
  * err naming the text otherwise. */
 int registry_parse_duration(const char *text, unsigned *ret_ms, struct kl_error **err);
 /* Writes ms as a person reads it ("500ms", "2s", "1.5s", "2m", "1m30s") into buf
