@@ -26,7 +26,6 @@ struct registry {
 	unsigned timeout_ms; /* silence after which a request gives up */
 	registry_progress_fn progress;
 	void *progress_userdata;
-	uint64_t received;
 	uint64_t sent;     /* request body bytes sent (pushes) */
 	char *extra_scope; /* also asked of a token server (a mount's source), or NULL */
 	char errbuf[CURL_ERROR_SIZE];

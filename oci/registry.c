@@ -156,12 +156,6 @@ registry_scheme(const struct registry *r)
 	return r->scheme;
 }
 
-uint64_t
-registry_bytes_received(const struct registry *r)
-{
-	return r->received;
-}
-
 unsigned
 registry_timeout_ms(const struct registry *r)
 {
@@ -525,13 +519,6 @@ attempt(struct registry *r, struct request *q, const char *url)
 	}
 	c = run(r, q);
 	(void)curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &q->status);
-	{
-		curl_off_t got = 0;
-
-		if (curl_easy_getinfo(r->curl, CURLINFO_SIZE_DOWNLOAD_T, &got) == CURLE_OK &&
-		    got > 0)
-			r->received += (uint64_t)got;
-	}
 	r->sent += q->upload_sent;
 	curl_slist_free_all(h);
 	return c;

@@ -67,8 +67,6 @@ struct registry *registry_free(struct registry *r);
 KL_DEFINE_CLEANUP(struct registry *, registry_free)
 /* "http" or "https": what the client uses (after an insecure fallback, "http"). */
 const char *registry_scheme(const struct registry *r);
-/* Bytes of response bodies received so far (for measurements). */
-uint64_t registry_bytes_received(const struct registry *r);
 /* The silence, in ms, after which a request gives up (REGISTRY_DEFAULT_TIMEOUT_MS unless the
  * options said otherwise). */
 unsigned registry_timeout_ms(const struct registry *r);
