@@ -104,3 +104,11 @@ void layer_blob_done(struct layer_blob *b);
 int layer_export(struct store *s, struct provider_set *ps, const struct tree *diff,
                  const struct layer_options *opts, struct layer_blob *ret, bool *ret_reused,
                  struct kl_error **err);
+
+/* The diff id (and tar size) the layer of diff with opts has, without making its blob: the tar
+ * is hashed as it is written and dropped, as Buildah computes the diff ids of the layers it
+ * keeps uncompressed. Found again without hashing when an earlier call or a gzip export at the
+ * default level recorded it. Contents are read as layer_export reads them; errors as its. */
+int layer_diff_id(struct store *s, struct provider_set *ps, const struct tree *diff,
+                  const struct layer_options *opts, struct digest *ret_diff_id,
+                  uint64_t *ret_tar_size, struct kl_error **err);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for exporters/layer.c and layer-record.c: a second export finds the record and
- * compresses nothing; a record whose blob is gone or changed size is not trusted; the record key
- * tells levels and timestamp rules apart; levels out of range and names are checked; media
- * types. */
+/* Unit tests for exporters/layer.c, layer-record.c and layer-diffid.c: a second export finds
+ * the record and compresses nothing; a record whose blob is gone or changed size is not
+ * trusted; the record key tells levels and timestamp rules apart; levels out of range and
+ * names are checked; media types; diff ids without blobs. */
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,6 +192,53 @@ test_names_and_media_types(void **state)
 	assert_null(layer_media_type(LAYER_ZSTD, false));
 }
 
+/* The diff id alone: the uncompressed tar's digest, hashed once and then recorded; a gzip
+ * export made before gives it with no tar written; timestamp rules give their own. */
+static void
+test_diff_id_without_a_blob(void **state)
+{
+	struct layer_options plain = {.compression = LAYER_UNCOMPRESSED};
+	struct layer_options clamp = {.has_epoch = true, .epoch = 1, .rewrite_timestamp = true};
+	struct layer_blob tar = {0}, gz = {0};
+	struct digest d1, d2, d3;
+	uint64_t n1 = 0, n2 = 0;
+	struct fx f;
+	struct tree *t;
+	char *dir;
+
+	(void)state;
+	fx_open(&f);
+	t = fx_every_kind(&f);
+	assert_int_equal(layer_diff_id(f.s, NULL, t, NULL, &d1, &n1, NULL), 0);
+	dir = xasprintf("%s/exporters/diffids", store_root(f.s));
+	assert_int_equal(access(dir, F_OK), 0);
+	fx_export(&f, t, &plain, &tar, NULL);
+	assert_true(digest_equal(&d1, &tar.diff_id));
+	assert_int_equal(n1, tar.tar_size);
+	/* recorded: the same answer */
+	assert_int_equal(layer_diff_id(f.s, NULL, t, NULL, &d2, &n2, NULL), 0);
+	assert_true(digest_equal(&d1, &d2));
+	assert_int_equal(n1, n2);
+	/* a clamped tar differs (every file here is later than epoch 1), and so does its id; after
+	 * a gzip export with the same rule, no record of its own is needed */
+	fx_export(&f, t,
+	          &(struct layer_options){.compression = LAYER_GZIP,
+	                                  .has_epoch = true,
+	                                  .epoch = 1,
+	                                  .rewrite_timestamp = true},
+	          &gz, NULL);
+	assert_false(digest_equal(&gz.diff_id, &d1));
+	test_rmdir(xstrdup(dir));
+	assert_int_equal(layer_diff_id(f.s, NULL, t, &clamp, &d3, NULL, NULL), 0);
+	assert_true(digest_equal(&d3, &gz.diff_id));
+	assert_int_not_equal(access(dir, F_OK), 0);
+	free(dir);
+	layer_blob_done(&tar);
+	layer_blob_done(&gz);
+	tree_unref(t);
+	fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -201,6 +248,7 @@ main(void)
 	    cmocka_unit_test(test_options_make_records_of_their_own),
 	    cmocka_unit_test(test_levels_are_checked),
 	    cmocka_unit_test(test_names_and_media_types),
+	    cmocka_unit_test(test_diff_id_without_a_blob),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+/* A layer's diff id without its blob: the tar of a diff tree hashed as it is written and
+ * dropped, for images kept in kiln's index uncompressed (as Buildah keeps its layers), whose
+ * configs still name every layer's diff id. Recorded under <root>/exporters/diffids/. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exporters/compress-internal.h"
+#include "exporters/layer-internal.h"
+#include "exporters/layer.h"
+#include "fs/store.h"
+#include "fs/tree.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/io.h"
+#include "util/log.h"
+#include "util/path.h"
+#include "util/xalloc.h"
+
+#define DIFFID_DIR "exporters/diffids"
+#define DIFFID_MAX 256 /* bytes of a record: "sha256:<64 hex> <size>\n" */
+
+/* The tar goes nowhere: layer_tar_write hashes it into the output's diff id by itself. */
+static int
+discard_new(struct compress_out *out, int level, unsigned threads, void **ret,
+            struct kl_error **err)
+{
+	(void)out;
+	(void)level;
+	(void)threads;
+	(void)err;
+	*ret = NULL;
+	return 0;
+}
+
+static int
+discard_bytes(void *c, const void *buf, size_t n, struct kl_error **err)
+{
+	(void)c;
+	(void)buf;
+	(void)n;
+	(void)err;
+	return 0;
+}
+
+static int
+discard_entry(void *c, const struct compress_entry *e, struct kl_error **err)
+{
+	(void)c;
+	(void)e;
+	(void)err;
+	return 0;
+}
+
+static int
+discard_entry_end(void *c, const struct compress_entry_end *end, struct kl_error **err)
+{
+	(void)c;
+	(void)end;
+	(void)err;
+	return 0;
+}
+
+static int
+discard_finish(void *c, struct layer_blob *ret, struct kl_error **err)
+{
+	(void)c;
+	(void)ret;
+	(void)err;
+	return 0;
+}
+
+static void
+discard_free(void *c)
+{
+	(void)c;
+}
+
+static const struct compress_ops discard_ops = {
+    .name = "diffid",
+    .new = discard_new,
+    .meta = discard_bytes,
+    .entry = discard_entry,
+    .data = discard_bytes,
+    .entry_end = discard_entry_end,
+    .finish = discard_finish,
+    .free = discard_free,
+};
+
+static char *
+record_path(struct store *s, const struct digest *key)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	return xasprintf("%s/" DIFFID_DIR "/%s", store_root(s), digest_to_hex(key, hex));
+}
+
+static int
+record_get(struct store *s, const struct digest *key, struct digest *ret, uint64_t *ret_size)
+{
+	_cleanup_free_ char *p = record_path(s, key), *text = NULL;
+	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	char *space;
+	size_t len;
+
+	if (fd < 0 || kl_io_read_all(fd, DIFFID_MAX, &text, &len) < 0)
+		return -ENOENT;
+	space = memchr(text, ' ', len);
+	if (!space || digest_parse(text, (size_t)(space - text), ret, NULL) < 0 ||
+	    sscanf(space + 1, "%" SCNu64 "\n", ret_size) != 1)
+		return -ENOENT;
+	return 0;
+}
+
+static int
+record_put(struct store *s, const struct digest *key, const struct digest *diff_id, uint64_t size,
+           struct kl_error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/" DIFFID_DIR, store_root(s));
+	_cleanup_free_ char *p = record_path(s, key), *text = NULL;
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", p, (int)getpid());
+	char id[DIGEST_STRING_SIZE];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	text = xasprintf("%s %" PRIu64 "\n", digest_to_string(diff_id, id), size);
+	r = kl_path_mkdir_p(dir, 0755);
+	if (r < 0)
+		return kl_error_set(err, -r, "creating '%s'", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return kl_error_set(err, errno, "creating '%s'", tmp);
+	r = kl_io_write_all(fd, text, strlen(text));
+	if (r >= 0 && rename(tmp, p) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return kl_error_set(err, -r, "writing '%s'", p);
+	}
+	return 0;
+}
+
+int
+layer_diff_id(struct store *s, struct provider_set *ps, const struct tree *diff,
+              const struct layer_options *opts, struct digest *ret_diff_id, uint64_t *ret_tar_size,
+              struct kl_error **err)
+{
+	struct layer_options none = {0};
+	const struct layer_options *o = opts ? opts : &none;
+	struct layer_tar_options to = {
+	    .clamp = o->rewrite_timestamp && o->has_epoch,
+	    .epoch = o->epoch,
+	    .whiteout_mtime = o->has_epoch ? o->epoch : 0,
+	};
+	struct layer_blob made = {0};
+	struct compress_out out;
+	char id[DIGEST_STRING_SIZE];
+	struct digest key, gzip_key;
+	uint64_t size = 0;
+	int r;
+
+	/* the tar is the same whatever compresses it: a gzip layer made before knows its diff id */
+	layer_record_key(tree_id(diff), compress_gzip_ops.name, compress_gzip_ops.default_level,
+	                 to.clamp, o->epoch, o->has_epoch, &gzip_key);
+	if (layer_record_get(s, &gzip_key, &made) == 0) {
+		*ret_diff_id = made.diff_id;
+		size = made.tar_size;
+		layer_blob_done(&made);
+		goto found;
+	}
+	layer_record_key(tree_id(diff), discard_ops.name, 0, to.clamp, o->epoch, o->has_epoch,
+	                 &key);
+	if (record_get(s, &key, ret_diff_id, &size) == 0)
+		goto found;
+	compress_out_init(&out, NULL);
+	r = layer_tar_write(diff, s, ps, &to, &discard_ops, NULL, &out, err);
+	if (r >= 0) {
+		digest_ctx_final(out.diff, ret_diff_id);
+		size = out.usize;
+	}
+	compress_out_done(&out);
+	if (r >= 0)
+		r = record_put(s, &key, ret_diff_id, size, err);
+	if (r < 0) {
+		kl_error_prefix(err, "diff id of the layer of %s",
+		                digest_to_string(tree_id(diff), id));
+		return r;
+	}
+	kl_debug("diff id of %s: hashed %" PRIu64 " bytes of tar",
+	         digest_to_string(tree_id(diff), id), size);
+found:
+	if (ret_tar_size)
+		*ret_tar_size = size;
+	return 0;
+}
