@@ -34,8 +34,9 @@ struct lex {
 	uint32_t escape;
 	bool raw_escapes; /* changes inside ${v#p}, ${v%p}, ${v/p/r} */
 	unsigned depth;
-	char *msg; /* the error, once one happened */
-	int code;  /* its -errno */
+	size_t expanded; /* bytes every ${…} and $name gave, nested ones too */
+	char *msg;       /* the error, once one happened */
+	int code;        /* its -errno */
 };
 
 static void
@@ -511,6 +512,17 @@ process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struct kl_strbuf
 				r = process_double_quote(lx, out);
 			if (r < 0)
 				break;
+			/* each expansion is bounded, but a word of many (or nested ones) could
+			 * still make gigabytes to copy: bound what one word expands to in all */
+			if (c == '$') {
+				lx->expanded += out->len - mark;
+				if (lx->expanded > DOCKERFILE_MAX_EXPANDED) {
+					r = fail(lx, -E2BIG,
+					         "expansions larger than %u bytes in all",
+					         (unsigned)DOCKERFILE_MAX_EXPANDED);
+					break;
+				}
+			}
 			if (w && c == '$')
 				words_add_string(w, out->buf + mark, out->len - mark);
 			else if (w)

@@ -14,6 +14,7 @@
 struct kl_error;
 
 #define DOCKERFILE_MAX_EXPANSION (16u << 20) /* bytes in one expansion's result */
+#define DOCKERFILE_MAX_EXPANDED (32u << 20)  /* bytes all expansions of one call give */
 #define DOCKERFILE_MAX_NESTING 64u           /* ${…} inside ${…} inside … */
 
 enum dockerfile_expand_flags {
@@ -52,7 +53,7 @@ bool dockerfile_envlist_lookup(void *userdata, const char *name, const char **re
  * NUL-terminated, *ret_len its length (it may hold NULs when variables do). -EINVAL with
  * "failed to process "WORD": …" for an unterminated quote or ${, a bad substitution, a
  * ${v?m} / ${v:?m} whose variable is unset (or empty), an invalid pattern, or -E2BIG past
- * DOCKERFILE_MAX_EXPANSION or DOCKERFILE_MAX_NESTING. */
+ * DOCKERFILE_MAX_EXPANSION, DOCKERFILE_MAX_EXPANDED or DOCKERFILE_MAX_NESTING. */
 int dockerfile_expand(const struct dockerfile_expander *ex, const char *word, size_t len,
                       char **ret, size_t *ret_len, struct kl_error **err);
 

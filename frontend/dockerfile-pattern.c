@@ -266,10 +266,19 @@ static void
 expand_template(struct kl_strbuf *out, const char *repl, size_t rlen, const char *m, size_t mlen)
 {
 	for (size_t i = 0; i < rlen; i++) {
+		const char *dollar = memchr(repl + i, '$', rlen - i);
 		size_t j, nb, ne;
 
-		if (repl[i] != '$' || i + 1 >= rlen) {
-			kl_strbuf_putc(out, repl[i]);
+		/* the text up to the next '$' in one piece: replacements can be large */
+		if (!dollar || dollar != repl + i) {
+			size_t lit = dollar ? (size_t)(dollar - (repl + i)) : rlen - i;
+
+			kl_strbuf_append(out, repl + i, lit);
+			i += lit - 1;
+			continue;
+		}
+		if (i + 1 >= rlen) {
+			kl_strbuf_putc(out, '$');
 			continue;
 		}
 		if (repl[i + 1] == '$') {

@@ -366,10 +366,10 @@ test_invalid_utf8_becomes_replacement(void **state)
 static void
 test_limits(void **state)
 {
-	char *deep = malloc(2000), *out = NULL, *big;
+	char *deep = malloc(2000), *out = NULL, *big, *many;
 	struct dockerfile_expander ex = {.escape = '\\'};
 	struct kl_error *err = NULL;
-	const char *env[1];
+	const char *env[2];
 	struct dockerfile_envlist list = {env, 1};
 	size_t n = 0, len;
 
@@ -396,6 +396,28 @@ test_limits(void **state)
 	assert_int_equal(dockerfile_expand(&ex, "${V//?/$V}", 10, &out, &len, &err), -E2BIG);
 	assert_non_null(strstr(err->msg, "expansion larger than"));
 	kl_error_freep(&err);
+	free(big);
+
+	/* ${E-$V} gives E's empty value, but its word $V is expanded all the same: 40 of them
+	 * over a value of 1 MiB expand 40 MiB to give nothing */
+	big = malloc((1u << 20) + 3);
+	memcpy(big, "V=", 2);
+	memset(big + 2, 'v', 1u << 20);
+	big[(1u << 20) + 2] = '\0';
+	env[0] = big;
+	env[1] = "E=";
+	list.n = 2;
+	many = malloc(40 * 7 + 1);
+	for (int i = 0; i < 40; i++)
+		memcpy(many + i * 7, "${E-$V}", 7);
+	many[40 * 7] = '\0';
+	assert_int_equal(dockerfile_expand(&ex, many, 8 * 7, &out, &len, &err), 0);
+	assert_int_equal(len, 0);
+	free(out);
+	assert_int_equal(dockerfile_expand(&ex, many, 40 * 7, &out, &len, &err), -E2BIG);
+	assert_non_null(strstr(err->msg, "expansions larger than 33554432 bytes in all"));
+	kl_error_freep(&err);
+	free(many);
 	free(big);
 }
 
