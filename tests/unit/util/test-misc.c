@@ -210,6 +210,18 @@ test_strpool_keeps_strings_until_done(void **state)
 	assert_null(p.v);
 }
 
+static void
+test_hex_is_lower_accepts_only_lowercase_digits(void **state)
+{
+	(void)state;
+	assert_true(kl_hex_is_lower("0123456789abcdef", 16));
+	assert_true(kl_hex_is_lower("", 0));
+	assert_true(kl_hex_is_lower("abX", 2)); /* only n bytes are looked at */
+	assert_false(kl_hex_is_lower("abcdeF", 6));
+	assert_false(kl_hex_is_lower("12g4", 4));
+	assert_false(kl_hex_is_lower("12 4", 4));
+}
+
 int
 main(void)
 {
@@ -223,6 +235,7 @@ main(void)
 	    cmocka_unit_test(test_rm_rf_removes_a_tree_without_following_symlinks),
 	    cmocka_unit_test(test_read_all_respects_limit),
 	    cmocka_unit_test(test_strpool_keeps_strings_until_done),
+	    cmocka_unit_test(test_hex_is_lower_accepts_only_lowercase_digits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
