@@ -17,9 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct export_options;
 struct export_result;
 struct imgstore_image;
 struct kl_error;
+struct source_options;
 struct store;
 
 struct cli {
@@ -60,6 +62,17 @@ int cli_image_load(struct cli *c, const char *name, struct imgstore_image *ret,
                    struct kl_error **err);
 /* Writes an export's --metadata-file JSON to path (atomically). */
 int cli_write_metadata(const char *path, const struct export_result *res, struct kl_error **err);
+/* Sets export option key to value, as --exporter-opt would; a bad one is a usage error of
+ * cmd (a literal, as for cli_usage_error). */
+int cli_export_set(struct cli *c, const char *cmd, struct export_options *o, const char *key,
+                   const char *value, struct kl_error **err);
+/* Exports the image name of kiln's index with o, its layers read through the default providers
+ * and the image sources of so (both get c's auth file), into res (free with
+ * export_result_done); then writes the metadata file when metadata is set. Errors of the
+ * export read "<cmd>: …". */
+int cli_image_export(struct cli *c, const char *cmd, const char *name, struct export_options *o,
+                     struct source_options *so, const char *metadata, struct export_result *res,
+                     struct kl_error **err);
 
 /* The subcommands, one file each (cli/cmd-*.c). */
 int cmd_tree(struct cli *c, int argc, char **argv, struct kl_error **err);

@@ -7,9 +7,7 @@
 
 #include "cli/cli.h"
 #include "exporters/export.h"
-#include "fs/provider.h"
 #include "oci/registry.h"
-#include "sources/imgstore.h"
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -38,20 +36,6 @@ static const char usage[] =
     "  --push-by-digest          push without a tag\n"
     "  --metadata-file FILE      write containerimage.digest and friends as JSON\n";
 
-/* Applies one export option, as --exporter-opt would. */
-static int
-set(struct cli *c, struct export_options *o, const char *k, const char *v, struct kl_error **err)
-{
-	struct kl_error *e = NULL;
-	int r = export_options_set(o, k, v, &e);
-
-	if (r < 0) {
-		r = cli_usage_error(c, err, "push", "%s", e->msg);
-		kl_error_free(e);
-	}
-	return r;
-}
-
 int
 cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err)
 {
@@ -67,16 +51,13 @@ cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err)
 	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_free_ const char **insecure = NULL;
-	_cleanup_(provider_set_freep) struct provider_set *ps = NULL;
 	struct source_options so = {0};
 	struct export_options o;
 	struct export_result res = {0};
-	struct imgstore_image im = {0};
 	struct kl_error *perr = NULL;
 	const char *metadata = NULL;
 	char id[DIGEST_STRING_SIZE];
 	size_t n_insecure = 0;
-	struct store *s;
 	int opt, r = 0;
 
 	if (cli_wants_help(argc, argv, usage))
@@ -99,16 +80,16 @@ cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err)
 			}
 			break;
 		case 'c':
-			r = set(c, &o, "compression", optarg, err);
+			r = cli_export_set(c, "push", &o, "compression", optarg, err);
 			break;
 		case 'l':
-			r = set(c, &o, "compression-level", optarg, err);
+			r = cli_export_set(c, "push", &o, "compression-level", optarg, err);
 			break;
 		case 'f':
 			o.force_compression = true;
 			break;
 		case 'O':
-			r = set(c, &o, "oci-mediatypes", optarg, err);
+			r = cli_export_set(c, "push", &o, "oci-mediatypes", optarg, err);
 			break;
 		case 'd':
 			o.push_by_digest = true;
@@ -124,33 +105,18 @@ cmd_push(struct cli *c, int argc, char **argv, struct kl_error **err)
 		r = cli_usage_error(c, err, "push",
 		                    "expected an image name and maybe a destination");
 	if (r >= 0)
-		r = set(c, &o, "name", argc - optind == 2 ? argv[optind + 1] : argv[optind], err);
-	if (r >= 0)
-		r = cli_image_load(c, argv[optind], &im, err);
-	if (r >= 0)
-		r = cli_store(c, &s, err);
-	if (r < 0) {
-		export_options_done(&o);
-		return r;
-	}
+		r = cli_export_set(c, "push", &o, "name",
+		                   argc - optind == 2 ? argv[optind + 1] : argv[optind], err);
 	so.insecure_registries = insecure;
 	so.n_insecure_registries = n_insecure;
-	so.auth_file = c->auth_file;
 	so.registry_timeout_ms = o.registry_timeout_ms;
 	o.insecure_registries = insecure;
 	o.n_insecure_registries = n_insecure;
-	o.auth_file = c->auth_file;
-	ps = provider_set_new_default(s, NULL);
-	source_add_providers(ps, s, &so);
-	r = export_run(s, ps, &im, &o, &res, err);
-	if (r < 0)
-		kl_error_prefix(err, "push");
-	if (r >= 0 && metadata)
-		r = cli_write_metadata(metadata, &res, err);
+	if (r >= 0)
+		r = cli_image_export(c, "push", argv[optind], &o, &so, metadata, &res, err);
 	if (r >= 0)
 		printf("%s\n", digest_to_string(&res.digest, id));
 	export_result_done(&res);
-	imgstore_image_done(&im);
 	export_options_done(&o);
 	return r;
 }

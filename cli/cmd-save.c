@@ -7,12 +7,8 @@
 
 #include "cli/cli.h"
 #include "exporters/export.h"
-#include "fs/provider.h"
-#include "sources/imgstore.h"
 #include "sources/source.h"
-#include "util/cleanup.h"
 #include "util/error.h"
-#include "util/xalloc.h"
 
 static const char usage[] =
     "usage: kiln save [--format docker|oci] [--compression C] [--metadata-file FILE]\n"
@@ -38,15 +34,11 @@ cmd_save(struct cli *c, int argc, char **argv, struct kl_error **err)
 	    {"metadata-file", required_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
-	_cleanup_(provider_set_freep) struct provider_set *ps = NULL;
 	struct source_options so = {0};
 	struct export_options o;
 	struct export_result res = {0};
-	struct imgstore_image im = {0};
 	const char *dest = NULL, *format = "docker", *compression = NULL, *metadata = NULL;
 	char id[DIGEST_STRING_SIZE];
-	struct kl_error *e = NULL;
-	struct store *s;
 	int opt, r;
 
 	if (cli_wants_help(argc, argv, usage))
@@ -78,37 +70,16 @@ cmd_save(struct cli *c, int argc, char **argv, struct kl_error **err)
 		return cli_usage_error(c, err, "save", "--format is docker or oci, not '%s'",
 		                       format);
 	export_options_init(&o, !strcmp(format, "oci") ? EXPORT_OCI : EXPORT_DOCKER);
-	r = export_options_set(&o, "dest", dest, &e);
+	r = cli_export_set(c, "save", &o, "dest", dest, err);
 	if (r >= 0)
-		r = export_options_set(&o, "name", argv[optind], &e);
+		r = cli_export_set(c, "save", &o, "name", argv[optind], err);
 	if (r >= 0 && compression)
-		r = export_options_set(&o, "compression", compression, &e);
-	if (r < 0) {
-		r = cli_usage_error(c, err, "save", "%s", e->msg);
-		kl_error_free(e);
-		export_options_done(&o);
-		return r;
-	}
-	r = cli_image_load(c, argv[optind], &im, err);
+		r = cli_export_set(c, "save", &o, "compression", compression, err);
 	if (r >= 0)
-		r = cli_store(c, &s, err);
-	if (r < 0) {
-		export_options_done(&o);
-		return r;
-	}
-	so.auth_file = c->auth_file;
-	o.auth_file = c->auth_file;
-	ps = provider_set_new_default(s, NULL);
-	source_add_providers(ps, s, &so);
-	r = export_run(s, ps, &im, &o, &res, err);
-	if (r < 0)
-		kl_error_prefix(err, "save");
-	if (r >= 0 && metadata)
-		r = cli_write_metadata(metadata, &res, err);
+		r = cli_image_export(c, "save", argv[optind], &o, &so, metadata, &res, err);
 	if (r >= 0 && strcmp(dest, "-"))
 		printf("%s\n", digest_to_string(&res.digest, id));
 	export_result_done(&res);
-	imgstore_image_done(&im);
 	export_options_done(&o);
 	return r;
 }

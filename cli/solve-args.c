@@ -24,23 +24,15 @@
 
 extern char **environ;
 
-static char *
-own(struct cli_solve_args *a, char *s)
-{
-	a->owned = xrealloc(a->owned, (a->n_owned + 1) * sizeof(*a->owned));
-	a->owned[a->n_owned++] = s;
-	return s;
-}
-
 void
 cli_solve_args_add_local(struct cli_solve_args *a, const char *name, const char *dir,
                          const char *ignore_file)
 {
 	a->locals = xrealloc(a->locals, (a->n_locals + 1) * sizeof(*a->locals));
 	a->locals[a->n_locals++] = (struct solve_local){
-	    .name = own(a, xstrdup(name)),
-	    .dir = own(a, xstrdup(dir)),
-	    .ignore_file = ignore_file ? own(a, xstrdup(ignore_file)) : NULL,
+	    .name = kl_strpool_own(&a->owned, xstrdup(name)),
+	    .dir = kl_strpool_own(&a->owned, xstrdup(dir)),
+	    .ignore_file = ignore_file ? kl_strpool_own(&a->owned, xstrdup(ignore_file)) : NULL,
 	};
 }
 
@@ -112,7 +104,8 @@ cli_solve_args_secret(struct cli *c, struct cli_solve_args *a, const char *cmd, 
 			                    src);
 	}
 	a->secrets = xrealloc(a->secrets, (a->n_secrets + 1) * sizeof(*a->secrets));
-	a->secrets[a->n_secrets++] = (struct solve_secret){own(a, xstrdup(id)), value, len};
+	a->secrets[a->n_secrets++] =
+	    (struct solve_secret){kl_strpool_own(&a->owned, xstrdup(id)), value, len};
 	return 0;
 }
 
@@ -216,8 +209,8 @@ cli_solve_args_ssh(struct cli *c, struct cli_solve_args *a, const char *cmd, con
 		    c, err, cmd, "--ssh %s: no socket given and $SSH_AUTH_SOCK is unset", arg);
 	if (stat(what, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		a->ssh = xrealloc(a->ssh, (a->n_ssh + 1) * sizeof(*a->ssh));
-		a->ssh[a->n_ssh++] =
-		    (struct solve_ssh){own(a, TAKE_PTR(id)), own(a, xstrdup(what))};
+		a->ssh[a->n_ssh++] = (struct solve_ssh){kl_strpool_own(&a->owned, TAKE_PTR(id)),
+		                                        kl_strpool_own(&a->owned, xstrdup(what))};
 		return 0;
 	}
 	copy = xstrdup(what);
@@ -242,7 +235,8 @@ cli_solve_args_ssh(struct cli *c, struct cli_solve_args *a, const char *cmd, con
 		}
 	}
 	a->ssh = xrealloc(a->ssh, (a->n_ssh + 1) * sizeof(*a->ssh));
-	a->ssh[a->n_ssh++] = (struct solve_ssh){own(a, TAKE_PTR(id)), a->agent_sock};
+	a->ssh[a->n_ssh++] =
+	    (struct solve_ssh){kl_strpool_own(&a->owned, TAKE_PTR(id)), a->agent_sock};
 	return 0;
 }
 
@@ -250,7 +244,7 @@ void
 cli_solve_args_insecure(struct cli_solve_args *a, const char *host)
 {
 	a->insecure = xrealloc(a->insecure, (a->n_insecure + 1) * sizeof(*a->insecure));
-	a->insecure[a->n_insecure++] = own(a, xstrdup(host));
+	a->insecure[a->n_insecure++] = kl_strpool_own(&a->owned, xstrdup(host));
 }
 
 void
@@ -282,9 +276,7 @@ cli_solve_args_done(struct cli_solve_args *a)
 	free(a->agent_dir);
 	for (size_t i = 0; i < a->n_secrets; i++)
 		free((void *)a->secrets[i].value);
-	for (size_t i = 0; i < a->n_owned; i++)
-		free(a->owned[i]);
-	free(a->owned);
+	kl_strpool_done(&a->owned);
 	free(a->locals);
 	free(a->secrets);
 	free(a->ssh);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "solver/solve.h"
+#include "util/strpool.h"
 
 struct cli;
 struct kl_error;
@@ -21,11 +22,10 @@ struct cli_solve_args {
 	size_t n_ssh;
 	const char **insecure;
 	size_t n_insecure;
-	char **owned; /* strings made while parsing */
-	size_t n_owned;
-	pid_t agent_pid;  /* an ssh-agent kiln started for key files; 0: none */
-	char *agent_dir;  /* its private directory (socket inside) */
-	char *agent_sock; /* the agent's socket */
+	struct kl_strpool owned; /* strings made while parsing */
+	pid_t agent_pid;         /* an ssh-agent kiln started for key files; 0: none */
+	char *agent_dir;         /* its private directory (socket inside) */
+	char *agent_sock;        /* the agent's socket */
 };
 
 /* "NAME=DIR" (a directory that exists). Usage errors name cmd. */

@@ -14,7 +14,6 @@
  * JSON) and io.containers.estargz.uncompressed-size. */
 #include <errno.h>
 #include <inttypes.h>
-#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,40 +43,6 @@ struct estargz {
 	uint64_t size, done, chunk, chunk_len;
 };
 
-static void *
-state_new(void *arg)
-{
-	const struct estargz *g = arg;
-
-	return libdeflate_alloc_compressor(g->level);
-}
-
-static void
-state_free(void *state)
-{
-	libdeflate_free_compressor(state);
-}
-
-/* One whole gzip member (libdeflate's header: no name, mtime 0, OS 255, as Go's). */
-static void
-run(void *state, struct compress_job *j)
-{
-	if (j->hash_len)
-		digest_buffer(j->in, j->hash_len, &j->digest);
-	compress_job_out_reserve(j, libdeflate_gzip_compress_bound(state, j->in_len));
-	j->out_len = libdeflate_gzip_compress(state, j->in, j->in_len, j->out, j->out_cap);
-	if (!j->out_len) {
-		j->result = -EIO; /* the bound is a bound: this does not happen */
-		j->error = "libdeflate: no room for a member";
-	}
-}
-
-static const struct compress_pool_ops pool_ops = {
-    .state_new = state_new,
-    .state_free = state_free,
-    .run = run,
-};
-
 static int
 estargz_new(struct compress_out *out, int level, unsigned threads, void **ret,
             struct kl_error **err)
@@ -87,7 +52,7 @@ estargz_new(struct compress_out *out, int level, unsigned threads, void **ret,
 
 	g->out = out;
 	g->level = level;
-	r = compress_pool_new(threads, &pool_ops, g, &g->pool, err);
+	r = compress_pool_new(threads, &compress_gzip_member_ops, &g->level, &g->pool, err);
 	if (r < 0) {
 		free(g);
 		return r;
@@ -98,8 +63,9 @@ estargz_new(struct compress_out *out, int level, unsigned threads, void **ret,
 }
 
 static int
-write_job(struct estargz *g, struct compress_job *j, struct kl_error **err)
+write_job(void *userdata, struct compress_job *j, struct kl_error **err)
 {
+	struct estargz *g = userdata;
 	int r = j->result;
 
 	if (r < 0) {
@@ -132,12 +98,10 @@ submit(struct estargz *g, struct kl_error **err)
 		compress_job_put(&g->free_list, j);
 		return 0;
 	}
-	while (compress_pool_full(g->pool)) {
-		r = write_job(g, compress_pool_take(g->pool), err);
-		if (r < 0) {
-			compress_job_put(&g->free_list, j);
-			return r;
-		}
+	r = compress_pool_make_room(g->pool, write_job, g, err);
+	if (r < 0) {
+		compress_job_put(&g->free_list, j);
+		return r;
 	}
 	compress_pool_submit(g->pool, j);
 	return 0;

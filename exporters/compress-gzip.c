@@ -27,9 +27,9 @@ struct gzip {
 static void *
 state_new(void *arg)
 {
-	const struct gzip *g = arg;
+	const int *level = arg;
 
-	return libdeflate_alloc_compressor(g->level);
+	return libdeflate_alloc_compressor(*level);
 }
 
 static void
@@ -38,9 +38,12 @@ state_free(void *state)
 	libdeflate_free_compressor(state);
 }
 
+/* One whole gzip member (libdeflate's header: no name, mtime 0, OS 255, as Go's). */
 static void
 run(void *state, struct compress_job *j)
 {
+	if (j->hash_len)
+		digest_buffer(j->in, j->hash_len, &j->digest);
 	compress_job_out_reserve(j, libdeflate_gzip_compress_bound(state, j->in_len));
 	j->out_len = libdeflate_gzip_compress(state, j->in, j->in_len, j->out, j->out_cap);
 	if (!j->out_len) {
@@ -49,7 +52,7 @@ run(void *state, struct compress_job *j)
 	}
 }
 
-static const struct compress_pool_ops pool_ops = {
+const struct compress_pool_ops compress_gzip_member_ops = {
     .state_new = state_new,
     .state_free = state_free,
     .run = run,
@@ -63,7 +66,7 @@ gzip_new(struct compress_out *out, int level, unsigned threads, void **ret, stru
 
 	g->out = out;
 	g->level = level;
-	r = compress_pool_new(threads, &pool_ops, g, &g->pool, err);
+	r = compress_pool_new(threads, &compress_gzip_member_ops, &g->level, &g->pool, err);
 	if (r < 0) {
 		free(g);
 		return r;
@@ -73,8 +76,9 @@ gzip_new(struct compress_out *out, int level, unsigned threads, void **ret, stru
 }
 
 static int
-write_job(struct gzip *g, struct compress_job *j, struct kl_error **err)
+write_job(void *userdata, struct compress_job *j, struct kl_error **err)
 {
+	struct gzip *g = userdata;
 	int r = j->result;
 
 	if (r < 0)
@@ -95,12 +99,10 @@ submit(struct gzip *g, struct kl_error **err)
 	g->cur = NULL;
 	if (!j)
 		return 0;
-	while (compress_pool_full(g->pool)) {
-		r = write_job(g, compress_pool_take(g->pool), err);
-		if (r < 0) {
-			compress_job_put(&g->free_list, j);
-			return r;
-		}
+	r = compress_pool_make_room(g->pool, write_job, g, err);
+	if (r < 0) {
+		compress_job_put(&g->free_list, j);
+		return r;
 	}
 	compress_pool_submit(g->pool, j);
 	return 0;

@@ -42,6 +42,11 @@ int compress_pool_new(unsigned threads, const struct compress_pool_ops *ops, voi
 struct compress_pool *compress_pool_free(struct compress_pool *p);
 /* True when as many jobs are in flight as the pool takes: take one before submitting. */
 bool compress_pool_full(const struct compress_pool *p);
+/* A taken job's handler: writes j out and puts it back on its free list, result or not. */
+typedef int (*compress_job_fn)(void *userdata, struct compress_job *j, struct kl_error **err);
+/* Takes the oldest jobs and hands them to fn until the pool has room; the first error of fn. */
+int compress_pool_make_room(struct compress_pool *p, compress_job_fn fn, void *userdata,
+                            struct kl_error **err);
 /* Queues j (the pool holds it until compress_pool_take returns it). */
 void compress_pool_submit(struct compress_pool *p, struct compress_job *j);
 /* Waits for the oldest job in flight and hands it back; NULL when none is. */
@@ -55,3 +60,7 @@ void compress_job_list_free(struct compress_job **free_list);
 void compress_job_append(struct compress_job *j, const void *buf, size_t n);
 /* Makes j->out hold at least n bytes (what it held is not kept). */
 void compress_job_out_reserve(struct compress_job *j, size_t n);
+
+/* Workers making one whole gzip member of each job with libdeflate (compress-gzip.c), hashing
+ * its first hash_len bytes too; the pool's arg points to the level, an int that outlives it. */
+extern const struct compress_pool_ops compress_gzip_member_ops;

@@ -122,6 +122,20 @@ compress_pool_full(const struct compress_pool *p)
 	return p->n == p->cap; /* only the driving thread changes n */
 }
 
+int
+compress_pool_make_room(struct compress_pool *p, compress_job_fn fn, void *userdata,
+                        struct kl_error **err)
+{
+	int r;
+
+	while (compress_pool_full(p)) {
+		r = fn(userdata, compress_pool_take(p), err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 void
 compress_pool_submit(struct compress_pool *p, struct compress_job *j)
 {

@@ -131,8 +131,9 @@ chunked_new(struct compress_out *out, int level, unsigned threads, void **ret,
 
 /* Writes a finished frame out, and where it went into the TOC. */
 static int
-write_job(struct chunked *c, struct compress_job *j, struct kl_error **err)
+write_job(void *userdata, struct compress_job *j, struct kl_error **err)
 {
+	struct chunked *c = userdata;
 	int r = j->result;
 
 	if (r < 0) {
@@ -167,12 +168,10 @@ submit(struct chunked *c, struct kl_error **err)
 		compress_job_put(&c->free_list, j);
 		return 0;
 	}
-	while (compress_pool_full(c->pool)) {
-		r = write_job(c, compress_pool_take(c->pool), err);
-		if (r < 0) {
-			compress_job_put(&c->free_list, j);
-			return r;
-		}
+	r = compress_pool_make_room(c->pool, write_job, c, err);
+	if (r < 0) {
+		compress_job_put(&c->free_list, j);
+		return r;
 	}
 	compress_pool_submit(c->pool, j);
 	return 0;

@@ -3,23 +3,20 @@
  * compression, level, timestamp rule) gave, so a later export finds the blob instead of
  * compressing again. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "exporters/compress-internal.h"
 #include "exporters/layer-internal.h"
 #include "exporters/layer.h"
+#include "fs/store-record.h"
 #include "fs/store.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-#include "util/io.h"
-#include "util/path.h"
 #include "util/xalloc.h"
 
 #define RECORD_MAX (64u << 10)
@@ -38,14 +35,6 @@ layer_record_key(const struct digest *tree_id, const char *compression, int leve
 	                 digest_to_string(tree_id, id), compression, level,
 	                 clamp ? "clamp " : "keep ", clamp ? epoch : 0, has_epoch ? epoch : 0);
 	digest_buffer(text, strlen(text), ret);
-}
-
-static char *
-record_path(struct store *s, const struct digest *key)
-{
-	char hex[DIGEST_HEX_LEN + 1];
-
-	return xasprintf("%s/" RECORD_DIR "/%s", store_root(s), digest_to_hex(key, hex));
 }
 
 static int
@@ -80,15 +69,14 @@ blob_present(struct store *s, const struct digest *d, uint64_t size)
 int
 layer_record_get(struct store *s, const struct digest *key, struct layer_blob *ret)
 {
-	_cleanup_free_ char *p = record_path(s, key), *text = NULL;
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *text = NULL;
 	struct layer_blob b = {0};
 	json_auto_t *j = NULL;
 	json_t *ann, *v;
 	const char *k;
 	size_t len;
 
-	if (fd < 0 || kl_io_read_all(fd, RECORD_MAX, &text, &len) < 0)
+	if (store_record_read(s, RECORD_DIR, key, RECORD_MAX, &text, &len) < 0)
 		return -ENOENT;
 	j = json_loadb(text, len, 0, NULL);
 	if (!json_is_object(j) || get_digest(j, "digest", &b.digest) < 0 ||
@@ -127,14 +115,10 @@ int
 layer_record_put(struct store *s, const struct digest *key, const struct layer_blob *b,
                  struct kl_error **err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/" RECORD_DIR, store_root(s));
-	_cleanup_free_ char *p = record_path(s, key), *text = NULL;
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", p, (int)getpid());
+	_cleanup_free_ char *text = NULL;
 	char d[DIGEST_STRING_SIZE], id[DIGEST_STRING_SIZE];
 	json_auto_t *j = json_object();
 	json_t *ann = json_object();
-	_cleanup_close_ int fd = -1;
-	int r;
 
 	json_object_set_new(j, "digest", json_string(digest_to_string(&b->digest, d)));
 	json_object_set_new(j, "size", json_integer((json_int_t)b->size));
@@ -150,18 +134,5 @@ layer_record_put(struct store *s, const struct digest *key, const struct layer_b
 		                    json_string(b->annotations[i].value));
 	json_object_set_new(j, "annotations", ann);
 	text = json_dumps(j, JSON_COMPACT);
-	r = kl_path_mkdir_p(dir, 0755);
-	if (r < 0)
-		return kl_error_set(err, -r, "creating '%s'", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return kl_error_set(err, errno, "creating '%s'", tmp);
-	r = kl_io_write_all(fd, text, strlen(text));
-	if (r >= 0 && rename(tmp, p) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlink(tmp);
-		return kl_error_set(err, -r, "writing '%s'", p);
-	}
-	return 0;
+	return store_record_write(s, RECORD_DIR, key, text, strlen(text), err);
 }

@@ -89,7 +89,7 @@ cv_config_parse(const char *text, const char *platform, json_t **ret, struct kl_
 	return 0;
 }
 
-void
+static void
 cv_config_set_env(struct cv_stage *st, const char *key, const char *value)
 {
 	json_t *env = json_array();
@@ -116,7 +116,8 @@ cv_config_history(struct cv *cv, struct cv_stage *st, const char *created_by, bo
 	json_array_append_new(h, e);
 }
 
-char *
+/* Go's %q of a string vector: ["a" "b"]. */
+static char *
 cv_go_quote_list(char *const *v, size_t n)
 {
 	struct kl_strbuf b = {0};

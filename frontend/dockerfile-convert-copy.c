@@ -12,6 +12,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
+#include "util/strpool.h"
 #include "util/xalloc.h"
 
 #define MAX_INPUTS 200u /* sources of one COPY (each may need an input) */
@@ -21,8 +22,7 @@ struct copy_op {
 	size_t n_actions;
 	uint32_t inputs[MAX_INPUTS + 1];
 	size_t n_inputs;
-	char **owned;
-	size_t n_owned;
+	struct kl_strpool owned;
 	/* shared by every action */
 	struct graph_owner owner;
 	bool has_owner;
@@ -31,20 +31,10 @@ struct copy_op {
 	struct graph_strv exclude;
 };
 
-static char *
-own(struct copy_op *op, char *s)
-{
-	op->owned = xrealloc(op->owned, (op->n_owned + 1) * sizeof(*op->owned));
-	op->owned[op->n_owned++] = s;
-	return s;
-}
-
 static void
 copy_op_done(struct copy_op *op)
 {
-	for (size_t i = 0; i < op->n_owned; i++)
-		free(op->owned[i]);
-	free(op->owned);
+	kl_strpool_done(&op->owned);
 	free(op->actions);
 	free(op->exclude.v);
 }
@@ -156,7 +146,7 @@ parse_chown(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *i
 	r = cv_expand(cv, st, in, in->u.copy.chown, &v);
 	if (r < 0)
 		return r;
-	own(op, v);
+	kl_strpool_own(&op->owned, v);
 	if (!*v)
 		return 0;
 	colon = strchr(v, ':');
@@ -243,7 +233,7 @@ add_source(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in
 		return 0;
 	}
 	if (add && !from_given && is_url(src)) {
-		char *fname = own(op, url_filename(src));
+		char *fname = kl_strpool_own(&op->owned, url_filename(src));
 		_cleanup_free_ char *checksum = NULL;
 		struct graph_vertex g = {.kind = GRAPH_OP_SOURCE, .name = (char *)src};
 		size_t dl = strlen(dest);
@@ -266,9 +256,10 @@ add_source(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in
 		r = input_of(cv, in, op, (uint32_t)r, &slot);
 		if (r < 0)
 			return r;
-		a = copy_action(op, slot, own(op, xasprintf("/%s", fname)),
-		                dl && dest[dl - 1] == '/' ? own(op, xasprintf("%s%s", dest, fname))
-		                                          : dest,
+		a = copy_action(op, slot, kl_strpool_own(&op->owned, xasprintf("/%s", fname)),
+		                dl && dest[dl - 1] == '/'
+		                    ? kl_strpool_own(&op->owned, xasprintf("%s%s", dest, fname))
+		                    : dest,
 		                /* context_files= */ true);
 		a->unpack = c->unpack == 1;
 		a->allow_wildcard = false;
@@ -289,8 +280,8 @@ add_source(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in
 		char *base, *rel;
 
 		parents_split(src, &base, &rel);
-		own(op, base);
-		own(op, rel);
+		kl_strpool_own(&op->owned, base);
+		kl_strpool_own(&op->owned, rel);
 		a = copy_action(op, slot, base, dest, is_context);
 		if (*rel) {
 			a->include.v = xcalloc(2, sizeof(char *));
@@ -298,7 +289,8 @@ add_source(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in
 			a->include.n = 1;
 		}
 	} else {
-		char *p = own(op, src[0] == '/' ? xstrdup(src) : xasprintf("/%s", src));
+		char *p = kl_strpool_own(&op->owned,
+		                         src[0] == '/' ? xstrdup(src) : xasprintf("/%s", src));
 
 		a = copy_action(op, slot, p, dest, is_context);
 	}
@@ -327,9 +319,9 @@ add_inline(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in
 		r = dockerfile_expand(&ex, f->data, f->len, &data, &len, cv->err);
 		if (r < 0)
 			return cv_fail(cv, in, "%s", (*cv->err)->msg);
-		own(op, data);
+		kl_strpool_own(&op->owned, data);
 	}
-	mk.src = own(op, xasprintf("/%s", f->name));
+	mk.src = kl_strpool_own(&op->owned, xasprintf("/%s", f->name));
 	mk.data = data;
 	mk.data_len = len;
 	mk.has_mode = true;
@@ -434,7 +426,7 @@ cv_copy(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
 		               "When using %s with more than one source file, the destination must "
 		               "be a directory and end with a /",
 		               dockerfile_instr_name(in->kind));
-	dest = own(&op, copy_dest(st, d));
+	dest = kl_strpool_own(&op.owned, copy_dest(st, d));
 	r = parse_chown(cv, st, in, &op);
 	if (r >= 0)
 		r = parse_chmod(cv, st, in, &op);
@@ -447,7 +439,7 @@ cv_copy(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in)
 
 			r = cv_expand(cv, st, in, c->excludes.v[i], &e);
 			if (r >= 0)
-				op.exclude.v[op.exclude.n++] = own(&op, e);
+				op.exclude.v[op.exclude.n++] = kl_strpool_own(&op.owned, e);
 		}
 		if (r < 0)
 			return r;

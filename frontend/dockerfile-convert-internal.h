@@ -85,7 +85,6 @@ struct cv {
 struct cv_lookup {
 	const struct cv_vars *first, *second;
 };
-bool cv_lookup_fn(void *userdata, const char *name, const char **ret_value, size_t *ret_len);
 void cv_expander(const struct cv *cv, const struct cv_stage *st, struct cv_lookup *lk,
                  struct dockerfile_expander *ret);
 
@@ -134,11 +133,8 @@ json_t *cv_config_empty(const char *platform);
 /* Parses a base image's config; -EINVAL with err for malformed JSON. */
 int cv_config_parse(const char *text, const char *platform, json_t **ret, struct kl_error **err);
 json_t *cv_config_obj(json_t *image); /* the "config" object, created when missing */
-void cv_config_set_env(struct cv_stage *st, const char *key, const char *value);
 void cv_config_history(struct cv *cv, struct cv_stage *st, const char *created_by,
                        bool empty_layer);
 /* The non-layer instructions: ENV LABEL EXPOSE VOLUME USER WORKDIR(config) CMD ENTRYPOINT
  * SHELL STOPSIGNAL HEALTHCHECK ONBUILD MAINTAINER. */
 int cv_config_instr(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in);
-/* Go's %q of a string vector: ["a" "b"]. */
-char *cv_go_quote_list(char *const *v, size_t n);

@@ -12,6 +12,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
+#include "util/strpool.h"
 #include "util/xalloc.h"
 
 #define MAX_MOUNTS 64u
@@ -22,24 +23,13 @@ struct run_op {
 	size_t n_inputs;
 	struct graph_mount mounts[MAX_MOUNTS + 1];
 	size_t n_mounts;
-	char **owned;
-	size_t n_owned;
+	struct kl_strpool owned;
 };
-
-static char *
-own(struct run_op *op, char *s)
-{
-	op->owned = xrealloc(op->owned, (op->n_owned + 1) * sizeof(*op->owned));
-	op->owned[op->n_owned++] = s;
-	return s;
-}
 
 static void
 run_op_done(struct run_op *op)
 {
-	for (size_t i = 0; i < op->n_owned; i++)
-		free(op->owned[i]);
-	free(op->owned);
+	kl_strpool_done(&op->owned);
 }
 
 static uint32_t
@@ -84,7 +74,7 @@ add_mount(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in,
 		return cv_fail(cv, in, "too many mounts (at most %u)", MAX_MOUNTS);
 	*g = (struct graph_mount){.input = GRAPH_NO_INPUT};
 	if (m->target)
-		g->target = own(op, mount_path(st, m->target));
+		g->target = kl_strpool_own(&op->owned, mount_path(st, m->target));
 	if (m->from && (m->type == DOCKERFILE_MOUNT_BIND || m->type == DOCKERFILE_MOUNT_CACHE)) {
 		r = cv_from_ref(cv, st, in, m->from, &from, &is_ctx);
 		if (r < 0)
@@ -100,7 +90,7 @@ add_mount(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in,
 				return r;
 			g->input = add_input(op, from);
 		}
-		g->source = m->source ? own(op, xstrdup(m->source)) : NULL;
+		g->source = m->source ? kl_strpool_own(&op->owned, xstrdup(m->source)) : NULL;
 		g->readonly = m->readonly;
 		break;
 	case DOCKERFILE_MOUNT_CACHE:
@@ -130,7 +120,7 @@ add_mount(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *in,
 		if (!id || !*id)
 			return cv_fail(cv, in,
 			               "invalid secret mount: an id or a target is required");
-		g->id = own(op, xstrdup(id));
+		g->id = kl_strpool_own(&op->owned, xstrdup(id));
 		g->env = m->env;
 		g->required = m->required;
 		g->has_mode = m->has_mode;
@@ -220,7 +210,7 @@ heredoc_args(struct cv *cv, struct cv_stage *st, const struct dockerfile_instr *
 			                         .name = "preparing inline document"};
 			struct graph_mount *g = &op->mounts[op->n_mounts];
 
-			mk.src = own(op, xasprintf("/%s", f->name));
+			mk.src = kl_strpool_own(&op->owned, xasprintf("/%s", f->name));
 			mk.data = data;
 			mk.data_len = len;
 			mk.has_mode = true;

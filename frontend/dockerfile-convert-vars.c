@@ -74,7 +74,7 @@ cv_vars_done(struct cv_vars *v)
 	*v = (struct cv_vars){0};
 }
 
-bool
+static bool
 cv_lookup_fn(void *userdata, const char *name, const char **ret_value, size_t *ret_len)
 {
 	const struct cv_lookup *lk = userdata;

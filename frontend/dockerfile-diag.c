@@ -25,7 +25,8 @@ dockerfile_error_free(struct dockerfile_error *e)
 	return NULL;
 }
 
-char *
+/* Line n (1-based) of the source without its line ending, as a new string; NULL past the end. */
+static char *
 dockerfile_source_line(const struct dockerfile_source *src, unsigned n)
 {
 	const char *p = src->data, *end = src->data + src->len, *nl;

@@ -44,9 +44,6 @@ int dockerfile_error_locate(const struct dockerfile_source *src, unsigned line, 
  * rule; each line ends with '\n'. A new string; NULL for line 0. */
 char *dockerfile_excerpt(const struct dockerfile_source *src, unsigned line, unsigned end_line);
 
-/* Line n (1-based) of the source without its line ending, as a new string; NULL past the end. */
-char *dockerfile_source_line(const struct dockerfile_source *src, unsigned n);
-
 struct dockerfile_warning {
 	unsigned line;  /* 1-based line it is about; 0: the file */
 	char *message;  /* one line, as BuildKit words it */

@@ -117,7 +117,9 @@ dump_into(struct kl_strbuf *b, const struct dockerfile_node *n)
 	}
 }
 
-void
+/* Appends one node's S-expression (no parentheses of its own, no newline), as BuildKit's
+ * Node.Dump does for a child. */
+static void
 dockerfile_dump_node(struct kl_strbuf *b, const struct dockerfile_node *n)
 {
 	struct kl_strbuf tmp = {0};

@@ -16,9 +16,5 @@ struct kl_strbuf;
  * printed as they are), everything else as it is. */
 void dockerfile_go_quote(struct kl_strbuf *b, const char *s, size_t n);
 
-/* Appends one node's S-expression (no parentheses of its own, no newline), as BuildKit's
- * Node.Dump does for a child. */
-void dockerfile_dump_node(struct kl_strbuf *b, const struct dockerfile_node *n);
-
 /* The whole dump: "(" node ")\n" for each instruction. A new string (*ret_len bytes). */
 char *dockerfile_dump(const struct dockerfile *df, size_t *ret_len);

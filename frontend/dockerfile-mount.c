@@ -27,18 +27,6 @@ static const char *const all_keys[] = {
     "uid",  "gid",  "src",    "dst",    "destination", "ro", "rw",      "readwrite", "env",
 };
 
-const char *
-dockerfile_mount_type_name(enum dockerfile_mount_type t)
-{
-	return (unsigned)t < _DOCKERFILE_MOUNT_MAX ? type_names[t] : "?";
-}
-
-const char *
-dockerfile_mount_sharing_name(enum dockerfile_mount_sharing s)
-{
-	return (unsigned)s < _DOCKERFILE_SHARING_MAX ? sharing_names[s] : "?";
-}
-
 void
 dockerfile_mount_done(struct dockerfile_mount *m)
 {

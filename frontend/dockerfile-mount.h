@@ -57,7 +57,3 @@ int dockerfile_mount_parse(const char *spec, const struct dockerfile_expander *e
 
 /* Frees what m holds. */
 void dockerfile_mount_done(struct dockerfile_mount *m);
-
-/* The name of a type ("bind", "cache", …) or sharing mode ("", "shared", …). */
-const char *dockerfile_mount_type_name(enum dockerfile_mount_type t);
-const char *dockerfile_mount_sharing_name(enum dockerfile_mount_sharing s);

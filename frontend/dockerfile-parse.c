@@ -611,7 +611,8 @@ check_syntax(struct parser *p)
 	                        NULL, "unsupported frontend image in \"# syntax=%s\"", d->value);
 }
 
-void
+/* Frees what a node holds (not the node itself). */
+static void
 dockerfile_node_done(struct dockerfile_node *n)
 {
 	free(n->value);

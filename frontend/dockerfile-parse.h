@@ -87,6 +87,3 @@ int dockerfile_parse(const struct dockerfile_source *src,
 struct dockerfile *dockerfile_free(struct dockerfile *df);
 /* For _cleanup_(dockerfile_freep). */
 KL_DEFINE_CLEANUP(struct dockerfile *, dockerfile_free)
-
-/* Frees what a node holds (not the node itself). */
-void dockerfile_node_done(struct dockerfile_node *n);

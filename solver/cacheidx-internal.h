@@ -44,7 +44,3 @@ struct cacheidx_set {
 bool cacheidx_set_add(struct cacheidx_set *s, const struct digest *d, uint64_t size);
 bool cacheidx_set_has(const struct cacheidx_set *s, const struct digest *d);
 void cacheidx_set_done(struct cacheidx_set *s);
-
-/* Adds to s the blobs t refers to: content digests, and the blobs named by "layer:" and
- * "sha256:" locators (their sizes read from the store when present, else 0). */
-void cacheidx_tree_blobs(struct store *st, const struct tree *t, struct cacheidx_set *s);

@@ -156,7 +156,9 @@ locator_blob(const char *loc, size_t len, struct digest *ret)
 	return false;
 }
 
-void
+/* Adds to s the blobs t refers to: content digests, and the blobs named by "layer:" and
+ * "sha256:" locators (their sizes read from the store when present, else 0). */
+static void
 cacheidx_tree_blobs(struct store *st, const struct tree *t, struct cacheidx_set *s)
 {
 	uint32_t n = tree_count(t);

@@ -40,9 +40,6 @@ struct exec_runtime {
 /* Finds the runtime (exec_runtime_find) and how it must be run on this host. */
 int exec_runtime_open(const char *name, struct exec_runtime *ret, struct kl_error **err);
 void exec_runtime_done(struct exec_runtime *rt);
-/* True when the host mixes cgroup v1 controllers with a cgroup2 hierarchy that holds
- * controllers at /sys/fs/cgroup/unified, which crun 1.x refuses to run on. */
-bool exec_cgroup_hybrid_with_controllers(void);
 
 /* The last bytes of a step's output, for the message of a failing step. */
 struct exec_tail {
@@ -127,7 +124,6 @@ struct exec_spec_mount {
 	char *options[8];
 	size_t n_options;
 };
-void exec_spec_mount_done(struct exec_spec_mount *m);
 
 struct exec_spec {
 	const char *rootfs; /* absolute */
@@ -200,9 +196,6 @@ void exec_step_add_host_mount(struct exec_step *st, const char *path);
 /* Makes the step's tmp dir (st->tmp) unless it has one: secret files, ssh sockets. It is a
  * tmpfs when the step has secret mounts. */
 int exec_step_tmp(struct exec_step *st, struct kl_error **err);
-/* Where the config and the runtime's log go: the tmpfs when there is one, else the step's
- * dir. */
-const char *exec_step_private_dir(const struct exec_step *st);
 /* A new directory <dir>/<name> of the step; returns its path. */
 int exec_step_mkdir(struct exec_step *st, const char *name, char **ret, struct kl_error **err);
 
@@ -224,8 +217,6 @@ char *exec_lazy_path(const struct exec_env *env, const struct digest *id);
 int exec_mounts_prepare(struct exec_step *st, struct kl_error **err);
 /* Releases what the mounts hold: proxies stopped, host mounts removed, locks dropped. */
 void exec_mounts_release(struct exec_step *st);
-int exec_mount_bind(struct exec_step *st, size_t i, const struct graph_mount *m,
-                    struct kl_error **err);
 int exec_mount_cache(struct exec_step *st, size_t i, const struct graph_mount *m,
                      struct kl_error **err);
 int exec_mount_secret(struct exec_step *st, size_t i, const struct graph_mount *m,
@@ -259,10 +250,6 @@ int exec_cache_instance(int dir_fd, unsigned instance, const struct exec_cache_n
 /* Copies the directory src (through the lazy view) into the empty directory dst: files,
  * links, devices, modes, owners, xattrs and times. */
 int exec_copy_tree(const char *src, const char *dst, struct kl_error **err);
-
-/* tree_builder_write, without the ingest (and its sync) when the tree is in the store. */
-int exec_write_tree(struct store *s, struct tree_builder *b, struct digest *ret,
-                    struct kl_error **err);
 
 /* The upper dir as a diff tree written to the store: overlay whiteouts and opaque dirs become
  * tree whiteouts and opaque dirs, file contents move into the store, and the mount points the

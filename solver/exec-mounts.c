@@ -78,7 +78,7 @@ bind_source(struct exec_step *st, size_t i, const struct graph_mount *m, char **
 	return 0;
 }
 
-int
+static int
 exec_mount_bind(struct exec_step *st, size_t i, const struct graph_mount *m, struct kl_error **err)
 {
 	_cleanup_free_ char *src = NULL, *dir = NULL, *name = xasprintf("bind-%zu", i);

@@ -95,7 +95,9 @@ exec_runtime_find(const char *name, char **ret_path, struct kl_error **err)
 	return 0;
 }
 
-bool
+/* True when the host mixes cgroup v1 controllers with a cgroup2 hierarchy that holds
+ * controllers at /sys/fs/cgroup/unified, which crun 1.x refuses to run on. */
+static bool
 exec_cgroup_hybrid_with_controllers(void)
 {
 	_cleanup_free_ char *buf = NULL;

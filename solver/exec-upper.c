@@ -445,7 +445,8 @@ walker_done(struct walker *w)
 		close(w->upper_fd);
 }
 
-int
+/* tree_builder_write, without the ingest (and its sync) when the tree is in the store. */
+static int
 exec_write_tree(struct store *s, struct tree_builder *b, struct digest *ret, struct kl_error **err)
 {
 	_cleanup_free_ char *buf = NULL;

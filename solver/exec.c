@@ -50,7 +50,7 @@ exec_spec_mount_option(struct exec_spec_mount *m, const char *opt)
 	m->options[m->n_options++] = xstrdup(opt);
 }
 
-void
+static void
 exec_spec_mount_done(struct exec_spec_mount *m)
 {
 	free(m->dest);
@@ -86,7 +86,9 @@ exec_step_tmp(struct exec_step *st, struct kl_error **err)
 	return st->tmp ? 0 : exec_step_mkdir(st, "tmp", &st->tmp, err);
 }
 
-const char *
+/* Where the config and the runtime's log go: the tmpfs when there is one, else the step's
+ * dir. */
+static const char *
 exec_step_private_dir(const struct exec_step *st)
 {
 	return st->tmp_mounted ? st->tmp : st->dir;

@@ -28,9 +28,6 @@ const char *graph_sharing_name(enum graph_cache_sharing k);
 const char *graph_network_name(enum graph_network k);
 const char *graph_security_name(enum graph_security k);
 
-/* Adds src's strings to dst (copies; dst empty before). */
-void graph_strv_copy(struct graph_strv *dst, const struct graph_strv *src);
-void graph_strv_done(struct graph_strv *v);
 /* Frees what a vertex owns (its inputs, strings and op) and zeroes it. */
 void graph_vertex_done(struct graph_vertex *v);
 

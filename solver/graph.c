@@ -42,7 +42,8 @@ dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
-void
+/* Adds src's strings to dst (copies; dst empty before). */
+static void
 graph_strv_copy(struct graph_strv *dst, const struct graph_strv *src)
 {
 	*dst = (struct graph_strv){0};
@@ -54,7 +55,7 @@ graph_strv_copy(struct graph_strv *dst, const struct graph_strv *src)
 	dst->n = src->n;
 }
 
-void
+static void
 graph_strv_done(struct graph_strv *v)
 {
 	for (size_t i = 0; i < v->n; i++)

@@ -95,8 +95,6 @@ void solve_emit_vertex(struct solve *sv, uint32_t idx, enum progress_event_kind 
 int solve_run_vertex(struct solve *sv, uint32_t idx, struct kl_error **err);
 /* The loaded tree of vertex idx (loading it once); lent. */
 int solve_vertex_tree(struct solve *sv, uint32_t idx, struct tree **ret, struct kl_error **err);
-/* The empty tree's id (written once). */
-int solve_empty_tree(struct solve *sv, struct digest *ret, struct kl_error **err);
 
 /* The build's resources (solve-build.c). */
 /* Makes the build's state dir (cleaning up those of builds that died) and its providers. */

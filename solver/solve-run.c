@@ -23,7 +23,8 @@
 
 #define INGEST_BATCH 256u /* local files ingested at once */
 
-int
+/* The empty tree's id (written once). */
+static int
 solve_empty_tree(struct solve *sv, struct digest *ret, struct kl_error **err)
 {
 	_cleanup_(tree_builder_freep) struct tree_builder *b = NULL;

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/store-record.h"
 #include "fs/store.h"
+#include "util/error.h"
 #include "util/cleanup.h"
 #include "util/io.h"
 #include "util/log.h"
@@ -109,19 +111,11 @@ ctxsrc_fingerprint_final(struct ctxsrc_fingerprint *f, struct digest *ret)
 	digest_ctx_final(f->ctx, ret);
 }
 
-static char *
-record_path(struct store *s, const struct digest *key)
-{
-	char hex[DIGEST_HEX_LEN + 1];
-
-	return xasprintf("%s/%s/%s", store_root(s), SCANS_DIR, digest_to_hex(key, hex));
-}
-
 int
 ctxsrc_fingerprint_load(struct store *s, const struct digest *key, struct digest *ret_fp,
                         struct digest *ret_tree)
 {
-	_cleanup_free_ char *p = record_path(s, key);
+	_cleanup_free_ char *p = store_record_path(s, SCANS_DIR, key);
 	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char buf[2 * DIGEST_STRING_SIZE + 2];
 	ssize_t n;
@@ -141,19 +135,13 @@ void
 ctxsrc_fingerprint_save(struct store *s, const struct digest *key, const struct digest *fp,
                         const struct digest *tree)
 {
-	_cleanup_free_ char *dir = kl_path_join(store_root(s), SCANS_DIR);
-	_cleanup_free_ char *p = record_path(s, key);
-	_cleanup_free_ char *tmp = xasprintf("%s.%d.tmp", p, (int)getpid());
 	char a[DIGEST_STRING_SIZE], b[DIGEST_STRING_SIZE];
 	_cleanup_free_ char *line =
 	    xasprintf("%s %s\n", digest_to_string(fp, a), digest_to_string(tree, b));
-	_cleanup_close_ int fd = -1;
+	struct kl_error *err = NULL;
 
-	if (kl_path_mkdir_p(dir, 0755) < 0)
-		return;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || kl_io_write_all(fd, line, strlen(line)) < 0 || rename(tmp, p) < 0) {
-		kl_debug("context: keeping the scan's fingerprint in '%s' failed", p);
-		(void)unlink(tmp);
+	if (store_record_write(s, SCANS_DIR, key, line, strlen(line), &err) < 0) {
+		kl_debug("context: keeping the scan's fingerprint failed: %s", err->msg);
+		kl_error_free(err);
 	}
 }

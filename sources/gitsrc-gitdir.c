@@ -37,18 +37,6 @@
 #define MAX_TAG_DEPTH 16 /* tags of tags followed */
 
 static void
-object_freep(git_object **p)
-{
-	git_object_free(*p);
-}
-
-static void
-tree_freep(git_tree **p)
-{
-	git_tree_free(*p);
-}
-
-static void
 index_freep(git_index **p)
 {
 	git_index_free(*p);
@@ -122,13 +110,13 @@ static int
 collect_objects(const struct gitsrc_gitdir *g, git_commit *commit, struct objects *o,
                 struct kl_error **err)
 {
-	_cleanup_(tree_freep) git_tree *root = NULL;
+	_cleanup_(gitsrc_tree_freep) git_tree *root = NULL;
 	git_oid at = g->ref_oid ? *g->ref_oid : *g->commit;
 	int r;
 
 	objects_add(o, g->commit);
 	for (unsigned depth = 0; g->ref_oid && depth < MAX_TAG_DEPTH; depth++) {
-		_cleanup_(object_freep) git_object *tag = NULL;
+		_cleanup_(gitsrc_object_freep) git_object *tag = NULL;
 
 		r = git_object_lookup(&tag, g->src->repo, &at, GIT_OBJECT_ANY);
 		if (r < 0 || git_object_type(tag) != GIT_OBJECT_TAG)
@@ -307,7 +295,7 @@ add_index(struct gitdir *d, git_commit *commit, struct kl_error **err)
 	_cleanup_free_ char *dir = xasprintf("%s/index.XXXXXX", d->g->tmp_dir);
 	_cleanup_free_ char *path = NULL;
 	_cleanup_(index_freep) git_index *idx = NULL;
-	_cleanup_(tree_freep) git_tree *root = NULL;
+	_cleanup_(gitsrc_tree_freep) git_tree *root = NULL;
 	_cleanup_close_ int fd = -1;
 	struct tree_entry e = {
 	    .path = ".git/index",
@@ -387,7 +375,7 @@ gitsrc_gitdir_build(const struct gitsrc_gitdir *g, const struct digest *plain, s
                     struct kl_error **err)
 {
 	_cleanup_(tree_builder_freep) struct tree_builder *b = tree_builder_new();
-	_cleanup_(object_freep) git_object *commit = NULL;
+	_cleanup_(gitsrc_object_freep) git_object *commit = NULL;
 	_cleanup_(tree_unrefp) struct tree *base = NULL, *diff = NULL;
 	_cleanup_(tree_writer_freep) struct tree_writer *w = NULL;
 	struct objects o = {0};

@@ -8,6 +8,19 @@
 
 #include "fs/digest.h"
 
+/* For _cleanup_(gitsrc_object_freep) and _cleanup_(gitsrc_tree_freep): libgit2 objects freed
+ * at the end of a scope (NULL-safe, as git_object_free is). */
+static inline void
+gitsrc_object_freep(git_object **p)
+{
+	git_object_free(*p);
+}
+static inline void
+gitsrc_tree_freep(git_tree **p)
+{
+	git_tree_free(*p);
+}
+
 struct kl_error;
 struct store;
 struct store_writer;

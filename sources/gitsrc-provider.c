@@ -23,6 +23,7 @@
 #include "sources/gitsrc-internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/hex.h"
 #include "util/path.h"
 #include "util/xalloc.h"
 
@@ -86,15 +87,6 @@ odb_give(struct provider_git *g, const char *name, git_odb *odb)
 	pthread_mutex_unlock(&g->lock);
 }
 
-static bool
-is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 /* "git:<16 or 64 hex>:<40 hex>", or "git:<16 hex>:<40 hex>:loose"; the repository id is
  * checked so it can only name a store dir. ret_name gets the id as written (16 or 64 hex),
  * ret_loose whether the loose object file is asked for. */
@@ -109,8 +101,8 @@ parse_locator(const struct provider_request *req, char *ret_name, git_oid *ret_o
 	size_t id = n == LOCATOR_LEN || loose ? REPO_ID_LEN : REPO_NAME_LEN;
 
 	if (!l || (n != LOCATOR_LEN && n != LONG_LOCATOR_LEN && !loose) ||
-	    memcmp(l, "git:", 4) != 0 || l[4 + id] != ':' || !is_lower_hex(l + 4, id) ||
-	    !is_lower_hex(l + 5 + id, OID_HEX) ||
+	    memcmp(l, "git:", 4) != 0 || l[4 + id] != ':' || !kl_hex_is_lower(l + 4, id) ||
+	    !kl_hex_is_lower(l + 5 + id, OID_HEX) ||
 	    git_oid_fromstrn(ret_oid, l + 5 + id, OID_HEX) < 0)
 		return kl_error_setf(err, EINVAL, "malformed git locator for '%s'",
 		                     req->path ? req->path : "(unnamed)");
@@ -142,7 +134,7 @@ find_objects(const struct provider_git *g, const char *id, const struct provider
 			if (strlen(de->d_name) != REPO_NAME_LEN + 4 ||
 			    strcmp(de->d_name + REPO_NAME_LEN, ".git") != 0 ||
 			    strncmp(de->d_name, id, idlen) != 0 ||
-			    !is_lower_hex(de->d_name, REPO_NAME_LEN))
+			    !kl_hex_is_lower(de->d_name, REPO_NAME_LEN))
 				continue;
 			if (found[0]) {
 				closedir(d);

@@ -31,18 +31,6 @@
 #define MAX_SYMLINK 4096u
 #define DEFERRED_HEADER_READS 256u
 
-static void
-object_freep(git_object **p)
-{
-	git_object_free(*p);
-}
-
-static void
-tree_freep(git_tree **p)
-{
-	git_tree_free(*p);
-}
-
 /* Blob-size cache: <root>/git/<repo>.sizes, records of SIZE_RECORD bytes sorted by blob id.
  * Read whole before a build; the sizes read from headers during the build are merged in and
  * the file replaced by rename after it. A missing, short or unsorted file is an empty cache. */
@@ -339,7 +327,7 @@ static int
 add_entry(struct walk *w, const git_tree_entry *te, const struct counterpart *cp, unsigned depth,
           struct kl_error **err)
 {
-	_cleanup_(tree_freep) git_tree *sub = NULL;
+	_cleanup_(gitsrc_tree_freep) git_tree *sub = NULL;
 	_cleanup_(counterpart_done) struct counterpart sub_cp = {NULL, TREE_NONE};
 	const git_oid *oid = git_tree_entry_id(te);
 	git_filemode_t mode = git_tree_entry_filemode(te);
@@ -448,8 +436,8 @@ static int
 commit_tree(const struct gitsrc_tree_source *src, const git_oid *commit_id, git_tree **ret,
             int64_t *ret_time, struct kl_error **err)
 {
-	_cleanup_(tree_freep) git_tree *root = NULL;
-	_cleanup_(object_freep) git_object *commit = NULL;
+	_cleanup_(gitsrc_tree_freep) git_tree *root = NULL;
+	_cleanup_(gitsrc_object_freep) git_object *commit = NULL;
 	git_tree_entry *te = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	int r;
@@ -489,7 +477,7 @@ gitsrc_tree_build(const struct gitsrc_tree_source *src, const git_oid *commit,
                   struct kl_error **err)
 {
 	_cleanup_(tree_writer_freep) struct tree_writer *tw = tree_writer_new();
-	_cleanup_(tree_freep) git_tree *root = NULL;
+	_cleanup_(gitsrc_tree_freep) git_tree *root = NULL;
 	_cleanup_(counterpart_done) struct counterpart cp = {NULL, TREE_NONE};
 	struct sizes sz = {0};
 	struct walk w = {.src = src, .tw = tw, .sizes = &sz};

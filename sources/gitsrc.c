@@ -121,12 +121,6 @@ gitsrc_error_from_git(struct kl_error **err, int gerr, const char *fmt, ...)
 	return kl_error_setf(err, code, "%s: %s", what ? what : "libgit2", msg);
 }
 
-static void
-object_freep(git_object **p)
-{
-	git_object_free(*p);
-}
-
 static bool
 is_dir_at(const char *dir, const char *name)
 {
@@ -470,7 +464,7 @@ find_named(const struct resolve *rs, const char *ref)
 static int
 lookup_prefix(struct resolve *rs, const char *hex, git_oid *ret, struct kl_error **err)
 {
-	_cleanup_(object_freep) git_object *obj = NULL;
+	_cleanup_(gitsrc_object_freep) git_object *obj = NULL;
 	size_t n = strlen(hex);
 	git_oid prefix;
 	int r;
@@ -556,7 +550,7 @@ resolve_remote(struct resolve *rs, git_oid *ret, struct kl_error **err)
 static int
 peel_commit(struct resolve *rs, const git_oid *oid, git_oid *ret, struct kl_error **err)
 {
-	_cleanup_(object_freep) git_object *obj = NULL, *commit = NULL;
+	_cleanup_(gitsrc_object_freep) git_object *obj = NULL, *commit = NULL;
 	char hex[OID_HEX + 1];
 	int r;
 
@@ -581,7 +575,7 @@ commit_present(struct resolve *rs, git_oid *ret)
 
 	if (rs->sp.ref_kind != GITSRC_REF_COMMIT || git_oid_fromstr(&oid, rs->sp.ref) < 0)
 		return false;
-	_cleanup_(object_freep) git_object *obj = NULL;
+	_cleanup_(gitsrc_object_freep) git_object *obj = NULL;
 	if (git_object_lookup(&obj, rs->repo, &oid, GIT_OBJECT_COMMIT) < 0)
 		return false;
 	*ret = oid;

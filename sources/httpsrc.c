@@ -65,7 +65,8 @@ error_from_curl(struct download *d, CURLcode c, struct kl_error **err)
 	return kl_error_setf(err, code, "%s", d->errbuf[0] ? d->errbuf : curl_easy_strerror(c));
 }
 
-char *
+/* The file name a download of url gets without an explicit one (a new string). */
+static char *
 httpsrc_filename(const char *url)
 {
 	size_t end = strcspn(url, "?#"), start;

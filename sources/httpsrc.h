@@ -27,5 +27,3 @@ struct httpsrc_options {
  * checksum mismatch (-EBADMSG, both digests), a transfer failure. */
 int httpsrc_fetch(struct store *s, const struct httpsrc_options *o, struct digest *ret_tree,
                   struct digest *ret_content, struct kl_error **err);
-/* The file name a download of url gets without an explicit one (a new string). */
-char *httpsrc_filename(const char *url);

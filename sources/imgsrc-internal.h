@@ -92,9 +92,6 @@ struct tree_entry;
 struct tree_xattr;
 struct imgsrc_diff *imgsrc_diff_new(struct store *s, const char *source);
 struct imgsrc_diff *imgsrc_diff_free(struct imgsrc_diff *d);
-/* The batch content blobs of this layer are committed into (made visible by finish); NULL
- * without a store. */
-struct store_batch *imgsrc_diff_batch(struct imgsrc_diff *d);
 /* Fills in the content of a plain regular entry of size > 0 (its digest, flags) before it is
  * added; path is its clean path. */
 typedef int (*imgsrc_content_fn)(void *userdata, const char *path, struct tree_entry *e,

@@ -67,7 +67,9 @@ imgsrc_diff_free(struct imgsrc_diff *d)
 	return NULL;
 }
 
-struct store_batch *
+/* The batch content blobs of this layer are committed into (made visible by finish); NULL
+ * without a store. */
+static struct store_batch *
 imgsrc_diff_batch(struct imgsrc_diff *d)
 {
 	return d->batch;

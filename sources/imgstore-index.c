@@ -23,6 +23,7 @@
 #include "sources/imgstore-internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/hex.h"
 #include "util/io.h"
 #include "util/path.h"
 #include "util/xalloc.h"
@@ -31,15 +32,6 @@
 #define MAX_NAME_LENGTH 255u /* bytes of domain/repository, as Docker's NameTotalLengthMax */
 #define MAX_POINTER (DIGEST_STRING_SIZE + OCI_MAX_REFERENCE + 64)
 #define MIN_ID_PREFIX 4u
-
-static bool
-is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
 
 int
 imgstore_normalize(const char *name, char **ret, struct kl_error **err)
@@ -52,7 +44,7 @@ imgstore_normalize(const char *name, char **ret, struct kl_error **err)
 		return kl_error_setf(err, EINVAL,
 		                     "'%s' is a source, not an image name (leave out the scheme)",
 		                     name);
-	if (strlen(name) == DIGEST_HEX_LEN && is_lower_hex(name, DIGEST_HEX_LEN))
+	if (strlen(name) == DIGEST_HEX_LEN && kl_hex_is_lower(name, DIGEST_HEX_LEN))
 		return kl_error_setf(err, EINVAL,
 		                     "invalid image name '%s': a 64-digit hex string is an image "
 		                     "id, not a repository",
@@ -280,7 +272,7 @@ read_index(struct store *s, struct entry **ret, size_t *ret_n, struct kl_error *
 		_cleanup_free_ char *path = NULL;
 
 		if (strlen(de->d_name) != DIGEST_HEX_LEN ||
-		    !is_lower_hex(de->d_name, DIGEST_HEX_LEN))
+		    !kl_hex_is_lower(de->d_name, DIGEST_HEX_LEN))
 			continue; /* ".", "..", a writer's temporary file */
 		e = xgrow(e, &cap, n + 1, sizeof(*e));
 		path = kl_path_join(dir, de->d_name);
@@ -327,7 +319,7 @@ id_text(const char *s)
 	const char *hex = strncmp(s, "sha256:", 7) ? s : s + 7;
 	size_t n = strlen(hex);
 
-	if (n < MIN_ID_PREFIX || n > DIGEST_HEX_LEN || !is_lower_hex(hex, n))
+	if (n < MIN_ID_PREFIX || n > DIGEST_HEX_LEN || !kl_hex_is_lower(hex, n))
 		return NULL;
 	return hex;
 }

@@ -9,6 +9,7 @@ set -euo pipefail
 KILN=${1:-build/cli/kiln}
 KILN=$(realpath "$KILN")
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/tests/lib-busybox.sh"
 w=$(mktemp -d "${TMPDIR:-/tmp}/kiln-demo.XXXXXX")
 export KILN_ROOT=$w/store
 cleanup() {
@@ -22,12 +23,9 @@ kiln() { "$KILN" "$@"; }
 
 # An OCI layout at $1 (tag latest): one layer of busybox with every applet, a root user.
 make_busybox_layout() {
-	local dir=$1 root=$w/busybox-rootfs a layer diffid ld ls cfg cd cs man md ms
+	local dir=$1 root=$w/busybox-rootfs layer diffid ld ls cfg cd cs man md ms
 	mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$dir/blobs/sha256"
-	cp /bin/busybox "$root/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
-	done
+	busybox_install "$root"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
 		>"$root/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"

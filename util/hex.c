@@ -41,3 +41,12 @@ kl_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t n)
 	}
 	return 0;
 }
+
+bool
+kl_hex_is_lower(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}

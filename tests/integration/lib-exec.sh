@@ -3,6 +3,8 @@
 # runs one step through exec_run in a mount namespace of its own.
 # Source after lib.sh: `. "$(dirname "$0")/lib-exec.sh"`.
 
+. "$(dirname "${BASH_SOURCE[0]}")/../lib-busybox.sh"
+
 : "${KILN_EXEC_HARNESS:?KILN_EXEC_HARNESS must name the built exec-harness (meson test sets it)}"
 
 # Skips (or fails, see lib.sh) without what a RUN step needs here.
@@ -20,13 +22,10 @@ EXEC_RUNTIMES="runc crun"
 # make_exec_rootfs DIR: busybox with every applet, users and groups, exec-probe, and a few
 # files the tests change.
 make_exec_rootfs() {
-	local root=$1 a
+	local root=$1
 	mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/usr/share/doc" "$root/home/alice" \
 		"$root/data/keep"
-	cp /bin/busybox "$root/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
-	done
+	busybox_install "$root"
 	printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:Alice:/home/alice:/bin/sh\n' \
 		>"$root/etc/passwd"
 	printf 'root:x:0:\nalice:x:1000:\nwheel:x:10:alice\nstaff:x:50:alice\n' >"$root/etc/group"

@@ -2,6 +2,8 @@
 # docker-registry (distribution) on loopback, and pushes into it with skopeo.
 # Source after lib.sh: `. "$(dirname "$0")/lib-image.sh"`.
 
+. "$(dirname "${BASH_SOURCE[0]}")/../lib-busybox.sh"
+
 # Writes blob file $2 into layout $1 under its sha256; prints "sha256:<hex> <size>".
 _layout_add_blob() {
 	local dir=$1 f=$2 hex size
@@ -14,13 +16,9 @@ _layout_add_blob() {
 
 # make_rootfs_busybox DIR: a rootfs with bin/busybox, its applets as symlinks, a hardlink, etc/.
 make_rootfs_busybox() {
-	local root=$1 a
+	local root=$1
 	mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/usr/share/doc"
-	cp /bin/busybox "$root/bin/busybox"
-	chmod 0755 "$root/bin/busybox"
-	for a in $(/bin/busybox --list | head -40); do
-		[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
-	done
+	busybox_install "$root" 40
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 	printf 'hello from kiln\n' >"$root/etc/motd"
 	ln "$root/etc/motd" "$root/etc/motd.link"

@@ -12,12 +12,10 @@ need_solve() {
 
 # make_solve_image DIR: an OCI layout "DIR:latest" of busybox with every applet.
 make_solve_image() {
-	local dir=$1 a
+	local dir=$1
 	rm -rf "$T/solve-rootfs"
 	make_rootfs_busybox "$T/solve-rootfs"
-	for a in $(/bin/busybox --list); do
-		[ -e "$T/solve-rootfs/bin/$a" ] || ln -s busybox "$T/solve-rootfs/bin/$a"
-	done
+	busybox_link_applets "$T/solve-rootfs"
 	printf 'root:x:0:\n' >"$T/solve-rootfs/etc/group"
 	make_layer_tar "$T/solve-rootfs" "$T/solve-layer.tar.gz"
 	make_oci_layout "$dir" latest "$T/solve-layer.tar.gz"

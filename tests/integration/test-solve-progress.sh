@@ -14,9 +14,7 @@ printf 'alpha\n' >"$W/ctx/src/a.txt"
 printf 'beta\n' >"$W/ctx/src/b.txt"
 printf 'setting=1\n' >"$W/ctx/extra.conf"
 make_rootfs_busybox "$T/rootfs"
-for a in $(/bin/busybox --list); do
-	[ -e "$T/rootfs/bin/$a" ] || ln -s busybox "$T/rootfs/bin/$a"
-done
+busybox_link_applets "$T/rootfs"
 make_layer_tar "$T/rootfs" "$T/layer.tar.gz"
 make_oci_layout "$W/busybox" latest "$T/layer.tar.gz"
 cd "$W"

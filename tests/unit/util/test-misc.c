@@ -17,6 +17,7 @@
 #include "util/hex.h"
 #include "util/io.h"
 #include "util/path.h"
+#include "util/strpool.h"
 #include "tests/unit/test-helpers.h"
 
 static void
@@ -192,6 +193,35 @@ test_cleanup_resets_the_variable(void **state)
 	assert_int_equal(frees, 1);
 }
 
+static void
+test_strpool_keeps_strings_until_done(void **state)
+{
+	struct kl_strpool p = {0};
+	char *a = kl_strpool_own(&p, xstrdup("alpha"));
+
+	(void)state;
+	assert_string_equal(a, "alpha");
+	assert_null(kl_strpool_own(&p, NULL));
+	assert_string_equal(kl_strpool_own(&p, xstrdup("beta")), "beta");
+	assert_int_equal(p.n, 3);
+	assert_ptr_equal(p.v[0], a);
+	kl_strpool_done(&p); /* ASan and valgrind see the strings freed */
+	assert_int_equal(p.n, 0);
+	assert_null(p.v);
+}
+
+static void
+test_hex_is_lower_accepts_only_lowercase_digits(void **state)
+{
+	(void)state;
+	assert_true(kl_hex_is_lower("0123456789abcdef", 16));
+	assert_true(kl_hex_is_lower("", 0));
+	assert_true(kl_hex_is_lower("abX", 2)); /* only n bytes are looked at */
+	assert_false(kl_hex_is_lower("abcdeF", 6));
+	assert_false(kl_hex_is_lower("12g4", 4));
+	assert_false(kl_hex_is_lower("12 4", 4));
+}
+
 int
 main(void)
 {
@@ -204,6 +234,8 @@ main(void)
 	    cmocka_unit_test(test_path_join),
 	    cmocka_unit_test(test_rm_rf_removes_a_tree_without_following_symlinks),
 	    cmocka_unit_test(test_read_all_respects_limit),
+	    cmocka_unit_test(test_strpool_keeps_strings_until_done),
+	    cmocka_unit_test(test_hex_is_lower_accepts_only_lowercase_digits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
