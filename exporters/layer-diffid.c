@@ -3,23 +3,20 @@
  * dropped, for images kept in kiln's index uncompressed (as Buildah keeps its layers), whose
  * configs still name every layer's diff id. Recorded under <root>/exporters/diffids/. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "exporters/compress-internal.h"
 #include "exporters/layer-internal.h"
 #include "exporters/layer.h"
+#include "fs/store-record.h"
 #include "fs/store.h"
 #include "fs/tree.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-#include "util/io.h"
 #include "util/log.h"
-#include "util/path.h"
 #include "util/xalloc.h"
 
 #define DIFFID_DIR "exporters/diffids"
@@ -92,23 +89,14 @@ static const struct compress_ops discard_ops = {
     .free = discard_free,
 };
 
-static char *
-record_path(struct store *s, const struct digest *key)
-{
-	char hex[DIGEST_HEX_LEN + 1];
-
-	return xasprintf("%s/" DIFFID_DIR "/%s", store_root(s), digest_to_hex(key, hex));
-}
-
 static int
 record_get(struct store *s, const struct digest *key, struct digest *ret, uint64_t *ret_size)
 {
-	_cleanup_free_ char *p = record_path(s, key), *text = NULL;
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *text = NULL;
 	char *space;
 	size_t len;
 
-	if (fd < 0 || kl_io_read_all(fd, DIFFID_MAX, &text, &len) < 0)
+	if (store_record_read(s, DIFFID_DIR, key, DIFFID_MAX, &text, &len) < 0)
 		return -ENOENT;
 	space = memchr(text, ' ', len);
 	if (!space || digest_parse(text, (size_t)(space - text), ret, NULL) < 0 ||
@@ -121,28 +109,11 @@ static int
 record_put(struct store *s, const struct digest *key, const struct digest *diff_id, uint64_t size,
            struct kl_error **err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/" DIFFID_DIR, store_root(s));
-	_cleanup_free_ char *p = record_path(s, key), *text = NULL;
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", p, (int)getpid());
 	char id[DIGEST_STRING_SIZE];
-	_cleanup_close_ int fd = -1;
-	int r;
+	_cleanup_free_ char *text =
+	    xasprintf("%s %" PRIu64 "\n", digest_to_string(diff_id, id), size);
 
-	text = xasprintf("%s %" PRIu64 "\n", digest_to_string(diff_id, id), size);
-	r = kl_path_mkdir_p(dir, 0755);
-	if (r < 0)
-		return kl_error_set(err, -r, "creating '%s'", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return kl_error_set(err, errno, "creating '%s'", tmp);
-	r = kl_io_write_all(fd, text, strlen(text));
-	if (r >= 0 && rename(tmp, p) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlink(tmp);
-		return kl_error_set(err, -r, "writing '%s'", p);
-	}
-	return 0;
+	return store_record_write(s, DIFFID_DIR, key, text, strlen(text), err);
 }
 
 int
