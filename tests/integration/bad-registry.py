@@ -88,9 +88,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_header("Connection", "close")
             self.close_connection = True
+        # logged before the answer goes out: a client that exits on it must find it logged
+        log(self.command, self.path, status)
         self.end_headers()
         self.wfile.write(body)
-        log(self.command, self.path, status)
 
     def stall(self):
         log(self.command, self.path, "stall")
