@@ -417,7 +417,8 @@ tar_entry(struct archive *a, struct provider_set *ps, struct uring *u, const str
 			return fd;
 		}
 	}
-	if (archive_write_header(a, ae) != ARCHIVE_OK)
+	/* ARCHIVE_WARN: a name that is not UTF-8, written as its bytes (hdrcharset=BINARY) */
+	if (archive_write_header(a, ae) < ARCHIVE_WARN)
 		r = tar_error(a, err, e->path);
 	archive_entry_free(ae);
 	for (uint64_t left = e->type == TREE_REG ? e->size : 0; r >= 0 && fd >= 0 && left;) {
@@ -452,6 +453,8 @@ build_output_tar(struct store *s, struct provider_set *ps, const struct tree *t,
 		return r;
 	}
 	archive_write_set_format_pax(a);
+	/* xattrs as GNU tar reads them, not also as LIBARCHIVE.xattr.* records it warns about */
+	archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY");
 	archive_write_set_bytes_per_block(a, 10240);
 	if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
 		r = tar_error(a, err, "opening");
