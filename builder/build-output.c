@@ -4,8 +4,8 @@
 #include "builder/build-output.h"
 
 #include <archive.h>
-#include <assert.h>
 #include <archive_entry.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ build_output_to_stdout(const struct build_output *o)
 	return dest && !strcmp(dest, "-");
 }
 
-/* The value of the type= field of spec, or NULL. */
+/* *ret: the value of spec's (last) type= field, or NULL when it has none. */
 static int
 spec_type(const char *spec, char **ret, struct kl_error **err)
 {

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "builder/build-output.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "builder/build-output.h"
 #include "cli/solve-args.h"
 #include "exporters/export.h"
 #include "fs/provider.h"
