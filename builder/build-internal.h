@@ -1,12 +1,16 @@
 /* build-internal — what build.c shares with its helpers: the images the conversion resolved
- * (build-resolve.c) and the layer diffs (build-layers.c). */
+ * (build-resolve.c), the layer diffs (build-layers.c) and the provenance's inputs
+ * (build-provenance.c). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "exporters/export.h"
 #include "frontend/dockerfile-convert.h"
 #include "fs/digest.h"
 
+struct build_options;
+struct graph;
 struct imgstore_image;
 struct kl_error;
 struct solve_result;
@@ -37,3 +41,23 @@ void build_images_done(struct build_images *b);
 int build_layer_diffs(struct store *s, const struct dockerfile_stage_result *st,
                       const struct digest *trees, struct digest *ret, bool *empty,
                       struct kl_error **err);
+
+/* What the provenance of a build says, from what the build knew. */
+struct build_provenance_input {
+	enum export_provenance mode;
+	const struct build_options *opts;
+	const struct graph *graph;
+	const struct solve_result *sr; /* its contents name the git commits */
+	const struct build_images *images;
+	const char *dockerfile_name;
+	struct digest dockerfile_digest;
+	const char *const *locals; /* the local sources' names */
+	size_t n_locals;
+	int64_t started, finished; /* unix seconds */
+	bool has_epoch;
+};
+
+/* The provenance info: materials (each base image by manifest digest, else its id; each git
+ * source's commit; each local source's tree), the Dockerfile, the build args (which never
+ * hold secrets: those are --secret's). Free with export_provenance_info_done. */
+void build_provenance(const struct build_provenance_input *in, struct export_provenance_info *ret);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* --output specs, and the target's filesystem written as a directory or a tar. */
+/* --output specs (image ones parsed by the exporters), and the target's filesystem written as a
+ * directory or a tar. */
 #include "builder/build-output.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,26 +20,19 @@
 #include "fs/tree.h"
 #include "fs/uring.h"
 #include "util/cleanup.h"
+#include "util/csv.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
 #define FETCH_BATCH 256u
-#define MAX_FIELDS 256u
-
-static const char *const image_types[] = {"oci", "docker", "image", "registry"};
 
 struct build_output *
 build_output_free(struct build_output *o)
 {
 	if (!o)
 		return NULL;
-	for (size_t i = 0; i < o->n; i++) {
-		free(o->keys[i]);
-		free(o->values[i]);
-	}
-	free(o->keys);
-	free(o->values);
-	free(o->type_name);
+	if (o->type == BUILD_OUTPUT_IMAGE)
+		export_options_done(&o->image);
 	free(o->dest);
 	free(o);
 	return NULL;
@@ -49,97 +44,70 @@ freep(struct build_output **o)
 	build_output_free(*o);
 }
 
-const char *
-build_output_get(const struct build_output *o, const char *key)
+bool
+build_output_to_stdout(const struct build_output *o)
 {
-	for (size_t i = 0; i < o->n; i++)
-		if (!strcmp(o->keys[i], key))
-			return o->values[i];
-	return NULL;
+	const char *dest = o->type == BUILD_OUTPUT_IMAGE ? o->image.dest : o->dest;
+
+	return dest && !strcmp(dest, "-");
 }
 
-/* One CSV field from *p (double quotes group, "" is a quote); *p moves past its comma. */
-static char *
-csv_field(const char **p)
+/* *ret: the value of spec's (last) type= field, or NULL when it has none. */
+static int
+spec_type(const char *spec, char **ret, struct kl_error **err)
 {
-	const char *s = *p;
-	char *out = xmalloc(strlen(s) + 1), *w = out;
-	bool quoted = false;
+	const char *p = spec;
 
-	for (; *s; s++) {
-		if (*s == '"') {
-			if (quoted && s[1] == '"') {
-				*w++ = '"';
-				s++;
-				continue;
-			}
-			quoted = !quoted;
-			continue;
+	*ret = NULL;
+	while (*p) {
+		char *f = NULL;
+
+		if (kl_csv_next(&p, &f) < 0) {
+			free(*ret);
+			return kl_error_setf(err, EINVAL, "output '%s': unterminated quote", spec);
 		}
-		if (*s == ',' && !quoted)
-			break;
-		*w++ = *s;
-	}
-	*w = '\0';
-	*p = *s ? s + 1 : s;
-	return out;
-}
-
-static int
-set_type(struct build_output *o, const char *type, struct kl_error **err)
-{
-	o->type_name = xstrdup(type);
-	if (!strcmp(type, "local"))
-		o->type = BUILD_OUTPUT_LOCAL;
-	else if (!strcmp(type, "tar"))
-		o->type = BUILD_OUTPUT_TAR;
-	else {
-		for (size_t i = 0; i < sizeof(image_types) / sizeof(image_types[0]); i++)
-			if (!strcmp(type, image_types[i])) {
-				o->type = BUILD_OUTPUT_IMAGE;
-				return 0;
-			}
-		return kl_error_setf(
-		    err, EINVAL,
-		    "output type '%s' is not one of local, tar, oci, docker, image, "
-		    "registry",
-		    type);
+		if (!strncmp(f, "type=", 5)) {
+			free(*ret);
+			*ret = xstrdup(f + 5);
+		}
+		free(f);
 	}
 	return 0;
 }
 
+/* A field of a local or tar output: only dest (buildctl: output) is one. */
 static int
-add_pair(struct build_output *o, const char *key, const char *value, struct kl_error **err)
+set_file_field(struct build_output *o, const char *key, const char *value, struct kl_error **err)
 {
-	if (!*key)
-		return kl_error_setf(err, EINVAL, "an output field has no key");
-	if (!strcmp(key, "dest") || (!strcmp(key, "output") && o->type != BUILD_OUTPUT_IMAGE)) {
-		if (o->dest)
-			return kl_error_setf(err, EINVAL, "output: dest given twice");
-		o->dest = xstrdup(value);
-		if (o->type == BUILD_OUTPUT_IMAGE) /* the exporters read it too */
-			goto keep;
-		return 0;
-	}
-	if (o->type != BUILD_OUTPUT_IMAGE)
-		return kl_error_setf(err, EINVAL, "output type=%s: unknown field '%s'",
-		                     o->type_name, key);
-keep:
-	if (o->n >= MAX_FIELDS)
-		return kl_error_setf(err, EINVAL, "output: more than %u fields", MAX_FIELDS);
-	o->keys = xrealloc(o->keys, (o->n + 1) * sizeof(*o->keys));
-	o->values = xrealloc(o->values, (o->n + 1) * sizeof(*o->values));
-	o->keys[o->n] = xstrdup(key);
-	o->values[o->n++] = xstrdup(value);
+	const char *type = o->type == BUILD_OUTPUT_TAR ? "tar" : "local";
+
+	if (strcmp(key, "dest") && strcmp(key, "output"))
+		return kl_error_setf(err, EINVAL, "output type=%s: unknown field '%s'", type, key);
+	if (o->dest)
+		return kl_error_setf(err, EINVAL, "output type=%s: dest given twice", type);
+	o->dest = xstrdup(value);
 	return 0;
 }
 
 static int
-check(const struct build_output *o, struct kl_error **err)
+check_file(const struct build_output *o, struct kl_error **err)
 {
-	if (o->type != BUILD_OUTPUT_IMAGE && (!o->dest || !*o->dest))
-		return kl_error_setf(err, EINVAL, "output type=%s needs dest=%s", o->type_name,
+	if (!o->dest || !*o->dest)
+		return kl_error_setf(err, EINVAL, "output type=%s needs dest=%s",
+		                     o->type == BUILD_OUTPUT_TAR ? "tar" : "local",
 		                     o->type == BUILD_OUTPUT_TAR ? "FILE or dest=-" : "DIR");
+	return 0;
+}
+
+static int
+file_type(const char *type, enum build_output_type *ret)
+{
+	if (!strcmp(type, "local"))
+		*ret = BUILD_OUTPUT_LOCAL;
+	else if (!strcmp(type, "tar"))
+		*ret = BUILD_OUTPUT_TAR;
+	else
+		return -ENOENT;
 	return 0;
 }
 
@@ -147,48 +115,49 @@ int
 build_output_parse(const char *spec, struct build_output **ret, struct kl_error **err)
 {
 	_cleanup_(freep) struct build_output *o = xcalloc(1, sizeof(*o));
+	_cleanup_free_ char *type = NULL;
 	const char *p = spec;
-	char *type = NULL;
 	int r;
 
 	if (!strchr(spec, '=')) {
 		/* docker build -o DIR, -o - */
-		r = set_type(o, strcmp(spec, "-") ? "local" : "tar", err);
-		if (r < 0)
-			return r;
+		o->type = strcmp(spec, "-") ? BUILD_OUTPUT_LOCAL : BUILD_OUTPUT_TAR;
 		o->dest = xstrdup(spec);
 		*ret = TAKE_PTR(o);
 		return 0;
 	}
-	/* the type first, wherever it stands */
-	while (*p) {
-		_cleanup_free_ char *f = csv_field(&p);
-
-		if (!strncmp(f, "type=", 5)) {
-			free(type);
-			type = xstrdup(f + 5);
-		}
-	}
-	if (!type)
-		return kl_error_setf(err, EINVAL, "output '%s': no type= field", spec);
-	r = set_type(o, type, err);
-	free(type);
+	r = spec_type(spec, &type, err);
 	if (r < 0)
 		return r;
-	for (p = spec; *p;) {
-		_cleanup_free_ char *f = csv_field(&p);
-		char *eq = strchr(f, '=');
+	if (!type)
+		return kl_error_setf(err, EINVAL, "output '%s': no type= field", spec);
+	if (file_type(type, &o->type) < 0) {
+		r = export_options_parse(spec, &o->image, err);
+		if (r < 0)
+			return r;
+		o->type = BUILD_OUTPUT_IMAGE;
+		r = export_options_check(&o->image, err);
+		if (r < 0)
+			return r;
+		*ret = TAKE_PTR(o);
+		return 0;
+	}
+	while (*p) {
+		_cleanup_free_ char *f = NULL;
+		char *eq;
 
-		if (!strncmp(f, "type=", 5))
+		(void)kl_csv_next(&p, &f); /* quotes were checked above */
+		eq = strchr(f, '=');
+		if (!*f || !strncmp(f, "type=", 5))
 			continue;
 		if (!eq)
 			return kl_error_setf(err, EINVAL, "output field '%s' is not KEY=VALUE", f);
 		*eq = '\0';
-		r = add_pair(o, f, eq + 1, err);
+		r = set_file_field(o, f, eq + 1, err);
 		if (r < 0)
 			return r;
 	}
-	r = check(o, err);
+	r = check_file(o, err);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(o);
@@ -200,9 +169,19 @@ build_output_from_exporter(const char *type, char *const *opts, size_t n, struct
                            struct kl_error **err)
 {
 	_cleanup_(freep) struct build_output *o = xcalloc(1, sizeof(*o));
-	int r;
+	bool image = file_type(type, &o->type) < 0;
+	int r = 0;
 
-	r = set_type(o, type, err);
+	if (image) {
+		enum export_type t;
+
+		r = export_type_parse(type, &t, err);
+		if (r < 0)
+			return r;
+		o->type = BUILD_OUTPUT_IMAGE;
+		export_options_init(&o->image, t);
+		r = export_options_set(&o->image, "type", type, err); /* registry: push */
+	}
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		_cleanup_free_ char *kv = xstrdup(opts[i]);
 		char *eq = strchr(kv, '=');
@@ -211,14 +190,40 @@ build_output_from_exporter(const char *type, char *const *opts, size_t n, struct
 			return kl_error_setf(err, EINVAL, "--exporter-opt '%s' is not KEY=VALUE",
 			                     kv);
 		*eq = '\0';
-		r = add_pair(o, kv, eq + 1, err);
+		r = image ? export_options_set(&o->image, kv, eq + 1, err)
+		          : set_file_field(o, kv, eq + 1, err);
 	}
 	if (r >= 0)
-		r = check(o, err);
+		r = image ? export_options_check(&o->image, err) : check_file(o, err);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(o);
 	return 0;
+}
+
+int
+build_output_write(struct store *s, struct provider_set *ps, const struct build_output *o,
+                   const struct digest *tree, struct kl_error **err)
+{
+	_cleanup_(tree_unrefp) struct tree *t = NULL;
+	int fd, r;
+
+	assert(o->type != BUILD_OUTPUT_IMAGE);
+	r = tree_load(s, tree, &t, err);
+	if (r < 0)
+		return r;
+	if (o->type == BUILD_OUTPUT_LOCAL)
+		return build_output_local(s, ps, t, o->dest, err);
+	fd = strcmp(o->dest, "-") ? open(o->dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+	                          : STDOUT_FILENO;
+	if (fd < 0)
+		return kl_error_set(err, errno, "creating the output '%s'", o->dest);
+	r = build_output_tar(s, ps, t, fd, err);
+	if (fd != STDOUT_FILENO && close(fd) < 0 && r >= 0)
+		r = kl_error_set(err, errno, "writing the output '%s'", o->dest);
+	if (r < 0 && fd != STDOUT_FILENO)
+		(void)unlink(o->dest);
+	return r;
 }
 
 static void
@@ -412,7 +417,8 @@ tar_entry(struct archive *a, struct provider_set *ps, struct uring *u, const str
 			return fd;
 		}
 	}
-	if (archive_write_header(a, ae) != ARCHIVE_OK)
+	/* ARCHIVE_WARN: a name that is not UTF-8, written as its bytes (hdrcharset=BINARY) */
+	if (archive_write_header(a, ae) < ARCHIVE_WARN)
 		r = tar_error(a, err, e->path);
 	archive_entry_free(ae);
 	for (uint64_t left = e->type == TREE_REG ? e->size : 0; r >= 0 && fd >= 0 && left;) {
@@ -447,6 +453,8 @@ build_output_tar(struct store *s, struct provider_set *ps, const struct tree *t,
 		return r;
 	}
 	archive_write_set_format_pax(a);
+	/* xattrs as GNU tar reads them, not also as LIBARCHIVE.xattr.* records it warns about */
+	archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY");
 	archive_write_set_bytes_per_block(a, 10240);
 	if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
 		r = tar_error(a, err, "opening");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* A build: the Dockerfile read, parsed and converted, the graph solved, the layers diffed, the
- * image kept under its names and written to the outputs. */
+ * image exported under its names and to the outputs. */
 #include "builder/build.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 
 #include "builder/build-internal.h"
 #include "builder/build-output.h"
+#include "exporters/export.h"
 #include "frontend/dockerfile-convert.h"
 #include "frontend/dockerfile-diag.h"
 #include "frontend/dockerfile-instr.h"
@@ -51,6 +52,10 @@ struct bld {
 	struct solve_local *locals;
 	size_t n_locals;
 	struct solve_result sr;
+	struct provider_set *ps; /* for the outputs, made on first use */
+	struct export_provenance_info prov;
+	bool exported; /* first holds the first export's result */
+	struct export_result first;
 	uint32_t next_internal; /* progress index of the next internal vertex */
 	int64_t started_ns;
 	int64_t read_ns; /* when the Dockerfile was read */
@@ -530,131 +535,161 @@ image_release(struct imgstore_image *im)
 	*im = (struct imgstore_image){0};
 }
 
-/* An output kiln's own image index takes: type=image without push or another store. */
-static bool
-is_index_output(const struct build_output *o)
+static struct provider_set *
+providers(struct bld *b)
 {
-	const char *push = build_output_get(o, "push"), *store = build_output_get(o, "store");
-
-	return o->type == BUILD_OUTPUT_IMAGE && !strcmp(o->type_name, "image") &&
-	       (!push || !strcmp(push, "false")) && (!store || !strcmp(store, "kiln"));
+	if (!b->ps) {
+		b->ps = provider_set_new_default(b->s, NULL);
+		source_add_providers(b->ps, b->s, b->o->sources);
+	}
+	return b->ps;
 }
 
-static int
-tag_one(struct bld *b, const char *name, struct kl_error **err)
+static void
+make_provenance(struct bld *b)
 {
-	int r = imgstore_tag(b->s, name, &b->res->record, err);
+	const char **names = xcalloc(b->n_locals + 1, sizeof(*names));
+	struct build_provenance_input in = {
+	    .mode = (enum export_provenance)b->o->provenance,
+	    .opts = b->o,
+	    .graph = b->b.graph,
+	    .sr = &b->sr,
+	    .images = &b->images,
+	    .dockerfile_name = b->name,
+	    .locals = names,
+	    .n_locals = b->n_locals,
+	    .started = b->started_ns / 1000000000,
+	    .finished = now_ns() / 1000000000,
+	    .has_epoch = b->b.has_epoch,
+	};
 
-	if (r < 0)
-		kl_error_prefix(err, "naming the image '%s'", name);
-	return r;
+	for (size_t i = 0; i < b->n_locals; i++)
+		names[i] = b->locals[i].name;
+	digest_buffer(b->src.data, b->src.len, &in.dockerfile_digest);
+	build_provenance(&in, &b->prov);
+	free(names);
 }
 
-static int
-tag(struct bld *b, struct imgstore_image *im, struct kl_error **err)
+/* The progress of one export, as BuildKit shows its exporters. */
+static void
+report_export(struct bld *b, const struct export_options *eo, const struct export_result *res,
+              int64_t t0)
 {
-	int64_t t0 = now_ns();
+	struct kl_strbuf log = {0};
 	char id[DIGEST_STRING_SIZE];
+	const char *vn = eo->type == EXPORT_OCI      ? "exporting to oci image format"
+	                 : eo->type == EXPORT_DOCKER ? "exporting to docker image format"
+	                                             : "exporting to image";
+
+	kl_strbuf_printf(&log, "exporting layers: %zu made, %zu reused\n", res->layers_made,
+	                 res->layers_reused);
+	kl_strbuf_printf(&log, "exporting config %s done\n", digest_to_string(&res->config, id));
+	kl_strbuf_printf(&log, "exporting manifest %s done\n",
+	                 digest_to_string(&res->manifest, id));
+	if (eo->push)
+		kl_strbuf_printf(&log, "pushing layers: %llu bytes sent, %zu blobs mounted\n",
+		                 (unsigned long long)res->bytes_pushed, res->blobs_mounted);
+	if (res->names)
+		kl_strbuf_printf(&log, "naming to %s done\n", res->names);
+	kl_strbuf_printf(&log, "writing image %s done", digest_to_string(&res->digest, id));
+	internal_vertex(b, vn, t0, log.buf);
+	kl_strbuf_done(&log);
+}
+
+/* export_run with the caller's fields filled; the first export gives the image id and the
+ * metadata. */
+static int
+export_image(struct bld *b, const struct imgstore_image *im, const struct export_options *given,
+             struct kl_error **err)
+{
+	const struct source_options *src = b->o->sources;
+	struct export_options eo = *given; /* a shallow copy: given keeps what it owns */
+	struct export_result res = {0};
+	int64_t t0 = now_ns();
 	int r;
 
-	r = imgstore_put(b->s, im, &b->res->record, err);
+	eo.has_epoch = b->b.has_epoch;
+	eo.epoch = b->b.epoch;
+	eo.docker_host = b->o->docker_host;
+	eo.registry_chunk = b->o->registry_chunk;
+	if (src) {
+		eo.auth_file = src->auth_file;
+		eo.insecure_registries = src->insecure_registries;
+		eo.n_insecure_registries = src->n_insecure_registries;
+		eo.registry_timeout_ms = src->registry_timeout_ms;
+	}
+	if (b->prov.mode != EXPORT_PROVENANCE_NONE)
+		eo.provenance = b->prov;
+	r = export_run(b->s, providers(b), im, &eo, &res, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < b->o->n_tags; i++) {
-		r = tag_one(b, b->o->tags[i], err);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < b->o->n_outputs; i++) {
-		const char *names = build_output_get(b->o->outputs[i], "name");
-		_cleanup_free_ char *copy = names ? xstrdup(names) : NULL;
-		char *save = NULL;
-
-		if (!is_index_output(b->o->outputs[i]) || !copy)
-			continue;
-		for (char *n = strtok_r(copy, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
-			r = tag_one(b, n, err);
-			if (r < 0)
-				return r;
-		}
-	}
-	{
-		_cleanup_free_ char *log =
-		    xasprintf("writing image %s done", digest_to_string(&im->id, id));
-
-		internal_vertex(b, "exporting to image", t0, log);
+	report_export(b, &eo, &res, t0);
+	b->res->layers_made += res.layers_made;
+	b->res->layers_reused += res.layers_reused;
+	if (!b->exported) {
+		b->first = res;
+		b->exported = true;
+		b->res->image_id = res.config;
+	} else {
+		export_result_done(&res);
 	}
 	return 0;
 }
 
 static bool
-wants_index(const struct build_options *o)
+has_image_output(const struct build_options *o)
 {
-	bool any = o->n_tags > 0;
-
 	for (size_t i = 0; i < o->n_outputs; i++)
-		any = any || is_index_output(o->outputs[i]);
-	return any;
+		if (o->outputs[i]->type == BUILD_OUTPUT_IMAGE)
+			return true;
+	return false;
+}
+
+/* -t NAME…: the image into kiln's index under those names (or, to know its id, none). */
+static int
+export_tags(struct bld *b, const struct imgstore_image *im, struct kl_error **err)
+{
+	struct export_options eo;
+	int r = 0;
+
+	if (!b->o->n_tags && !(b->o->keep_image && !has_image_output(b->o)))
+		return 0;
+	export_options_init(&eo, EXPORT_IMAGE);
+	for (size_t i = 0; r >= 0 && i < b->o->n_tags; i++)
+		r = export_options_set(&eo, "name", b->o->tags[i], err);
+	if (r >= 0)
+		r = export_image(b, im, &eo, err);
+	if (r < 0)
+		kl_error_prefix(err, "-t");
+	export_options_done(&eo);
+	return r;
 }
 
 static int
-write_outputs(struct bld *b, struct kl_error **err)
+write_outputs(struct bld *b, const struct imgstore_image *im, struct kl_error **err)
 {
-	_cleanup_(provider_set_freep) struct provider_set *ps = NULL;
-	_cleanup_(tree_unrefp) struct tree *t = NULL;
 	int r;
 
-	if (!b->o->n_outputs)
-		return 0;
-	ps = provider_set_new_default(b->s, NULL);
-	source_add_providers(ps, b->s, b->o->sources);
-	r = tree_load(b->s, &b->sr.tree, &t, err);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < b->o->n_outputs; i++) {
 		const struct build_output *out = b->o->outputs[i];
 		int64_t t0 = now_ns();
 
-		switch (out->type) {
-		case BUILD_OUTPUT_LOCAL:
-			r = build_output_local(b->s, ps, t, out->dest, err);
-			if (r >= 0) {
-				_cleanup_free_ char *log =
-				    xasprintf("copying files to %s done", out->dest);
-
-				internal_vertex(b, "exporting to client directory", t0, log);
-			}
-			break;
-		case BUILD_OUTPUT_TAR: {
-			int fd =
-			    strcmp(out->dest, "-")
-			        ? open(out->dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-			        : STDOUT_FILENO;
-
-			if (fd < 0)
-				return kl_error_set(err, errno, "creating the output '%s'",
-				                    out->dest);
-			r = build_output_tar(b->s, ps, t, fd, err);
-			if (fd != STDOUT_FILENO && close(fd) < 0 && r >= 0)
-				r = kl_error_set(err, errno, "writing the output '%s'", out->dest);
-			if (r < 0 && fd != STDOUT_FILENO)
-				(void)unlink(out->dest);
-			if (r >= 0)
-				internal_vertex(b, "exporting to client tarball", t0, NULL);
-			break;
+		if (out->type == BUILD_OUTPUT_IMAGE) {
+			r = export_image(b, im, &out->image, err);
+			if (r < 0)
+				return r;
+			continue;
 		}
-		default:
-			if (is_index_output(out))
-				continue;
-			r = kl_error_setf(
-			    err, ENOTSUP,
-			    "output type=%s: the image exporters are not part of this kiln "
-			    "yet (use -t NAME, type=local or type=tar)",
-			    out->type_name);
-			break;
-		}
+		r = build_output_write(b->s, providers(b), out, &b->sr.tree, err);
 		if (r < 0)
 			return r;
+		if (out->type == BUILD_OUTPUT_LOCAL) {
+			_cleanup_free_ char *log = xasprintf("copying files to %s done", out->dest);
+
+			internal_vertex(b, "exporting to client directory", t0, log);
+		} else {
+			internal_vertex(b, "exporting to client tarball", t0, NULL);
+		}
 	}
 	return 0;
 }
@@ -673,24 +708,30 @@ write_file(const char *path, const char *text, struct kl_error **err)
 	return 0;
 }
 
+/* BuildKit's keys of the first export (containerimage.digest, .descriptor, .config.digest,
+ * image.name), then kiln's: the tree, the stages' trees, the layers the exports made. */
 static int
 write_metadata(struct bld *b, struct kl_error **err)
 {
 	char id[DIGEST_STRING_SIZE];
-	json_t *m, *stages;
+	json_t *m = NULL, *stages;
 	char *text;
 	int r;
 
-	if (b->o->iidfile) {
+	if (b->o->iidfile && b->exported) {
 		r = write_file(b->o->iidfile, digest_to_string(&b->res->image_id, id), err);
 		if (r < 0)
 			return r;
 	}
 	if (!b->o->metadata_file)
 		return 0;
-	m = json_object();
-	json_object_set_new(m, "containerimage.config.digest",
-	                    json_string(digest_to_string(&b->res->image_id, id)));
+	if (b->exported) {
+		_cleanup_free_ char *em = export_result_metadata(&b->first);
+
+		m = json_loads(em, 0, NULL);
+	}
+	if (!m)
+		m = json_object();
 	if (b->o->n_tags) {
 		struct kl_strbuf names = {0};
 
@@ -705,6 +746,9 @@ write_metadata(struct bld *b, struct kl_error **err)
 		kl_strbuf_done(&names);
 	}
 	json_object_set_new(m, "kiln.tree", json_string(digest_to_string(&b->res->tree, id)));
+	json_object_set_new(m, "kiln.layers_made", json_integer((json_int_t)b->res->layers_made));
+	json_object_set_new(m, "kiln.layers_reused",
+	                    json_integer((json_int_t)b->res->layers_reused));
 	stages = json_object();
 	for (size_t i = 0; i < b->res->n_stages; i++)
 		if (b->res->stages[i].built)
@@ -746,6 +790,9 @@ bld_done(struct bld *b)
 	free(b->owned);
 	free(b->locals);
 	free(b->contexts);
+	provider_set_free(b->ps);
+	export_provenance_info_done(&b->prov);
+	export_result_done(&b->first);
 	solve_result_done(&b->sr);
 	build_images_done(&b->images);
 	dockerfile_build_done(&b->b);
@@ -779,15 +826,15 @@ build_run(struct store *s, const struct build_options *opts, struct build_result
 	if (r < 0)
 		return r;
 	r = make_image(&b, &im, err);
-	if (r >= 0 && wants_index(opts))
-		r = tag(&b, &im, err);
 	if (r >= 0) {
-		ret->image_id = im.id;
 		ret->tree = b.sr.tree;
 		ret->config = xstrdup(im.config);
 		fill_stages(&b);
-		r = write_outputs(&b, err);
+		make_provenance(&b);
+		r = export_tags(&b, &im, err);
 	}
+	if (r >= 0)
+		r = write_outputs(&b, &im, err);
 	if (r >= 0)
 		r = write_metadata(&b, err);
 	image_release(&im);

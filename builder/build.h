@@ -3,7 +3,9 @@
  * (frontend/dockerfile-convert.h; base images looked up in kiln's image index or pulled), the
  * graph solved (solver/solve.h), each layer-producing instruction's diff computed (memoized in
  * the cache index, so a no-op rebuild computes none), and the image — config plus the chain of
- * diff trees — kept in the image index under every -t name, then written to each --output.
+ * diff trees — exported through export_run(): into kiln's image index under every -t name, and
+ * to each image --output (a layer compressed once is found in its record by every later export,
+ * so a no-op rebuild compresses nothing); type=local and type=tar write the filesystem.
  *
  * One call per process: solve_run() makes the mount namespace private. */
 #pragma once
@@ -58,6 +60,16 @@ struct build_options {
 	size_t n_outputs;
 	const char *iidfile;
 	const char *metadata_file;
+	/* Keep the image in kiln's index even without a -t name (its record alone), so that
+	 * image_id is the exported image's when no output exports one (-q, --iidfile). */
+	bool keep_image;
+	/* The exports' caller fields (exporters/export.h): the Docker daemon ($DOCKER_HOST; NULL:
+	 * its default socket), bytes of one registry upload PATCH (0: the default), and the
+	 * provenance attached to every image output (enum export_provenance; 0: none). Credentials,
+	 * insecure registries and the registry timeout come from sources. */
+	const char *docker_host;
+	uint64_t registry_chunk;
+	int provenance;
 	int64_t now; /* seconds since the epoch, for `created` without SOURCE_DATE_EPOCH */
 	/* Lines a person should see (unused build args, Dockerfile warnings), one call each;
 	 * may be NULL. */
@@ -72,9 +84,10 @@ struct build_stage {
 };
 
 struct build_result {
-	struct digest image_id; /* the config's digest */
-	struct digest record;   /* its record in the image index */
+	struct digest image_id; /* the exported config's digest (all zero: nothing exported) */
 	struct digest tree;     /* the target's filesystem */
+	size_t layers_made;     /* layers the exports compressed (0 on a no-op rebuild) */
+	size_t layers_reused;   /* layers found in their records or kept as the base's blobs */
 	char *config;           /* the config JSON */
 	struct build_stage *stages;
 	size_t n_stages;

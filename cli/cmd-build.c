@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/solve-args.h"
+#include "exporters/export.h"
 #include "frontend/dockerfile-duration.h"
 #include "frontend/dockerfile-lex.h"
 #include "fs/store.h"
@@ -58,7 +59,14 @@ static const char usage[] =
     "      --metadata-file FILE write the build's metadata (JSON) there\n"
     "      --label K=V          a label on the image (repeatable)\n"
     "  -o, --output SPEC        type=local,dest=DIR | type=tar,dest=FILE|- | DIR | - |\n"
-    "                           type=oci|docker|image|registry,… (repeatable)\n"
+    "                           type=oci,dest=FILE|-|DIR[,tar=false] |\n"
+    "                           type=docker[,dest=FILE|-] (no dest: the Docker daemon) |\n"
+    "                           type=image,name=N[,push=true|store=containerd] |\n"
+    "                           type=registry,name=N, with the exporters' options\n"
+    "                           (compression=, oci-mediatypes=, annotation.K=, …;\n"
+    "                           repeatable)\n"
+    "      --provenance MODE    attach SLSA provenance to image outputs: min, max or false\n"
+    "      --registry-chunk N   bytes of one upload request when pushing (default 32 MiB)\n"
     "      --pull[=POLICY]      base images: always, missing (default) or never;\n"
     "                           --pull alone is always\n"
     "      --registry-timeout D give up on a silent registry after D (like 30s)\n"
@@ -67,8 +75,12 @@ static const char usage[] =
     "\n"
     "buildctl's form: --frontend dockerfile.v0, --local context=DIR, --local dockerfile=DIR,\n"
     "--opt target=S, --opt build-arg:K=V, --opt filename=F, --opt label:K=V,\n"
-    "--opt platform=P, --opt context:NAME=VALUE, --opt no-cache=, --exporter TYPE,\n"
-    "--exporter-opt K=V (and --output type=…).\n";
+    "--opt platform=P, --opt context:NAME=VALUE, --opt no-cache=,\n"
+    "--opt attest:provenance=MODE, --exporter TYPE, --exporter-opt K=V (and --output).\n"
+    "\n"
+    "$SOURCE_DATE_EPOCH, unless --build-arg SOURCE_DATE_EPOCH= is given, is that build\n"
+    "argument: times in the image are clamped to it. $DOCKER_HOST names the Docker daemon\n"
+    "type=docker without dest loads into.\n";
 
 struct args {
 	struct cli_solve_args sa;
@@ -169,6 +181,22 @@ add_output(struct cli *c, struct args *a, const char *spec, struct kl_error **er
 	return 0;
 }
 
+static int
+set_provenance(struct cli *c, struct build_options *o, const char *v, struct kl_error **err)
+{
+	enum export_provenance mode;
+	struct kl_error *e = NULL;
+
+	if (export_provenance_parse(v, &mode, &e) < 0) {
+		int r = cli_usage_error(c, err, "build", "%s", e->msg);
+
+		kl_error_free(e);
+		return r;
+	}
+	o->provenance = (int)mode;
+	return 0;
+}
+
 /* buildctl's --opt K=V. */
 static int
 add_opt(struct cli *c, struct args *a, struct build_options *o, const char *kv,
@@ -198,6 +226,8 @@ add_opt(struct cli *c, struct args *a, struct build_options *o, const char *kv,
 		push(&a->labels, &a->n_labels, keep(a, xasprintf("%s=%s", k + 6, v)));
 	else if (!strncmp(k, "context:", 8))
 		return add_context(c, a, keep(a, xasprintf("%s=%s", k + 8, v)), err);
+	else if (!strcmp(k, "attest:provenance"))
+		return set_provenance(c, o, v, err);
 	else if (!strcmp(k, "force-network-mode"))
 		o->network_none = !strcmp(v, "none");
 	else if (strcmp(k, "source") && strcmp(k, "cmdline") && strcmp(k, "image-resolve-mode"))
@@ -303,6 +333,8 @@ enum {
 	OPT_OPT,
 	OPT_EXPORTER,
 	OPT_EXPORTER_OPT,
+	OPT_PROVENANCE,
+	OPT_REGISTRY_CHUNK,
 };
 
 static const struct option options[] = {
@@ -333,6 +365,8 @@ static const struct option options[] = {
     {"opt", required_argument, NULL, OPT_OPT},
     {"exporter", required_argument, NULL, OPT_EXPORTER},
     {"exporter-opt", required_argument, NULL, OPT_EXPORTER_OPT},
+    {"provenance", required_argument, NULL, OPT_PROVENANCE},
+    {"registry-chunk", required_argument, NULL, OPT_REGISTRY_CHUNK},
     {NULL, 0, NULL, 0},
 };
 
@@ -482,6 +516,22 @@ parse_one(struct cli *c, struct parsed *p, int opt, struct kl_error **err)
 	case OPT_EXPORTER:
 		a->exporter = optarg;
 		break;
+	case OPT_PROVENANCE:
+		return set_provenance(c, o, optarg, err);
+	case OPT_REGISTRY_CHUNK: {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(optarg, &end, 10);
+		if (errno || end == optarg || *end || n < 1024 || n > (1ull << 32))
+			return cli_usage_error(c, err, "build",
+			                       "--registry-chunk: '%s' is not a byte count from "
+			                       "1024 to 4294967296",
+			                       optarg);
+		o->registry_chunk = n;
+		break;
+	}
 	case OPT_EXPORTER_OPT:
 		a->exporter_opts = xrealloc(a->exporter_opts,
 		                            (a->n_exporter_opts + 1) * sizeof(*a->exporter_opts));
@@ -491,6 +541,20 @@ parse_one(struct cli *c, struct parsed *p, int opt, struct kl_error **err)
 		return cli_usage_error(c, err, "build", "unknown option");
 	}
 	return r;
+}
+
+/* $SOURCE_DATE_EPOCH as the build argument, as docker buildx passes it, unless one is given. */
+static void
+epoch_from_env(struct args *a)
+{
+	const char *e = getenv("SOURCE_DATE_EPOCH");
+
+	if (!e || !*e)
+		return;
+	for (size_t i = 0; i < a->n_build_args; i++)
+		if (!strncmp(a->build_args[i], "SOURCE_DATE_EPOCH=", 18))
+			return;
+	push(&a->build_args, &a->n_build_args, keep(a, xasprintf("SOURCE_DATE_EPOCH=%s", e)));
 }
 
 static int
@@ -522,6 +586,7 @@ finish_args(struct cli *c, struct parsed *p, int argc, char **argv, struct kl_er
 	r = place(c, a, o, err);
 	if (r < 0)
 		return r;
+	epoch_from_env(a);
 	o->build_args = a->build_args;
 	o->n_build_args = a->n_build_args;
 	o->labels = a->labels;
@@ -553,7 +618,7 @@ static bool
 to_stdout(const struct build_options *o)
 {
 	for (size_t i = 0; i < o->n_outputs; i++)
-		if (o->outputs[i]->dest && !strcmp(o->outputs[i]->dest, "-"))
+		if (build_output_to_stdout(o->outputs[i]))
 			return true;
 	return false;
 }
@@ -583,6 +648,8 @@ run(struct cli *c, struct parsed *p, struct kl_error **err)
 	p->o.sources = &p->src;
 	p->o.warn = on_warning;
 	p->o.now = (int64_t)time(NULL);
+	p->o.docker_host = getenv("DOCKER_HOST");
+	p->o.keep_image = (p->quiet && !to_stdout(&p->o)) || p->o.iidfile || p->o.metadata_file;
 	raise_nofile();
 	r = build_run(s, &p->o, &res, err);
 	if (progress)

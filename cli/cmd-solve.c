@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* kiln solve: reads a build graph (docs/graph.md), binds its local sources, secrets and ssh
- * agents, solves it with progress on stderr, and prints the result's tree id. */
+ * agents, solves it with progress on stderr, prints the result's tree id and writes it to each
+ * --output (its files, or an image of one layer). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,12 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "builder/build-output.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/solve-args.h"
+#include "exporters/export.h"
+#include "fs/provider.h"
 #include "fs/store.h"
 #include "solver/graph.h"
 #include "solver/solve.h"
+#include "sources/imgstore.h"
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -40,6 +45,12 @@ static const char usage[] =
     "                         $SSH_AUTH_SOCK (repeatable)\n"
     "  --platform OS/ARCH     images: the platform to pick (default linux/amd64)\n"
     "  --insecure-registry HOST  images: allow plain HTTP to HOST[:PORT] (repeatable)\n"
+    "  -o, --output SPEC      also write the result as kiln build -o does: type=local,dest=DIR,\n"
+    "                         type=tar,dest=FILE|-, or an image of one layer (the tree):\n"
+    "                         type=oci|docker|image|registry,… (repeatable)\n"
+    "\n"
+    "$SOURCE_DATE_EPOCH clamps an image output's times; $DOCKER_HOST names the daemon\n"
+    "type=docker without dest loads into.\n"
     "\n"
     "SIGINT or SIGTERM stops the build cleanly (exit status 130 or 143).\n";
 
@@ -76,8 +87,91 @@ raise_nofile(void)
 	}
 }
 
+struct outputs {
+	struct build_output **v;
+	size_t n;
+};
+
+static void
+outputs_done(struct outputs *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		build_output_free(o->v[i]);
+	free(o->v);
+}
+
 static int
-run(struct cli *c, struct solve_options *o, const char *graph_path, struct kl_error **err)
+add_output(struct cli *c, struct outputs *outs, const char *spec, struct kl_error **err)
+{
+	struct build_output *o = NULL;
+	int r = build_output_parse(spec, &o, err);
+
+	if (r < 0) {
+		kl_error_prefix(err, "solve: --output");
+		c->usage_cmd = "solve";
+		return r;
+	}
+	outs->v = xrealloc(outs->v, (outs->n + 1) * sizeof(*outs->v));
+	outs->v[outs->n++] = o;
+	return 0;
+}
+
+/* The tree as an image of one layer, exported as out says. */
+static int
+export_tree(struct store *s, struct provider_set *ps, const struct build_output *out,
+            const struct digest *tree, const struct source_options *src, struct kl_error **err)
+{
+	struct export_options eo = out->image; /* shallow: out keeps what it owns */
+	struct imgstore_image im = {0};
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	int r;
+
+	if (epoch && *epoch) {
+		char *end;
+
+		errno = 0;
+		eo.epoch = strtoll(epoch, &end, 10);
+		if (errno || *end || eo.epoch < 0)
+			return kl_error_setf(err, EINVAL,
+			                     "SOURCE_DATE_EPOCH '%s' is not a number of seconds",
+			                     epoch);
+		eo.has_epoch = true;
+	}
+	eo.docker_host = getenv("DOCKER_HOST");
+	eo.auth_file = src->auth_file;
+	eo.insecure_registries = src->insecure_registries;
+	eo.n_insecure_registries = src->n_insecure_registries;
+	eo.registry_timeout_ms = src->registry_timeout_ms;
+	r = export_image_from_tree(tree, src->platform, &eo, &im, err);
+	if (r >= 0)
+		r = export_run(s, ps, &im, &eo, NULL, err);
+	imgstore_image_done(&im);
+	return r;
+}
+
+static int
+write_outputs(struct store *s, const struct outputs *outs, const struct digest *tree,
+              const struct source_options *src, struct kl_error **err)
+{
+	_cleanup_(provider_set_freep) struct provider_set *ps = NULL;
+	int r = 0;
+
+	if (!outs->n)
+		return 0;
+	ps = provider_set_new_default(s, NULL);
+	source_add_providers(ps, s, src);
+	for (size_t i = 0; r >= 0 && i < outs->n; i++)
+		r = outs->v[i]->type == BUILD_OUTPUT_IMAGE
+		        ? export_tree(s, ps, outs->v[i], tree, src, err)
+		        : build_output_write(s, ps, outs->v[i], tree, err);
+	if (r < 0)
+		kl_error_prefix(err, "solve: output");
+	return r;
+}
+
+static int
+run(struct cli *c, struct solve_options *o, const struct outputs *outs, const char *graph_path,
+    struct kl_error **err)
 {
 	_cleanup_(graph_freep) struct graph *g = NULL;
 	struct solve_result res = {0};
@@ -117,9 +211,14 @@ run(struct cli *c, struct solve_options *o, const char *graph_path, struct kl_er
 		solve_result_done(&res);
 		return r;
 	}
-	printf("%s\n", digest_to_string(&res.tree, id));
+	r = write_outputs(s, outs, &res.tree, o->sources, err);
+	for (size_t i = 0; r >= 0 && i < outs->n; i++)
+		if (build_output_to_stdout(outs->v[i]))
+			r = 1;
+	if (r == 0)
+		printf("%s\n", digest_to_string(&res.tree, id));
 	solve_result_done(&res);
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 int
@@ -135,9 +234,11 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 	    {"ssh", required_argument, NULL, 'S'},
 	    {"platform", required_argument, NULL, 'P'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"output", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_(cli_solve_args_done) struct cli_solve_args a = {0};
+	_cleanup_(outputs_done) struct outputs outs = {0};
 	enum cli_progress_mode mode = CLI_PROGRESS_AUTO;
 	struct source_options src = {.auth_file = c->auth_file};
 	struct solve_options o = {.cancel_fd = -1};
@@ -146,7 +247,7 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
-	while (r == 0 && (opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+	while (r == 0 && (opt = getopt_long(argc, argv, "+:o:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			r = cli_solve_args_local(c, &a, "solve", optarg, err);
@@ -184,6 +285,9 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 		case 'i':
 			cli_solve_args_insecure(&a, optarg);
 			break;
+		case 'o':
+			r = add_output(c, &outs, optarg, err);
+			break;
 		default:
 			return cli_option_error(c, err, "solve", opt, argv);
 		}
@@ -201,7 +305,7 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 	o.sources = &src;
 	o.progress = cli_progress_event;
 	o.progress_userdata = progress;
-	r = run(c, &o, argv[optind], err);
+	r = run(c, &o, &outs, argv[optind], err);
 	cli_progress_free(progress);
 	cli_cancel_remove();
 	return r;

@@ -7,6 +7,7 @@
 
 #include "exporters/export.h"
 #include "util/cleanup.h"
+#include "util/csv.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -21,8 +22,8 @@ strv_free(char **v, size_t n)
 	free(v);
 }
 
-static void
-provenance_done(struct export_provenance_info *p)
+void
+export_provenance_info_done(struct export_provenance_info *p)
 {
 	free(p->builder_id);
 	free(p->frontend);
@@ -59,7 +60,7 @@ export_options_done(struct export_options *o)
 		free(o->annotations[i].value);
 	}
 	free(o->annotations);
-	provenance_done(&o->provenance);
+	export_provenance_info_done(&o->provenance);
 	*o = (struct export_options){0};
 }
 
@@ -241,7 +242,7 @@ export_options_set(struct export_options *o, const char *key, const char *v, str
 			o->type = t;
 		return r;
 	}
-	if (!strcmp(key, "dest")) {
+	if (!strcmp(key, "dest") || !strcmp(key, "output")) { /* buildctl's older name */
 		if (!*v)
 			return kl_error_setf(err, EINVAL, "output option 'dest' is empty");
 		set_str(&o->dest, v);
@@ -300,36 +301,6 @@ export_options_set(struct export_options *o, const char *key, const char *v, str
 	return kl_error_setf(err, EINVAL, "unknown output option '%s'", key);
 }
 
-/* The next CSV field of *p into a new string: quotes group, "" inside quotes is a quote. */
-static int
-next_field(const char **p, char **ret, struct kl_error **err)
-{
-	const char *s = *p;
-	size_t cap = 0, len = 0;
-	_cleanup_free_ char *out = NULL;
-	bool quoted = false;
-
-	out = xgrow(NULL, &cap, strlen(s) + 1, 1);
-	for (; *s; s++) {
-		if (quoted && *s == '"' && s[1] == '"') {
-			out[len++] = '"';
-			s++;
-		} else if (*s == '"') {
-			quoted = !quoted;
-		} else if (!quoted && *s == ',') {
-			break;
-		} else {
-			out[len++] = *s;
-		}
-	}
-	if (quoted)
-		return kl_error_setf(err, EINVAL, "output '%s': unterminated quote", *p);
-	out[len] = '\0';
-	*p = *s == ',' ? s + 1 : s;
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
 int
 export_options_parse(const char *spec, struct export_options *ret, struct kl_error **err)
 {
@@ -353,9 +324,11 @@ export_options_parse(const char *spec, struct export_options *ret, struct kl_err
 		_cleanup_free_ char *field = NULL;
 		char *eq;
 
-		r = next_field(&p, &field, err);
-		if (r < 0)
+		r = kl_csv_next(&p, &field);
+		if (r < 0) {
+			r = kl_error_setf(err, EINVAL, "output '%s': unterminated quote", spec);
 			break;
+		}
 		if (!*field)
 			continue;
 		eq = strchr(field, '=');
@@ -400,9 +373,11 @@ export_options_check(const struct export_options *o, struct kl_error **err)
 			    "supported");
 		break;
 	case EXPORT_IMAGE:
-		if (o->n_names == 0 && (o->push || !o->dangling_name_prefix))
+		/* kiln's index keeps an image without a name too (its record, for its id) */
+		if (o->n_names == 0 &&
+		    (o->push || (o->store_containerd && !o->dangling_name_prefix)))
 			return kl_error_setf(err, EINVAL, "output type=image needs name=NAME%s",
-			                     o->push ? " to push" : "");
+			                     o->push ? " to push" : " for containerd");
 		if (o->dest)
 			return kl_error_setf(err, EINVAL,
 			                     "output type=image takes no dest (type=oci or "

@@ -47,7 +47,8 @@ enum export_type {
 	EXPORT_OCI,    /* an OCI image layout: a tar (dest=FILE or -) or a directory (tar=false) */
 	EXPORT_DOCKER, /* a Docker archive (dest=FILE or -), else the Docker daemon's image store */
 	EXPORT_IMAGE,  /* name=…: push=true to a registry; store=containerd into containerd;
-	                * otherwise into kiln's own image index */
+	                * otherwise into kiln's own image index (without a name: its record
+	                * alone, which gives the image id) */
 	_EXPORT_TYPE_MAX
 };
 
@@ -149,6 +150,8 @@ struct export_options {
 };
 
 void export_options_done(struct export_options *o);
+/* Frees what p holds and zeroes it (export_options_done does it for the options' own). */
+void export_provenance_info_done(struct export_provenance_info *p);
 /* Parses "oci", "docker", "image" (also "registry": type=image,push=true, as BuildKit). */
 int export_type_parse(const char *s, enum export_type *ret, struct kl_error **err);
 /* Starts o for type (defaults set); the caller then adds k=v with export_options_set. */

@@ -840,10 +840,13 @@ fill_result(struct solve *sv, struct solve_result *ret, struct kl_error **err)
 	ret->n_vertices = sv->n;
 	ret->trees = xcalloc(sv->n + 1, sizeof(*ret->trees));
 	ret->cached = xcalloc(sv->n + 1, sizeof(*ret->cached));
+	ret->contents = xcalloc(sv->n + 1, sizeof(*ret->contents));
 	for (size_t i = 0; i < sv->n; i++) {
 		if (sv->v[i].done || sv->v[i].resolved)
 			ret->trees[i] = sv->v[i].tree;
 		ret->cached[i] = sv->v[i].cached;
+		if (sv->v[i].resolved && sv->v[i].content)
+			ret->contents[i] = xstrdup(sv->v[i].content);
 	}
 	return 0;
 }
@@ -929,6 +932,9 @@ solve_run(struct store *s, const struct graph *g, const struct solve_options *op
 void
 solve_result_done(struct solve_result *r)
 {
+	for (size_t i = 0; r->contents && i < r->n_vertices; i++)
+		free(r->contents[i]);
+	free(r->contents);
 	free(r->trees);
 	free(r->cached);
 	*r = (struct solve_result){0};

@@ -63,6 +63,8 @@ struct solve_result {
 	size_t n_vertices;         /* graph_count() */
 	struct digest *trees;      /* per vertex: its tree (all zero for vertices not needed) */
 	bool *cached;              /* per vertex: taken from the cache */
+	char **contents;           /* per vertex: what a remote source resolved to (a git
+	                            * commit's 40 hex, an image manifest's "sha256:…"), or NULL */
 	bool has_failed_tree;      /* on an exec failure: the failed step's filesystem … */
 	struct digest failed_tree; /* … (its input plus what it wrote), for kiln mount */
 	int failed_vertex;         /* on a vertex's failure: its index (a frontend shows its

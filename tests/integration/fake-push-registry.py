@@ -6,17 +6,23 @@ PUT, and, for repository "badmanifest", a manifest PUT refused with a distributi
 
 usage: fake-push-registry.py PORT LOG [BLOBDIR] — one JSON line per request in LOG; the files
 of BLOBDIR (an OCI layout's blobs/sha256) are blobs every repository has for GET, never for HEAD
-(so a push must send them)."""
+(so a push must send them), and the layout's manifests are there for GET by digest and by their
+ref names (so kiln can pull the layout's image from any repository)."""
 import base64, hashlib, http.server, json, os, sys, urllib.parse, uuid
 
 PORT, LOG = int(sys.argv[1]), sys.argv[2]
 USER, PASSWORD = "kiln", "secret"
 blobs, uploads, manifests, tokens = {}, {}, {}, {}
-seeded = {}
+seeded, seeded_manifests = {}, {}
 if len(sys.argv) > 3:
     for name in os.listdir(sys.argv[3]):
         with open(os.path.join(sys.argv[3], name), "rb") as f:
             seeded["sha256:" + name] = f.read()
+    with open(os.path.join(sys.argv[3], "..", "..", "index.json")) as f:
+        for m in json.load(f)["manifests"]:
+            for ref in (m["digest"], m.get("annotations", {}).get("org.opencontainers.image.ref.name")):
+                if ref:
+                    seeded_manifests[ref] = (m["digest"], m["mediaType"])
 
 
 def log(**kw):
@@ -110,6 +116,9 @@ class H(http.server.BaseHTTPRequestHandler):
             if (repo, ref) in manifests:
                 b, ct = manifests[(repo, ref)]
                 return self.reply(200, b, [("Content-Type", ct)])
+            if ref in seeded_manifests and self.command in ("GET", "HEAD"):
+                d, ct = seeded_manifests[ref]
+                return self.reply(200, seeded[d], [("Content-Type", ct), ("Docker-Content-Digest", d)])
             return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
         self.error(404, "NAME_UNKNOWN", "no such path")
 

@@ -1,11 +1,7 @@
-# lib-export.sh — fixtures for exporter tests: export_run through the export harness, an image
-# made of a base OCI layout's layer (kept as its blob) and a layer of new files, and daemons
-# (dockerd, containerd) each started by the test in its own directory and stopped by PID.
-# Source after lib.sh and lib-image.sh.
-
-: "${KILN_EXPORT_HARNESS:?KILN_EXPORT_HARNESS must name the export harness (meson test sets it)}"
-
-harness() { "$KILN_EXPORT_HARNESS" "$@"; }
+# lib-export.sh — fixtures for exporter tests: an app image built by `kiln build` from a
+# Dockerfile (a busybox base image whose layer is kept as its blob, then COPY of a layer of new
+# files), exported with -o; and daemons (dockerd, containerd) each started by the test in its own
+# directory and stopped by PID. Source after lib.sh, lib-image.sh, lib-solve.sh and lib-build.sh.
 
 # Daemons leave mounts (overlay2, shims' rootfs) under their roots: unmount whatever is left
 # under $T before lib.sh removes it, also when the test failed midway.
@@ -52,35 +48,50 @@ layout_layer() {
 		"$(jq -r '.layers[0].mediaType' "$man")" "$(jq -r '.rootfs.diff_ids[0]' "$cfg")"
 }
 
-# make_app_image OUT.json ORIGIN: the busybox base (from $T/base, pulled into the store) plus a
-# layer of $T/app (hello.txt, a 300 kB random file); ORIGIN is the base layer's origin
-# ("oci-layout://$T/base" or "docker-image://HOST/REPO"). Sets BASE_LAYER (its digest),
-# BASE_TREE and APP_TREE.
-make_app_image() {
-	local out=$1 origin=$2 d s mt diff
+# make_app BASE: the app's context in $T/ctx: a Dockerfile FROM BASE (an image in kiln's index)
+# copying app/ (hello.txt, a 300 kB random file) into /. With BASE "layout", the busybox layout
+# at $T/base is named kiln-test/base:1 (its layer's origin is oci-layout://$T/base). Sets
+# BASE_LAYER (the base layer's digest) and BASE_TREE.
+make_app() {
+	local base=$1 d s mt diff
+	need_build
 	[ -d "$T/base" ] || make_busybox_oci_layout "$T/base" latest
-	BASE_TREE=$(kiln pull "oci-layout://$T/base:latest") || fail "kiln pull of the base failed"
-	if [ ! -d "$T/app" ]; then
-		mkdir -p "$T/app/srv"
-		printf 'hello from a kiln export\n' >"$T/app/hello.txt"
-		head -c 300000 /dev/urandom >"$T/app/srv/random.bin"
-		touch -d '2022-02-02 02:02:02.5' "$T/app/hello.txt" "$T/app/srv/random.bin" "$T/app/srv"
+	if [ "$base" = layout ]; then
+		base=kiln-test/base:1
+		kiln tag "oci-layout://$T/base:latest" "$base" >/dev/null || fail "kiln tag of the base failed"
 	fi
-	APP_TREE=$(kiln tree import "$T/app") || fail "tree import of the app layer failed"
+	BASE_TREE=$(kiln inspect "$base" | jq -r '.[0].Tree') || fail "kiln inspect of the base failed"
 	read -r d s mt diff < <(layout_layer "$T/base")
 	BASE_LAYER=$d
-	jq -n --arg cfg "$(layout_config "$T/base")" --arg bt "$BASE_TREE" --arg at "$APP_TREE" --arg d "$d" \
-		--argjson s "$s" --arg mt "$mt" --arg diff "$diff" --arg o "$origin" '{config: $cfg,
-		layers: [{tree: $bt, blob: {mediaType: $mt, digest: $d, size: $s}, diff_id: $diff,
-		origin: $o}, {tree: $at}]}' >"$out"
+	if [ ! -d "$T/ctx/app" ]; then
+		mkdir -p "$T/ctx/app/srv"
+		printf 'hello from a kiln export\n' >"$T/ctx/app/hello.txt"
+		head -c 300000 /dev/urandom >"$T/ctx/app/srv/random.bin"
+		touch -d '2022-02-02 02:02:02.5' "$T/ctx/app/hello.txt" "$T/ctx/app/srv/random.bin" "$T/ctx/app/srv"
+	fi
+	printf 'FROM %s\nCOPY app/ /\n' "$base" >"$T/ctx/Dockerfile"
 }
+
+# export_app SPEC [kiln build options…]: builds the app with -o SPEC and prints the root digest
+# (containerimage.digest); the progress log goes to $T/export.log, the metadata to
+# $T/export.json. Fails the test when the build fails.
+export_app() {
+	local spec=$1
+	shift
+	kiln build --progress plain --metadata-file "$T/export.json" -o "$spec" "$@" "$T/ctx" \
+		2>"$T/export.log" || fail "kiln build -o $spec $* failed: $(cat "$T/export.log")"
+	jq -r '."containerimage.digest"' "$T/export.json"
+}
+
+# layers_made: how many layers the last export_app compressed.
+layers_made() { jq -r '."kiln.layers_made"' "$T/export.json"; }
 
 # expected_rootfs DIR: the app image's filesystem, made by hand: the base tree exported, the
 # app directory copied over it.
 expected_rootfs() {
 	local dir=$1
 	kiln tree export "$BASE_TREE" "$dir" >/dev/null || fail "tree export of the base failed"
-	cp -a "$T/app/." "$dir/"
+	cp -a "$T/ctx/app/." "$dir/"
 }
 
 # Listings of two trees, the root directory's own line left out (layers need not carry it).

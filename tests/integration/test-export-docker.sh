@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Docker output checked by the tools people use: the archive loaded by `podman load` and run by
-# podman, loaded by `docker load` into a dockerd the test starts and run by it, and the direct
-# export into that daemon (the Engine API's image load over its unix socket), run too.
+# kiln build -o type=docker of a Dockerfile checked by the tools people use: the archive loaded
+# by `podman load` and run by podman, loaded by `docker load` into a dockerd the test starts and
+# run by it, and the direct export into that daemon (the Engine API's image load over the unix
+# socket $DOCKER_HOST names), run too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-image.sh"
+. "$(dirname "$0")/lib-solve.sh"
+. "$(dirname "$0")/lib-build.sh"
 . "$(dirname "$0")/lib-export.sh"
 need_root
 need_cmd podman dockerd docker jq
 
-make_app_image "$T/app.json" "oci-layout://$T/base"
-want=$(cat "$T/app/hello.txt")
+make_app layout
+want=$(cat "$T/ctx/app/hello.txt")
+export SOURCE_DATE_EPOCH=1600000000 # the same image from each build
 
-harness "$T/app.json" "type=docker,dest=$T/app.tar,name=kiln-test/app:1" >/dev/null ||
-	fail "export to a docker archive failed"
+export_app "type=docker,dest=$T/app.tar,name=kiln-test/app:1" >/dev/null
 tar -xOf "$T/app.tar" manifest.json | jq -e '.[0].RepoTags == ["kiln-test/app:1"]' >/dev/null ||
 	fail "manifest.json does not tag the image"
 
@@ -43,7 +46,7 @@ got=$(docker run --rm --network none kiln-test/app:1 cat /hello.txt 2>"$T/docker
 ok "docker load + docker run"
 
 # Straight into the daemon: no file.
-harness "$T/app.json" "type=docker,name=kiln-test/direct:2" >/dev/null || fail "export into dockerd failed"
+export_app "type=docker,name=kiln-test/direct:2" >/dev/null
 id=$(docker image inspect -f '{{.Id}}' kiln-test/direct:2) || fail "the daemon has no kiln-test/direct:2"
 [ "$id" = "$(docker image inspect -f '{{.Id}}' kiln-test/app:1)" ] || fail "the same image got another id"
 got=$(docker run --rm --network none kiln-test/direct:2 cat /hello.txt 2>"$T/docker-run.err") ||
@@ -53,5 +56,5 @@ ok "direct export into dockerd + docker run"
 
 # A daemon that is not there is an error naming it.
 DOCKER_HOST=unix://$T/nothing.sock expect_fail 1 "cannot connect to the Docker daemon at 'unix://$T/nothing.sock'" \
-	harness "$T/app.json" "type=docker,name=kiln-test/direct:3"
+	kiln build -o "type=docker,name=kiln-test/direct:3" "$T/ctx"
 ok "a missing daemon is named"

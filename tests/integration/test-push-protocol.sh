@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The push protocol against a registry that checks it (fake-push-registry.py): a pull-scoped
+# kiln build's push against a registry that checks the protocol (fake-push-registry.py): a pull-scoped
 # token refused for writes makes kiln ask for push, with the mount's source scope too; a refused
 # mount's upload session is used (no second POST); chunks follow on with Content-Range and the
 # final PUT's digest is checked; a layer that could not be mounted is fetched from its origin
 # (and only then); the registry's own error is quoted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-image.sh"
+. "$(dirname "$0")/lib-solve.sh"
+. "$(dirname "$0")/lib-build.sh"
 . "$(dirname "$0")/lib-export.sh"
 need_cmd python3 jq
 
@@ -19,11 +21,16 @@ track_pid $!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://$reg/v2/" && break; sleep 0.1; done
 mkdir -p "$T/docker"
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$reg" "$(printf kiln:secret | base64)" >"$T/docker/config.json"
+export DOCKER_CONFIG=$T/docker
 
-# The base layer says it came from another repository of this registry: kiln tries a mount.
-make_app_image "$T/app.json" "docker-image://$reg/base"
-digest=$(harness --auth-file "$T/docker/config.json" --chunk 50000 "$T/app.json" \
-	"type=image,name=$reg/app:1,push=true" 2>"$T/push.err") || fail "push failed: $(cat "$T/push.err")"
+# The base image is pulled from another repository of this registry, its layer's tree known
+# from an earlier pull of the layout (so its blob was never fetched): kiln tries a mount.
+kiln pull "oci-layout://$T/base:latest" >/dev/null || fail "kiln pull of the layout failed"
+kiln pull "$reg/base:latest" >/dev/null || fail "kiln pull from the registry failed"
+make_app "$reg/base:latest"
+[ ! -e "$KILN_ROOT/content/sha256/${BASE_LAYER#sha256:}" ] || fail "the base layer's blob is in the store"
+: >"$log"
+digest=$(export_app "type=image,name=$reg/app:1,push=true" --registry-chunk 50000)
 
 jq -se 'any(.[]; .method == "TOKEN" and (.scopes | index("repository:app:pull,push") and index("repository:base:pull")))' \
 	"$log" >/dev/null || fail "no token asked for push with the mount's source: $(grep TOKEN "$log")"
@@ -45,5 +52,5 @@ m=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
 ok "the manifest by tag is the one pushed"
 
 expect_fail 1 "manifest '1' to '$reg/badmanifest': HTTP 400: MANIFEST_INVALID: manifest invalid: no good" \
-	harness --auth-file "$T/docker/config.json" "$T/app.json" "type=image,name=$reg/badmanifest:1,push=true"
+	kiln build -o "type=image,name=$reg/badmanifest:1,push=true" "$T/ctx"
 ok "the registry's error is quoted"

@@ -146,6 +146,23 @@ test_checks_between_options(void **state)
 	check_fails("type=oci,dest=f,oci-mediatypes=false,compression=zstd:chunked",
 	            "needs OCI media types");
 	check_fails("type=docker,dest=f,tar=false", "tar=false is not supported");
+	check_fails("type=image,store=containerd", "needs name=NAME for containerd");
+}
+
+/* kiln's index keeps an unnamed image (its record gives the image id); buildctl's output= is
+ * dest. */
+static void
+test_unnamed_index_image_and_output_alias(void **state)
+{
+	struct export_options o;
+
+	(void)state;
+	assert_int_equal(export_options_parse("type=image", &o, NULL), 0);
+	assert_int_equal(export_options_check(&o, NULL), 0);
+	export_options_done(&o);
+	assert_int_equal(export_options_parse("type=oci,output=x.tar", &o, NULL), 0);
+	assert_string_equal(o.dest, "x.tar");
+	export_options_done(&o);
 }
 
 static void
@@ -210,6 +227,7 @@ main(void)
 	    cmocka_unit_test(test_bad_specs_name_the_key),
 	    cmocka_unit_test(test_checks_between_options),
 	    cmocka_unit_test(test_registry_type_pushes),
+	    cmocka_unit_test(test_unnamed_index_image_and_output_alias),
 	    cmocka_unit_test(test_exporter_opt_form),
 	    cmocka_unit_test(test_provenance_values),
 	};
