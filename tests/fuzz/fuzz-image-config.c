@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporters/export-internal.h"
+#include "exporters/export.h"
 #include "fs/digest.h"
 #include "util/error.h"
 

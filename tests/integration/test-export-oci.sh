@@ -59,8 +59,21 @@ q=$(SOURCE_DATE_EPOCH= kiln build -q -t kiln-test/q:1 "$T/ctx" 2>/dev/null) || f
 build "$T/t2.log" -t kiln-test/app:1 --metadata-file "$T/t2.json" "$T/ctx"
 all_cached "$T/t2.log" || fail "the rebuild ran steps: $(cat "$T/t2.log")"
 [ "$(jq -r '."kiln.layers_made"' "$T/t2.json")" = 0 ] || fail "the no-op rebuild compressed a layer"
-grep -q 'exporting layers: 0 made, 2 reused' "$T/t2.log" || fail "progress: $(grep -A3 'exporting to image' "$T/t2.log")"
-ok "-t: kiln build's id is the exported config digest, kiln save agrees, a no-op rebuild makes no layer"
+grep -q 'keeping 2 layers as diff trees, nothing compressed' "$T/t2.log" ||
+	fail "progress: $(grep -A3 'exporting to image' "$T/t2.log")"
+# -t alone on an empty store compresses nothing, and kiln push/save of it later agree on the id
+KILN_ROOT=$T/fresh kiln tag "oci-layout://$T/base:latest" kiln-test/base:1 >/dev/null ||
+	fail "kiln tag of the base in a fresh store failed"
+KILN_ROOT=$T/fresh build "$T/t3.log" -t kiln-test/app:1 --metadata-file "$T/t3.json" "$T/ctx"
+[ "$(jq -r '."kiln.layers_made"' "$T/t3.json")" = 0 ] || fail "-t alone compressed a layer"
+[ "$(jq -r '."containerimage.config.digest"' "$T/t3.json")" = "$cfg" ] ||
+	fail "-t alone on another store gave $(jq -r '."containerimage.config.digest"' "$T/t3.json"), not $cfg"
+[ ! -e "$T/fresh/exporters/layers" ] && [ -n "$(ls "$T/fresh/exporters/diffids")" ] ||
+	fail "-t alone made a layer blob, or recorded no diff id"
+KILN_ROOT=$T/fresh kiln save --format oci -o "$T/fresh.tar" kiln-test/app:1 >/dev/null || fail "kiln save of the -t image"
+[ "$(skopeo inspect "oci-archive:$T/fresh.tar:1" | jq -r .Digest)" = "$digest" ] ||
+	fail "kiln save of the uncompressed -t image wrote another image"
+ok "-t: kiln build's id is the exported config digest, kiln save agrees, nothing compressed until an export"
 
 # The layout directory and stdout.
 [ "$(export_app "type=oci,dest=$T/layout,tar=false,name=kiln-test/app:1")" = "$digest" ] || fail "layout digest"
