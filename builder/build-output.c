@@ -64,6 +64,7 @@ spec_type(const char *spec, char **ret, struct kl_error **err)
 
 		if (kl_csv_next(&p, &f) < 0) {
 			free(*ret);
+			*ret = NULL; /* the caller's to free no more */
 			return kl_error_setf(err, EINVAL, "output '%s': unterminated quote", spec);
 		}
 		if (!strncmp(f, "type=", 5)) {
