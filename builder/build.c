@@ -16,6 +16,7 @@
 #include "builder/build-internal.h"
 #include "builder/build-output.h"
 #include "exporters/export.h"
+#include "exporters/layer.h"
 #include "frontend/dockerfile-convert.h"
 #include "frontend/dockerfile-diag.h"
 #include "frontend/dockerfile-instr.h"
@@ -54,6 +55,7 @@ struct bld {
 	struct solve_result sr;
 	struct provider_set *ps; /* for the outputs, made on first use */
 	struct export_provenance_info prov;
+	bool has_id;   /* res->image_id is known (the index holds the image, or it was exported) */
 	bool exported; /* first holds the first export's result */
 	struct export_result first;
 	uint32_t next_internal; /* progress index of the next internal vertex */
@@ -629,6 +631,7 @@ export_image(struct bld *b, const struct imgstore_image *im, const struct export
 	if (!b->exported) {
 		b->first = res;
 		b->exported = true;
+		b->has_id = true;
 		b->res->image_id = res.config;
 	} else {
 		export_result_done(&res);
@@ -645,23 +648,112 @@ has_image_output(const struct build_options *o)
 	return false;
 }
 
+/* An output kiln's own index takes: type=image, neither pushed nor for containerd. */
+static bool
+is_index_output(const struct build_output *out)
+{
+	return out->type == BUILD_OUTPUT_IMAGE && out->image.type == EXPORT_IMAGE &&
+	       !out->image.push && !out->image.store_containerd;
+}
+
+/* Whether the image goes into kiln's index: -t, an index output, or -q/--iidfile/
+ * --metadata-file wanting an id that no other output gives. */
+static bool
+wants_index(const struct build_options *o)
+{
+	if (o->n_tags || (o->keep_image && !has_image_output(o)))
+		return true;
+	for (size_t i = 0; i < o->n_outputs; i++)
+		if (is_index_output(o->outputs[i]))
+			return true;
+	return false;
+}
+
+/* The image as kiln's index keeps it, as Buildah keeps its images: layers as diff trees,
+ * nothing compressed, but every layer's diff id known (the new ones' tars hashed and dropped,
+ * recorded so that a rebuild hashes none) and the config finished as an export finishes it,
+ * so its id is the config digest every later export of it (kiln push, kiln save) keeps. */
+static int
+finish_image(struct bld *b, struct imgstore_image *im, struct kl_error **err)
+{
+	const struct layer_options lo = {.has_epoch = b->b.has_epoch, .epoch = b->b.epoch};
+	_cleanup_free_ struct digest *ids = xcalloc(im->n_layers + 1, sizeof(*ids));
+	char *cfg = NULL;
+	size_t len = 0;
+	int r;
+
+	for (size_t i = 0; i < im->n_layers; i++) {
+		struct imgstore_layer *l = &im->layers[i];
+		_cleanup_(tree_unrefp) struct tree *t = NULL;
+
+		if (!l->has_diff_id) {
+			r = tree_load(b->s, &l->tree, &t, err);
+			if (r >= 0)
+				r = layer_diff_id(b->s, providers(b), t, &lo, &l->diff_id, NULL,
+				                  err);
+			if (r < 0) {
+				kl_error_prefix(err, "layer %zu", i + 1);
+				return r;
+			}
+			l->has_diff_id = true;
+		}
+		ids[i] = l->diff_id;
+	}
+	r = export_config_finish(im->config, im->config_len, ids, im->n_layers, b->b.has_epoch,
+	                         b->b.epoch, &cfg, &len, err);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		free(im->config);
+		im->config = cfg;
+		im->config_len = len;
+	}
+	digest_buffer(im->config, im->config_len, &im->id);
+	return 0;
+}
+
+/* The finished image into kiln's index under names (none: its record alone). */
+static int
+store_in_index(struct bld *b, const struct imgstore_image *im, const char *const *names, size_t n,
+               struct kl_error **err)
+{
+	struct imgstore_image copy = *im; /* imgstore_put sets the id it already has */
+	struct kl_strbuf log = {0};
+	char id[DIGEST_STRING_SIZE];
+	struct digest record;
+	int64_t t0 = now_ns();
+	int r;
+
+	r = imgstore_put(b->s, &copy, &record, err);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = imgstore_tag(b->s, names[i], &record, err);
+	if (r < 0) {
+		kl_error_prefix(err, "storing the image in kiln's index");
+		return r;
+	}
+	kl_strbuf_printf(&log, "keeping %zu layers as diff trees, nothing compressed\n",
+	                 im->n_layers);
+	kl_strbuf_printf(&log, "writing image %s done", digest_to_string(&im->id, id));
+	for (size_t i = 0; i < n; i++)
+		kl_strbuf_printf(&log, "\nnaming to %s done", names[i]);
+	internal_vertex(b, "exporting to image", t0, log.buf);
+	kl_strbuf_done(&log);
+	b->has_id = true;
+	b->res->image_id = im->id;
+	return 0;
+}
+
 /* -t NAME…: the image into kiln's index under those names (or, to know its id, none). */
 static int
 export_tags(struct bld *b, const struct imgstore_image *im, struct kl_error **err)
 {
-	struct export_options eo;
-	int r = 0;
+	int r;
 
 	if (!b->o->n_tags && !(b->o->keep_image && !has_image_output(b->o)))
 		return 0;
-	export_options_init(&eo, EXPORT_IMAGE);
-	for (size_t i = 0; r >= 0 && i < b->o->n_tags; i++)
-		r = export_options_set(&eo, "name", b->o->tags[i], err);
-	if (r >= 0)
-		r = export_image(b, im, &eo, err);
+	r = store_in_index(b, im, b->o->tags, b->o->n_tags, err);
 	if (r < 0)
 		kl_error_prefix(err, "-t");
-	export_options_done(&eo);
 	return r;
 }
 
@@ -674,6 +766,13 @@ write_outputs(struct bld *b, const struct imgstore_image *im, struct kl_error **
 		const struct build_output *out = b->o->outputs[i];
 		int64_t t0 = now_ns();
 
+		if (is_index_output(out)) {
+			r = store_in_index(b, im, (const char *const *)out->image.names,
+			                   out->image.n_names, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (out->type == BUILD_OUTPUT_IMAGE) {
 			r = export_image(b, im, &out->image, err);
 			if (r < 0)
@@ -718,7 +817,7 @@ write_metadata(struct bld *b, struct kl_error **err)
 	char *text;
 	int r;
 
-	if (b->o->iidfile && b->exported) {
+	if (b->o->iidfile && b->has_id) {
 		r = write_file(b->o->iidfile, digest_to_string(&b->res->image_id, id), err);
 		if (r < 0)
 			return r;
@@ -732,6 +831,14 @@ write_metadata(struct bld *b, struct kl_error **err)
 	}
 	if (!m)
 		m = json_object();
+	/* kept in the index alone, the image has no manifest: its id stands for it, as in the
+	 * metadata of BuildKit's exporter into Docker's image store */
+	if (b->has_id && !b->exported) {
+		json_object_set_new(m, "containerimage.config.digest",
+		                    json_string(digest_to_string(&b->res->image_id, id)));
+		json_object_set_new(m, "containerimage.digest",
+		                    json_string(digest_to_string(&b->res->image_id, id)));
+	}
 	if (b->o->n_tags) {
 		struct kl_strbuf names = {0};
 
@@ -826,6 +933,8 @@ build_run(struct store *s, const struct build_options *opts, struct build_result
 	if (r < 0)
 		return r;
 	r = make_image(&b, &im, err);
+	if (r >= 0 && wants_index(opts))
+		r = finish_image(&b, &im, err);
 	if (r >= 0) {
 		ret->tree = b.sr.tree;
 		ret->config = xstrdup(im.config);

@@ -3,9 +3,12 @@
  * (frontend/dockerfile-convert.h; base images looked up in kiln's image index or pulled), the
  * graph solved (solver/solve.h), each layer-producing instruction's diff computed (memoized in
  * the cache index, so a no-op rebuild computes none), and the image — config plus the chain of
- * diff trees — exported through export_run(): into kiln's image index under every -t name, and
- * to each image --output (a layer compressed once is found in its record by every later export,
- * so a no-op rebuild compresses nothing); type=local and type=tar write the filesystem.
+ * diff trees — kept in kiln's image index under every -t name (and type=image outputs that
+ * neither push nor go to containerd) as Buildah keeps images: nothing compressed, each new
+ * layer's diff id from its tar hashed once (layer_diff_id) and the config finished as an
+ * export finishes it, so its id is what every later export keeps. Every other image --output
+ * goes through export_run() (a layer compressed once is found in its record by every later
+ * export, so a no-op rebuild compresses nothing); type=local and type=tar write the filesystem.
  *
  * One call per process: solve_run() makes the mount namespace private. */
 #pragma once
@@ -61,7 +64,7 @@ struct build_options {
 	const char *iidfile;
 	const char *metadata_file;
 	/* Keep the image in kiln's index even without a -t name (its record alone), so that
-	 * image_id is the exported image's when no output exports one (-q, --iidfile). */
+	 * image_id is known when no output exports one (-q, --iidfile). */
 	bool keep_image;
 	/* The exports' caller fields (exporters/export.h): the Docker daemon ($DOCKER_HOST; NULL:
 	 * its default socket), bytes of one registry upload PATCH (0: the default), and the
@@ -84,7 +87,7 @@ struct build_stage {
 };
 
 struct build_result {
-	struct digest image_id; /* the exported config's digest (all zero: nothing exported) */
+	struct digest image_id; /* the config's digest (all zero: no image kept or exported) */
 	struct digest tree;     /* the target's filesystem */
 	size_t layers_made;     /* layers the exports compressed (0 on a no-op rebuild) */
 	size_t layers_reused;   /* layers found in their records or kept as the base's blobs */

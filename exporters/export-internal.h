@@ -62,13 +62,6 @@ struct export_ctx {
 int export_image_build(struct export_ctx *c, const struct imgstore_image *im,
                        struct kl_error **err);
 
-/* The final config: rootfs.diff_ids set to diff_ids[0..n), history counting n non-empty
- * entries, times from the epoch when has_epoch (see export.h). Returns 0 with *ret NULL when
- * the config needs no change, 1 with the new JSON in *ret (caller frees), -EBADMSG with a
- * message for a config that is not a JSON object. */
-int export_config_finish(const char *json, size_t len, const struct digest *diff_ids, size_t n,
-                         bool has_epoch, int64_t epoch, char **ret, size_t *ret_len,
-                         struct kl_error **err);
 /* Formats unix seconds as RFC 3339 UTC ("2023-11-14T22:13:20Z") into buf (32 bytes). */
 const char *export_format_time(int64_t t, char buf[32]);
 

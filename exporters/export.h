@@ -196,6 +196,14 @@ char *export_result_metadata(const struct export_result *r);
 int export_run(struct store *s, struct provider_set *ps, const struct imgstore_image *im,
                const struct export_options *o, struct export_result *ret, struct kl_error **err);
 
+/* The final config of an image, what export_run puts out (and kiln build keeps in the index,
+ * so that both agree): rootfs.diff_ids set to diff_ids[0..n), history counting n non-empty
+ * entries, times from the epoch when has_epoch (above). Returns 0 with *ret NULL when the
+ * config needs no change, 1 with the new JSON in *ret (caller frees), -EBADMSG with a message
+ * for a config that is not a JSON object. A finished config finishes unchanged. */
+int export_config_finish(const char *json, size_t len, const struct digest *diff_ids, size_t n,
+                         bool has_epoch, int64_t epoch, char **ret, size_t *ret_len,
+                         struct kl_error **err);
 /* For `kiln solve --output`: an image of one layer, tree itself (its diff against the empty
  * tree), with a minimal config for platform ("os/arch[/variant]", NULL: linux/amd64): no
  * entrypoint, one history entry "kiln solve", created from the epoch when o has one. The
