@@ -68,8 +68,8 @@ static const struct {
     {"prune", cmd_prune},     {"images", cmd_images},
     {"tag", cmd_tag},         {"rmi", cmd_rmi},
     {"inspect", cmd_inspect}, {"build", cmd_build},
-    {"layer", cmd_layer},
-    {"push", cmd_push}, {"save", cmd_save},
+    {"layer", cmd_layer},     {"push", cmd_push},
+    {"save", cmd_save},
 };
 
 static char *
