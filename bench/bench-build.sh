@@ -45,8 +45,9 @@ for c in dockerd buildah skopeo hyperfine jq bc; do
 	command -v "$c" >/dev/null || { echo "bench-build: needs $c (apt-get install $c)" >&2; exit 1; }
 done
 
-W=${BENCH_DIR:-$(mktemp -d /var/tmp/kiln-bench-build.XXXXXX)}
-mkdir -p "$W"
+# lower case: buildah names an image pulled from oci:DIR after DIR
+W=${BENCH_DIR:-/var/tmp/kiln-bench-build.$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')}
+mkdir "$W"
 W=$(realpath "$W")
 dockerd_pid=
 
@@ -75,6 +76,7 @@ export BUILDAH_TMP=$W/buildah/tmp
 export KILN_STORE=$W/kiln
 export BASE=kiln-bench-base:1 OUT=kiln-bench-out W KILN DOCKER
 mkdir -p "$W/docker-config" "$BUILDAH_TMP"
+echo "{}" >"$W/docker-config/config.json" # buildah and skopeo stat it when DOCKER_CONFIG is set
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -96,7 +98,8 @@ make_base() {
 	rm -f "$W/base.tar"
 	cfg=$(jq -cn --arg diff "sha256:$diff" '{architecture: "amd64", os: "linux",
 		config: {Env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["/bin/sh"]},
-		rootfs: {type: "layers", diff_ids: [$diff]}}')
+		rootfs: {type: "layers", diff_ids: [$diff]},
+		history: [{created_by: "busybox-static and its applets"}]}')
 	printf %s "$cfg" >"$W/cfg"
 	cdig=$(sha256sum <"$W/cfg" | cut -d' ' -f1)
 	mv "$W/cfg" "$dir/blobs/sha256/$cdig"
