@@ -5,6 +5,7 @@ set -euo pipefail
 [ -n "${KILN_TEST_TRACE:-}" ] && set -x
 
 : "${KILN:?KILN must name the built kiln binary (meson test sets it)}"
+KILN_TEST_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-test.XXXXXX")
 export KILN_ROOT="$T/root"
 _mounts=()
@@ -106,17 +107,7 @@ expect_fail() {
 # Lists every entry under a dir with its metadata, one line each, sorted: the round-trip truth.
 # Prints path, type, mode, uid, gid, size (files), mtime (ns), rdev, link target, xattrs.
 meta_listing() {
-	local dir=$1
-	(cd "$dir" && find . -mindepth 0 -print0 | sort -z | while IFS= read -r -d '' p; do
-		local line
-		line=$(stat -c '%F|%a|%u|%g|%t:%T|%.9Y' -- "$p")
-		case $(stat -c %F -- "$p") in
-		"regular file" | "regular empty file") line="$line|$(stat -c %s -- "$p")" ;;
-		"symbolic link") line="$line|$(readlink -- "$p" | od -An -c | tr -s ' \n' ' ')" ;;
-		esac
-		line="$line|$({ getfattr -h -d -m - -e hex -- "$p" 2>/dev/null || true; } | { grep -v '^#' || true; } | sort | tr '\n' ' ')"
-		printf '%s|%s\n' "$(printf '%s' "$p" | od -An -c | tr -s ' \n' ' ')" "$line"
-	done)
+	python3 "$KILN_TEST_LIB_DIR/meta-listing.py" "$1"
 }
 
 # Prints "inode-group" lines: paths of regular files grouped by inode, for hardlink checks.
