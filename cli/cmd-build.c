@@ -166,22 +166,6 @@ add_context(struct cli *c, struct args *a, const char *kv, struct kl_error **err
 }
 
 static int
-add_output(struct cli *c, struct args *a, const char *spec, struct kl_error **err)
-{
-	struct build_output *o = NULL;
-	int r = build_output_parse(spec, &o, err);
-
-	if (r < 0) {
-		kl_error_prefix(err, "build: --output");
-		c->usage_cmd = "build";
-		return r;
-	}
-	a->outputs = xrealloc(a->outputs, (a->n_outputs + 1) * sizeof(*a->outputs));
-	a->outputs[a->n_outputs++] = o;
-	return 0;
-}
-
-static int
 set_provenance(struct cli *c, struct build_options *o, const char *v, struct kl_error **err)
 {
 	enum export_provenance mode;
@@ -417,7 +401,7 @@ parse_one(struct cli *c, struct parsed *p, int opt, struct kl_error **err)
 		push(&a->tags, &a->n_tags, optarg);
 		break;
 	case 'o':
-		return add_output(c, a, optarg, err);
+		return cli_output_add(c, "build", optarg, &a->outputs, &a->n_outputs, err);
 	case 'q':
 		p->quiet = true;
 		break;

@@ -100,22 +100,6 @@ outputs_done(struct outputs *o)
 	free(o->v);
 }
 
-static int
-add_output(struct cli *c, struct outputs *outs, const char *spec, struct kl_error **err)
-{
-	struct build_output *o = NULL;
-	int r = build_output_parse(spec, &o, err);
-
-	if (r < 0) {
-		kl_error_prefix(err, "solve: --output");
-		c->usage_cmd = "solve";
-		return r;
-	}
-	outs->v = xrealloc(outs->v, (outs->n + 1) * sizeof(*outs->v));
-	outs->v[outs->n++] = o;
-	return 0;
-}
-
 /* The tree as an image of one layer, exported as out says. */
 static int
 export_tree(struct store *s, struct provider_set *ps, const struct build_output *out,
@@ -286,7 +270,7 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 			cli_solve_args_insecure(&a, optarg);
 			break;
 		case 'o':
-			r = add_output(c, &outs, optarg, err);
+			r = cli_output_add(c, "solve", optarg, &outs.v, &outs.n, err);
 			break;
 		default:
 			return cli_option_error(c, err, "solve", opt, argv);

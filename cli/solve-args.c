@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The options kiln solve and kiln build share: locals, secrets, ssh agents, cancel signals. */
+/* The options kiln solve and kiln build share: locals, secrets, ssh agents, outputs, cancel
+ * signals. */
 #include "cli/solve-args.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "builder/build-output.h"
 #include "cli/cli.h"
 #include "sources/source.h"
 #include "util/cleanup.h"
@@ -237,6 +239,23 @@ cli_solve_args_ssh(struct cli *c, struct cli_solve_args *a, const char *cmd, con
 	a->ssh = xrealloc(a->ssh, (a->n_ssh + 1) * sizeof(*a->ssh));
 	a->ssh[a->n_ssh++] =
 	    (struct solve_ssh){kl_strpool_own(&a->owned, TAKE_PTR(id)), a->agent_sock};
+	return 0;
+}
+
+int
+cli_output_add(struct cli *c, const char *cmd, const char *spec, struct build_output ***v,
+               size_t *n, struct kl_error **err)
+{
+	struct build_output *o = NULL;
+	int r = build_output_parse(spec, &o, err);
+
+	if (r < 0) {
+		kl_error_prefix(err, "%s: --output", cmd);
+		c->usage_cmd = cmd;
+		return r;
+	}
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = o;
 	return 0;
 }
 

@@ -51,6 +51,12 @@ void cli_solve_args_apply(const struct cli_solve_args *a, struct solve_options *
 /* Frees a and stops the agent it started. */
 void cli_solve_args_done(struct cli_solve_args *a);
 
+struct build_output;
+/* --output SPEC (builder/build-output.h) appended to *v, *n of them; a usage error of cmd
+ * otherwise. */
+int cli_output_add(struct cli *c, const char *cmd, const char *spec, struct build_output ***v,
+                   size_t *n, struct kl_error **err);
+
 /* SIGINT and SIGTERM make *ret_fd readable (solve_options.cancel_fd) and are remembered. */
 int cli_cancel_install(int *ret_fd, struct kl_error **err);
 /* The signal caught since cli_cancel_install(), 0 when none. */
