@@ -10,7 +10,7 @@
 # Skips (or fails, see lib.sh) without what a RUN step needs here.
 need_exec() {
 	need_fuse
-	need_cmd runc crun cc
+	need_cmd runc crun gcc
 	[ -x /bin/busybox ] || skip "needs /bin/busybox (busybox-static)"
 	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
 	grep -qw overlay /proc/filesystems || skip "needs overlayfs"
@@ -34,7 +34,7 @@ make_exec_rootfs() {
 	printf 'docs\n' >"$root/usr/share/doc/README"
 	printf 'kept\n' >"$root/data/keep/file"
 	chmod 1777 "$root/tmp"
-	cc -static -O2 -o "$root/bin/exec-probe" "$KILN_SOURCE_DIR/tests/integration/exec-probe.c" ||
+	gcc -static -O2 -o "$root/bin/exec-probe" "$KILN_SOURCE_DIR/tests/integration/exec-probe.c" ||
 		fail "compiling exec-probe"
 }
 

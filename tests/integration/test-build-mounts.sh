@@ -8,13 +8,13 @@
 . "$(dirname "$0")/lib-solve.sh"
 . "$(dirname "$0")/lib-build.sh"
 need_build
-need_cmd cc ssh-agent ssh-add ssh-keygen
+need_cmd gcc ssh-agent ssh-add ssh-keygen
 
 make_build_base
 C=$T/ctx
 mkdir -p "$C/sub"
 printf 'from context\n' >"$C/sub/file"
-cc -static -O2 -o "$C/exec-probe" "$KILN_SOURCE_DIR/tests/integration/exec-probe.c" ||
+gcc -static -O2 -o "$C/exec-probe" "$KILN_SOURCE_DIR/tests/integration/exec-probe.c" ||
 	fail "compiling exec-probe"
 cat >"$C/Dockerfile" <<'EOF'
 FROM busybox:test AS seed
