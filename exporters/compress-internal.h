@@ -30,7 +30,8 @@ struct compress_out {
 	uint64_t usize;          /* bytes of the uncompressed stream */
 };
 
-/* An output into w (lent: the caller commits or aborts it), with a fresh diff id hash. */
+/* An output into w (lent: the caller commits or aborts it), with a fresh diff id hash; with w
+ * NULL, the bytes are only counted. */
 void compress_out_init(struct compress_out *o, struct store_writer *w);
 /* Frees the buffer and the hash (what is buffered is dropped: flush first). */
 void compress_out_done(struct compress_out *o);

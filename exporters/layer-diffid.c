@@ -22,73 +22,6 @@
 #define DIFFID_DIR "exporters/diffids"
 #define DIFFID_MAX 256 /* bytes of a record: "sha256:<64 hex> <size>\n" */
 
-/* The tar goes nowhere: layer_tar_write hashes it into the output's diff id by itself. */
-static int
-discard_new(struct compress_out *out, int level, unsigned threads, void **ret,
-            struct kl_error **err)
-{
-	(void)out;
-	(void)level;
-	(void)threads;
-	(void)err;
-	*ret = NULL;
-	return 0;
-}
-
-static int
-discard_bytes(void *c, const void *buf, size_t n, struct kl_error **err)
-{
-	(void)c;
-	(void)buf;
-	(void)n;
-	(void)err;
-	return 0;
-}
-
-static int
-discard_entry(void *c, const struct compress_entry *e, struct kl_error **err)
-{
-	(void)c;
-	(void)e;
-	(void)err;
-	return 0;
-}
-
-static int
-discard_entry_end(void *c, const struct compress_entry_end *end, struct kl_error **err)
-{
-	(void)c;
-	(void)end;
-	(void)err;
-	return 0;
-}
-
-static int
-discard_finish(void *c, struct layer_blob *ret, struct kl_error **err)
-{
-	(void)c;
-	(void)ret;
-	(void)err;
-	return 0;
-}
-
-static void
-discard_free(void *c)
-{
-	(void)c;
-}
-
-static const struct compress_ops discard_ops = {
-    .name = "diffid",
-    .new = discard_new,
-    .meta = discard_bytes,
-    .entry = discard_entry,
-    .data = discard_bytes,
-    .entry_end = discard_entry_end,
-    .finish = discard_finish,
-    .free = discard_free,
-};
-
 static int
 record_get(struct store *s, const struct digest *key, struct digest *ret, uint64_t *ret_size)
 {
@@ -133,6 +66,7 @@ layer_diff_id(struct store *s, struct provider_set *ps, const struct tree *diff,
 	char id[DIGEST_STRING_SIZE];
 	struct digest key, gzip_key;
 	uint64_t size = 0;
+	void *c = NULL;
 	int r;
 
 	/* the tar is the same whatever compresses it: a gzip layer made before knows its diff id */
@@ -144,12 +78,17 @@ layer_diff_id(struct store *s, struct provider_set *ps, const struct tree *diff,
 		layer_blob_done(&made);
 		goto found;
 	}
-	layer_record_key(tree_id(diff), discard_ops.name, 0, to.clamp, o->epoch, o->has_epoch,
-	                 &key);
+	layer_record_key(tree_id(diff), "diffid", 0, to.clamp, o->epoch, o->has_epoch, &key);
 	if (record_get(s, &key, ret_diff_id, &size) == 0)
 		goto found;
+	/* the uncompressed "compression" into an output with no writer: the tar goes nowhere,
+	 * layer_tar_write hashes it into the diff id as it passes */
 	compress_out_init(&out, NULL);
-	r = layer_tar_write(diff, s, ps, &to, &discard_ops, NULL, &out, err);
+	r = compress_none_ops.new(&out, 0, 1, &c, err);
+	if (r >= 0)
+		r = layer_tar_write(diff, s, ps, &to, &compress_none_ops, c, &out, err);
+	if (c)
+		compress_none_ops.free(c);
 	if (r >= 0) {
 		digest_ctx_final(out.diff, ret_diff_id);
 		size = out.usize;
