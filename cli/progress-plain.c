@@ -23,25 +23,10 @@
 #define MIN_TIME_DELTA_NS 5000000000LL /* its minTimeDelta: counters */
 #define MIN_PROGRESS_DELTA 0.05        /* its minProgressDelta */
 
-enum pv_end { PV_RUNNING, PV_DONE, PV_CACHED, PV_ERROR, PV_CANCELED };
-
-struct pcounter {
-	char *id;
-	uint64_t current, total;
-	int64_t started_ns, ts_ns;
-	bool completed, updated;
-	bool printed; /* once; what it printed last: */
-	uint64_t last_current;
-	int64_t last_ts_ns;
-};
-
 struct pv {
-	bool seen;
+	struct cli_vertex b;
 	unsigned number; /* 0: not printed yet */
-	char *name;
-	int64_t started_ns, completed_ns;
-	uint64_t duration_ns;
-	enum pv_end end;
+	int64_t completed_ns;
 	char *error;      /* its first line */
 	char *partial[3]; /* a line of stream 1 or 2 without its end yet … */
 	size_t partial_len[3];
@@ -50,8 +35,6 @@ struct pv {
 	size_t n_pending, cap_pending;
 	char *ring[RING_LINES]; /* the last lines printed, for the error block */
 	size_t ring_next;
-	struct pcounter *counters;
-	size_t n_counters;
 	bool updated;     /* something to print (BuildKit's t.updates) */
 	unsigned count;   /* updates since it last lost the output */
 	int64_t block_ns; /* when count went from 0 (0: never) */
@@ -59,12 +42,7 @@ struct pv {
 
 struct plain {
 	FILE *out;
-	struct pv *v; /* by vertex index */
-	size_t cap;
-	uint32_t *order; /* vertex indexes as first seen */
-	size_t n_order, cap_order;
-	char **warnings;
-	size_t n_warnings;
+	struct cli_vertex_table t; /* of struct pv */
 	unsigned next;
 	uint32_t current;
 	bool not_first;
@@ -76,30 +54,15 @@ cli_progress_plain_new(FILE *out)
 	struct plain *p = xcalloc(1, sizeof(*p));
 
 	p->out = out;
+	cli_vertex_table_init(&p->t, sizeof(struct pv));
 	p->current = NONE;
 	return p;
 }
 
 static struct pv *
-vertex(struct plain *p, const struct progress_event *ev)
+at(const struct plain *p, uint32_t idx)
 {
-	struct pv *v;
-
-	if (ev->vertex >= p->cap) {
-		size_t old = p->cap;
-
-		p->v = xgrow(p->v, &p->cap, (size_t)ev->vertex + 1, sizeof(*p->v));
-		memset(p->v + old, 0, (p->cap - old) * sizeof(*p->v));
-	}
-	v = &p->v[ev->vertex];
-	if (!v->seen) {
-		v->seen = true;
-		v->name = xstrdup(ev->name ? ev->name : "?");
-		v->started_ns = ev->time_ns;
-		p->order = xgrow(p->order, &p->cap_order, p->n_order + 1, sizeof(*p->order));
-		p->order[p->n_order++] = ev->vertex;
-	}
-	return v;
+	return cli_vertex_at(&p->t, idx);
 }
 
 /* BuildKit's vertex.update: one more change, starting a block when it had none. */
@@ -117,14 +80,15 @@ add_line(struct pv *v, int64_t now, const char *s, size_t n)
 {
 	char off[32];
 
-	cli_progress_format_offset(now - v->started_ns, off);
+	cli_progress_format_offset(now - v->b.started_ns, off);
 	v->pending = xgrow(v->pending, &v->cap_pending, v->n_pending + 1, sizeof(*v->pending));
 	v->pending[v->n_pending++] = xasprintf("%s %.*s", off, (int)n, s);
 }
 
 static void
-log_data(struct pv *v, const struct progress_event *ev)
+log_data(void *vertex, const struct progress_event *ev)
 {
+	struct pv *v = vertex;
 	int s = ev->stream == 2 ? 2 : 1;
 	const char *d = ev->data;
 	size_t n = ev->len;
@@ -166,43 +130,9 @@ flush_partial(struct pv *v)
 	}
 }
 
-static void
-count_bytes(struct pv *v, const struct progress_event *ev)
-{
-	const char *id = ev->id ? ev->id : "";
-	struct pcounter *c = NULL;
-
-	for (size_t i = 0; i < v->n_counters && !c; i++)
-		if (!strcmp(v->counters[i].id, id))
-			c = &v->counters[i];
-	if (!c) {
-		v->counters = xrealloc(v->counters, (v->n_counters + 1) * sizeof(*v->counters));
-		c = &v->counters[v->n_counters++];
-		*c = (struct pcounter){.id = xstrdup(id), .started_ns = ev->time_ns};
-	}
-	c->current = ev->current;
-	c->total = ev->total;
-	c->ts_ns = ev->time_ns;
-	c->completed = ev->total && ev->current >= ev->total;
-	c->updated = true;
-}
-
-/* The vertex ended: its counters too (the solver reports no end of its own for them). */
-static void
-complete_counters(struct pv *v, int64_t now)
-{
-	for (size_t i = 0; i < v->n_counters; i++) {
-		if (!v->counters[i].completed) {
-			v->counters[i].completed = true;
-			v->counters[i].ts_ns = now;
-			v->counters[i].updated = true;
-		}
-	}
-}
-
 /* BuildKit's throttle: a running counter prints again after 5% or 5 s. */
 static void
-print_counter(struct plain *p, struct pv *v, struct pcounter *c)
+print_counter(struct plain *p, struct pv *v, struct cli_counter *c)
 {
 	char cur[16], tot[16], tm[48] = "";
 	double secs;
@@ -210,14 +140,14 @@ print_counter(struct plain *p, struct pv *v, struct pcounter *c)
 	c->updated = false;
 	if (c->printed && !c->completed) {
 		double delta =
-		    c->total ? (double)(c->current - c->last_current) / (double)c->total : 0.0;
+		    c->total ? (double)(c->current - c->printed_current) / (double)c->total : 0.0;
 
-		if (delta < MIN_PROGRESS_DELTA && c->ts_ns - c->last_ts_ns < MIN_TIME_DELTA_NS)
+		if (delta < MIN_PROGRESS_DELTA && c->ts_ns - c->printed_ts_ns < MIN_TIME_DELTA_NS)
 			return;
 	}
 	c->printed = true;
-	c->last_current = c->current;
-	c->last_ts_ns = c->ts_ns;
+	c->printed_current = c->current;
+	c->printed_ts_ns = c->ts_ns;
 	secs = (double)(c->ts_ns - c->started_ns) / 1e9;
 	if (secs > 0.01)
 		snprintf(tm, sizeof(tm), " %.1fs", secs);
@@ -237,17 +167,17 @@ print_counter(struct plain *p, struct pv *v, struct pcounter *c)
 static void
 print_end(struct plain *p, struct pv *v)
 {
-	switch (v->end) {
-	case PV_DONE:
-		fprintf(p->out, "#%u DONE %.1fs\n", v->number, (double)v->duration_ns / 1e9);
+	switch (v->b.end) {
+	case CLI_VERTEX_DONE:
+		fprintf(p->out, "#%u DONE %.1fs\n", v->number, (double)v->b.duration_ns / 1e9);
 		break;
-	case PV_CACHED:
+	case CLI_VERTEX_CACHED:
 		fprintf(p->out, "#%u CACHED\n", v->number);
 		break;
-	case PV_ERROR:
+	case CLI_VERTEX_ERROR:
 		fprintf(p->out, "#%u ERROR: %s\n", v->number, v->error);
 		break;
-	case PV_CANCELED:
+	case CLI_VERTEX_CANCELED:
 		fprintf(p->out, "#%u CANCELED\n", v->number);
 		break;
 	default:
@@ -259,13 +189,13 @@ print_end(struct plain *p, struct pv *v)
 static void
 print_vertex(struct plain *p, uint32_t idx)
 {
-	struct pv *v = &p->v[idx];
+	struct pv *v = at(p, idx);
 
 	if (!v->number)
 		v->number = ++p->next;
 	if (idx != p->current) {
 		if (p->current != NONE) {
-			struct pv *old = &p->v[p->current];
+			struct pv *old = at(p, p->current);
 
 			old->count = 0;
 			fprintf(p->out, "#%u ...\n", old->number);
@@ -273,11 +203,11 @@ print_vertex(struct plain *p, uint32_t idx)
 		if (p->not_first)
 			fputc('\n', p->out);
 		p->not_first = true;
-		fprintf(p->out, "#%u %s\n", v->number, v->name);
+		fprintf(p->out, "#%u %s\n", v->number, v->b.name);
 	}
-	for (size_t i = 0; i < v->n_counters; i++)
-		if (v->counters[i].updated)
-			print_counter(p, v, &v->counters[i]);
+	for (size_t i = 0; i < v->b.n_counters; i++)
+		if (v->b.counters[i].updated)
+			print_counter(p, v, &v->b.counters[i]);
 	for (size_t i = 0; i < v->n_pending; i++) {
 		fprintf(p->out, "#%u %s\n", v->number, v->pending[i]);
 		free(v->ring[v->ring_next]);
@@ -287,7 +217,7 @@ print_vertex(struct plain *p, uint32_t idx)
 	v->n_pending = 0;
 	v->updated = false;
 	p->current = idx;
-	if (v->end != PV_RUNNING) {
+	if (v->b.end != CLI_VERTEX_RUNNING) {
 		p->current = NONE;
 		v->count = 0;
 		print_end(p, v);
@@ -297,7 +227,7 @@ print_vertex(struct plain *p, uint32_t idx)
 static bool
 running(const struct pv *v)
 {
-	return v->seen && v->end == PV_RUNNING;
+	return v->b.seen && v->b.end == CLI_VERTEX_RUNNING;
 }
 
 /* The completed vertices with something to print, by completion time. */
@@ -307,12 +237,12 @@ print_completed(struct plain *p)
 	for (;;) {
 		uint32_t best = NONE;
 
-		for (size_t i = 0; i < p->n_order; i++) {
-			struct pv *v = &p->v[p->order[i]];
+		for (size_t i = 0; i < p->t.n_order; i++) {
+			struct pv *v = at(p, p->t.order[i]);
 
-			if (v->updated && v->end != PV_RUNNING &&
-			    (best == NONE || v->completed_ns < p->v[best].completed_ns))
-				best = p->order[i];
+			if (v->updated && v->b.end != CLI_VERTEX_RUNNING &&
+			    (best == NONE || v->completed_ns < at(p, best)->completed_ns))
+				best = p->t.order[i];
 		}
 		if (best == NONE)
 			return;
@@ -329,7 +259,7 @@ struct pstat {
 static struct pstat
 stat_of(const struct plain *p, uint32_t idx, int64_t now)
 {
-	const struct pv *v = &p->v[idx];
+	const struct pv *v = at(p, idx);
 	struct pstat s = {0};
 	int64_t tm = now - v->block_ns;
 
@@ -349,12 +279,12 @@ pick_next(struct plain *p, int64_t now, uint32_t *ret_next)
 	int64_t cur_block = 0;
 	bool cur_known = false;
 
-	for (size_t i = 0; i < p->n_order; i++) {
-		uint32_t idx = p->order[i];
-		const struct pv *v = &p->v[idx];
+	for (size_t i = 0; i < p->t.n_order; i++) {
+		uint32_t idx = p->t.order[i];
+		const struct pv *v = at(p, idx);
 		struct pstat s;
 
-		if (!(v->updated && v->end == PV_RUNNING) && idx != p->current)
+		if (!(v->updated && v->b.end == CLI_VERTEX_RUNNING) && idx != p->current)
 			continue;
 		if (!v->block_ns)
 			continue; /* never updated */
@@ -393,86 +323,56 @@ mux_print(struct plain *p, int64_t now)
 	bool rest = false;
 	uint32_t next;
 
-	if (p->current != NONE && p->v[p->current].updated && p->v[p->current].end != PV_RUNNING)
+	if (p->current != NONE && at(p, p->current)->updated &&
+	    at(p, p->current)->b.end != CLI_VERTEX_RUNNING)
 		print_vertex(p, p->current);
 	print_completed(p);
-	for (size_t i = 0; i < p->n_order && !rest; i++)
-		rest = p->v[p->order[i]].updated && running(&p->v[p->order[i]]);
+	for (size_t i = 0; i < p->t.n_order && !rest; i++)
+		rest = at(p, p->t.order[i])->updated && running(at(p, p->t.order[i]));
 	if (!rest) {
-		if (p->current != NONE && running(&p->v[p->current]))
+		if (p->current != NONE && running(at(p, p->current)))
 			return;
 		/* the next running vertex takes the output, to show it is running */
-		for (size_t i = 0; i < p->n_order; i++) {
-			if (running(&p->v[p->order[i]])) {
-				print_vertex(p, p->order[i]);
+		for (size_t i = 0; i < p->t.n_order; i++) {
+			if (running(at(p, p->t.order[i]))) {
+				print_vertex(p, p->t.order[i]);
 				return;
 			}
 		}
 		return;
 	}
-	if (p->current != NONE && p->v[p->current].updated)
+	if (p->current != NONE && at(p, p->current)->updated)
 		print_vertex(p, p->current);
 	if (!pick_next(p, now, &next) && next != NONE && next != p->current)
 		print_vertex(p, next);
 }
 
 static void
-end_vertex(struct pv *v, const struct progress_event *ev, enum pv_end end)
+end_vertex(void *vertex, const struct progress_event *ev)
 {
+	struct pv *v = vertex;
+
 	flush_partial(v);
-	v->end = end;
 	v->completed_ns = ev->time_ns;
-	v->duration_ns = ev->duration_ns;
-	if (end == PV_ERROR) {
+	if (v->b.end == CLI_VERTEX_ERROR) {
 		const char *msg = ev->data ? ev->data : "";
 
 		v->error = xstrndup(msg, cli_progress_first_line(msg, ev->len));
 	}
-	if (end == PV_DONE)
-		complete_counters(v, ev->time_ns);
+	if (v->b.end == CLI_VERTEX_DONE)
+		cli_vertex_complete(&v->b, ev->time_ns);
 }
+
+static const struct cli_vertex_hooks plain_hooks = {.log = log_data, .end = end_vertex};
 
 static void
 plain_event(void *state, const struct progress_event *ev)
 {
 	struct plain *p = state;
-	struct pv *v;
+	struct pv *v = cli_vertex_table_event(&p->t, ev, &plain_hooks);
 
-	if (ev->kind == PROGRESS_WARNING || ev->vertex == UINT32_MAX) {
-		if (ev->kind != PROGRESS_WARNING)
-			return;
-		p->warnings = xrealloc(p->warnings, (p->n_warnings + 1) * sizeof(*p->warnings));
-		p->warnings[p->n_warnings++] = xstrndup(ev->data ? ev->data : "", ev->len);
+	if (!v)
 		return;
-	}
-	v = vertex(p, ev);
-	if (v->end != PV_RUNNING)
-		return; /* nothing follows an end */
-	switch (ev->kind) {
-	case PROGRESS_VERTEX_STARTED:
-		v->started_ns = ev->time_ns;
-		break;
-	case PROGRESS_VERTEX_CACHED:
-		end_vertex(v, ev, PV_CACHED);
-		break;
-	case PROGRESS_VERTEX_DONE:
-		end_vertex(v, ev, PV_DONE);
-		break;
-	case PROGRESS_VERTEX_FAILED:
-		end_vertex(v, ev, PV_ERROR);
-		break;
-	case PROGRESS_VERTEX_CANCELED:
-		end_vertex(v, ev, PV_CANCELED);
-		break;
-	case PROGRESS_VERTEX_LOG:
-		log_data(v, ev);
-		break;
-	case PROGRESS_VERTEX_BYTES:
-		count_bytes(v, ev);
-		break;
-	default:
-		return;
-	}
 	touch(v, ev->time_ns);
 	mux_print(p, ev->time_ns);
 	fflush(p->out);
@@ -482,12 +382,12 @@ plain_event(void *state, const struct progress_event *ev)
 static void
 print_error_logs(struct plain *p)
 {
-	for (size_t i = 0; i < p->n_order; i++) {
-		struct pv *v = &p->v[p->order[i]];
+	for (size_t i = 0; i < p->t.n_order; i++) {
+		struct pv *v = at(p, p->t.order[i]);
 
-		if (v->end != PV_ERROR)
+		if (v->b.end != CLI_VERTEX_ERROR)
 			continue;
-		fprintf(p->out, "------\n > %s:\n", v->name);
+		fprintf(p->out, "------\n > %s:\n", v->b.name);
 		for (size_t k = 0; k < RING_LINES; k++) {
 			const char *l = v->ring[(v->ring_next + k) % RING_LINES];
 
@@ -503,19 +403,18 @@ plain_finish(void *state)
 {
 	struct plain *p = state;
 
-	for (size_t i = 0; i < p->n_order; i++)
-		flush_partial(&p->v[p->order[i]]);
+	for (size_t i = 0; i < p->t.n_order; i++)
+		flush_partial(at(p, p->t.order[i]));
 	print_completed(p);
 	/* what never ended (a solve that stopped short) shows what it has */
-	for (size_t i = 0; i < p->n_order; i++) {
-		struct pv *v = &p->v[p->order[i]];
+	for (size_t i = 0; i < p->t.n_order; i++) {
+		struct pv *v = at(p, p->t.order[i]);
 
 		if (v->n_pending || v->updated)
-			print_vertex(p, p->order[i]);
+			print_vertex(p, p->t.order[i]);
 	}
 	print_error_logs(p);
-	for (size_t i = 0; i < p->n_warnings; i++)
-		fprintf(p->out, "WARNING: %s\n", p->warnings[i]);
+	cli_vertex_table_print_warnings(&p->t, p->out);
 	fflush(p->out);
 }
 
@@ -524,10 +423,9 @@ plain_free(void *state)
 {
 	struct plain *p = state;
 
-	for (size_t i = 0; i < p->cap; i++) {
-		struct pv *v = &p->v[i];
+	for (size_t i = 0; i < p->t.cap; i++) {
+		struct pv *v = at(p, (uint32_t)i);
 
-		free(v->name);
 		free(v->error);
 		for (int s = 0; s < 3; s++)
 			free(v->partial[s]);
@@ -536,15 +434,8 @@ plain_free(void *state)
 		free(v->pending);
 		for (size_t k = 0; k < RING_LINES; k++)
 			free(v->ring[k]);
-		for (size_t k = 0; k < v->n_counters; k++)
-			free(v->counters[k].id);
-		free(v->counters);
 	}
-	for (size_t i = 0; i < p->n_warnings; i++)
-		free(p->warnings[i]);
-	free(p->warnings);
-	free(p->order);
-	free(p->v);
+	cli_vertex_table_free(&p->t);
 	free(p);
 }
 

@@ -30,26 +30,14 @@
 #define SGR_FAINT "\033[2m"
 #define SGR_RESET "\033[0m"
 
-enum tv_end { TV_RUNNING, TV_DONE, TV_CACHED, TV_ERROR, TV_CANCELED };
-
 struct tline {
 	char *text;
 	size_t len;
 	int64_t ts_ns;
 };
 
-struct tcounter {
-	char *id;
-	uint64_t current, total;
-	int64_t started_ns, completed_ns; /* completed 0: still counting */
-};
-
 struct tv {
-	bool seen;
-	char *name;
-	int64_t started_ns;
-	uint64_t duration_ns;
-	enum tv_end end;
+	struct cli_vertex b;
 	struct tline ring[RING_LINES]; /* its last complete lines */
 	size_t ring_next, ring_count;
 	char *partial; /* the line being written (stdout and stderr share it, as a terminal) */
@@ -58,20 +46,13 @@ struct tv {
 	bool cr; /* a '\r' ended the last data: the line restarts unless '\n' follows */
 	uint64_t log_bytes;
 	unsigned shown; /* frames that showed its lines */
-	struct tcounter *counters;
-	size_t n_counters;
 };
 
 struct tty {
 	FILE *out;
 	struct cli_progress_tty_options o;
-	locale_t utf8; /* (locale_t)0: widths of ASCII only */
-	struct tv *v;  /* by vertex index */
-	size_t cap;
-	uint32_t *order;
-	size_t n_order, cap_order;
-	char **warnings;
-	size_t n_warnings;
+	locale_t utf8;              /* (locale_t)0: widths of ASCII only */
+	struct cli_vertex_table vt; /* of struct tv */
 	int64_t start_ns, last_draw_ns;
 	bool drawn, dirty;
 	int lines; /* of the last frame, header included */
@@ -96,6 +77,7 @@ cli_progress_tty_new(FILE *out, const struct cli_progress_tty_options *opts)
 	t->out = out;
 	if (opts)
 		t->o = *opts;
+	cli_vertex_table_init(&t->vt, sizeof(struct tv));
 	t->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	return t;
 }
@@ -220,27 +202,9 @@ add_text(struct tty *t, struct buf *b, const char *s, size_t n, int max_cols)
 /* Events. */
 
 static struct tv *
-vertex(struct tty *t, const struct progress_event *ev)
+at(const struct tty *t, uint32_t idx)
 {
-	struct tv *v;
-
-	if (ev->vertex >= t->cap) {
-		size_t old = t->cap;
-
-		t->v = xgrow(t->v, &t->cap, (size_t)ev->vertex + 1, sizeof(*t->v));
-		memset(t->v + old, 0, (t->cap - old) * sizeof(*t->v));
-	}
-	v = &t->v[ev->vertex];
-	if (!v->seen) {
-		v->seen = true;
-		v->name = xstrdup(ev->name ? ev->name : "?");
-		v->started_ns = ev->started_ns ? ev->started_ns : ev->time_ns;
-		if (!t->n_order)
-			t->start_ns = v->started_ns;
-		t->order = xgrow(t->order, &t->cap_order, t->n_order + 1, sizeof(*t->order));
-		t->order[t->n_order++] = ev->vertex;
-	}
-	return v;
+	return cli_vertex_at(&t->vt, idx);
 }
 
 static void
@@ -260,8 +224,10 @@ end_line(struct tv *v)
 
 /* Output as a terminal shows it: '\n' ends a line, a lone '\r' starts it again. */
 static void
-log_data(struct tv *v, const struct progress_event *ev)
+log_data(void *vertex, const struct progress_event *ev)
 {
+	struct tv *v = vertex;
+
 	v->log_bytes += ev->len;
 	for (size_t i = 0; i < ev->len; i++) {
 		char c = ev->data[i];
@@ -286,41 +252,22 @@ log_data(struct tv *v, const struct progress_event *ev)
 }
 
 static void
-count_bytes(struct tv *v, const struct progress_event *ev)
+end_vertex(void *vertex, const struct progress_event *ev)
 {
-	const char *id = ev->id ? ev->id : "";
-	struct tcounter *c = NULL;
+	struct tv *v = vertex;
 
-	for (size_t i = 0; i < v->n_counters && !c; i++)
-		if (!strcmp(v->counters[i].id, id))
-			c = &v->counters[i];
-	if (!c) {
-		v->counters = xrealloc(v->counters, (v->n_counters + 1) * sizeof(*v->counters));
-		c = &v->counters[v->n_counters++];
-		*c = (struct tcounter){.id = xstrdup(id), .started_ns = ev->time_ns};
-	}
-	c->current = ev->current;
-	c->total = ev->total;
-	c->completed_ns = ev->total && ev->current >= ev->total ? ev->time_ns : 0;
-}
-
-static void
-end_vertex(struct tv *v, const struct progress_event *ev, enum tv_end end)
-{
-	v->end = end;
-	v->duration_ns = ev->duration_ns;
 	if (v->partial_len)
 		end_line(v);
-	for (size_t i = 0; i < v->n_counters; i++)
-		if (!v->counters[i].completed_ns)
-			v->counters[i].completed_ns = ev->time_ns;
+	cli_vertex_complete(&v->b, ev->time_ns);
 }
+
+static const struct cli_vertex_hooks tty_hooks = {.log = log_data, .end = end_vertex};
 
 /* The frame. */
 
 struct job {
 	struct tv *v;
-	struct tcounter *c; /* NULL: the vertex itself */
+	struct cli_counter *c; /* NULL: the vertex itself */
 	bool completed;
 	bool show_lines;
 };
@@ -362,15 +309,15 @@ collect_jobs(struct tty *t, struct job **ret)
 	struct job *jobs = NULL;
 	size_t n = 0, cap = 0;
 
-	for (size_t i = 0; i < t->n_order; i++) {
-		struct tv *v = &t->v[t->order[i]];
+	for (size_t i = 0; i < t->vt.n_order; i++) {
+		struct tv *v = at(t, t->vt.order[i]);
 
-		jobs = xgrow(jobs, &cap, n + 1 + v->n_counters, sizeof(*jobs));
-		jobs[n++] = (struct job){.v = v, .completed = v->end != TV_RUNNING};
-		for (size_t k = 0; k < v->n_counters; k++)
+		jobs = xgrow(jobs, &cap, n + 1 + v->b.n_counters, sizeof(*jobs));
+		jobs[n++] = (struct job){.v = v, .completed = v->b.end != CLI_VERTEX_RUNNING};
+		for (size_t k = 0; k < v->b.n_counters; k++)
 			jobs[n++] = (struct job){.v = v,
-			                         .c = &v->counters[k],
-			                         .completed = v->counters[k].completed_ns != 0};
+			                         .c = &v->b.counters[k],
+			                         .completed = v->b.counters[k].completed};
 	}
 	*ret = jobs;
 	return n;
@@ -460,8 +407,8 @@ add_job_name(struct tty *t, struct buf *b, const struct job *j, int max_cols)
 		buf_str(&name, "=> ");
 		buf_str(&name, j->c->id);
 	} else {
-		buf_str(&name, prefix[j->v->end]);
-		buf_str(&name, j->v->name);
+		buf_str(&name, prefix[j->v->b.end]);
+		buf_str(&name, j->v->b.name);
 	}
 	cols = add_text(t, b, name.s, name.len, max_cols);
 	free(name.s);
@@ -474,12 +421,11 @@ job_seconds(const struct job *j, int64_t now)
 	double s;
 
 	if (j->c)
-		s = (double)((j->c->completed_ns ? j->c->completed_ns : now) - j->c->started_ns) /
-		    1e9;
+		s = (double)((j->c->completed ? j->c->ts_ns : now) - j->c->started_ns) / 1e9;
 	else if (j->completed)
-		s = (double)j->v->duration_ns / 1e9;
+		s = (double)j->v->b.duration_ns / 1e9;
 	else
-		s = (double)(now - j->v->started_ns) / 1e9;
+		s = (double)(now - j->v->b.started_ns) / 1e9;
 	return s < 0.05 ? 0.0 : s;
 }
 
@@ -488,9 +434,9 @@ job_color(const struct job *j)
 {
 	if (!j->completed)
 		return NULL;
-	if (!j->c && j->v->end == TV_ERROR)
+	if (!j->c && j->v->b.end == CLI_VERTEX_ERROR)
 		return SGR_RED;
-	if (!j->c && j->v->end == TV_CANCELED)
+	if (!j->c && j->v->b.end == CLI_VERTEX_CANCELED)
 		return SGR_YELLOW;
 	return SGR_BLUE;
 }
@@ -580,10 +526,10 @@ add_header(struct tty *t, struct buf *f, int width, int64_t now, bool final)
 	size_t done = 0;
 	char *h;
 
-	for (size_t i = 0; i < t->n_order; i++)
-		done += t->v[t->order[i]].end != TV_RUNNING;
+	for (size_t i = 0; i < t->vt.n_order; i++)
+		done += at(t, t->vt.order[i])->b.end != CLI_VERTEX_RUNNING;
 	h = xasprintf("[+] Building %.1fs (%zu/%zu)%s", (double)(now - t->start_ns) / 1e9, done,
-	              t->n_order, final && done == t->n_order ? " FINISHED" : "");
+	              t->vt.n_order, final && done == t->vt.n_order ? " FINISHED" : "");
 	add_text(t, f, h, strlen(h), width - 1);
 	buf_str(f, "\033[K\n");
 	free(h);
@@ -646,43 +592,11 @@ static void
 tty_event(void *state, const struct progress_event *ev)
 {
 	struct tty *t = state;
-	struct tv *v;
 
-	if (ev->kind == PROGRESS_WARNING) {
-		t->warnings = xrealloc(t->warnings, (t->n_warnings + 1) * sizeof(*t->warnings));
-		t->warnings[t->n_warnings++] = xstrndup(ev->data ? ev->data : "", ev->len);
+	if (!cli_vertex_table_event(&t->vt, ev, &tty_hooks))
 		return;
-	}
-	if (ev->vertex == UINT32_MAX)
-		return;
-	v = vertex(t, ev);
-	if (v->end != TV_RUNNING)
-		return; /* nothing follows an end */
-	switch (ev->kind) {
-	case PROGRESS_VERTEX_STARTED:
-		v->started_ns = ev->time_ns;
-		break;
-	case PROGRESS_VERTEX_CACHED:
-		end_vertex(v, ev, TV_CACHED);
-		break;
-	case PROGRESS_VERTEX_DONE:
-		end_vertex(v, ev, TV_DONE);
-		break;
-	case PROGRESS_VERTEX_FAILED:
-		end_vertex(v, ev, TV_ERROR);
-		break;
-	case PROGRESS_VERTEX_CANCELED:
-		end_vertex(v, ev, TV_CANCELED);
-		break;
-	case PROGRESS_VERTEX_LOG:
-		log_data(v, ev);
-		break;
-	case PROGRESS_VERTEX_BYTES:
-		count_bytes(v, ev);
-		break;
-	default:
-		return;
-	}
+	if (!t->start_ns)
+		t->start_ns = at(t, t->vt.order[0])->b.started_ns;
 	maybe_draw(t);
 }
 
@@ -692,8 +606,8 @@ tty_tick(void *state)
 	struct tty *t = state;
 	bool running = false;
 
-	for (size_t i = 0; i < t->n_order && !running; i++)
-		running = t->v[t->order[i]].end == TV_RUNNING;
+	for (size_t i = 0; i < t->vt.n_order && !running; i++)
+		running = at(t, t->vt.order[i])->b.end == CLI_VERTEX_RUNNING;
 	if (t->drawn && (running || t->dirty))
 		maybe_draw(t);
 }
@@ -702,18 +616,18 @@ tty_tick(void *state)
 static void
 print_error_logs(struct tty *t)
 {
-	for (size_t i = 0; i < t->n_order; i++) {
-		const struct tv *v = &t->v[t->order[i]];
+	for (size_t i = 0; i < t->vt.n_order; i++) {
+		const struct tv *v = at(t, t->vt.order[i]);
 
-		if (v->end != TV_ERROR)
+		if (v->b.end != CLI_VERTEX_ERROR)
 			continue;
-		fprintf(t->out, "------\n > %s:\n", v->name);
+		fprintf(t->out, "------\n > %s:\n", v->b.name);
 		for (size_t k = 0; k < v->ring_count; k++) {
 			const struct tline *l =
 			    &v->ring[(v->ring_next + RING_LINES - v->ring_count + k) % RING_LINES];
 			char off[32];
 
-			cli_progress_format_offset(l->ts_ns - v->started_ns, off);
+			cli_progress_format_offset(l->ts_ns - v->b.started_ns, off);
 			fprintf(t->out, "%s %.*s\n", off, (int)l->len, l->text);
 		}
 		fputs("------\n", t->out);
@@ -725,11 +639,10 @@ tty_finish(void *state)
 {
 	struct tty *t = state;
 
-	if (t->n_order)
+	if (t->vt.n_order)
 		draw(t, clock_now(t), true);
 	print_error_logs(t);
-	for (size_t i = 0; i < t->n_warnings; i++)
-		fprintf(t->out, "WARNING: %s\n", t->warnings[i]);
+	cli_vertex_table_print_warnings(&t->vt, t->out);
 	fflush(t->out);
 }
 
@@ -738,24 +651,16 @@ tty_free(void *state)
 {
 	struct tty *t = state;
 
-	for (size_t i = 0; i < t->cap; i++) {
-		struct tv *v = &t->v[i];
+	for (size_t i = 0; i < t->vt.cap; i++) {
+		struct tv *v = at(t, (uint32_t)i);
 
-		free(v->name);
 		free(v->partial);
 		for (size_t k = 0; k < RING_LINES; k++)
 			free(v->ring[k].text);
-		for (size_t k = 0; k < v->n_counters; k++)
-			free(v->counters[k].id);
-		free(v->counters);
 	}
-	for (size_t i = 0; i < t->n_warnings; i++)
-		free(t->warnings[i]);
+	cli_vertex_table_free(&t->vt);
 	if (t->utf8)
 		freelocale(t->utf8);
-	free(t->warnings);
-	free(t->order);
-	free(t->v);
 	free(t);
 }
 

@@ -63,6 +63,75 @@ char *cli_progress_format_offset(int64_t ns, char out[32]);
 /* The length of s's first line (an error message's summary). */
 size_t cli_progress_first_line(const char *s, size_t len);
 
+/* The vertex table the tty and plain renderers share (progress-vertices.c): each vertex as
+ * first seen, its end, its byte counters, and the warnings; what a renderer does with a
+ * vertex's log lines and end it says through hooks. */
+
+enum cli_vertex_end {
+	CLI_VERTEX_RUNNING,
+	CLI_VERTEX_DONE,
+	CLI_VERTEX_CACHED,
+	CLI_VERTEX_ERROR,
+	CLI_VERTEX_CANCELED
+};
+
+/* A byte counter of a vertex (PROGRESS_VERTEX_BYTES events with one id). */
+struct cli_counter {
+	char *id;
+	uint64_t current, total;
+	int64_t started_ns, ts_ns; /* its first report; its last report, or when it completed */
+	bool completed;            /* its total reached, or completed by cli_vertex_complete */
+	bool updated;              /* changed since a renderer cleared this */
+	/* what a renderer printing counters as lines printed last */
+	bool printed;
+	uint64_t printed_current;
+	int64_t printed_ts_ns;
+};
+
+/* What every renderer keeps of a vertex: the first member of a renderer's own vertex struct. */
+struct cli_vertex {
+	bool seen;
+	char *name;
+	int64_t started_ns;
+	uint64_t duration_ns; /* set at its end */
+	enum cli_vertex_end end;
+	struct cli_counter *counters;
+	size_t n_counters;
+};
+
+/* What differs between renderers, called on their own vertex structs. */
+struct cli_vertex_hooks {
+	void (*log)(void *vertex, const struct progress_event *ev);
+	/* after end and duration_ns were set */
+	void (*end)(void *vertex, const struct progress_event *ev);
+};
+
+struct cli_vertex_table {
+	void *v;     /* the renderer's vertex structs by vertex index, zeroed until seen */
+	size_t size; /* of one, a struct cli_vertex first */
+	size_t cap;
+	uint32_t *order; /* vertex indexes as first seen */
+	size_t n_order, cap_order;
+	char **warnings;
+	size_t n_warnings;
+};
+
+/* A table of renderer vertex structs of size bytes each. */
+void cli_vertex_table_init(struct cli_vertex_table *t, size_t size);
+/* The vertex struct at index idx (< t->cap). */
+void *cli_vertex_at(const struct cli_vertex_table *t, uint32_t idx);
+/* Takes one event: a warning is kept; an event of a vertex (seen from its first event on,
+ * its start the event's started_ns or time) updates it unless it has ended. Returns the
+ * vertex struct it changed, NULL when none. */
+void *cli_vertex_table_event(struct cli_vertex_table *t, const struct progress_event *ev,
+                             const struct cli_vertex_hooks *hooks);
+/* Completes v's running counters at now (the solver reports no end of its own for them). */
+void cli_vertex_complete(struct cli_vertex *v, int64_t now);
+/* Prints "WARNING: …" for each warning kept. */
+void cli_vertex_table_print_warnings(const struct cli_vertex_table *t, FILE *out);
+/* Frees the table and what struct cli_vertex holds; a renderer frees its own fields first. */
+void cli_vertex_table_free(struct cli_vertex_table *t);
+
 /* The plain renderer (progress-plain.c): BuildKit's "#N …" lines; a vertex's lines stay
  * together while it runs, others' wait (up to 10 s, as BuildKit's anti-flicker does). */
 extern const struct cli_progress_ops cli_progress_plain_ops;
