@@ -213,6 +213,8 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 	r = parse_locator(req, name, &oid, &loose, err);
 	if (r < 0)
 		return r;
+	/* here, not when the provider is added: most builds and mounts read no git object */
+	gitsrc_init_libgit2();
 	odb = odb_take(g, name);
 	if (!odb) {
 		r = find_objects(g, name, req, &objects, err);
@@ -259,7 +261,6 @@ gitsrc_add_provider(struct provider_set *ps, struct store *s)
 {
 	struct provider_git *g = xcalloc(1, sizeof(*g));
 
-	gitsrc_init_libgit2();
 	g->git_dir = kl_path_join(store_root(s), "git");
 	pthread_mutex_init(&g->lock, NULL);
 	provider_set_add(ps, &provider_git_ops, g);
