@@ -815,8 +815,16 @@ store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *r
                     struct kl_error **err)
 {
 	struct store_writer *w;
+	struct digest d;
 	int r;
 
+	/* a blob that is there stays as the commit would keep it: nothing written or synced */
+	digest_buffer(buf, n, &d);
+	if (store_has_blob(s, &d) > 0) {
+		if (ret)
+			*ret = d;
+		return 0;
+	}
 	r = store_writer_begin(s, &w, err);
 	if (r < 0)
 		return r;

@@ -118,7 +118,8 @@ int store_batch_commit(struct store_batch *b, struct kl_error **err);
 struct store_batch *store_batch_free(struct store_batch *b);
 KL_DEFINE_CLEANUP(struct store_batch *, store_batch_free)
 
-/* Whole-buffer and whole-fd conveniences over the writer. */
+/* Whole-buffer and whole-fd conveniences over the writer; a buffer whose blob is there already
+ * is not written again. */
 int store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *ret,
                         struct kl_error **err);
 int store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,

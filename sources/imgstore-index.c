@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,17 @@ replace_file(struct store *s, const char *dir, const char *path, const char *tex
 	return 0;
 }
 
+/* Whether the pointer file at path already names record under norm. */
+static bool
+names_record(const char *path, const char *norm, const struct digest *record)
+{
+	_cleanup_free_ char *found = NULL;
+	struct digest d;
+
+	return read_pointer(path, &d, &found, NULL) == 0 && !strcmp(found, norm) &&
+	       digest_equal(&d, record);
+}
+
 int
 imgstore_tag(struct store *s, const char *name, const struct digest *record, struct kl_error **err)
 {
@@ -209,6 +221,8 @@ imgstore_tag(struct store *s, const char *name, const struct digest *record, str
 	if (r < 0)
 		return kl_error_set(err, -r, "creating '%s'", dir);
 	path = pointer_path(s, norm);
+	if (names_record(path, norm, record))
+		return 0; /* as it is: a rebuild of an unchanged image writes and syncs nothing */
 	text = xasprintf("%s\n%s\n", digest_to_string(record, id), norm);
 	return replace_file(s, dir, path, text, err);
 }

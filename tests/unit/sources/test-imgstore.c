@@ -440,6 +440,59 @@ test_tag_lookup_untag(void **state)
 	kl_error_freep(&err);
 }
 
+/* The only pointer file of the index: its inode. */
+static ino_t
+pointer_inode(struct fx *f)
+{
+	_cleanup_free_ char *dir = kl_path_join(f->root, "images");
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	ino_t ino = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		assert_int_equal(ino, 0);
+		assert_int_equal(fstatat(dirfd(d), de->d_name, &st, 0), 0);
+		ino = st.st_ino;
+	}
+	closedir(d);
+	assert_int_not_equal(ino, 0);
+	return ino;
+}
+
+/* A rebuild of an unchanged image puts and tags what is there: nothing is written again. */
+static void
+test_putting_and_tagging_what_is_there_writes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct digest a = put_image(f, CONFIG), b = put_image(f, "{\"os\":\"linux\"}"), again;
+	struct store *ro = NULL;
+	struct imgstore_image im;
+	ino_t ino;
+
+	assert_int_equal(imgstore_tag(f->store, "busybox", &a, NULL), 0);
+	ino = pointer_inode(f);
+	assert_int_equal(imgstore_tag(f->store, "docker.io/library/busybox", &a, NULL), 0);
+	assert_true(pointer_inode(f) == ino);
+	/* another record: the pointer is replaced */
+	assert_int_equal(imgstore_tag(f->store, "busybox", &b, NULL), 0);
+	assert_true(pointer_inode(f) != ino);
+	/* the same image put again into a store that may not be written: found, not written */
+	assert_int_equal(
+	    store_open(f->root, &(struct store_options){.flags = STORE_READ_ONLY}, &ro, NULL), 0);
+	make_image(f, CONFIG, &im);
+	assert_int_equal(imgstore_put(ro, &im, &again, NULL), 0);
+	assert_true(digest_equal(&again, &a));
+	imgstore_image_done(&im);
+	make_image(f, "{\"os\":\"plan9\"}", &im);
+	assert_true(imgstore_put(ro, &im, &again, NULL) < 0);
+	imgstore_image_done(&im);
+	store_unref(ro);
+}
+
 struct listed {
 	char *names[16];
 	struct digest records[16];
@@ -1123,6 +1176,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_put_then_get_round_trips_every_field, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_putting_and_tagging_what_is_there_writes_nothing,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_the_same_image_makes_the_same_record, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_put_refuses_trees_not_in_the_store_and_bad_configs,
