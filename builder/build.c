@@ -423,10 +423,10 @@ bind_locals(struct bld *b)
 }
 
 /* The graph again with another result: for a tree the first solve did not give (a step
- * behind a cached one whose own record is gone). */
+ * behind a cached one whose own record is gone), and when it was made. */
 static int
 solve_vertex(struct bld *b, const struct solve_options *so, uint32_t idx, struct digest *ret,
-             struct kl_error **err)
+             int64_t *ret_created, struct kl_error **err)
 {
 	_cleanup_free_ char *text = graph_to_json(b->b.graph);
 	_cleanup_(graph_freep) struct graph *g = NULL;
@@ -444,8 +444,10 @@ solve_vertex(struct bld *b, const struct solve_options *so, uint32_t idx, struct
 	free(again);
 	if (r >= 0)
 		r = solve_run(b->s, g, so, &sr, err);
-	if (r >= 0)
+	if (r >= 0) {
 		*ret = sr.tree;
+		*ret_created = sr.created[graph_result(g)];
+	}
 	solve_result_done(&sr);
 	return r;
 }
@@ -492,7 +494,8 @@ solve(struct bld *b, struct kl_error **err)
 		for (int k = 0; k < 2; k++) {
 			if (v[k] == GRAPH_NO_INPUT || !is_zero(&b->sr.trees[v[k]]))
 				continue;
-			r = solve_vertex(b, &so, v[k], &b->sr.trees[v[k]], err);
+			r = solve_vertex(b, &so, v[k], &b->sr.trees[v[k]], &b->sr.created[v[k]],
+			                 err);
 			if (r < 0)
 				return r;
 		}
@@ -500,13 +503,16 @@ solve(struct bld *b, struct kl_error **err)
 	return 0;
 }
 
-/* The image: the base's layers as its record has them, then one diff per layer. */
+/* The image: the base's layers as its record has them, then one diff per layer; its history
+ * times those of the layers' vertices (when their results were first made, so that a no-op
+ * rebuild gives the same image), unless SOURCE_DATE_EPOCH set them. */
 static int
 make_image(struct bld *b, struct imgstore_image *im, struct kl_error **err)
 {
 	const struct dockerfile_stage_result *t = &b->b.stages[b->b.target];
 	_cleanup_free_ struct digest *diffs = xcalloc(t->n_layers + 1, sizeof(*diffs));
 	_cleanup_free_ bool *empty = xcalloc(t->n_layers + 1, sizeof(*empty));
+	_cleanup_free_ int64_t *created = xcalloc(t->n_layers + 1, sizeof(*created));
 	const struct imgstore_image *base = t->base_image >= 0 ? &b->images.v[t->base_image] : NULL;
 	size_t n_base = base ? base->n_layers : 0, n = 0;
 	int r;
@@ -514,7 +520,10 @@ make_image(struct bld *b, struct imgstore_image *im, struct kl_error **err)
 	r = build_layer_diffs(b->s, t, b->sr.trees, diffs, empty, err);
 	if (r < 0)
 		return r;
-	im->config = dockerfile_stage_config(t, empty);
+	for (size_t i = 0; i < t->n_layers; i++)
+		if (t->layers[i].upper < b->sr.n_vertices)
+			created[i] = b->sr.created[t->layers[i].upper];
+	im->config = dockerfile_stage_config(t, empty, b->b.has_epoch ? NULL : created);
 	im->config_len = strlen(im->config);
 	im->layers = xcalloc(n_base + t->n_layers + 1, sizeof(*im->layers));
 	/* base layers are lent from the base image's record (the caller must not free them) */

@@ -727,6 +727,7 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 			return r;
 		st->tree = parent->tree;
 		st->base_image = parent->base_image;
+		st->n_base_history = parent->n_base_history;
 		st->image = json_deep_copy(parent->image);
 		cv_vars_copy(&st->env, &parent->env);
 		for (size_t i = 0; i < parent->n_layers; i++) {
@@ -767,6 +768,7 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 	if (r < 0)
 		return cv_fail(cv, in, "%s: %s", base, (*cv->err)->msg);
 	st->base_image = ci->im.handle;
+	st->n_base_history = json_array_size(json_object_get(st->image, "history"));
 	seed_env(st);
 	{
 		char *text = xasprintf("FROM %s", ci->im.display ? ci->im.display : base);
@@ -794,6 +796,7 @@ dispatch_stage(struct cv *cv, struct cv_stage *st)
 		return 0;
 	st->state = CV_STAGE_BUSY;
 	st->base_image = -1;
+	st->n_base_history = 0;
 	st->tree = GRAPH_NO_INPUT;
 	st->cmd_index = 0;
 	st->cmd_total = 0;
@@ -1071,6 +1074,7 @@ finish(struct cv *cv, size_t target, struct dockerfile_build *ret)
 		if (st->n_layers)
 			memcpy(sr->layers, st->layers, st->n_layers * sizeof(*st->layers));
 		sr->n_layers = st->n_layers;
+		sr->n_base_history = st->n_base_history;
 		sr->config = json_dumps(st->image, JSON_COMPACT);
 	}
 	for (size_t i = 0; i < cv->given.n; i++) {
