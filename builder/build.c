@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "builder/build-internal.h"
+#include "builder/build-metadata.h"
 #include "builder/build-output.h"
 #include "exporters/export.h"
 #include "exporters/layer.h"
@@ -802,81 +803,30 @@ write_outputs(struct bld *b, const struct imgstore_image *im, struct kl_error **
 	return 0;
 }
 
-static int
-write_file(const char *path, const char *text, struct kl_error **err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int r;
-
-	if (fd < 0)
-		return kl_error_set(err, errno, "creating '%s'", path);
-	r = kl_io_write_all(fd, text, strlen(text));
-	if (r < 0)
-		return kl_error_set(err, -r, "writing '%s'", path);
-	return 0;
-}
-
 /* BuildKit's keys of the first export (containerimage.digest, .descriptor, .config.digest,
  * image.name), then kiln's: the tree, the stages' trees, the layers the exports made. */
 static int
 write_metadata(struct bld *b, struct kl_error **err)
 {
-	char id[DIGEST_STRING_SIZE];
-	json_t *m = NULL, *stages;
-	char *text;
+	const struct build_metadata md = {
+	    .export = b->exported ? &b->first : NULL,
+	    .image_id = b->has_id ? &b->res->image_id : NULL,
+	    .tags = b->o->tags,
+	    .n_tags = b->o->n_tags,
+	    .tree = b->res->tree,
+	    .layers_made = b->res->layers_made,
+	    .layers_reused = b->res->layers_reused,
+	    .stages = b->res->stages,
+	    .n_stages = b->res->n_stages,
+	};
 	int r;
 
 	if (b->o->iidfile && b->has_id) {
-		r = write_file(b->o->iidfile, digest_to_string(&b->res->image_id, id), err);
+		r = build_iidfile_write(b->o->iidfile, &b->res->image_id, err);
 		if (r < 0)
 			return r;
 	}
-	if (!b->o->metadata_file)
-		return 0;
-	if (b->exported) {
-		_cleanup_free_ char *em = export_result_metadata(&b->first);
-
-		m = json_loads(em, 0, NULL);
-	}
-	if (!m)
-		m = json_object();
-	/* kept in the index alone, the image has no manifest: its id stands for it, as in the
-	 * metadata of BuildKit's exporter into Docker's image store */
-	if (b->has_id && !b->exported) {
-		json_object_set_new(m, "containerimage.config.digest",
-		                    json_string(digest_to_string(&b->res->image_id, id)));
-		json_object_set_new(m, "containerimage.digest",
-		                    json_string(digest_to_string(&b->res->image_id, id)));
-	}
-	if (b->o->n_tags) {
-		struct kl_strbuf names = {0};
-
-		for (size_t i = 0; i < b->o->n_tags; i++) {
-			_cleanup_free_ char *norm = NULL;
-
-			if (imgstore_normalize(b->o->tags[i], &norm, NULL) < 0)
-				norm = xstrdup(b->o->tags[i]);
-			kl_strbuf_printf(&names, "%s%s", i ? "," : "", norm);
-		}
-		json_object_set_new(m, "image.name", json_string(names.buf));
-		kl_strbuf_done(&names);
-	}
-	json_object_set_new(m, "kiln.tree", json_string(digest_to_string(&b->res->tree, id)));
-	json_object_set_new(m, "kiln.layers_made", json_integer((json_int_t)b->res->layers_made));
-	json_object_set_new(m, "kiln.layers_reused",
-	                    json_integer((json_int_t)b->res->layers_reused));
-	stages = json_object();
-	for (size_t i = 0; i < b->res->n_stages; i++)
-		if (b->res->stages[i].built)
-			json_object_set_new(
-			    stages, b->res->stages[i].name,
-			    json_string(digest_to_string(&b->res->stages[i].tree, id)));
-	json_object_set_new(m, "kiln.stages", stages);
-	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(m);
-	r = write_file(b->o->metadata_file, text, err);
-	free(text);
-	return r;
+	return b->o->metadata_file ? build_metadata_write(b->o->metadata_file, &md, err) : 0;
 }
 
 static void
