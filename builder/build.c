@@ -730,17 +730,12 @@ store_in_index(struct bld *b, const struct imgstore_image *im, const char *const
 	struct imgstore_image copy = *im; /* imgstore_put sets the id it already has */
 	struct kl_strbuf log = {0};
 	char id[DIGEST_STRING_SIZE];
-	struct digest record;
 	int64_t t0 = now_ns();
 	int r;
 
-	r = imgstore_put(b->s, &copy, &record, err);
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = imgstore_tag(b->s, names[i], &record, err);
-	if (r < 0) {
-		kl_error_prefix(err, "storing the image in kiln's index");
+	r = imgstore_keep(b->s, &copy, names, n, /* ret= */ NULL, err);
+	if (r < 0)
 		return r;
-	}
 	kl_strbuf_printf(&log, "keeping %zu layers as diff trees, nothing compressed\n",
 	                 im->n_layers);
 	kl_strbuf_printf(&log, "writing image %s done", digest_to_string(&im->id, id));

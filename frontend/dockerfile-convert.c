@@ -16,6 +16,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
+#include "util/timestamp.h"
 #include "util/xalloc.h"
 
 static const char *const proxy_args[] = {
@@ -842,13 +843,9 @@ dispatch_stage(struct cv *cv, struct cv_stage *st)
 static void
 format_created(struct cv *cv)
 {
-	time_t t = (time_t)(cv->has_epoch ? cv->epoch : cv->o->now);
-	struct tm tm;
-	char buf[64];
+	char buf[KL_TIMESTAMP_SIZE];
 
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cv->created = xstrdup(buf);
+	cv->created = xstrdup(kl_timestamp_format(cv->has_epoch ? cv->epoch : cv->o->now, buf));
 }
 
 static int
@@ -856,6 +853,7 @@ setup(struct cv *cv)
 {
 	const struct dockerfile_convert_options *o = cv->o;
 	size_t n = 0;
+	int r;
 
 	for (size_t i = 0; i < o->n_build_args; i++) {
 		const char *kv = o->build_args[i];
@@ -869,23 +867,11 @@ setup(struct cv *cv)
 			cv_vars_set(&cv->proxy, k, strchr(kv, '=') ? strchr(kv, '=') + 1 : "");
 	}
 	cv->given_used = xcalloc(cv->given.n + 1, sizeof(*cv->given_used));
-	{
-		const char *e = given_arg(cv, "SOURCE_DATE_EPOCH");
-		char *end = NULL;
-
-		if (e && *e) {
-			long long v = strtoll(e, &end, 10);
-
-			if (*end || v < 0)
-				return kl_error_setf(
-				    cv->err, EINVAL,
-				    "invalid SOURCE_DATE_EPOCH '%s': not a number of "
-				    "seconds",
-				    e);
-			cv->has_epoch = true;
-			cv->epoch = v;
-		}
-	}
+	r = kl_source_date_epoch_parse("SOURCE_DATE_EPOCH", given_arg(cv, "SOURCE_DATE_EPOCH"),
+	                               &cv->epoch, cv->err);
+	if (r < 0)
+		return r;
+	cv->has_epoch = r > 0;
 	format_created(cv);
 	cv->build_platform = xstrdup(o->build_platform ? o->build_platform : "linux/amd64");
 	cv->target_platform = xstrdup(o->target_platform ? o->target_platform : cv->build_platform);

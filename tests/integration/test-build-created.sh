@@ -95,4 +95,7 @@ ok "a changed file: new id, the new layer newer, the cached layers' times kept"
 build "$T/b5.log" -t created:3 --build-arg SOURCE_DATE_EPOCH=1600000000 "$C"
 [ "$(times created:3 | sort -u)" = 2020-09-13T12:26:40Z ] ||
 	fail "SOURCE_DATE_EPOCH did not set every time: $(times created:3)"
-ok "SOURCE_DATE_EPOCH overrides the cache's times"
+expect_fail 1 "invalid SOURCE_DATE_EPOCH ' 1': not a number of seconds" \
+	kiln build --build-arg "SOURCE_DATE_EPOCH= 1" -t created:4 "$C"
+kiln images | grep -q created:4 && fail "a bad SOURCE_DATE_EPOCH still kept an image"
+ok "SOURCE_DATE_EPOCH overrides the cache's times; a bad one is refused"
