@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "builder/build-internal.h"
+#include "builder/build-metadata.h"
 #include "builder/build-output.h"
 #include "exporters/export.h"
 #include "exporters/layer.h"
@@ -423,10 +424,10 @@ bind_locals(struct bld *b)
 }
 
 /* The graph again with another result: for a tree the first solve did not give (a step
- * behind a cached one whose own record is gone). */
+ * behind a cached one whose own record is gone), and when it was made. */
 static int
 solve_vertex(struct bld *b, const struct solve_options *so, uint32_t idx, struct digest *ret,
-             struct kl_error **err)
+             int64_t *ret_created, struct kl_error **err)
 {
 	_cleanup_free_ char *text = graph_to_json(b->b.graph);
 	_cleanup_(graph_freep) struct graph *g = NULL;
@@ -444,8 +445,10 @@ solve_vertex(struct bld *b, const struct solve_options *so, uint32_t idx, struct
 	free(again);
 	if (r >= 0)
 		r = solve_run(b->s, g, so, &sr, err);
-	if (r >= 0)
+	if (r >= 0) {
 		*ret = sr.tree;
+		*ret_created = sr.created[graph_result(g)];
+	}
 	solve_result_done(&sr);
 	return r;
 }
@@ -492,7 +495,8 @@ solve(struct bld *b, struct kl_error **err)
 		for (int k = 0; k < 2; k++) {
 			if (v[k] == GRAPH_NO_INPUT || !is_zero(&b->sr.trees[v[k]]))
 				continue;
-			r = solve_vertex(b, &so, v[k], &b->sr.trees[v[k]], err);
+			r = solve_vertex(b, &so, v[k], &b->sr.trees[v[k]], &b->sr.created[v[k]],
+			                 err);
 			if (r < 0)
 				return r;
 		}
@@ -500,13 +504,16 @@ solve(struct bld *b, struct kl_error **err)
 	return 0;
 }
 
-/* The image: the base's layers as its record has them, then one diff per layer. */
+/* The image: the base's layers as its record has them, then one diff per layer; its history
+ * times those of the layers' vertices (when their results were first made, so that a no-op
+ * rebuild gives the same image), unless SOURCE_DATE_EPOCH set them. */
 static int
 make_image(struct bld *b, struct imgstore_image *im, struct kl_error **err)
 {
 	const struct dockerfile_stage_result *t = &b->b.stages[b->b.target];
 	_cleanup_free_ struct digest *diffs = xcalloc(t->n_layers + 1, sizeof(*diffs));
 	_cleanup_free_ bool *empty = xcalloc(t->n_layers + 1, sizeof(*empty));
+	_cleanup_free_ int64_t *created = xcalloc(t->n_layers + 1, sizeof(*created));
 	const struct imgstore_image *base = t->base_image >= 0 ? &b->images.v[t->base_image] : NULL;
 	size_t n_base = base ? base->n_layers : 0, n = 0;
 	int r;
@@ -514,7 +521,10 @@ make_image(struct bld *b, struct imgstore_image *im, struct kl_error **err)
 	r = build_layer_diffs(b->s, t, b->sr.trees, diffs, empty, err);
 	if (r < 0)
 		return r;
-	im->config = dockerfile_stage_config(t, empty);
+	for (size_t i = 0; i < t->n_layers; i++)
+		if (t->layers[i].upper < b->sr.n_vertices)
+			created[i] = b->sr.created[t->layers[i].upper];
+	im->config = dockerfile_stage_config(t, empty, b->b.has_epoch ? NULL : created);
 	im->config_len = strlen(im->config);
 	im->layers = xcalloc(n_base + t->n_layers + 1, sizeof(*im->layers));
 	/* base layers are lent from the base image's record (the caller must not free them) */
@@ -720,17 +730,12 @@ store_in_index(struct bld *b, const struct imgstore_image *im, const char *const
 	struct imgstore_image copy = *im; /* imgstore_put sets the id it already has */
 	struct kl_strbuf log = {0};
 	char id[DIGEST_STRING_SIZE];
-	struct digest record;
 	int64_t t0 = now_ns();
 	int r;
 
-	r = imgstore_put(b->s, &copy, &record, err);
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = imgstore_tag(b->s, names[i], &record, err);
-	if (r < 0) {
-		kl_error_prefix(err, "storing the image in kiln's index");
+	r = imgstore_keep(b->s, &copy, names, n, /* ret= */ NULL, err);
+	if (r < 0)
 		return r;
-	}
 	kl_strbuf_printf(&log, "keeping %zu layers as diff trees, nothing compressed\n",
 	                 im->n_layers);
 	kl_strbuf_printf(&log, "writing image %s done", digest_to_string(&im->id, id));
@@ -793,81 +798,30 @@ write_outputs(struct bld *b, const struct imgstore_image *im, struct kl_error **
 	return 0;
 }
 
-static int
-write_file(const char *path, const char *text, struct kl_error **err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int r;
-
-	if (fd < 0)
-		return kl_error_set(err, errno, "creating '%s'", path);
-	r = kl_io_write_all(fd, text, strlen(text));
-	if (r < 0)
-		return kl_error_set(err, -r, "writing '%s'", path);
-	return 0;
-}
-
 /* BuildKit's keys of the first export (containerimage.digest, .descriptor, .config.digest,
  * image.name), then kiln's: the tree, the stages' trees, the layers the exports made. */
 static int
 write_metadata(struct bld *b, struct kl_error **err)
 {
-	char id[DIGEST_STRING_SIZE];
-	json_t *m = NULL, *stages;
-	char *text;
+	const struct build_metadata md = {
+	    .export = b->exported ? &b->first : NULL,
+	    .image_id = b->has_id ? &b->res->image_id : NULL,
+	    .tags = b->o->tags,
+	    .n_tags = b->o->n_tags,
+	    .tree = b->res->tree,
+	    .layers_made = b->res->layers_made,
+	    .layers_reused = b->res->layers_reused,
+	    .stages = b->res->stages,
+	    .n_stages = b->res->n_stages,
+	};
 	int r;
 
 	if (b->o->iidfile && b->has_id) {
-		r = write_file(b->o->iidfile, digest_to_string(&b->res->image_id, id), err);
+		r = build_iidfile_write(b->o->iidfile, &b->res->image_id, err);
 		if (r < 0)
 			return r;
 	}
-	if (!b->o->metadata_file)
-		return 0;
-	if (b->exported) {
-		_cleanup_free_ char *em = export_result_metadata(&b->first);
-
-		m = json_loads(em, 0, NULL);
-	}
-	if (!m)
-		m = json_object();
-	/* kept in the index alone, the image has no manifest: its id stands for it, as in the
-	 * metadata of BuildKit's exporter into Docker's image store */
-	if (b->has_id && !b->exported) {
-		json_object_set_new(m, "containerimage.config.digest",
-		                    json_string(digest_to_string(&b->res->image_id, id)));
-		json_object_set_new(m, "containerimage.digest",
-		                    json_string(digest_to_string(&b->res->image_id, id)));
-	}
-	if (b->o->n_tags) {
-		struct kl_strbuf names = {0};
-
-		for (size_t i = 0; i < b->o->n_tags; i++) {
-			_cleanup_free_ char *norm = NULL;
-
-			if (imgstore_normalize(b->o->tags[i], &norm, NULL) < 0)
-				norm = xstrdup(b->o->tags[i]);
-			kl_strbuf_printf(&names, "%s%s", i ? "," : "", norm);
-		}
-		json_object_set_new(m, "image.name", json_string(names.buf));
-		kl_strbuf_done(&names);
-	}
-	json_object_set_new(m, "kiln.tree", json_string(digest_to_string(&b->res->tree, id)));
-	json_object_set_new(m, "kiln.layers_made", json_integer((json_int_t)b->res->layers_made));
-	json_object_set_new(m, "kiln.layers_reused",
-	                    json_integer((json_int_t)b->res->layers_reused));
-	stages = json_object();
-	for (size_t i = 0; i < b->res->n_stages; i++)
-		if (b->res->stages[i].built)
-			json_object_set_new(
-			    stages, b->res->stages[i].name,
-			    json_string(digest_to_string(&b->res->stages[i].tree, id)));
-	json_object_set_new(m, "kiln.stages", stages);
-	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(m);
-	r = write_file(b->o->metadata_file, text, err);
-	free(text);
-	return r;
+	return b->o->metadata_file ? build_metadata_write(b->o->metadata_file, &md, err) : 0;
 }
 
 static void

@@ -169,16 +169,11 @@ static int
 set_provenance(struct cli *c, struct build_options *o, const char *v, struct kl_error **err)
 {
 	enum export_provenance mode;
-	struct kl_error *e = NULL;
+	int r = cli_provenance_parse(c, "build", v, &mode, err);
 
-	if (export_provenance_parse(v, &mode, &e) < 0) {
-		int r = cli_usage_error(c, err, "build", "%s", e->msg);
-
-		kl_error_free(e);
-		return r;
-	}
-	o->provenance = (int)mode;
-	return 0;
+	if (r >= 0)
+		o->provenance = (int)mode;
+	return r;
 }
 
 /* buildctl's --opt K=V. */

@@ -18,6 +18,7 @@
 #include "sources/source.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/timestamp.h"
 
 static const char usage[] =
     "usage: kiln layer export [--compression C] [--level N] [--threads N]\n"
@@ -100,7 +101,7 @@ layer_export_cmd(struct cli *c, int argc, char **argv, struct kl_error **err)
 	_cleanup_(tree_unrefp) struct tree *t = NULL;
 	struct source_options so = {.auth_file = c->auth_file};
 	struct layer_options o = {0};
-	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	const char *epoch = getenv("SOURCE_DATE_EPOCH"), *epoch_from = "SOURCE_DATE_EPOCH";
 	struct layer_blob b = {0};
 	struct store *s;
 	struct digest id;
@@ -132,6 +133,7 @@ layer_export_cmd(struct cli *c, int argc, char **argv, struct kl_error **err)
 			break;
 		case 'e':
 			epoch = optarg;
+			epoch_from = "--source-date-epoch";
 			break;
 		case 'w':
 			o.rewrite_timestamp = true;
@@ -142,13 +144,14 @@ layer_export_cmd(struct cli *c, int argc, char **argv, struct kl_error **err)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(c, err, "layer export", "expected one tree id");
-	if (epoch && *epoch) {
-		r = parse_int(c, "SOURCE_DATE_EPOCH", epoch, 0, INT64_MAX, &v, err);
-		if (r < 0)
-			return r;
-		o.has_epoch = true;
-		o.epoch = v;
-	} else if (o.rewrite_timestamp) {
+	r = kl_source_date_epoch_parse(epoch_from, epoch, &o.epoch, err);
+	if (r < 0) {
+		c->usage_cmd = "layer export";
+		kl_error_prefix(err, "layer export");
+		return r;
+	}
+	o.has_epoch = r > 0;
+	if (!o.has_epoch && o.rewrite_timestamp) {
 		return cli_usage_error(c, err, "layer export",
 		                       "--rewrite-timestamp needs --source-date-epoch or "
 		                       "$SOURCE_DATE_EPOCH");

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* kiln solve: reads a build graph (docs/graph.md), binds its local sources, secrets and ssh
  * agents, solves it with progress on stderr, prints the result's tree id and writes it to each
- * --output (its files, or an image of one layer). */
+ * --output (its files, or an image of one layer, with provenance when asked) and the metadata
+ * file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,9 +12,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "builder/build-metadata.h"
 #include "builder/build-output.h"
+#include "builder/build-provenance.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/solve-args.h"
@@ -27,6 +31,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/io.h"
+#include "util/timestamp.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
@@ -48,6 +53,9 @@ static const char usage[] =
     "  -o, --output SPEC      also write the result as kiln build -o does: type=local,dest=DIR,\n"
     "                         type=tar,dest=FILE|-, or an image of one layer (the tree):\n"
     "                         type=oci|docker|image|registry,… (repeatable)\n"
+    "  --metadata-file FILE   write the solve's metadata (JSON) there: the first image\n"
+    "                         output's digests and name, kiln.tree, layers made and reused\n"
+    "  --provenance MODE      attach SLSA provenance to image outputs: min, max or false\n"
     "\n"
     "$SOURCE_DATE_EPOCH clamps an image output's times; $DOCKER_HOST names the daemon\n"
     "type=docker without dest loads into.\n"
@@ -55,7 +63,7 @@ static const char usage[] =
     "SIGINT or SIGTERM stops the build cleanly (exit status 130 or 143).\n";
 
 static int
-read_graph(const char *path, struct graph **ret, struct kl_error **err)
+read_graph(const char *path, struct graph **ret, struct digest *ret_digest, struct kl_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *text = NULL;
@@ -71,6 +79,7 @@ read_graph(const char *path, struct graph **ret, struct kl_error **err)
 		                     GRAPH_MAX_JSON);
 	if (r < 0)
 		return kl_error_set(err, -r, "reading graph '%s'", path);
+	digest_buffer(text, len, ret_digest);
 	return graph_parse(text, len, path, ret, err);
 }
 
@@ -87,9 +96,19 @@ raise_nofile(void)
 	}
 }
 
+/* What the solve does with its result. */
 struct outputs {
 	struct build_output **v;
 	size_t n;
+	const char *metadata_file;
+	enum export_provenance provenance;
+	bool has_epoch; /* $SOURCE_DATE_EPOCH */
+	int64_t epoch;
+	/* filled by write_outputs: */
+	struct export_provenance_info prov;
+	bool exported; /* first holds the first image output's result */
+	struct export_result first;
+	size_t layers_made, layers_reused;
 };
 
 static void
@@ -98,43 +117,49 @@ outputs_done(struct outputs *o)
 	for (size_t i = 0; i < o->n; i++)
 		build_output_free(o->v[i]);
 	free(o->v);
+	export_provenance_info_done(&o->prov);
+	export_result_done(&o->first);
 }
 
 /* The tree as an image of one layer, exported as out says. */
 static int
-export_tree(struct store *s, struct provider_set *ps, const struct build_output *out,
-            const struct digest *tree, const struct source_options *src, struct kl_error **err)
+export_tree(struct store *s, struct provider_set *ps, struct outputs *outs,
+            const struct build_output *out, const struct digest *tree,
+            const struct source_options *src, struct kl_error **err)
 {
 	struct export_options eo = out->image; /* shallow: out keeps what it owns */
+	struct export_result res = {0};
 	struct imgstore_image im = {0};
-	const char *epoch = getenv("SOURCE_DATE_EPOCH");
 	int r;
 
-	if (epoch && *epoch) {
-		char *end;
-
-		errno = 0;
-		eo.epoch = strtoll(epoch, &end, 10);
-		if (errno || *end || eo.epoch < 0)
-			return kl_error_setf(err, EINVAL,
-			                     "SOURCE_DATE_EPOCH '%s' is not a number of seconds",
-			                     epoch);
-		eo.has_epoch = true;
-	}
+	eo.has_epoch = outs->has_epoch;
+	eo.epoch = outs->epoch;
 	eo.docker_host = getenv("DOCKER_HOST");
 	eo.auth_file = src->auth_file;
 	eo.insecure_registries = src->insecure_registries;
 	eo.n_insecure_registries = src->n_insecure_registries;
 	eo.registry_timeout_ms = src->registry_timeout_ms;
+	if (outs->prov.mode != EXPORT_PROVENANCE_NONE)
+		eo.provenance = outs->prov; /* lent: outs keeps it */
 	r = export_image_from_tree(tree, src->platform, &eo, &im, err);
 	if (r >= 0)
-		r = export_run(s, ps, &im, &eo, NULL, err);
+		r = export_run(s, ps, &im, &eo, &res, err);
 	imgstore_image_done(&im);
-	return r;
+	if (r < 0)
+		return r;
+	outs->layers_made += res.layers_made;
+	outs->layers_reused += res.layers_reused;
+	if (!outs->exported) {
+		outs->first = res;
+		outs->exported = true;
+	} else {
+		export_result_done(&res);
+	}
+	return 0;
 }
 
 static int
-write_outputs(struct store *s, const struct outputs *outs, const struct digest *tree,
+write_outputs(struct store *s, struct outputs *outs, const struct digest *tree,
               const struct source_options *src, struct kl_error **err)
 {
 	_cleanup_(provider_set_freep) struct provider_set *ps = NULL;
@@ -146,24 +171,59 @@ write_outputs(struct store *s, const struct outputs *outs, const struct digest *
 	source_add_providers(ps, s, src);
 	for (size_t i = 0; r >= 0 && i < outs->n; i++)
 		r = outs->v[i]->type == BUILD_OUTPUT_IMAGE
-		        ? export_tree(s, ps, outs->v[i], tree, src, err)
+		        ? export_tree(s, ps, outs, outs->v[i], tree, src, err)
 		        : build_output_write(s, ps, outs->v[i], tree, err);
 	if (r < 0)
 		kl_error_prefix(err, "solve: output");
 	return r;
 }
 
+/* The provenance (when asked for) and the metadata file, around the outputs. */
 static int
-run(struct cli *c, struct solve_options *o, const struct outputs *outs, const char *graph_path,
+finish(struct store *s, struct outputs *outs, const struct graph *g, const char *graph_path,
+       const struct digest *graph_digest, const struct solve_result *res,
+       const struct source_options *src, int64_t started, struct kl_error **err)
+{
+	const struct build_solve_provenance in = {
+	    .mode = outs->provenance,
+	    .graph = g,
+	    .sr = res,
+	    .graph_name = graph_path,
+	    .graph_digest = *graph_digest,
+	    .platform = src->platform,
+	    .started = started,
+	    .finished = (int64_t)time(NULL),
+	    .reproducible = outs->has_epoch,
+	};
+	struct build_metadata md = {.tree = res->tree};
+	int r;
+
+	build_provenance_solve(&in, &outs->prov);
+	r = write_outputs(s, outs, &res->tree, src, err);
+	if (r < 0 || !outs->metadata_file)
+		return r;
+	md.export = outs->exported ? &outs->first : NULL;
+	md.layers_made = outs->layers_made;
+	md.layers_reused = outs->layers_reused;
+	r = build_metadata_write(outs->metadata_file, &md, err);
+	if (r < 0)
+		kl_error_prefix(err, "solve: --metadata-file");
+	return r;
+}
+
+static int
+run(struct cli *c, struct solve_options *o, struct outputs *outs, const char *graph_path,
     struct kl_error **err)
 {
 	_cleanup_(graph_freep) struct graph *g = NULL;
 	struct solve_result res = {0};
+	int64_t started = (int64_t)time(NULL);
+	struct digest graph_digest;
 	struct store *s;
 	char id[DIGEST_STRING_SIZE];
 	int r;
 
-	r = read_graph(graph_path, &g, err);
+	r = read_graph(graph_path, &g, &graph_digest, err);
 	if (r < 0) {
 		kl_error_prefix(err, "solve");
 		return r;
@@ -195,7 +255,7 @@ run(struct cli *c, struct solve_options *o, const struct outputs *outs, const ch
 		solve_result_done(&res);
 		return r;
 	}
-	r = write_outputs(s, outs, &res.tree, o->sources, err);
+	r = finish(s, outs, g, graph_path, &graph_digest, &res, o->sources, started, err);
 	for (size_t i = 0; r >= 0 && i < outs->n; i++)
 		if (build_output_to_stdout(outs->v[i]))
 			r = 1;
@@ -219,6 +279,8 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 	    {"platform", required_argument, NULL, 'P'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
 	    {"output", required_argument, NULL, 'o'},
+	    {"metadata-file", required_argument, NULL, 'm'},
+	    {"provenance", required_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_(cli_solve_args_done) struct cli_solve_args a = {0};
@@ -272,6 +334,12 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 		case 'o':
 			r = cli_output_add(c, "solve", optarg, &outs.v, &outs.n, err);
 			break;
+		case 'm':
+			outs.metadata_file = optarg;
+			break;
+		case 'v':
+			r = cli_provenance_parse(c, "solve", optarg, &outs.provenance, err);
+			break;
 		default:
 			return cli_option_error(c, err, "solve", opt, argv);
 		}
@@ -281,6 +349,13 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 	if (optind + 1 != argc)
 		return cli_usage_error(c, err, "solve",
 		                       "expected one graph (a file, or - for stdin)");
+	r = kl_source_date_epoch_parse("SOURCE_DATE_EPOCH", getenv("SOURCE_DATE_EPOCH"),
+	                               &outs.epoch, err);
+	if (r < 0) {
+		kl_error_prefix(err, "solve");
+		return r;
+	}
+	outs.has_epoch = r > 0;
 	r = cli_cancel_install(&o.cancel_fd, err);
 	if (r < 0)
 		return r;

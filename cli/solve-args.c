@@ -259,6 +259,20 @@ cli_output_add(struct cli *c, const char *cmd, const char *spec, struct build_ou
 	return 0;
 }
 
+int
+cli_provenance_parse(struct cli *c, const char *cmd, const char *value, enum export_provenance *ret,
+                     struct kl_error **err)
+{
+	struct kl_error *e = NULL;
+	int r;
+
+	if (export_provenance_parse(value, ret, &e) >= 0)
+		return 0;
+	r = cli_usage_error(c, err, cmd, "%s", e->msg);
+	kl_error_free(e);
+	return r;
+}
+
 void
 cli_solve_args_insecure(struct cli_solve_args *a, const char *host)
 {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "exporters/export.h"
 #include "solver/solve.h"
 #include "util/strpool.h"
 
@@ -50,6 +51,11 @@ void cli_solve_args_apply(const struct cli_solve_args *a, struct solve_options *
                           struct source_options *src);
 /* Frees a and stops the agent it started. */
 void cli_solve_args_done(struct cli_solve_args *a);
+
+/* --provenance VALUE (export_provenance_parse's forms: mode=min, max, false…) into *ret; a
+ * usage error of cmd otherwise. */
+int cli_provenance_parse(struct cli *c, const char *cmd, const char *value,
+                         enum export_provenance *ret, struct kl_error **err);
 
 struct build_output;
 /* --output SPEC (builder/build-output.h) appended to *v, *n of them; a usage error of cmd

@@ -11,23 +11,13 @@
 #include "oci/image.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/timestamp.h"
 #include "util/xalloc.h"
 
 #define MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
 #define MT_OCI_FOREIGN "application/vnd.oci.image.layer.nondistributable.v1.tar"
 #define MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
 #define MT_DOCKER_FOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar"
-
-const char *
-export_format_time(int64_t t, char buf[32])
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, 32, "1970-01-01T00:00:00Z");
-	return buf;
-}
 
 /* RFC 3339 ("2023-11-14T22:13:20.5Z", "…+01:00") to unix seconds (the fraction dropped:
  * it only matters when the seconds are equal, and then the time is not later). */
@@ -111,7 +101,7 @@ fix_history(json_t *cfg, size_t n_layers, bool has_epoch, int64_t epoch)
 {
 	json_t *hist = json_object_get(cfg, "history"), *fixed, *h;
 	size_t count = 0, i, extra;
-	char t[32];
+	char t[KL_TIMESTAMP_SIZE];
 
 	if (!hist)
 		return false; /* optional: an image without history keeps its config (and id) */
@@ -131,7 +121,7 @@ fix_history(json_t *cfg, size_t n_layers, bool has_epoch, int64_t epoch)
 		h = json_object();
 		if (has_epoch)
 			json_object_set_new(h, "created",
-			                    json_string(export_format_time(epoch, t)));
+			                    json_string(kl_timestamp_format(epoch, t)));
 		json_object_set_new(h, "created_by", json_string("layer without history"));
 		json_object_set_new(h, "comment", json_string("kiln"));
 		json_array_append_new(fixed, h);
@@ -155,11 +145,11 @@ static bool
 apply_epoch(json_t *cfg, int64_t epoch)
 {
 	json_t *hist = json_object_get(cfg, "history"), *h, *want;
-	char t[32];
+	char t[KL_TIMESTAMP_SIZE];
 	bool changed = false;
 	size_t i;
 
-	want = json_string(export_format_time(epoch, t));
+	want = json_string(kl_timestamp_format(epoch, t));
 	if (!json_equal(json_object_get(cfg, "created"), want)) {
 		json_object_set(cfg, "created", want);
 		changed = true;

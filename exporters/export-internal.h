@@ -62,9 +62,6 @@ struct export_ctx {
 int export_image_build(struct export_ctx *c, const struct imgstore_image *im,
                        struct kl_error **err);
 
-/* Formats unix seconds as RFC 3339 UTC ("2023-11-14T22:13:20Z") into buf (32 bytes). */
-const char *export_format_time(int64_t t, char buf[32]);
-
 /* The layer media type for compression c in OCI or Docker types. */
 const char *export_layer_media_type(enum layer_compression c, bool oci);
 /* A kept blob's media type in the other family (Docker gzip ↔ OCI gzip, tar, zstd); foreign

@@ -8,6 +8,7 @@
 #include "exporters/export-internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/timestamp.h"
 #include "util/xalloc.h"
 
 #define IN_TOTO_STATEMENT "https://in-toto.io/Statement/v0.1"
@@ -44,13 +45,13 @@ digest_set(const char *what, const char *d, struct kl_error **err)
 static json_t *
 time_or_null(int64_t t, const struct export_options *o)
 {
-	char buf[32];
+	char buf[KL_TIMESTAMP_SIZE];
 
 	if (!t)
 		return json_null();
 	if (o->has_epoch && t > o->epoch)
 		t = o->epoch;
-	return json_string(export_format_time(t, buf));
+	return json_string(kl_timestamp_format(t, buf));
 }
 
 /* "pkg:docker/NAME@TAG?platform=OS%2FARCH" for each name, as BuildKit names its subjects. */

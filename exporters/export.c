@@ -11,6 +11,7 @@
 #include "sources/imgstore.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/timestamp.h"
 #include "util/xalloc.h"
 
 void
@@ -213,7 +214,7 @@ export_image_from_tree(const struct digest *tree, const char *platform,
                        struct kl_error **err)
 {
 	struct oci_platform p = {0};
-	char t[32];
+	char t[KL_TIMESTAMP_SIZE];
 	json_t *cfg, *hist;
 	int r;
 
@@ -227,7 +228,7 @@ export_image_from_tree(const struct digest *tree, const char *platform,
 	if (p.variant)
 		json_object_set_new(cfg, "variant", json_string(p.variant));
 	if (o && o->has_epoch) {
-		json_object_set_new(cfg, "created", json_string(export_format_time(o->epoch, t)));
+		json_object_set_new(cfg, "created", json_string(kl_timestamp_format(o->epoch, t)));
 		json_object_set_new(hist, "created", json_string(t));
 	}
 	oci_platform_done(&p);

@@ -11,6 +11,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
+#include "util/timestamp.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -527,8 +528,48 @@ cv_shell(const struct cv_stage *st, char ***ret)
 	return n;
 }
 
+/* The times of the build's own history entries (those past the base image's), from when
+ * the results of their vertices were made (dockerfile_stage_config tells the rule). */
+static void
+set_times(json_t *image, const struct dockerfile_stage_result *st, const int64_t *created)
+{
+	json_t *h = json_object_get(image, "history");
+	size_t n = json_array_size(h), first = st->n_base_history < n ? st->n_base_history : n;
+	_cleanup_free_ int64_t *t = xcalloc(n + 1, sizeof(*t));
+	char buf[KL_TIMESTAMP_SIZE];
+	int64_t known = 0, latest = 0;
+	json_t *when;
+
+	for (size_t i = 0; i < st->n_layers; i++)
+		if (st->layers[i].history >= first && st->layers[i].history < n && created[i] > 0)
+			t[st->layers[i].history] = created[i];
+	for (size_t i = first; i < n && !known; i++)
+		known = t[i]; /* entries before the first layer take the first layer's time */
+	for (size_t i = first; i < n; i++) {
+		if (t[i])
+			known = t[i];
+		t[i] = known;
+		latest = t[i] > latest ? t[i] : latest;
+	}
+	if (latest) {
+		for (size_t i = first; i < n; i++)
+			json_object_set_new(json_array_get(h, i), "created",
+			                    json_string(kl_timestamp_format(t[i], buf)));
+		json_object_set_new(image, "created",
+		                    json_string(kl_timestamp_format(latest, buf)));
+		return;
+	}
+	/* no time of the build's own: the base image's last one, else the epoch itself */
+	when = first ? json_object_get(json_array_get(h, first - 1), "created") : NULL;
+	when = json_is_string(when) ? json_incref(when) : json_string(kl_timestamp_format(0, buf));
+	for (size_t i = first; i < n; i++)
+		json_object_set(json_array_get(h, i), "created", when);
+	json_object_set_new(image, "created", when);
+}
+
 char *
-dockerfile_stage_config(const struct dockerfile_stage_result *st, const bool *empty)
+dockerfile_stage_config(const struct dockerfile_stage_result *st, const bool *empty,
+                        const int64_t *created)
 {
 	json_t *image = json_loads(st->config, 0, NULL);
 	json_t *h = json_object_get(image, "history");
@@ -541,6 +582,8 @@ dockerfile_stage_config(const struct dockerfile_stage_result *st, const bool *em
 			if (empty[i] && e)
 				json_object_set_new(e, "empty_layer", json_true());
 		}
+	if (created)
+		set_times(image, st, created);
 	out = json_dumps(image, JSON_COMPACT);
 	json_decref(image);
 	return out;

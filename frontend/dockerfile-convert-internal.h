@@ -35,9 +35,10 @@ struct cv_stage {
 	int base_image; /* resolver handle at the root of its chain, -1: none */
 	struct dockerfile_layer *layers;
 	size_t n_layers, cap_layers;
-	json_t *image;       /* the image config document */
-	struct cv_vars env;  /* ENV in scope (the config's Env) */
-	struct cv_vars args; /* ARGs declared in the stage, with their values */
+	size_t n_base_history; /* history entries of the image at the root of its chain */
+	json_t *image;         /* the image config document */
+	struct cv_vars env;    /* ENV in scope (the config's Env) */
+	struct cv_vars args;   /* ARGs declared in the stage, with their values */
 	char *platform;
 	unsigned cmd_index, cmd_total;
 	bool ignore_cache;

@@ -16,6 +16,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
+#include "util/timestamp.h"
 #include "util/xalloc.h"
 
 static const char *const proxy_args[] = {
@@ -727,6 +728,7 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 			return r;
 		st->tree = parent->tree;
 		st->base_image = parent->base_image;
+		st->n_base_history = parent->n_base_history;
 		st->image = json_deep_copy(parent->image);
 		cv_vars_copy(&st->env, &parent->env);
 		for (size_t i = 0; i < parent->n_layers; i++) {
@@ -767,6 +769,7 @@ dispatch_from(struct cv *cv, struct cv_stage *st)
 	if (r < 0)
 		return cv_fail(cv, in, "%s: %s", base, (*cv->err)->msg);
 	st->base_image = ci->im.handle;
+	st->n_base_history = json_array_size(json_object_get(st->image, "history"));
 	seed_env(st);
 	{
 		char *text = xasprintf("FROM %s", ci->im.display ? ci->im.display : base);
@@ -794,6 +797,7 @@ dispatch_stage(struct cv *cv, struct cv_stage *st)
 		return 0;
 	st->state = CV_STAGE_BUSY;
 	st->base_image = -1;
+	st->n_base_history = 0;
 	st->tree = GRAPH_NO_INPUT;
 	st->cmd_index = 0;
 	st->cmd_total = 0;
@@ -839,13 +843,9 @@ dispatch_stage(struct cv *cv, struct cv_stage *st)
 static void
 format_created(struct cv *cv)
 {
-	time_t t = (time_t)(cv->has_epoch ? cv->epoch : cv->o->now);
-	struct tm tm;
-	char buf[64];
+	char buf[KL_TIMESTAMP_SIZE];
 
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cv->created = xstrdup(buf);
+	cv->created = xstrdup(kl_timestamp_format(cv->has_epoch ? cv->epoch : cv->o->now, buf));
 }
 
 static int
@@ -853,6 +853,7 @@ setup(struct cv *cv)
 {
 	const struct dockerfile_convert_options *o = cv->o;
 	size_t n = 0;
+	int r;
 
 	for (size_t i = 0; i < o->n_build_args; i++) {
 		const char *kv = o->build_args[i];
@@ -866,23 +867,11 @@ setup(struct cv *cv)
 			cv_vars_set(&cv->proxy, k, strchr(kv, '=') ? strchr(kv, '=') + 1 : "");
 	}
 	cv->given_used = xcalloc(cv->given.n + 1, sizeof(*cv->given_used));
-	{
-		const char *e = given_arg(cv, "SOURCE_DATE_EPOCH");
-		char *end = NULL;
-
-		if (e && *e) {
-			long long v = strtoll(e, &end, 10);
-
-			if (*end || v < 0)
-				return kl_error_setf(
-				    cv->err, EINVAL,
-				    "invalid SOURCE_DATE_EPOCH '%s': not a number of "
-				    "seconds",
-				    e);
-			cv->has_epoch = true;
-			cv->epoch = v;
-		}
-	}
+	r = kl_source_date_epoch_parse("SOURCE_DATE_EPOCH", given_arg(cv, "SOURCE_DATE_EPOCH"),
+	                               &cv->epoch, cv->err);
+	if (r < 0)
+		return r;
+	cv->has_epoch = r > 0;
 	format_created(cv);
 	cv->build_platform = xstrdup(o->build_platform ? o->build_platform : "linux/amd64");
 	cv->target_platform = xstrdup(o->target_platform ? o->target_platform : cv->build_platform);
@@ -1071,6 +1060,7 @@ finish(struct cv *cv, size_t target, struct dockerfile_build *ret)
 		if (st->n_layers)
 			memcpy(sr->layers, st->layers, st->n_layers * sizeof(*st->layers));
 		sr->n_layers = st->n_layers;
+		sr->n_base_history = st->n_base_history;
 		sr->config = json_dumps(st->image, JSON_COMPACT);
 	}
 	for (size_t i = 0; i < cv->given.n; i++) {

@@ -91,7 +91,8 @@ struct dockerfile_stage_result {
 	int base_image; /* the resolver handle of the image at the root of its chain, -1: none */
 	struct dockerfile_layer *layers; /* beyond the base image's, in order */
 	size_t n_layers;
-	char *config; /* the image config JSON (history and rootfs of the base's layers) */
+	size_t n_base_history; /* the config's first history entries: the base image's own */
+	char *config;          /* the image config JSON (history and rootfs of the base's layers) */
 	char *platform;
 };
 
@@ -119,5 +120,21 @@ int dockerfile_convert(const struct dockerfile *df, const struct dockerfile_inst
 void dockerfile_build_done(struct dockerfile_build *b);
 
 /* The stage's config with the history entries of its layers whose diff turned out empty
- * marked empty_layer (empty[i] for layer i; NULL: none): a new JSON string. */
-char *dockerfile_stage_config(const struct dockerfile_stage_result *st, const bool *empty);
+ * marked empty_layer (empty[i] for layer i; NULL: none): a new JSON string.
+ *
+ * created (NULL: the conversion's times stay) gives, per layer, when its vertex's result was
+ * first made (seconds since the epoch, the solve's created[]; 0: not known), and the build's
+ * own history entries (the base image's keep theirs) and `created` are set from it, so that a
+ * rebuild from the cache gives the same config, as BuildKit takes them from its cache
+ * records:
+ *  - an entry that made a layer (RUN, COPY, ADD, also when its diff is empty): its vertex's
+ *    time;
+ *  - any other entry (ENV, LABEL, a layer whose time is not known): the time of the nearest
+ *    entry before it that has one, or, before the first, of the first after it (BuildKit's
+ *    rule: a metadata instruction at the top does not take a base layer's time);
+ *  - when no entry of the build's has a time: the base image's last history time, else
+ *    1970-01-01T00:00:00Z (FROM scratch with metadata only);
+ *  - `created`: the latest of the build's entries' times.
+ * With SOURCE_DATE_EPOCH the conversion's times are the epoch: pass NULL. */
+char *dockerfile_stage_config(const struct dockerfile_stage_result *st, const bool *empty,
+                              const int64_t *created);

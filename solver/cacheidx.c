@@ -273,7 +273,7 @@ cacheidx_free(struct cacheidx *ci)
 
 /* Reads: one transaction, statements prepared once. */
 
-#define Q_LOOKUP "SELECT tree, diff, last_used FROM records WHERE key = ?1"
+#define Q_LOOKUP "SELECT tree, diff, created, last_used FROM records WHERE key = ?1"
 #define Q_MEMO "SELECT key FROM memo WHERE tree = ?1 AND what = ?2"
 
 /* The statements of the read path. The hot path (a no-op solve) is one read transaction: the
@@ -335,7 +335,10 @@ cacheidx_lookup_in_txn(struct cacheidx *ci, const struct digest *keys, size_t n,
 		if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == DIGEST_SIZE) {
 			struct cacheidx_hit *h = &hits[i];
 
-			*h = (struct cacheidx_hit){.last_used = sqlite3_column_int64(q, 2)};
+			*h = (struct cacheidx_hit){
+			    .created = sqlite3_column_int64(q, 2),
+			    .last_used = sqlite3_column_int64(q, 3),
+			};
 			memcpy(h->tree.bytes, sqlite3_column_blob(q, 0), DIGEST_SIZE);
 			if (sqlite3_column_bytes(q, 1) == DIGEST_SIZE) {
 				h->has_diff = true;
@@ -580,7 +583,7 @@ struct put {
 	const struct cacheidx_entry *e;
 	struct tree_facts tree, diff;
 	bool has_diff;
-	int64_t now;
+	int64_t created, now;
 };
 
 static int
@@ -601,7 +604,7 @@ put_fn(struct cacheidx *ci, void *userdata)
 		    " VALUES (?1, ?2, ?3, ?4, ?5,"
 		    "  (SELECT COALESCE(SUM(size), 0) FROM trees WHERE id IN (?2, ?3)) +"
 		    "  (SELECT COALESCE(SUM(size), 0) FROM tree_blobs WHERE tree IN (?2, ?3)),"
-		    "  ?6, ?6)",
+		    "  ?6, ?7)",
 		    -1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -612,7 +615,8 @@ put_fn(struct cacheidx *ci, void *userdata)
 	sqlite3_bind_text(q, 4, p->e->op, -1, SQLITE_STATIC);
 	if (p->e->description)
 		sqlite3_bind_text(q, 5, p->e->description, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 6, p->now);
+	sqlite3_bind_int64(q, 6, p->created);
+	sqlite3_bind_int64(q, 7, p->now);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -625,6 +629,7 @@ cacheidx_put(struct cacheidx *ci, struct store *s, const struct cacheidx_entry *
 	struct put p = {.e = e, .has_diff = e->diff != NULL, .now = now_sec()};
 	int r;
 
+	p.created = e->created ? e->created : p.now;
 	r = facts_of(ci, s, e->tree, e->parent, &p.tree, err);
 	if (r >= 0 && p.has_diff)
 		r = facts_of(ci, s, e->diff, e->tree, &p.diff, err);

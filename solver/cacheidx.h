@@ -43,6 +43,7 @@ struct cacheidx_hit {
 	struct digest tree;
 	bool has_diff;
 	struct digest diff;
+	int64_t created;   /* seconds since the epoch: when the result was made (recorded) */
 	int64_t last_used; /* seconds since the epoch */
 };
 
@@ -84,6 +85,7 @@ struct cacheidx_entry {
 	const struct tree *diff;   /* exec: what the step changed; NULL otherwise */
 	const char *op;            /* "source", "file", "exec", "merge", "diff" */
 	const char *description;   /* the vertex's display name; may be NULL */
+	int64_t created;           /* seconds since the epoch: when the result was made; 0: now */
 };
 /* Records e (replacing a record of the same key), with what its trees refer to. */
 int cacheidx_put(struct cacheidx *ci, struct store *s, const struct cacheidx_entry *e,

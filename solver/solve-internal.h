@@ -38,6 +38,8 @@ struct vstate {
 	uint32_t waiting;   /* run inputs not done yet (protected by lock) */
 	uint32_t *users;    /* vertices that run and take this as an input */
 	size_t n_users;
+	int64_t created;    /* seconds since the epoch: when its result was made (its record's
+	                     * time on a hit, the time it ran otherwise); 0: not known */
 	int64_t started_ns; /* CLOCK_REALTIME */
 	uint64_t mono_ns;   /* CLOCK_MONOTONIC at start */
 };

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/provider.h"
 #include "fs/store.h"
@@ -359,6 +360,7 @@ record(struct solve *sv, uint32_t idx, const struct outcome *o, struct kl_error 
 	int r;
 
 	vs->tree = o->tree;
+	vs->created = (int64_t)time(NULL);
 	r = solve_vertex_tree(sv, idx, &t, err);
 	if (r >= 0)
 		r = ingest_local(sv, t, err);
@@ -372,6 +374,7 @@ record(struct solve *sv, uint32_t idx, const struct outcome *o, struct kl_error 
 		    .diff = diff,
 		    .op = graph_op_name(v->kind),
 		    .description = graph_vertex_display_name(v),
+		    .created = vs->created,
 		};
 
 		r = cacheidx_put(sv->idx, sv->store, &e, err);
@@ -395,6 +398,7 @@ recheck(struct solve *sv, uint32_t idx)
 	vs->hit = true;
 	vs->h = h;
 	vs->tree = h.tree;
+	vs->created = h.created;
 	vs->cached = true;
 	return true;
 }

@@ -531,6 +531,8 @@ report_cached(struct solve *sv)
 			/* a remote source is cached when its record exists (else it ran: DONE) */
 			if (!is_local(sv, i))
 				vs->cached = vs->hit && !sv->opts->no_cache;
+			if (vs->cached && vs->hit)
+				vs->created = vs->h.created;
 			vs->done = true;
 			if (vs->cached)
 				solve_emit_vertex(sv, i, PROGRESS_VERTEX_CACHED, NULL, 0);
@@ -541,6 +543,7 @@ report_cached(struct solve *sv)
 		if (!usable_hit(sv, i))
 			continue; /* behind a cached vertex, without a record of its own */
 		vs->tree = vs->h.tree;
+		vs->created = vs->h.created;
 		vs->cached = vs->done = true;
 		solve_emit_vertex(sv, i, PROGRESS_VERTEX_CACHED, NULL, 0);
 	}
@@ -681,6 +684,7 @@ record_resolved(struct solve *sv, struct kl_error **err)
 
 		if (!vs->needed || !vs->resolved || is_local(sv, i) || vs->cached)
 			continue;
+		vs->created = (int64_t)time(NULL);
 		r = solve_vertex_tree(sv, i, &t, err);
 		if (r >= 0) {
 			const struct cacheidx_entry e = {
@@ -688,6 +692,7 @@ record_resolved(struct solve *sv, struct kl_error **err)
 			    .tree = t,
 			    .op = graph_op_name(v->kind),
 			    .description = graph_vertex_display_name(v),
+			    .created = vs->created,
 			};
 
 			r = cacheidx_put(sv->idx, sv->store, &e, err);
@@ -840,10 +845,13 @@ fill_result(struct solve *sv, struct solve_result *ret, struct kl_error **err)
 	ret->n_vertices = sv->n;
 	ret->trees = xcalloc(sv->n + 1, sizeof(*ret->trees));
 	ret->cached = xcalloc(sv->n + 1, sizeof(*ret->cached));
+	ret->created = xcalloc(sv->n + 1, sizeof(*ret->created));
 	ret->contents = xcalloc(sv->n + 1, sizeof(*ret->contents));
 	for (size_t i = 0; i < sv->n; i++) {
-		if (sv->v[i].done || sv->v[i].resolved)
+		if (sv->v[i].done || sv->v[i].resolved) {
 			ret->trees[i] = sv->v[i].tree;
+			ret->created[i] = sv->v[i].created;
+		}
 		ret->cached[i] = sv->v[i].cached;
 		if (sv->v[i].resolved && sv->v[i].content)
 			ret->contents[i] = xstrdup(sv->v[i].content);
@@ -937,5 +945,6 @@ solve_result_done(struct solve_result *r)
 	free(r->contents);
 	free(r->trees);
 	free(r->cached);
+	free(r->created);
 	*r = (struct solve_result){0};
 }

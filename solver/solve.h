@@ -63,6 +63,11 @@ struct solve_result {
 	size_t n_vertices;         /* graph_count() */
 	struct digest *trees;      /* per vertex: its tree (all zero for vertices not needed) */
 	bool *cached;              /* per vertex: taken from the cache */
+	int64_t *created;          /* per vertex: when its result was first made, in seconds since
+	                            * the epoch: its cache record's creation time when taken from
+	                            * the cache, the time it ran otherwise (so a no-op rebuild
+	                            * sees the times of the first build); 0 for vertices not
+	                            * needed and for local sources, which have no record */
 	char **contents;           /* per vertex: what a remote source resolved to (a git
 	                            * commit's 40 hex, an image manifest's "sha256:…"), or NULL */
 	bool has_failed_tree;      /* on an exec failure: the failed step's filesystem … */

@@ -228,6 +228,25 @@ imgstore_tag(struct store *s, const char *name, const struct digest *record, str
 }
 
 int
+imgstore_keep(struct store *s, struct imgstore_image *im, const char *const *names, size_t n,
+              struct digest *ret, struct kl_error **err)
+{
+	struct digest record;
+	int r;
+
+	r = imgstore_put(s, im, &record, err);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = imgstore_tag(s, names[i], &record, err);
+	if (r < 0) {
+		kl_error_prefix(err, "storing the image in kiln's index");
+		return r;
+	}
+	if (ret)
+		*ret = record;
+	return 0;
+}
+
+int
 imgstore_untag(struct store *s, const char *name, struct kl_error **err)
 {
 	_cleanup_free_ char *norm = NULL, *path = NULL;

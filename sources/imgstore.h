@@ -92,6 +92,11 @@ int imgstore_get(struct store *s, const struct digest *record, struct imgstore_i
  * be in the store. */
 int imgstore_tag(struct store *s, const char *name, const struct digest *record,
                  struct kl_error **err);
+/* An image kept in the index under names[0..n) (none: its record alone): imgstore_put, then
+ * imgstore_tag of each name; the record's digest goes to ret (may be NULL). Errors say
+ * "storing the image in kiln's index: …". */
+int imgstore_keep(struct store *s, struct imgstore_image *im, const char *const *names, size_t n,
+                  struct digest *ret, struct kl_error **err);
 /* The record a name points at; -ENOENT (err untouched) when the index has no such name. */
 int imgstore_lookup(struct store *s, const char *name, struct digest *ret, struct kl_error **err);
 /* Removes a name; -ENOENT with a message when there is none. The record stays for

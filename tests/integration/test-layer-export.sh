@@ -316,6 +316,9 @@ ok "a diff tree's whiteouts and opaque marker are exported as .wh. names, the ma
 # Bad options and trees: usage errors exit 2, others 1, each saying what.
 expect_fail 2 "unknown compression 'lz4'" kiln layer export --compression lz4 "$tree"
 expect_fail 2 "needs --source-date-epoch" kiln layer export --rewrite-timestamp "$tree"
+expect_fail 2 "invalid --source-date-epoch '1e9': not a number of seconds" \
+	kiln layer export --source-date-epoch 1e9 "$tree"
+SOURCE_DATE_EPOCH=-1 expect_fail 2 "invalid SOURCE_DATE_EPOCH '-1'" kiln layer export "$tree"
 expect_fail 2 "expected one tree id" kiln layer export
 expect_fail 1 "gzip compression level 12 is not in \[1, 9\]" kiln layer export --level 12 "$tree"
 expect_fail 1 "tree sha256:0{64} is not in the store" \

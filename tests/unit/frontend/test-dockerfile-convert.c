@@ -27,6 +27,9 @@ static const char *base_config =
     "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:"
     "1111111111111111111111111111111111111111111111111111111111111111\"]},"
     "\"history\":[{\"created_by\":\"base layer\"}]}";
+static const char *dated_config =
+    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2021-01-01T00:00:00Z\","
+    "\"history\":[{\"created\":\"2020-01-01T00:00:00Z\",\"created_by\":\"base layer\"}]}";
 static const char *onbuild_config =
     "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"OnBuild\":[\"RUN echo trig\"]}}";
 static int resolved;
@@ -42,7 +45,9 @@ resolve(void *userdata, const char *ref, const char *platform, struct dockerfile
 	*ret = (struct dockerfile_image){
 	    .ref = xasprintf("ref-of-%s@%s", ref, platform),
 	    .display = xasprintf("docker.io/library/%s:latest", ref),
-	    .config = xstrdup(!strcmp(ref, "trigger") ? onbuild_config : base_config),
+	    .config = xstrdup(!strcmp(ref, "trigger") ? onbuild_config
+	                      : !strcmp(ref, "dated") ? dated_config
+	                                              : base_config),
 	    .handle = resolved,
 	};
 	return 0;
@@ -476,6 +481,78 @@ test_source_date_epoch_sets_created(void **state)
 	conv_done(&c);
 }
 
+/* The times of stage 0's history entries (from the first of the build's own) and created. */
+static void
+assert_times(struct conv *c, const int64_t *created, const char *const *want, size_t n,
+             const char *want_created)
+{
+	char *text = dockerfile_stage_config(&c->b.stages[0], NULL, created);
+	json_t *cfg = json_loads(text, 0, NULL), *h = json_object_get(cfg, "history");
+	size_t first = c->b.stages[0].n_base_history;
+
+	assert_int_equal(json_array_size(h), first + n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(h, first + i), "created")),
+		    want[i]);
+	assert_string_equal(json_string_value(json_object_get(cfg, "created")), want_created);
+	json_decref(cfg);
+	free(text);
+}
+
+static void
+test_history_times_from_the_layers_vertices(void **state)
+{
+	static const char *const df = "FROM dated\nENV A=1\nRUN a\nLABEL x=y\nCOPY f /f\n"
+	                              "CMD [\"x\"]\n";
+	static const char *const made[] = {"1970-01-01T00:01:40Z", "1970-01-01T00:01:40Z",
+	                                   "1970-01-01T00:01:40Z", "1970-01-01T00:03:20Z",
+	                                   "1970-01-01T00:03:20Z"};
+	static const char *const base[] = {"2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z",
+	                                   "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z",
+	                                   "2020-01-01T00:00:00Z"};
+	static const char *const scratch[] = {"1970-01-01T00:00:00Z"};
+	const int64_t created[] = {100, 200}, unknown[] = {0, 0}, late_first[] = {300, 200};
+	struct dockerfile_convert_options o = {0};
+	struct conv c;
+	json_t *cfg;
+	char *text;
+
+	(void)state;
+	ok(df, &o, &c);
+	assert_int_equal(c.b.stages[0].n_base_history, 1);
+	assert_int_equal(c.b.stages[0].n_layers, 2);
+	/* each layer its vertex's time; ENV the first layer's, LABEL the RUN's, CMD the COPY's */
+	assert_times(&c, created, made, 5, "1970-01-01T00:03:20Z");
+	/* created is the latest, not the last */
+	assert_times(&c, late_first,
+	             (const char *const[]){"1970-01-01T00:05:00Z", "1970-01-01T00:05:00Z",
+	                                   "1970-01-01T00:05:00Z", "1970-01-01T00:03:20Z",
+	                                   "1970-01-01T00:03:20Z"},
+	             5, "1970-01-01T00:05:00Z");
+	/* no time known: the base image's last history time */
+	assert_times(&c, unknown, base, 5, "2020-01-01T00:00:00Z");
+	/* the base's own entry keeps its time; NULL keeps the conversion's times */
+	text = dockerfile_stage_config(&c.b.stages[0], NULL, created);
+	cfg = json_loads(text, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(cfg, "history"), 0), "created")),
+	                    "2020-01-01T00:00:00Z");
+	json_decref(cfg);
+	free(text);
+	text = dockerfile_stage_config(&c.b.stages[0], NULL, NULL);
+	cfg = json_loads(text, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(cfg, "created")),
+	                    "2023-11-14T22:13:20Z");
+	json_decref(cfg);
+	free(text);
+	conv_done(&c);
+	/* FROM scratch with metadata only: nothing to take a time from */
+	ok("FROM scratch\nENV A=1\n", &o, &c);
+	assert_times(&c, unknown, scratch, 1, "1970-01-01T00:00:00Z");
+	conv_done(&c);
+}
+
 int
 main(void)
 {
@@ -488,6 +565,7 @@ main(void)
 	    cmocka_unit_test(test_copy_variants),
 	    cmocka_unit_test(test_onbuild_triggers_of_the_base_run_first),
 	    cmocka_unit_test(test_source_date_epoch_sets_created),
+	    cmocka_unit_test(test_history_times_from_the_layers_vertices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

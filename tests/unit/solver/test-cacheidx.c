@@ -172,6 +172,34 @@ test_records_are_found(void **state)
 }
 
 static void
+test_a_hit_tells_when_its_result_was_made(void **state)
+{
+	struct fixture *f = *state;
+	const char *c[] = {"made"};
+	struct tree *t = tree_of(f, c, 1);
+	struct digest k = key_of("dated"), keys[1] = {key_of("dated")};
+	struct cacheidx_entry e = {.key = &k, .tree = t, .op = "exec", .created = 1234567890};
+	struct cacheidx_hit h;
+	int64_t before = (int64_t)time(NULL);
+
+	assert_int_equal(cacheidx_put(f->ci, f->store, &e, NULL), 0);
+	assert_true(found(f, "dated", &h));
+	assert_int_equal(h.created, 1234567890);
+	assert_true(h.last_used >= before);
+	/* a touch leaves created alone */
+	h.last_used -= 2 * CACHEIDX_TOUCH_SEC;
+	assert_int_equal(cacheidx_touch(f->ci, keys, &h, 1, NULL), 0);
+	assert_true(found(f, "dated", &h));
+	assert_int_equal(h.created, 1234567890);
+	/* 0: now */
+	e.created = 0;
+	assert_int_equal(cacheidx_put(f->ci, f->store, &e, NULL), 0);
+	assert_true(found(f, "dated", &h));
+	assert_true(h.created >= before && h.created <= (int64_t)time(NULL));
+	tree_unref(t);
+}
+
+static void
 test_prune_frees_only_what_nothing_needs(void **state)
 {
 	struct fixture *f = *state;
@@ -383,6 +411,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_records_are_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_hit_tells_when_its_result_was_made, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_frees_only_what_nothing_needs, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_all_keeps_image_source_records, setup,

@@ -18,6 +18,7 @@
 #include "util/io.h"
 #include "util/path.h"
 #include "util/strpool.h"
+#include "util/timestamp.h"
 #include "tests/unit/test-helpers.h"
 
 static void
@@ -222,6 +223,37 @@ test_hex_is_lower_accepts_only_lowercase_digits(void **state)
 	assert_false(kl_hex_is_lower("12 4", 4));
 }
 
+static void
+test_source_date_epoch_parse_and_format(void **state)
+{
+	static const char *const bad[] = {
+	    "-1", "+1", " 1", "1 ", "1e3", "0x10", "abc", "253402300800", "99999999999999999999"};
+	struct kl_error *err = NULL;
+	char buf[KL_TIMESTAMP_SIZE];
+	int64_t v = -1;
+
+	(void)state;
+	assert_int_equal(kl_source_date_epoch_parse("SOURCE_DATE_EPOCH", NULL, &v, &err), 0);
+	assert_int_equal(kl_source_date_epoch_parse("SOURCE_DATE_EPOCH", "", &v, &err), 0);
+	assert_int_equal(v, -1);
+	assert_int_equal(kl_source_date_epoch_parse("SOURCE_DATE_EPOCH", "0", &v, &err), 1);
+	assert_int_equal(v, 0);
+	assert_int_equal(kl_source_date_epoch_parse("X", "1600000000", &v, &err), 1);
+	assert_int_equal(v, 1600000000);
+	assert_string_equal(kl_timestamp_format(v, buf), "2020-09-13T12:26:40Z");
+	assert_int_equal(kl_source_date_epoch_parse("X", "253402300799", &v, &err), 1);
+	assert_string_equal(kl_timestamp_format(v, buf), "9999-12-31T23:59:59Z");
+	assert_null(err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(kl_source_date_epoch_parse("SOURCE_DATE_EPOCH", bad[i], &v, &err),
+		                 -EINVAL);
+		assert_non_null(strstr(err->msg, "invalid SOURCE_DATE_EPOCH '"));
+		assert_non_null(strstr(err->msg, bad[i]));
+		kl_error_freep(&err);
+	}
+	assert_string_equal(kl_timestamp_format(-5, buf), "1970-01-01T00:00:00Z");
+}
+
 int
 main(void)
 {
@@ -236,6 +268,7 @@ main(void)
 	    cmocka_unit_test(test_read_all_respects_limit),
 	    cmocka_unit_test(test_strpool_keeps_strings_until_done),
 	    cmocka_unit_test(test_hex_is_lower_accepts_only_lowercase_digits),
+	    cmocka_unit_test(test_source_date_epoch_parse_and_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
