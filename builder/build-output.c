@@ -21,6 +21,7 @@
 #include "fs/uring.h"
 #include "util/cleanup.h"
 #include "util/csv.h"
+#include "util/dl-archive.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -346,10 +347,11 @@ build_output_local(struct store *s, struct provider_set *ps, const struct tree *
 static int
 tar_error(struct archive *a, struct kl_error **err, const char *what)
 {
-	int code = archive_errno(a);
+	int code = kl_archive()->errno_code(a);
 
 	return kl_error_setf(err, code > 0 ? code : EIO, "writing the tar: %s: %s", what,
-	                     archive_error_string(a) ? archive_error_string(a) : "failed");
+	                     kl_archive()->error_string(a) ? kl_archive()->error_string(a)
+	                                                   : "failed");
 }
 
 static int
@@ -357,50 +359,50 @@ tar_entry(struct archive *a, struct provider_set *ps, struct uring *u, const str
           const struct tree_entry *e, struct kl_error **err)
 {
 	_cleanup_free_ char *name = NULL;
-	struct archive_entry *ae = archive_entry_new();
+	struct archive_entry *ae = kl_archive()->entry_new();
 	char buf[1 << 16];
 	int fd = -1, r = 0;
 
 	name = e->type == TREE_DIR ? xasprintf("%s/", e->path) : xstrdup(e->path);
-	archive_entry_set_pathname(ae, name);
-	archive_entry_set_uid(ae, e->uid);
-	archive_entry_set_gid(ae, e->gid);
-	archive_entry_set_mtime(ae, e->mtime_sec, e->mtime_nsec);
-	archive_entry_set_perm(ae, e->mode & 07777);
+	kl_archive()->entry_set_pathname(ae, name);
+	kl_archive()->entry_set_uid(ae, e->uid);
+	kl_archive()->entry_set_gid(ae, e->gid);
+	kl_archive()->entry_set_mtime(ae, e->mtime_sec, e->mtime_nsec);
+	kl_archive()->entry_set_perm(ae, e->mode & 07777);
 	switch (e->type) {
 	case TREE_DIR:
-		archive_entry_set_filetype(ae, AE_IFDIR);
+		kl_archive()->entry_set_filetype(ae, AE_IFDIR);
 		break;
 	case TREE_SYMLINK:
-		archive_entry_set_filetype(ae, AE_IFLNK);
-		archive_entry_set_symlink(ae, e->link);
+		kl_archive()->entry_set_filetype(ae, AE_IFLNK);
+		kl_archive()->entry_set_symlink(ae, e->link);
 		break;
 	case TREE_HARDLINK:
-		archive_entry_set_filetype(ae, AE_IFREG);
-		archive_entry_set_hardlink(ae, e->link);
+		kl_archive()->entry_set_filetype(ae, AE_IFREG);
+		kl_archive()->entry_set_hardlink(ae, e->link);
 		break;
 	case TREE_CHAR:
 	case TREE_BLOCK:
-		archive_entry_set_filetype(ae, e->type == TREE_CHAR ? AE_IFCHR : AE_IFBLK);
-		archive_entry_set_rdevmajor(ae, major(e->rdev));
-		archive_entry_set_rdevminor(ae, minor(e->rdev));
+		kl_archive()->entry_set_filetype(ae, e->type == TREE_CHAR ? AE_IFCHR : AE_IFBLK);
+		kl_archive()->entry_set_rdevmajor(ae, major(e->rdev));
+		kl_archive()->entry_set_rdevminor(ae, minor(e->rdev));
 		break;
 	case TREE_FIFO:
-		archive_entry_set_filetype(ae, AE_IFIFO);
+		kl_archive()->entry_set_filetype(ae, AE_IFIFO);
 		break;
 	case TREE_REG:
-		archive_entry_set_filetype(ae, AE_IFREG);
-		archive_entry_set_size(ae, (la_int64_t)e->size);
+		kl_archive()->entry_set_filetype(ae, AE_IFREG);
+		kl_archive()->entry_set_size(ae, (la_int64_t)e->size);
 		break;
 	default:
-		archive_entry_free(ae);
+		kl_archive()->entry_free(ae);
 		return 0; /* a merged tree has no whiteouts */
 	}
 	for (uint32_t i = 0; i < e->n_xattrs; i++) {
 		struct tree_xattr x;
 
 		tree_entry_xattr(t, e, i, &x);
-		archive_entry_xattr_add_entry(ae, x.name, x.value, x.value_len);
+		kl_archive()->entry_xattr_add_entry(ae, x.name, x.value, x.value_len);
 	}
 	if (e->type == TREE_REG && e->size) {
 		struct provider_request req = {
@@ -414,14 +416,14 @@ tar_entry(struct archive *a, struct provider_set *ps, struct uring *u, const str
 
 		fd = provider_set_open(ps, u, &req, &d, err);
 		if (fd < 0) {
-			archive_entry_free(ae);
+			kl_archive()->entry_free(ae);
 			return fd;
 		}
 	}
 	/* ARCHIVE_WARN: a name that is not UTF-8, written as its bytes (hdrcharset=BINARY) */
-	if (archive_write_header(a, ae) < ARCHIVE_WARN)
+	if (kl_archive()->write_header(a, ae) < ARCHIVE_WARN)
 		r = tar_error(a, err, e->path);
-	archive_entry_free(ae);
+	kl_archive()->entry_free(ae);
 	for (uint64_t left = e->type == TREE_REG ? e->size : 0; r >= 0 && fd >= 0 && left;) {
 		ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
 
@@ -430,7 +432,7 @@ tar_entry(struct archive *a, struct provider_set *ps, struct uring *u, const str
 			                 e->path);
 			break;
 		}
-		if (archive_write_data(a, buf, (size_t)n) != n)
+		if (kl_archive()->write_data(a, buf, (size_t)n) != n)
 			r = tar_error(a, err, e->path);
 		left -= (uint64_t)n;
 	}
@@ -444,22 +446,26 @@ build_output_tar(struct store *s, struct provider_set *ps, const struct tree *t,
                  struct kl_error **err)
 {
 	_cleanup_(uring_freep) struct uring *u = NULL;
-	struct archive *a = archive_write_new();
+	struct archive *a;
 	int r;
 
 	(void)s;
+	r = kl_archive_load(err);
+	if (r < 0)
+		return r;
+	a = kl_archive()->write_new();
 	r = uring_new(16, &u, err);
 	if (r < 0) {
-		archive_write_free(a);
+		kl_archive()->write_free(a);
 		return r;
 	}
-	archive_write_set_format_pax(a);
+	kl_archive()->write_set_format_pax(a);
 	/* xattrs as GNU tar reads them, not also as LIBARCHIVE.xattr.* records it warns about */
-	archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY");
-	archive_write_set_bytes_per_block(a, 10240);
-	if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	kl_archive()->write_set_format_option(a, "pax", "xattrheader", "SCHILY");
+	kl_archive()->write_set_bytes_per_block(a, 10240);
+	if (kl_archive()->write_open_fd(a, fd) != ARCHIVE_OK) {
 		r = tar_error(a, err, "opening");
-		archive_write_free(a);
+		kl_archive()->write_free(a);
 		return r;
 	}
 	for (uint32_t i = 1; r >= 0 && i < tree_count(t); i++) {
@@ -468,8 +474,8 @@ build_output_tar(struct store *s, struct provider_set *ps, const struct tree *t,
 		tree_entry_at(t, i, &e);
 		r = tar_entry(a, ps, u, t, &e, err);
 	}
-	if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
+	if (r >= 0 && kl_archive()->write_close(a) != ARCHIVE_OK)
 		r = tar_error(a, err, "closing");
-	archive_write_free(a);
+	kl_archive()->write_free(a);
 	return r;
 }

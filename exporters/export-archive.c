@@ -16,6 +16,7 @@
 #include "fs/store.h"
 #include "oci/image.h"
 #include "util/cleanup.h"
+#include "util/dl-archive.h"
 #include "util/error.h"
 #include "util/io.h"
 #include "util/path.h"
@@ -28,10 +29,11 @@
 static int
 error_from_archive(struct archive *a, struct kl_error **err, const char *what)
 {
-	int e = archive_errno(a);
+	int e = kl_archive()->errno_code(a);
 
 	return kl_error_setf(err, e > 0 ? e : EIO, "writing the archive: %s: %s", what,
-	                     archive_error_string(a) ? archive_error_string(a) : "failed");
+	                     kl_archive()->error_string(a) ? kl_archive()->error_string(a)
+	                                                   : "failed");
 }
 
 static const struct export_blob *
@@ -160,15 +162,15 @@ struct tar {
 static int
 tar_header(struct tar *t, const char *path, bool dir, uint64_t size, struct kl_error **err)
 {
-	archive_entry_clear(t->e);
-	archive_entry_set_pathname(t->e, path);
-	archive_entry_set_filetype(t->e, dir ? AE_IFDIR : AE_IFREG);
-	archive_entry_set_perm(t->e, dir ? 0755 : 0644);
-	archive_entry_set_size(t->e, dir ? 0 : (la_int64_t)size);
-	archive_entry_set_mtime(t->e, t->mtime, 0);
-	archive_entry_set_uid(t->e, 0);
-	archive_entry_set_gid(t->e, 0);
-	if (archive_write_header(t->a, t->e) != ARCHIVE_OK)
+	kl_archive()->entry_clear(t->e);
+	kl_archive()->entry_set_pathname(t->e, path);
+	kl_archive()->entry_set_filetype(t->e, dir ? AE_IFDIR : AE_IFREG);
+	kl_archive()->entry_set_perm(t->e, dir ? 0755 : 0644);
+	kl_archive()->entry_set_size(t->e, dir ? 0 : (la_int64_t)size);
+	kl_archive()->entry_set_mtime(t->e, t->mtime, 0);
+	kl_archive()->entry_set_uid(t->e, 0);
+	kl_archive()->entry_set_gid(t->e, 0);
+	if (kl_archive()->write_header(t->a, t->e) != ARCHIVE_OK)
 		return error_from_archive(t->a, err, path);
 	return 0;
 }
@@ -179,7 +181,7 @@ tar_data(struct tar *t, const char *path, const void *buf, size_t n, struct kl_e
 	const char *p = buf;
 
 	while (n) {
-		la_ssize_t w = archive_write_data(t->a, p, n);
+		la_ssize_t w = kl_archive()->write_data(t->a, p, n);
 
 		if (w <= 0)
 			return error_from_archive(t->a, err, path);
@@ -270,14 +272,17 @@ export_archive_write(struct export_ctx *c, enum export_archive_kind kind, int fd
 	struct tar t = {.mtime = c->o->has_epoch ? c->o->epoch : 0};
 	int r;
 
-	t.a = archive_write_new();
-	t.e = archive_entry_new();
+	r = kl_archive_load(err);
+	if (r < 0)
+		return r;
+	t.a = kl_archive()->write_new();
+	t.e = kl_archive()->entry_new();
 	if (!t.a || !t.e)
 		abort();
 	/* ustar unless a name or size needs pax: what every tar reader knows */
-	if (archive_write_set_format_pax_restricted(t.a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(t.a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(t.a, fd) != ARCHIVE_OK) {
+	if (kl_archive()->write_set_format_pax_restricted(t.a) != ARCHIVE_OK ||
+	    kl_archive()->write_set_bytes_in_last_block(t.a, 1) != ARCHIVE_OK ||
+	    kl_archive()->write_open_fd(t.a, fd) != ARCHIVE_OK) {
 		r = error_from_archive(t.a, err, "opening");
 		goto out;
 	}
@@ -291,11 +296,11 @@ export_archive_write(struct export_ctx *c, enum export_archive_kind kind, int fd
 		manifest = dump(docker_manifest(c));
 		r = tar_text(&t, "manifest.json", manifest, err);
 	}
-	if (r >= 0 && archive_write_close(t.a) != ARCHIVE_OK)
+	if (r >= 0 && kl_archive()->write_close(t.a) != ARCHIVE_OK)
 		r = error_from_archive(t.a, err, "closing");
 out:
-	archive_entry_free(t.e);
-	archive_write_free(t.a);
+	kl_archive()->entry_free(t.e);
+	kl_archive()->write_free(t.a);
 	return r;
 }
 

@@ -11,6 +11,7 @@
 
 #include "exporters/export-internal.h"
 #include "util/cleanup.h"
+#include "util/dl-curl.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -140,28 +141,32 @@ export_dockerd_load(const char *host, int fd, struct kl_error **err)
 		return r;
 	if (fstat(fd, &st) < 0)
 		return kl_error_set(err, errno, "reading the archive");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(curl = curl_easy_init()))
+	r = kl_curl_load(err);
+	if (r < 0)
+		return r;
+	if (kl_curl()->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    !(curl = kl_curl()->easy_init()))
 		return kl_error_setf(err, ENOMEM, "initializing libcurl");
-	h = curl_slist_append(h, "Content-Type: application/x-tar");
-	h = curl_slist_append(h, "Expect:");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
+	h = kl_curl()->slist_append(h, "Content-Type: application/x-tar");
+	h = kl_curl()->slist_append(h, "Expect:");
+	kl_curl()->easy_setopt(curl, CURLOPT_URL, url);
 	if (sock)
-		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
-	curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
-	curl_easy_setopt(curl, CURLOPT_READDATA, &l);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &l);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
-	cc = curl_easy_perform(curl);
-	(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(h);
+		kl_curl()->easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);
+	kl_curl()->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+	kl_curl()->easy_setopt(curl, CURLOPT_POST, 1L);
+	kl_curl()->easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
+	kl_curl()->easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+	kl_curl()->easy_setopt(curl, CURLOPT_READDATA, &l);
+	kl_curl()->easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	kl_curl()->easy_setopt(curl, CURLOPT_WRITEDATA, &l);
+	kl_curl()->easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	kl_curl()->easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	kl_curl()->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	kl_curl()->easy_setopt(curl, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
+	cc = kl_curl()->easy_perform(curl);
+	(void)kl_curl()->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	kl_curl()->easy_cleanup(curl);
+	kl_curl()->slist_free_all(h);
 	if (l.read_error)
 		r = kl_error_set(err, l.read_error, "reading the archive");
 	else if (cc == CURLE_COULDNT_CONNECT && sock)
@@ -173,7 +178,7 @@ export_dockerd_load(const char *host, int fd, struct kl_error **err)
 	else if (cc != CURLE_OK)
 		r = kl_error_setf(err, cc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : EIO,
 		                  "Docker daemon at '%s': %s", host,
-		                  errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		                  errbuf[0] ? errbuf : kl_curl()->easy_strerror(cc));
 	else if (status < 200 || status >= 300) {
 		_cleanup_free_ char *m = error_message(&l);
 

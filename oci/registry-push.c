@@ -11,6 +11,7 @@
 
 #include "oci/registry-internal.h"
 #include "util/cleanup.h"
+#include "util/dl-curl.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -76,7 +77,7 @@ blob_exists(struct registry *r, const char *id, uint64_t size, struct kl_error *
 
 	ret = send_request(r, &q, path, err);
 	if (ret >= 0 && q.status == 200) {
-		(void)curl_easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		(void)kl_curl()->easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		ret = 1;
 		if (cl >= 0 && (uint64_t)cl != size) {
 			kl_debug("registry %s: blob %s is %" PRId64 " bytes there, not %" PRIu64

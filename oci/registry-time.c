@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/dl-curl.h"
 #include "util/duration.h"
 #include "util/error.h"
 
@@ -98,7 +99,7 @@ registry_parse_retry_after(const char *value, time_t now, uint64_t *ret_ms)
 		*ret_ms = secs * 1000;
 		return 0;
 	}
-	t = curl_getdate(p, NULL);
+	t = kl_curl()->getdate(p, NULL);
 	if (t == -1)
 		return -EINVAL;
 	*ret_ms = t > now ? (uint64_t)(t - now) * 1000 : 0;

@@ -17,6 +17,7 @@
 #include "oci/image.h"
 #include "oci/reference.h"
 #include "oci/registry-internal.h"
+#include "util/dl-curl.h"
 #include "util/error.h"
 #include "util/io.h"
 #include "util/log.h"
@@ -40,7 +41,7 @@ error_from_curl(struct registry *r, struct kl_error **err, CURLcode c, const cha
 	                                             : EIO;
 
 	return kl_error_setf(err, code, "%s from '%s/%s': %s", what, r->host, r->repository,
-	                     r->errbuf[0] ? r->errbuf : curl_easy_strerror(c));
+	                     r->errbuf[0] ? r->errbuf : kl_curl()->easy_strerror(c));
 }
 
 static bool
@@ -102,16 +103,20 @@ registry_new(const char *host, const char *repository, const struct registry_opt
              struct registry **ret, struct kl_error **err)
 {
 	struct registry *r;
+	int rc;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	rc = kl_curl_load(err);
+	if (rc < 0)
+		return rc;
+	if (kl_curl()->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return kl_error_setf(err, EIO, "initializing libcurl");
 	r = xcalloc(1, sizeof(*r));
-	r->curl = curl_easy_init();
-	r->multi = curl_multi_init();
+	r->curl = kl_curl()->easy_init();
+	r->multi = kl_curl()->multi_init();
 	if (!r->curl || !r->multi) {
-		curl_easy_cleanup(r->curl);
+		kl_curl()->easy_cleanup(r->curl);
 		if (r->multi)
-			curl_multi_cleanup(r->multi);
+			kl_curl()->multi_cleanup(r->multi);
 		free(r);
 		return kl_error_setf(err, ENOMEM, "creating a libcurl handle");
 	}
@@ -137,8 +142,8 @@ registry_free(struct registry *r)
 {
 	if (!r)
 		return NULL;
-	curl_easy_cleanup(r->curl);
-	curl_multi_cleanup(r->multi);
+	kl_curl()->easy_cleanup(r->curl);
+	kl_curl()->multi_cleanup(r->multi);
 	free(r->host);
 	free(r->repository);
 	free(r->scheme);
@@ -243,7 +248,7 @@ check_announced(struct request *q, long status)
 	uint64_t total;
 
 	if (!q->sized ||
-	    curl_easy_getinfo(q->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK ||
+	    kl_curl()->easy_getinfo(q->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK ||
 	    cl < 0)
 		return;
 	/* A 206 continues at what we have; a 200 is the whole blob again. */
@@ -286,7 +291,7 @@ on_body(char *data, size_t size, size_t n, void *userdata)
 
 	q->last_ms = now_ms();
 	q->got += len;
-	(void)curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &status);
+	(void)kl_curl()->easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300) {
 		/* An error body: ignored, the status says it all, but a push keeps the start of it
 		 * for its message; an endless one is cut short. */
@@ -372,12 +377,12 @@ run(struct registry *r, struct request *q)
 	int running = 1, left;
 
 	q->last_ms = now_ms();
-	mc = curl_multi_add_handle(r->multi, r->curl);
+	mc = kl_curl()->multi_add_handle(r->multi, r->curl);
 	while (mc == CURLM_OK) {
 		int64_t idle;
 		long wait = -1;
 
-		mc = curl_multi_perform(r->multi, &running);
+		mc = kl_curl()->multi_perform(r->multi, &running);
 		if (mc != CURLM_OK || !running)
 			break;
 		idle = now_ms() - q->last_ms;
@@ -385,19 +390,19 @@ run(struct registry *r, struct request *q)
 			c = CURLE_OPERATION_TIMEDOUT;
 			break;
 		}
-		(void)curl_multi_timeout(r->multi, &wait);
+		(void)kl_curl()->multi_timeout(r->multi, &wait);
 		if (wait < 0 || wait > (int64_t)r->timeout_ms - idle)
 			wait = (long)((int64_t)r->timeout_ms - idle);
-		mc = curl_multi_poll(r->multi, NULL, 0, (int)wait, NULL);
+		mc = kl_curl()->multi_poll(r->multi, NULL, 0, (int)wait, NULL);
 	}
 	if (mc != CURLM_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_multi_strerror(mc));
+		snprintf(r->errbuf, sizeof(r->errbuf), "%s", kl_curl()->multi_strerror(mc));
 		c = CURLE_FAILED_INIT;
 	}
-	while ((m = curl_multi_info_read(r->multi, &left)))
+	while ((m = kl_curl()->multi_info_read(r->multi, &left)))
 		if (m->msg == CURLMSG_DONE && m->easy_handle == r->curl)
 			c = m->data.result;
-	(void)curl_multi_remove_handle(r->multi, r->curl);
+	(void)kl_curl()->multi_remove_handle(r->multi, r->curl);
 	if (c == CURLE_OPERATION_TIMEDOUT)
 		q->stalled = true; /* curl's own connect timeout is the same silence */
 	if (c == CURLE_WRITE_ERROR && q->stopped)
@@ -439,28 +444,29 @@ set_method(struct registry *r, struct request *q, struct curl_slist *h)
 	_cleanup_free_ char *ct = NULL, *cr = NULL;
 
 	if (q->method && !strcmp(q->method, "HEAD"))
-		curl_easy_setopt(r->curl, CURLOPT_NOBODY, 1L);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_NOBODY, 1L);
 	if (q->upload) {
 		q->upload_sent = 0;
-		curl_easy_setopt(r->curl, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(r->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->upload_len);
-		curl_easy_setopt(r->curl, CURLOPT_READFUNCTION, on_upload);
-		curl_easy_setopt(r->curl, CURLOPT_READDATA, q);
-		h = curl_slist_append(h, "Expect:");
+		kl_curl()->easy_setopt(r->curl, CURLOPT_UPLOAD, 1L);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_INFILESIZE_LARGE,
+		                       (curl_off_t)q->upload_len);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_READFUNCTION, on_upload);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_READDATA, q);
+		h = kl_curl()->slist_append(h, "Expect:");
 	} else if (q->method && strcmp(q->method, "HEAD") && strcmp(q->method, "GET")) {
 		/* A body-less POST or PUT says so, or a proxy waits for one. */
-		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, 0L);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_POSTFIELDS, "");
+		kl_curl()->easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, 0L);
 	}
 	if (q->method && strcmp(q->method, "HEAD"))
-		curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, q->method);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, q->method);
 	if (q->upload_type) {
 		ct = xasprintf("Content-Type: %s", q->upload_type);
-		h = curl_slist_append(h, ct);
+		h = kl_curl()->slist_append(h, ct);
 	}
 	if (q->content_range) {
 		cr = xasprintf("Content-Range: %s", q->content_range);
-		h = curl_slist_append(h, cr);
+		h = kl_curl()->slist_append(h, cr);
 	}
 	return h;
 }
@@ -472,7 +478,7 @@ attempt(struct registry *r, struct request *q, const char *url)
 	_cleanup_free_ char *auth = NULL, *accept = NULL, *range = NULL;
 	CURLcode c;
 
-	curl_easy_reset(r->curl);
+	kl_curl()->easy_reset(r->curl);
 	r->errbuf[0] = '\0';
 	q->curl = r->curl;
 	q->status = 0;
@@ -481,46 +487,46 @@ attempt(struct registry *r, struct request *q, const char *url)
 	q->attempts++;
 	if (q->accept) {
 		accept = xasprintf("Accept: %s", q->accept);
-		h = curl_slist_append(h, accept);
+		h = kl_curl()->slist_append(h, accept);
 	}
 	if (r->authorization) {
 		auth = xasprintf("Authorization: %s", r->authorization);
-		h = curl_slist_append(h, auth);
+		h = kl_curl()->slist_append(h, auth);
 	}
 	if (q->ranged)
 		range = xasprintf("%" PRIu64 "-%" PRIu64, q->start + q->delivered, q->end);
 	else if (q->resumable && q->delivered)
 		range = xasprintf("%" PRIu64 "-", q->delivered);
-	curl_easy_setopt(r->curl, CURLOPT_URL, url);
-	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(r->curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(r->curl, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(r->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms);
-	curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
-	curl_easy_setopt(r->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(r->curl, CURLOPT_HEADERDATA, q);
-	curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, q);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_URL, url);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_ERRORBUFFER, r->errbuf);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_FOLLOWLOCATION, 1L);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_MAXREDIRS, 10L);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	kl_curl()->easy_setopt(r->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	kl_curl()->easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_HEADERFUNCTION, on_header);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_HEADERDATA, q);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_body);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_WRITEDATA, q);
 	if (range)
-		curl_easy_setopt(r->curl, CURLOPT_RANGE, range);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_RANGE, range);
 	if (q->post) {
-		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, q->post);
-		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(q->post));
+		kl_curl()->easy_setopt(r->curl, CURLOPT_POSTFIELDS, q->post);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(q->post));
 	}
 	h = set_method(r, q, h);
-	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
+	kl_curl()->easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
 	if (r->insecure) {
-		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		kl_curl()->easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	c = run(r, q);
-	(void)curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &q->status);
+	(void)kl_curl()->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &q->status);
 	r->sent += q->upload_sent;
-	curl_slist_free_all(h);
+	kl_curl()->slist_free_all(h);
 	return c;
 }
 
@@ -626,7 +632,7 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 		    (c == CURLE_SSL_CONNECT_ERROR || c == CURLE_COULDNT_CONNECT ||
 		     c == CURLE_GOT_NOTHING || c == CURLE_RECV_ERROR)) {
 			kl_debug("registry %s: https failed (%s), trying plain http", r->host,
-			         curl_easy_strerror(c));
+			         kl_curl()->easy_strerror(c));
 			free(r->scheme);
 			r->scheme = xstrdup("http");
 			i--;
@@ -638,7 +644,7 @@ perform(struct registry *r, struct request *q, const char *path, struct kl_error
 		if (ret < 0)
 			return ret;
 		kl_debug("registry %s: %s: %s (HTTP %ld), retrying in %u ms", r->host, q->what,
-		         c ? curl_easy_strerror(c) : "server error", q->status, wait);
+		         c ? kl_curl()->easy_strerror(c) : "server error", q->status, wait);
 		backoff(wait);
 		delay *= 2;
 	}
@@ -670,31 +676,31 @@ token_request(struct registry *r, const struct registry_challenge *c, char **ret
 	char *esc_scope, *esc_extra = NULL, *esc_service, *esc_token;
 
 	scope = c->scope ? xstrdup(c->scope) : xasprintf("repository:%s:pull", r->repository);
-	esc_scope = curl_easy_escape(r->curl, scope, 0);
+	esc_scope = kl_curl()->easy_escape(r->curl, scope, 0);
 	/* A second scope= field, as docker asks for a mount's source repository. */
 	if (r->extra_scope)
-		esc_extra = curl_easy_escape(r->curl, r->extra_scope, 0);
+		esc_extra = kl_curl()->easy_escape(r->curl, r->extra_scope, 0);
 	scopes = xasprintf("%s%s%s", esc_scope ? esc_scope : "", esc_extra ? "&scope=" : "",
 	                   esc_extra ? esc_extra : "");
-	esc_service = c->service ? curl_easy_escape(r->curl, c->service, 0) : NULL;
+	esc_service = c->service ? kl_curl()->easy_escape(r->curl, c->service, 0) : NULL;
 	if (r->auth.identity_token) {
-		esc_token = curl_easy_escape(r->curl, r->auth.identity_token, 0);
+		esc_token = kl_curl()->easy_escape(r->curl, r->auth.identity_token, 0);
 		*ret_url = xstrdup(c->realm);
 		*ret_post =
 		    xasprintf("grant_type=refresh_token&client_id=kiln&refresh_token=%s"
 		              "&scope=%s%s%s",
 		              esc_token ? esc_token : "", scopes, esc_service ? "&service=" : "",
 		              esc_service ? esc_service : "");
-		curl_free(esc_token);
+		kl_curl()->free(esc_token);
 	} else {
 		*ret_url = xasprintf(
 		    "%s%sscope=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?", scopes,
 		    esc_service ? "&service=" : "", esc_service ? esc_service : "");
 		*ret_post = NULL;
 	}
-	curl_free(esc_scope);
-	curl_free(esc_extra);
-	curl_free(esc_service);
+	kl_curl()->free(esc_scope);
+	kl_curl()->free(esc_extra);
+	kl_curl()->free(esc_service);
 }
 
 /* Fetches a bearer token for challenge c. */

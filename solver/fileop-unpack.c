@@ -19,6 +19,7 @@
 #include "solver/fileop-internal.h"
 #include "solver/fileop.h"
 #include "solver/graph.h"
+#include "util/dl-archive.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -40,8 +41,8 @@ struct unpacker {
 static int
 error_from_archive(struct unpacker *u, struct kl_error **err, const char *what)
 {
-	int code = archive_errno(u->a);
-	const char *msg = archive_error_string(u->a);
+	int code = kl_archive()->errno_code(u->a);
+	const char *msg = kl_archive()->error_string(u->a);
 
 	return kl_error_setf(err, code > 0 ? code : EBADMSG, "archive '/%s': %s: %s", u->name, what,
 	                     msg ? msg : "corrupt or truncated");
@@ -51,16 +52,16 @@ error_from_archive(struct unpacker *u, struct kl_error **err, const char *what)
 static struct archive *
 new_reader(void)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = kl_archive()->read_new();
 
 	if (!a)
 		abort();
-	archive_read_support_filter_none(a);
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_bzip2(a);
-	archive_read_support_filter_xz(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_format_tar(a);
+	kl_archive()->read_support_filter_none(a);
+	kl_archive()->read_support_filter_gzip(a);
+	kl_archive()->read_support_filter_bzip2(a);
+	kl_archive()->read_support_filter_xz(a);
+	kl_archive()->read_support_filter_zstd(a);
+	kl_archive()->read_support_format_tar(a);
 	return a;
 }
 
@@ -68,7 +69,7 @@ static int
 entry_type(struct unpacker *u, struct archive_entry *ae, const char *name,
            enum tree_entry_type *ret, struct kl_error **err)
 {
-	switch (archive_entry_filetype(ae)) {
+	switch (kl_archive()->entry_filetype(ae)) {
 	case AE_IFREG:
 		*ret = TREE_REG;
 		return 0;
@@ -90,7 +91,7 @@ entry_type(struct unpacker *u, struct archive_entry *ae, const char *name,
 	default:
 		return kl_error_setf(err, EBADMSG,
 		                     "archive '/%s': '%s' has an unsupported type 0%o", u->name,
-		                     name, (unsigned)archive_entry_filetype(ae));
+		                     name, (unsigned)kl_archive()->entry_filetype(ae));
 	}
 }
 
@@ -105,9 +106,9 @@ read_xattrs(struct unpacker *u, struct archive_entry *ae, const char *name, stru
 
 	*ret = NULL;
 	*ret_n = 0;
-	if (archive_entry_xattr_reset(ae) == 0)
+	if (kl_archive()->entry_xattr_reset(ae) == 0)
 		return 0;
-	while (archive_entry_xattr_next(ae, &key, &value, &size) == ARCHIVE_OK) {
+	while (kl_archive()->entry_xattr_next(ae, &key, &value, &size) == ARCHIVE_OK) {
 		bool seen = false;
 
 		/* pax archives may carry one xattr twice (LIBARCHIVE.xattr. and SCHILY.xattr.) */
@@ -142,7 +143,7 @@ ingest(struct unpacker *u, const char *name, struct tree_entry *e, struct kl_err
 	r = store_writer_begin(u->x->env->store, &w, err);
 	if (r < 0)
 		return r;
-	while ((n = archive_read_data(u->a, u->data, READ_CHUNK)) > 0) {
+	while ((n = kl_archive()->read_data(u->a, u->data, READ_CHUNK)) > 0) {
 		got += (uint64_t)n;
 		if (got > e->size)
 			break;
@@ -167,11 +168,11 @@ ingest(struct unpacker *u, const char *name, struct tree_entry *e, struct kl_err
 static int
 read_entry(struct unpacker *u, struct archive_entry *ae, struct kl_error **err)
 {
-	const char *name = archive_entry_pathname(ae), *hl = archive_entry_hardlink(ae);
+	const char *name = kl_archive()->entry_pathname(ae), *hl = kl_archive()->entry_hardlink(ae);
 	_cleanup_free_ char *path = NULL, *link = NULL;
 	_cleanup_free_ struct tree_xattr *x = NULL;
 	struct tree_entry e = {0};
-	la_int64_t size = archive_entry_size(ae);
+	la_int64_t size = kl_archive()->entry_size(ae);
 	size_t n_x;
 	int r;
 
@@ -189,11 +190,11 @@ read_entry(struct unpacker *u, struct archive_entry *ae, struct kl_error **err)
 		                     u->name, hl ? hl : name);
 	e.path = path;
 	e.path_len = strlen(path);
-	e.mode = archive_entry_perm(ae) & 07777;
-	e.uid = (uint32_t)archive_entry_uid(ae);
-	e.gid = (uint32_t)archive_entry_gid(ae);
-	e.mtime_sec = archive_entry_mtime(ae);
-	e.mtime_nsec = (uint32_t)archive_entry_mtime_nsec(ae);
+	e.mode = kl_archive()->entry_perm(ae) & 07777;
+	e.uid = (uint32_t)kl_archive()->entry_uid(ae);
+	e.gid = (uint32_t)kl_archive()->entry_gid(ae);
+	e.mtime_sec = kl_archive()->entry_mtime(ae);
+	e.mtime_nsec = (uint32_t)kl_archive()->entry_mtime_nsec(ae);
 	if (e.mtime_nsec >= 1000000000u)
 		e.mtime_nsec = 0;
 	if (hl) {
@@ -206,9 +207,10 @@ read_entry(struct unpacker *u, struct archive_entry *ae, struct kl_error **err)
 			return r;
 	}
 	if (e.type == TREE_CHAR || e.type == TREE_BLOCK)
-		e.rdev = makedev(archive_entry_rdevmajor(ae), archive_entry_rdevminor(ae));
+		e.rdev =
+		    makedev(kl_archive()->entry_rdevmajor(ae), kl_archive()->entry_rdevminor(ae));
 	if (e.type == TREE_SYMLINK) {
-		e.link = archive_entry_symlink(ae);
+		e.link = kl_archive()->entry_symlink(ae);
 		e.link_len = e.link ? strlen(e.link) : 0;
 		if (!e.link_len)
 			return kl_error_setf(err, EBADMSG,
@@ -235,9 +237,9 @@ read_archive(struct unpacker *u, int fd, struct kl_error **err)
 	struct archive_entry *ae;
 	int r;
 
-	if (archive_read_open_fd(u->a, fd, READ_CHUNK) != ARCHIVE_OK)
+	if (kl_archive()->read_open_fd(u->a, fd, READ_CHUNK) != ARCHIVE_OK)
 		return 0;
-	r = archive_read_next_header(u->a, &ae);
+	r = kl_archive()->read_next_header(u->a, &ae);
 	/* tar.Reader's first Next fails, or meets the end: Docker copies the file as it is */
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 		return 0;
@@ -245,7 +247,7 @@ read_archive(struct unpacker *u, int fd, struct kl_error **err)
 		r = read_entry(u, ae, err);
 		if (r < 0)
 			return r;
-		r = archive_read_next_header(u->a, &ae);
+		r = kl_archive()->read_next_header(u->a, &ae);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
@@ -331,6 +333,9 @@ fileop_unpack(struct fileop_action_ctx *x, uint32_t src_idx, const char *dest, s
 		return 0; /* an empty file is no archive */
 	if (!x->env->providers)
 		return kl_error_setf(err, ENOTSUP, "reading '/%s': no content providers", e.path);
+	r = kl_archive_load(err);
+	if (r < 0)
+		return r;
 	r = fileop_ring(x, &ring, err);
 	if (r < 0)
 		return r;
@@ -361,7 +366,7 @@ fileop_unpack(struct fileop_action_ctx *x, uint32_t src_idx, const char *dest, s
 		put_rebased(x, diff, dest, dest_len, owner);
 		r = 1;
 	}
-	archive_read_free(u.a);
+	kl_archive()->read_free(u.a);
 	tree_layer_free(u.layer);
 	store_batch_free(u.batch);
 	free(u.data);

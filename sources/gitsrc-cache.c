@@ -23,6 +23,7 @@
 #include "fs/tree.h"
 #include "sources/gitsrc-internal.h"
 #include "util/cleanup.h"
+#include "util/dl-git2.h"
 #include "util/error.h"
 #include "util/io.h"
 #include "util/path.h"
@@ -68,7 +69,7 @@ commit_path(const struct gitsrc_cache *c, const git_oid *commit)
 {
 	char hex[OID_HEX + 1];
 
-	git_oid_tostr(hex, sizeof(hex), commit);
+	kl_git2()->oid_tostr(hex, sizeof(hex), commit);
 	return record_path(c, hex);
 }
 
@@ -136,7 +137,8 @@ gitsrc_cache_get_base(const struct gitsrc_cache *c, git_oid *ret_commit, struct 
 	struct digest id;
 	git_oid commit;
 
-	if (record_read(last, hex, OID_HEX + 1) < 0 || git_oid_fromstrn(&commit, hex, OID_HEX) < 0)
+	if (record_read(last, hex, OID_HEX + 1) < 0 ||
+	    kl_git2()->oid_fromstrn(&commit, hex, OID_HEX) < 0)
 		return false;
 	if (gitsrc_cache_get(c, &commit, &id) < 0 || tree_load(c->store, &id, ret_tree, NULL) < 0)
 		return false;
@@ -154,7 +156,7 @@ gitsrc_cache_put(const struct gitsrc_cache *c, const git_oid *commit, const stru
 
 	digest_to_string(tree, line);
 	strcat(line, "\n");
-	git_oid_tostr(hex, sizeof(hex), commit);
+	kl_git2()->oid_tostr(hex, sizeof(hex), commit);
 	strcat(hex, "\n");
 	r = record_put(path, line, err);
 	if (r < 0)

@@ -29,6 +29,7 @@
 #include "fs/tree.h"
 #include "sources/gitsrc-internal.h"
 #include "util/cleanup.h"
+#include "util/dl-git2.h"
 #include "util/error.h"
 #include "util/path.h"
 #include "util/xalloc.h"
@@ -39,7 +40,7 @@
 static void
 index_freep(git_index **p)
 {
-	git_index_free(*p);
+	kl_git2()->index_free(*p);
 }
 
 char *
@@ -78,7 +79,7 @@ objects_add(struct objects *o, const git_oid *id)
 static int
 oid_cmp(const void *a, const void *b)
 {
-	return git_oid_cmp(a, b);
+	return kl_git2()->oid_cmp(a, b);
 }
 
 static void
@@ -88,7 +89,7 @@ objects_seal(struct objects *o)
 
 	qsort(o->v, o->n, sizeof(*o->v), oid_cmp);
 	for (size_t i = 0; i < o->n; i++)
-		if (w == 0 || git_oid_cmp(&o->v[w - 1], &o->v[i]) != 0)
+		if (w == 0 || kl_git2()->oid_cmp(&o->v[w - 1], &o->v[i]) != 0)
 			o->v[w++] = o->v[i];
 	o->n = w;
 }
@@ -96,12 +97,12 @@ objects_seal(struct objects *o)
 static int
 walk_cb(const char *root, const git_tree_entry *te, void *payload)
 {
-	git_object_t t = git_tree_entry_type(te);
+	git_object_t t = kl_git2()->tree_entry_type(te);
 
 	(void)root;
 	/* a submodule's commit is another repository's */
 	if (t == GIT_OBJECT_TREE || t == GIT_OBJECT_BLOB)
-		objects_add(payload, git_tree_entry_id(te));
+		objects_add(payload, kl_git2()->tree_entry_id(te));
 	return 0;
 }
 
@@ -118,17 +119,17 @@ collect_objects(const struct gitsrc_gitdir *g, git_commit *commit, struct object
 	for (unsigned depth = 0; g->ref_oid && depth < MAX_TAG_DEPTH; depth++) {
 		_cleanup_(gitsrc_object_freep) git_object *tag = NULL;
 
-		r = git_object_lookup(&tag, g->src->repo, &at, GIT_OBJECT_ANY);
-		if (r < 0 || git_object_type(tag) != GIT_OBJECT_TAG)
+		r = kl_git2()->object_lookup(&tag, g->src->repo, &at, GIT_OBJECT_ANY);
+		if (r < 0 || kl_git2()->object_type(tag) != GIT_OBJECT_TAG)
 			break;
 		objects_add(o, &at);
-		at = *git_tag_target_id((git_tag *)tag);
+		at = *kl_git2()->tag_target_id((git_tag *)tag);
 	}
-	r = git_commit_tree(&root, commit);
+	r = kl_git2()->commit_tree(&root, commit);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "reading the tree of the commit");
-	objects_add(o, git_tree_id(root));
-	r = git_tree_walk(root, GIT_TREEWALK_PRE, walk_cb, o);
+	objects_add(o, kl_git2()->tree_id(root));
+	r = kl_git2()->tree_walk(root, GIT_TREEWALK_PRE, walk_cb, o);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "walking the tree of the commit");
 	objects_seal(o);
@@ -199,8 +200,8 @@ add_objects(struct gitdir *d, const struct objects *o, struct kl_error **err)
 	locator[4 + GITSRC_REPO_ID_LEN] = ':';
 	memcpy(locator + GITSRC_LOCATOR_LEN, GITSRC_LOOSE_SUFFIX, sizeof(GITSRC_LOOSE_SUFFIX));
 	for (size_t i = 0; i < o->n; i++) {
-		git_oid_tostr(hex, sizeof(hex), &o->v[i]);
-		r = git_odb_read_header(&size, &type, d->g->src->odb, &o->v[i]);
+		kl_git2()->oid_tostr(hex, sizeof(hex), &o->v[i]);
+		r = kl_git2()->odb_read_header(&size, &type, d->g->src->odb, &o->v[i]);
 		if (r < 0)
 			return gitsrc_error_from_git(err, r, "reading the header of object %s",
 			                             hex);
@@ -282,7 +283,7 @@ add_ref(struct gitdir *d, struct kl_error **err)
 	}
 	if (r < 0)
 		return r;
-	git_oid_tostr(line, OID_HEX + 1, d->g->ref_oid);
+	kl_git2()->oid_tostr(line, OID_HEX + 1, d->g->ref_oid);
 	strcat(line, "\n");
 	return add_text(d, path, line, err);
 }
@@ -311,13 +312,13 @@ add_index(struct gitdir *d, git_commit *commit, struct kl_error **err)
 	if (!mkdtemp(dir))
 		return kl_error_set(err, errno, "creating '%s'", dir);
 	path = kl_path_join(dir, "index");
-	r = git_commit_tree(&root, commit);
+	r = kl_git2()->commit_tree(&root, commit);
 	if (r >= 0)
-		r = git_index_open(&idx, path);
+		r = kl_git2()->index_open(&idx, path);
 	if (r >= 0)
-		r = git_index_read_tree(idx, root);
+		r = kl_git2()->index_read_tree(idx, root);
 	if (r >= 0)
-		r = git_index_write(idx);
+		r = kl_git2()->index_write(idx);
 	if (r < 0) {
 		r = gitsrc_error_from_git(err, r, "writing the index of the commit");
 	} else {
@@ -346,11 +347,11 @@ add_all(struct gitdir *d, git_commit *commit, const struct objects *o, struct kl
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && r >= 0; i++)
 		r = add_dir(d, dirs[i], err);
-	git_oid_tostr(head, OID_HEX + 1, d->g->commit);
+	kl_git2()->oid_tostr(head, OID_HEX + 1, d->g->commit);
 	strcat(head, "\n");
 	if (r >= 0)
 		r = add_text(d, ".git/HEAD", head, err);
-	if (r >= 0 && git_commit_parentcount(commit) > 0)
+	if (r >= 0 && kl_git2()->commit_parentcount(commit) > 0)
 		r = add_text(d, ".git/shallow", head, err);
 	if (r >= 0)
 		r = add_config(d, err);
@@ -385,11 +386,11 @@ gitsrc_gitdir_build(const struct gitsrc_gitdir *g, const struct digest *plain, s
 	size_t len;
 	int r;
 
-	git_oid_tostr(hex, sizeof(hex), g->commit);
-	r = git_object_lookup(&commit, g->src->repo, g->commit, GIT_OBJECT_COMMIT);
+	kl_git2()->oid_tostr(hex, sizeof(hex), g->commit);
+	r = kl_git2()->object_lookup(&commit, g->src->repo, g->commit, GIT_OBJECT_COMMIT);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "reading commit %s", hex);
-	d.mtime = (int64_t)git_commit_time((git_commit *)commit);
+	d.mtime = (int64_t)kl_git2()->commit_time((git_commit *)commit);
 	r = collect_objects(g, (git_commit *)commit, &o, err);
 	if (r >= 0)
 		r = add_all(&d, (git_commit *)commit, &o, err);

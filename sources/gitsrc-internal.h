@@ -7,18 +7,19 @@
 #include <stdint.h>
 
 #include "fs/digest.h"
+#include "util/dl-git2.h"
 
 /* For _cleanup_(gitsrc_object_freep) and _cleanup_(gitsrc_tree_freep): libgit2 objects freed
  * at the end of a scope (NULL-safe, as git_object_free is). */
 static inline void
 gitsrc_object_freep(git_object **p)
 {
-	git_object_free(*p);
+	kl_git2()->object_free(*p);
 }
 static inline void
 gitsrc_tree_freep(git_tree **p)
 {
-	git_tree_free(*p);
+	kl_git2()->tree_free(*p);
 }
 
 struct kl_error;
@@ -34,8 +35,9 @@ struct tree;
 #define GITSRC_LOOSE_LOCATOR_LEN (GITSRC_LOCATOR_LEN + sizeof(GITSRC_LOOSE_SUFFIX) - 1)
 #define GITSRC_LOOSE_HEADER_MAX 32 /* "commit 18446744073709551615" and its NUL */
 
-/* Sets libgit2 up once per process and keeps it (gitsrc.c); thread-safe. */
-void gitsrc_init_libgit2(void);
+/* Loads libgit2 and sets it up once per process, and keeps it (gitsrc.c); thread-safe. -ELIBACC
+ * with err when libgit2 cannot be loaded. */
+int gitsrc_init_libgit2(struct kl_error **err);
 
 /* Translates libgit2's last error (and its return code) into err: "what: libgit2's message"
  * (gitsrc.c). */

@@ -10,6 +10,7 @@
 
 #include "fs/store.h"
 #include "sources/gitsrc-internal.h"
+#include "util/dl-git2.h"
 #include "util/error.h"
 
 #define STORED_MAX 65535u /* bytes of one stored deflate block */
@@ -18,8 +19,8 @@
 static size_t
 loose_header(git_object_t type, uint64_t size, char *buf)
 {
-	int n = snprintf(buf, GITSRC_LOOSE_HEADER_MAX, "%s %llu", git_object_type2string(type),
-	                 (unsigned long long)size);
+	int n = snprintf(buf, GITSRC_LOOSE_HEADER_MAX, "%s %llu",
+	                 kl_git2()->object_type2string(type), (unsigned long long)size);
 
 	return (size_t)n + 1;
 }

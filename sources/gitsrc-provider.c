@@ -22,6 +22,7 @@
 #include "fs/store.h"
 #include "sources/gitsrc-internal.h"
 #include "util/cleanup.h"
+#include "util/dl-git2.h"
 #include "util/error.h"
 #include "util/hex.h"
 #include "util/path.h"
@@ -103,7 +104,7 @@ parse_locator(const struct provider_request *req, char *ret_name, git_oid *ret_o
 	if (!l || (n != LOCATOR_LEN && n != LONG_LOCATOR_LEN && !loose) ||
 	    memcmp(l, "git:", 4) != 0 || l[4 + id] != ':' || !kl_hex_is_lower(l + 4, id) ||
 	    !kl_hex_is_lower(l + 5 + id, OID_HEX) ||
-	    git_oid_fromstrn(ret_oid, l + 5 + id, OID_HEX) < 0)
+	    kl_git2()->oid_fromstrn(ret_oid, l + 5 + id, OID_HEX) < 0)
 		return kl_error_setf(err, EINVAL, "malformed git locator for '%s'",
 		                     req->path ? req->path : "(unnamed)");
 	memcpy(ret_name, l + 4, id);
@@ -159,8 +160,8 @@ write_loose(git_odb_object *obj, const char *hex, const struct provider_request 
             struct store_writer *w, struct kl_error **err)
 {
 	const char *shown = req->path ? req->path : "(unnamed)";
-	git_object_t type = git_odb_object_type(obj);
-	size_t size = git_odb_object_size(obj);
+	git_object_t type = kl_git2()->odb_object_type(obj);
+	size_t size = kl_git2()->odb_object_size(obj);
 
 	if (gitsrc_loose_size(type, size) != req->size)
 		return kl_error_setf(err, EIO,
@@ -168,7 +169,7 @@ write_loose(git_odb_object *obj, const char *hex, const struct provider_request 
 		                     "not %llu",
 		                     hex, shown, (unsigned long long)gitsrc_loose_size(type, size),
 		                     (unsigned long long)req->size);
-	return gitsrc_loose_write(w, type, git_odb_object_data(obj), size, err);
+	return gitsrc_loose_write(w, type, kl_git2()->odb_object_data(obj), size, err);
 }
 
 static int
@@ -180,21 +181,22 @@ write_blob(git_odb *odb, const git_oid *oid, bool loose, const struct provider_r
 	char hex[OID_HEX + 1];
 	int r;
 
-	git_oid_tostr(hex, sizeof(hex), oid);
-	r = git_odb_read(&obj, odb, oid);
+	kl_git2()->oid_tostr(hex, sizeof(hex), oid);
+	r = kl_git2()->odb_read(&obj, odb, oid);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "reading %s %s of '%s'",
 		                             loose ? "object" : "blob", hex, shown);
 	if (loose)
 		r = write_loose(obj, hex, req, w, err);
-	else if (git_odb_object_type(obj) != GIT_OBJECT_BLOB)
+	else if (kl_git2()->odb_object_type(obj) != GIT_OBJECT_BLOB)
 		r = kl_error_setf(err, EIO, "object %s of '%s' is not a blob", hex, shown);
-	else if (git_odb_object_size(obj) != req->size)
+	else if (kl_git2()->odb_object_size(obj) != req->size)
 		r = kl_error_setf(err, EIO, "blob %s of '%s' has %zu bytes, not %llu", hex, shown,
-		                  git_odb_object_size(obj), (unsigned long long)req->size);
+		                  kl_git2()->odb_object_size(obj), (unsigned long long)req->size);
 	else
-		r = store_writer_write(w, git_odb_object_data(obj), git_odb_object_size(obj), err);
-	git_odb_object_free(obj);
+		r = store_writer_write(w, kl_git2()->odb_object_data(obj),
+		                       kl_git2()->odb_object_size(obj), err);
+	kl_git2()->odb_object_free(obj);
 	return r;
 }
 
@@ -210,6 +212,10 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 	bool loose = false;
 	int r;
 
+	/* here, not when the provider is added: most mounts and builds read no git blob */
+	r = gitsrc_init_libgit2(err);
+	if (r < 0)
+		return r;
 	r = parse_locator(req, name, &oid, &loose, err);
 	if (r < 0)
 		return r;
@@ -223,7 +229,7 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 		if (access(objects, F_OK) < 0)
 			return kl_error_set(err, errno, "repository of '%s' ('%s')",
 			                    req->path ? req->path : "(unnamed)", objects);
-		r = git_odb_open(&odb, objects);
+		r = kl_git2()->odb_open(&odb, objects);
 		if (r < 0)
 			return gitsrc_error_from_git(err, r, "opening '%s'", objects);
 	}
@@ -241,7 +247,7 @@ provider_git_free(void *data)
 		return;
 	for (size_t i = 0; i < g->n_pools; i++) {
 		for (size_t k = 0; k < g->pools[i].n_idle; k++)
-			git_odb_free(g->pools[i].idle[k]);
+			kl_git2()->odb_free(g->pools[i].idle[k]);
 		free(g->pools[i].idle);
 	}
 	free(g->pools);

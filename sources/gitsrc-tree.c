@@ -20,6 +20,7 @@
 #include "fs/tree.h"
 #include "sources/gitsrc-internal.h"
 #include "util/cleanup.h"
+#include "util/dl-git2.h"
 #include "util/error.h"
 #include "util/io.h"
 #include "util/log.h"
@@ -205,18 +206,18 @@ add_file(struct walk *w, const git_oid *oid, uint32_t mode, struct kl_error **er
 		sizes_load(w->sizes, w->src->sizes_path);
 	}
 	if (!sizes_get(w->sizes, oid, &size)) {
-		r = git_odb_read_header(&size, &type, w->src->odb, oid);
+		r = kl_git2()->odb_read_header(&size, &type, w->src->odb, oid);
 		if (r < 0)
 			return gitsrc_error_from_git(err, r, "reading the header of '%s'", w->path);
 		if (type != GIT_OBJECT_BLOB)
 			return kl_error_setf(err, EINVAL, "'%s' is a %s, not a blob", w->path,
-			                     git_object_type2string(type));
+			                     kl_git2()->object_type2string(type));
 		sizes_add(w->sizes, oid, size);
 	}
 	memcpy(locator, "git:", 4);
 	memcpy(locator + 4, w->src->repo_name, GITSRC_REPO_ID_LEN);
 	locator[4 + GITSRC_REPO_ID_LEN] = ':';
-	git_oid_fmt(locator + 5 + GITSRC_REPO_ID_LEN, oid);
+	kl_git2()->oid_fmt(locator + 5 + GITSRC_REPO_ID_LEN, oid);
 	struct tree_entry e = {
 	    .path = w->path,
 	    .path_len = w->len,
@@ -237,16 +238,16 @@ add_symlink(struct walk *w, const git_oid *oid, struct kl_error **err)
 	size_t n;
 	int r;
 
-	r = git_blob_lookup(&blob, w->src->repo, oid);
+	r = kl_git2()->blob_lookup(&blob, w->src->repo, oid);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "reading the target of '%s'", w->path);
-	n = (size_t)git_blob_rawsize(blob);
+	n = (size_t)kl_git2()->blob_rawsize(blob);
 	if (n == 0 || n > MAX_SYMLINK)
 		r = kl_error_setf(err, EINVAL, "symlink '%s' has a target of %zu bytes", w->path,
 		                  n);
 	else
-		r = add_simple(w, TREE_SYMLINK, 0777, git_blob_rawcontent(blob), n, err);
-	git_blob_free(blob);
+		r = add_simple(w, TREE_SYMLINK, 0777, kl_git2()->blob_rawcontent(blob), n, err);
+	kl_git2()->blob_free(blob);
 	return r;
 }
 
@@ -260,7 +261,7 @@ struct counterpart {
 static void
 counterpart_done(struct counterpart *c)
 {
-	git_tree_free(c->git);
+	kl_git2()->tree_free(c->git);
 }
 
 /* The kiln type a git mode gives. */
@@ -284,11 +285,11 @@ static const git_tree_entry *
 old_entry(const struct walk *w, const git_tree_entry *te, const struct counterpart *parent,
           enum tree_entry_type want, uint32_t *ret_idx)
 {
-	const char *name = git_tree_entry_name(te);
+	const char *name = kl_git2()->tree_entry_name(te);
 	const git_tree_entry *old;
 	struct tree_entry e;
 
-	if (!parent->git || !(old = git_tree_entry_byname(parent->git, name)) ||
+	if (!parent->git || !(old = kl_git2()->tree_entry_byname(parent->git, name)) ||
 	    tree_lookup_child(w->base, parent->idx, name, strlen(name), ret_idx) < 0)
 		return NULL;
 	tree_entry_at(w->base, *ret_idx, &e);
@@ -302,10 +303,10 @@ base_entry(const struct walk *w, const git_tree_entry *te, const struct counterp
            uint32_t *ret_idx)
 {
 	const git_tree_entry *old =
-	    old_entry(w, te, parent, type_of_mode(git_tree_entry_filemode(te)), ret_idx);
+	    old_entry(w, te, parent, type_of_mode(kl_git2()->tree_entry_filemode(te)), ret_idx);
 
-	return old && git_tree_entry_filemode(old) == git_tree_entry_filemode(te) &&
-	       git_oid_equal(git_tree_entry_id(old), git_tree_entry_id(te));
+	return old && kl_git2()->tree_entry_filemode(old) == kl_git2()->tree_entry_filemode(te) &&
+	       kl_git2()->oid_equal(kl_git2()->tree_entry_id(old), kl_git2()->tree_entry_id(te));
 }
 
 /* The base's counterpart of subdirectory te of parent. */
@@ -315,8 +316,8 @@ sub_counterpart(const struct walk *w, const git_tree_entry *te, const struct cou
 {
 	const git_tree_entry *old = old_entry(w, te, parent, TREE_DIR, &ret->idx);
 
-	if (!old || git_tree_entry_filemode(old) != GIT_FILEMODE_TREE ||
-	    git_tree_lookup(&ret->git, w->src->repo, git_tree_entry_id(old)) < 0)
+	if (!old || kl_git2()->tree_entry_filemode(old) != GIT_FILEMODE_TREE ||
+	    kl_git2()->tree_lookup(&ret->git, w->src->repo, kl_git2()->tree_entry_id(old)) < 0)
 		*ret = (struct counterpart){NULL, TREE_NONE};
 }
 
@@ -329,8 +330,8 @@ add_entry(struct walk *w, const git_tree_entry *te, const struct counterpart *cp
 {
 	_cleanup_(gitsrc_tree_freep) git_tree *sub = NULL;
 	_cleanup_(counterpart_done) struct counterpart sub_cp = {NULL, TREE_NONE};
-	const git_oid *oid = git_tree_entry_id(te);
-	git_filemode_t mode = git_tree_entry_filemode(te);
+	const git_oid *oid = kl_git2()->tree_entry_id(te);
+	git_filemode_t mode = kl_git2()->tree_entry_filemode(te);
 	uint32_t idx;
 	int r;
 
@@ -346,7 +347,7 @@ add_entry(struct walk *w, const git_tree_entry *te, const struct counterpart *cp
 		r = add_simple(w, TREE_DIR, 0755, NULL, 0, err);
 		if (r < 0)
 			return r;
-		r = git_tree_lookup(&sub, w->src->repo, oid);
+		r = kl_git2()->tree_lookup(&sub, w->src->repo, oid);
 		if (r < 0)
 			return gitsrc_error_from_git(err, r, "reading the tree of '%s'", w->path);
 		if (w->base)
@@ -369,8 +370,8 @@ add_entry(struct walk *w, const git_tree_entry *te, const struct counterpart *cp
 static int
 entry_name_cmp(const void *a, const void *b)
 {
-	return strcmp(git_tree_entry_name(*(const git_tree_entry *const *)a),
-	              git_tree_entry_name(*(const git_tree_entry *const *)b));
+	return strcmp(kl_git2()->tree_entry_name(*(const git_tree_entry *const *)a),
+	              kl_git2()->tree_entry_name(*(const git_tree_entry *const *)b));
 }
 
 /* The entries of t in the tree format's order (names bytewise) when git's differs ("a.b"
@@ -383,14 +384,14 @@ sibling_order(const git_tree *t, size_t n)
 	size_t i;
 
 	for (i = 1; i < n; i++)
-		if (strcmp(git_tree_entry_name(git_tree_entry_byindex(t, i - 1)),
-		           git_tree_entry_name(git_tree_entry_byindex(t, i))) > 0)
+		if (strcmp(kl_git2()->tree_entry_name(kl_git2()->tree_entry_byindex(t, i - 1)),
+		           kl_git2()->tree_entry_name(kl_git2()->tree_entry_byindex(t, i))) > 0)
 			break;
 	if (i >= n)
 		return NULL;
 	v = xmalloc(n * sizeof(*v));
 	for (i = 0; i < n; i++)
-		v[i] = git_tree_entry_byindex(t, i);
+		v[i] = kl_git2()->tree_entry_byindex(t, i);
 	qsort(v, n, sizeof(*v), entry_name_cmp);
 	return v;
 }
@@ -399,7 +400,7 @@ static int
 walk_tree(struct walk *w, const git_tree *t, const struct counterpart *cp, unsigned depth,
           struct kl_error **err)
 {
-	size_t n = git_tree_entrycount(t), base = w->len;
+	size_t n = kl_git2()->tree_entrycount(t), base = w->len;
 	_cleanup_free_ const git_tree_entry **order = NULL;
 	int r;
 
@@ -408,8 +409,8 @@ walk_tree(struct walk *w, const git_tree *t, const struct counterpart *cp, unsig
 		                     w->path, MAX_DEPTH);
 	order = sibling_order(t, n);
 	for (size_t i = 0; i < n; i++) {
-		const git_tree_entry *te = order ? order[i] : git_tree_entry_byindex(t, i);
-		const char *name = git_tree_entry_name(te);
+		const git_tree_entry *te = order ? order[i] : kl_git2()->tree_entry_byindex(t, i);
+		const char *name = kl_git2()->tree_entry_name(te);
 		size_t nlen = strlen(name), want = base + (base > 0) + nlen;
 
 		if (want > TREE_MAX_PATH)
@@ -442,30 +443,30 @@ commit_tree(const struct gitsrc_tree_source *src, const git_oid *commit_id, git_
 	char hex[GIT_OID_HEXSZ + 1];
 	int r;
 
-	git_oid_tostr(hex, sizeof(hex), commit_id);
-	r = git_object_lookup(&commit, src->repo, commit_id, GIT_OBJECT_COMMIT);
+	kl_git2()->oid_tostr(hex, sizeof(hex), commit_id);
+	r = kl_git2()->object_lookup(&commit, src->repo, commit_id, GIT_OBJECT_COMMIT);
 	if (r == 0)
-		r = git_commit_tree(&root, (git_commit *)commit);
+		r = kl_git2()->commit_tree(&root, (git_commit *)commit);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "reading commit %s", hex);
-	*ret_time = (int64_t)git_commit_time((git_commit *)commit);
+	*ret_time = (int64_t)kl_git2()->commit_time((git_commit *)commit);
 	if (!src->subdir[0]) {
 		*ret = root;
 		root = NULL;
 		return 0;
 	}
-	r = git_tree_entry_bypath(&te, root, src->subdir);
+	r = kl_git2()->tree_entry_bypath(&te, root, src->subdir);
 	if (r == GIT_ENOTFOUND)
 		return kl_error_setf(err, ENOENT, "no '%s' in commit %s", src->subdir, hex);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "finding '%s' in commit %s", src->subdir, hex);
-	if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
-		git_tree_entry_free(te);
+	if (kl_git2()->tree_entry_type(te) != GIT_OBJECT_TREE) {
+		kl_git2()->tree_entry_free(te);
 		return kl_error_setf(err, ENOTDIR, "'%s' is not a directory in commit %s",
 		                     src->subdir, hex);
 	}
-	r = git_tree_lookup(ret, src->repo, git_tree_entry_id(te));
-	git_tree_entry_free(te);
+	r = kl_git2()->tree_lookup(ret, src->repo, kl_git2()->tree_entry_id(te));
+	kl_git2()->tree_entry_free(te);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "reading '%s' in commit %s", src->subdir, hex);
 	return 0;

@@ -53,6 +53,7 @@
 #include "sources/gitsrc-internal.h"
 #include "sources/gitsrc-spec.h"
 #include "util/cleanup.h"
+#include "util/dl-git2.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/path.h"
@@ -64,23 +65,28 @@
 static void
 init_once(void)
 {
-	git_libgit2_init();
+	kl_git2()->libgit2_init();
 }
 
-/* libgit2 is set up once per process and kept: its setup reads the whole CA bundle (~5 ms),
- * and a mount resolves, then forks the server, which reads blobs. */
-void
-gitsrc_init_libgit2(void)
+/* libgit2 is loaded (util/dl-git2.h) and set up once per process and kept: its setup reads the
+ * whole CA bundle (~5 ms), and a mount resolves, then forks the server, which reads blobs. */
+int
+gitsrc_init_libgit2(struct kl_error **err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	int r;
 
+	r = kl_git2_load(err);
+	if (r < 0)
+		return r;
 	pthread_once(&once, init_once);
+	return 0;
 }
 
 int
 gitsrc_error_from_git(struct kl_error **err, int gerr, const char *fmt, ...)
 {
-	const git_error *ge = git_error_last();
+	const git_error *ge = kl_git2()->error_last();
 	_cleanup_free_ char *what = NULL, *msg = NULL;
 	va_list ap;
 	int code;
@@ -184,11 +190,11 @@ static void
 resolve_done(struct resolve *rs)
 {
 	if (rs->remote) {
-		(void)git_remote_disconnect(rs->remote);
-		git_remote_free(rs->remote);
+		(void)kl_git2()->remote_disconnect(rs->remote);
+		kl_git2()->remote_free(rs->remote);
 	}
-	git_odb_free(rs->odb);
-	git_repository_free(rs->repo);
+	kl_git2()->odb_free(rs->odb);
+	kl_git2()->repository_free(rs->repo);
 	gitsrc_spec_done(&rs->sp);
 	free(rs->ref_name);
 	free(rs->fetch_url);
@@ -239,12 +245,12 @@ open_repo(struct resolve *rs, int *ret_lock, struct kl_error **err)
 		;
 	if (r < 0)
 		return kl_error_set(err, errno, "locking '%s'", lock_path);
-	r = git_repository_open_bare(&rs->repo, path);
+	r = kl_git2()->repository_open_bare(&rs->repo, path);
 	if (r == GIT_ENOTFOUND)
-		r = git_repository_init(&rs->repo, path, /* is_bare= */ 1);
+		r = kl_git2()->repository_init(&rs->repo, path, /* is_bare= */ 1);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "opening the repository '%s'", path);
-	r = git_repository_odb(&rs->odb, rs->repo);
+	r = kl_git2()->repository_odb(&rs->odb, rs->repo);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "opening the objects of '%s'", path);
 	*ret_lock = TAKE_FD(fd);
@@ -261,7 +267,7 @@ credentials_cb(git_credential **out, const char *url, const char *user, unsigned
 	/* ssh-agent once; anything else has no credentials to offer */
 	if (!(allowed & GIT_CREDENTIAL_SSH_KEY) || rs->attempts++ > 0)
 		return GIT_PASSTHROUGH;
-	return git_credential_ssh_key_from_agent(out, user ? user : "git");
+	return kl_git2()->credential_ssh_key_from_agent(out, user ? user : "git");
 }
 
 static int
@@ -275,18 +281,18 @@ connect_remote(struct resolve *rs, struct kl_error **err)
 		return 0;
 	cb.credentials = credentials_cb;
 	cb.payload = rs;
-	git_remote_create_options_init(&opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	kl_git2()->remote_create_options_init(&opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	opts.repository = rs->repo;
 	/* anonymous; url.*.insteadOf is not applied: its lookup leaks in libgit2 1.5, and a
 	 * build should not depend on the user's git config anyway */
 	opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	r = git_remote_create_with_opts(&rs->remote, rs->fetch_url, &opts);
+	r = kl_git2()->remote_create_with_opts(&rs->remote, rs->fetch_url, &opts);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "'%s'", rs->fetch_url);
-	r = git_remote_connect(rs->remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL);
+	r = kl_git2()->remote_connect(rs->remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "connecting to '%s'", rs->fetch_url);
-	r = git_remote_ls(&rs->heads, &rs->n_heads, rs->remote);
+	r = kl_git2()->remote_ls(&rs->heads, &rs->n_heads, rs->remote);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "listing the refs of '%s'", rs->fetch_url);
 	return 0;
@@ -309,7 +315,7 @@ find_head_for(const struct resolve *rs, const git_oid *commit)
 		const char *name = rs->heads[i]->name;
 		size_t n = strlen(name);
 
-		if (git_oid_equal(&rs->heads[i]->oid, commit)) {
+		if (kl_git2()->oid_equal(&rs->heads[i]->oid, commit)) {
 			if (n > 3 && strcmp(name + n - 3, "^{}") == 0) {
 				_cleanup_free_ char *tag = xstrndup(name, n - 3);
 				return find_head(rs, tag);
@@ -341,7 +347,7 @@ transfer_progress_cb(const git_indexer_progress *stats, void *payload)
 static void
 fetch_options_init(git_fetch_options *opts, struct resolve *rs)
 {
-	git_fetch_options_init(opts, GIT_FETCH_OPTIONS_VERSION);
+	kl_git2()->fetch_options_init(opts, GIT_FETCH_OPTIONS_VERSION);
 	opts->callbacks.credentials = credentials_cb;
 	opts->callbacks.payload = rs;
 	if (rs->opts && rs->opts->progress)
@@ -362,15 +368,15 @@ download(struct resolve *rs, char **specs, size_t n, struct kl_error **err)
 	kl_debug("git: fetching %s from '%s'", specs[0], rs->fetch_url);
 	fetch_options_init(&opts, rs);
 	rs->received = 0;
-	r = git_remote_download(rs->remote, &arr, &opts);
+	r = kl_git2()->remote_download(rs->remote, &arr, &opts);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "fetching '%s' from '%s'", specs[0],
 		                             rs->fetch_url);
 	if (rs->opts && rs->opts->progress) /* the end: what came is the total */
 		rs->opts->progress(rs->opts->progress_userdata, rs->fetch_url, rs->received,
 		                   rs->received);
-	r = git_remote_update_tips(rs->remote, NULL, /* update_fetchhead= */ 0,
-	                           GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL);
+	r = kl_git2()->remote_update_tips(rs->remote, NULL, /* update_fetchhead= */ 0,
+	                                  GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "updating refs after fetching from '%s'",
 		                             rs->fetch_url);
@@ -385,10 +391,11 @@ set_ref(struct resolve *rs, const char *name, const git_oid *oid, struct kl_erro
 	git_oid cur;
 	int r;
 
-	if (git_reference_name_to_id(&cur, rs->repo, name) == 0 && git_oid_equal(&cur, oid))
+	if (kl_git2()->reference_name_to_id(&cur, rs->repo, name) == 0 &&
+	    kl_git2()->oid_equal(&cur, oid))
 		return 0;
-	r = git_reference_create(&ref, rs->repo, name, oid, /* force= */ 1, "kiln: fetch");
-	git_reference_free(ref);
+	r = kl_git2()->reference_create(&ref, rs->repo, name, oid, /* force= */ 1, "kiln: fetch");
+	kl_git2()->reference_free(ref);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "updating '%s'", name);
 	return 0;
@@ -402,7 +409,7 @@ fetch_head(struct resolve *rs, const git_remote_head *h, struct kl_error **err)
 	_cleanup_free_ char *spec = NULL;
 	char *specs[1];
 
-	if (git_odb_exists(rs->odb, &h->oid))
+	if (kl_git2()->odb_exists(rs->odb, &h->oid))
 		return set_ref(rs, dst, &h->oid, err);
 	spec = xasprintf("+%s:%s", h->name, dst);
 	specs[0] = spec;
@@ -469,16 +476,16 @@ lookup_prefix(struct resolve *rs, const char *hex, git_oid *ret, struct kl_error
 	git_oid prefix;
 	int r;
 
-	if (git_oid_fromstrn(&prefix, hex, n) < 0)
+	if (kl_git2()->oid_fromstrn(&prefix, hex, n) < 0)
 		return -ENOENT;
-	r = git_object_lookup_prefix(&obj, rs->repo, &prefix, n, GIT_OBJECT_ANY);
+	r = kl_git2()->object_lookup_prefix(&obj, rs->repo, &prefix, n, GIT_OBJECT_ANY);
 	if (r == GIT_ENOTFOUND)
 		return -ENOENT;
 	if (r == GIT_EAMBIGUOUS)
 		return kl_error_setf(err, EINVAL, "commit id '%s' is ambiguous", hex);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "looking up '%s'", hex);
-	*ret = *git_object_id(obj);
+	*ret = *kl_git2()->object_id(obj);
 	return 0;
 }
 
@@ -491,7 +498,7 @@ note_ref(struct resolve *rs, const git_remote_head *h)
 
 	if (strcmp(name, "HEAD") == 0)
 		name = h->symref_target;
-	if (!name || strncmp(name, "refs/", 5) != 0 || !git_reference_is_valid_name(name))
+	if (!name || strncmp(name, "refs/", 5) != 0 || !kl_git2()->reference_is_valid_name(name))
 		return;
 	rs->ref_name = xstrdup(name);
 	rs->ref_oid = h->oid;
@@ -510,7 +517,7 @@ resolve_remote(struct resolve *rs, git_oid *ret, struct kl_error **err)
 	if (r < 0)
 		return r;
 	if (rs->sp.ref_kind == GITSRC_REF_COMMIT) {
-		if (git_oid_fromstr(&want, ref) < 0)
+		if (kl_git2()->oid_fromstr(&want, ref) < 0)
 			return not_found(rs, err);
 		h = find_head_for(rs, &want);
 	} else {
@@ -536,9 +543,9 @@ resolve_remote(struct resolve *rs, git_oid *ret, struct kl_error **err)
 		r = fetch_branches_and_tags(rs, err);
 		if (r < 0)
 			return r;
-		if (!git_odb_exists(rs->odb, &want) && !fetch_by_id(rs, ref))
+		if (!kl_git2()->odb_exists(rs->odb, &want) && !fetch_by_id(rs, ref))
 			return not_found(rs, err);
-		if (!git_odb_exists(rs->odb, &want))
+		if (!kl_git2()->odb_exists(rs->odb, &want))
 			return not_found(rs, err);
 		*ret = want;
 		return 0;
@@ -554,16 +561,17 @@ peel_commit(struct resolve *rs, const git_oid *oid, git_oid *ret, struct kl_erro
 	char hex[OID_HEX + 1];
 	int r;
 
-	git_oid_tostr(hex, sizeof(hex), oid);
-	r = git_object_lookup(&obj, rs->repo, oid, GIT_OBJECT_ANY);
+	kl_git2()->oid_tostr(hex, sizeof(hex), oid);
+	r = kl_git2()->object_lookup(&obj, rs->repo, oid, GIT_OBJECT_ANY);
 	if (r < 0)
 		return gitsrc_error_from_git(err, r, "reading object %s", hex);
-	r = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
+	r = kl_git2()->object_peel(&commit, obj, GIT_OBJECT_COMMIT);
 	if (r < 0)
 		return kl_error_setf(err, EINVAL, "ref '%s' names a %s (%s), not a commit",
 		                     rs->sp.ref_kind == GITSRC_REF_HEAD ? "HEAD" : rs->sp.ref,
-		                     git_object_type2string(git_object_type(obj)), hex);
-	*ret = *git_object_id(commit);
+		                     kl_git2()->object_type2string(kl_git2()->object_type(obj)),
+		                     hex);
+	*ret = *kl_git2()->object_id(commit);
 	return 0;
 }
 
@@ -573,10 +581,10 @@ commit_present(struct resolve *rs, git_oid *ret)
 {
 	git_oid oid;
 
-	if (rs->sp.ref_kind != GITSRC_REF_COMMIT || git_oid_fromstr(&oid, rs->sp.ref) < 0)
+	if (rs->sp.ref_kind != GITSRC_REF_COMMIT || kl_git2()->oid_fromstr(&oid, rs->sp.ref) < 0)
 		return false;
 	_cleanup_(gitsrc_object_freep) git_object *obj = NULL;
-	if (git_object_lookup(&obj, rs->repo, &oid, GIT_OBJECT_COMMIT) < 0)
+	if (kl_git2()->object_lookup(&obj, rs->repo, &oid, GIT_OBJECT_COMMIT) < 0)
 		return false;
 	*ret = oid;
 	return true;
@@ -631,7 +639,7 @@ tree_for_commit(struct resolve *rs, const git_oid *commit, struct digest *ret,
 	gitsrc_cache_init(&cache, rs->store, rs->git_dir, rs->repo_name, rs->sp.subdir,
 	                  /* variant= */ "");
 	if (gitsrc_cache_get(&cache, commit, ret) == 0) {
-		git_oid_tostr(hex, sizeof(hex), commit);
+		kl_git2()->oid_tostr(hex, sizeof(hex), commit);
 		kl_debug("git: tree of %s from the cache", hex);
 		gitsrc_cache_done(&cache);
 		return 0;
@@ -697,8 +705,9 @@ gitsrc_resolve(struct store *s, const char *spec, const struct gitsrc_options *o
 	r = gitsrc_spec_parse(spec, &rs.sp, err);
 	if (r < 0)
 		return r;
-	gitsrc_init_libgit2();
-	r = resolve_commit(&rs, &commit, err);
+	r = gitsrc_init_libgit2(err);
+	if (r >= 0)
+		r = resolve_commit(&rs, &commit, err);
 	if (r >= 0)
 		r = tree_for_commit(&rs, &commit, &id, err);
 	/* as BuildKit: a subdir's tree has no .git */
@@ -711,6 +720,6 @@ gitsrc_resolve(struct store *s, const char *spec, const struct gitsrc_options *o
 	}
 	*ret = id;
 	if (ret_commit)
-		git_oid_tostr(ret_commit, OID_HEX + 1, &commit);
+		kl_git2()->oid_tostr(ret_commit, OID_HEX + 1, &commit);
 	return 0;
 }

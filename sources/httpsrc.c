@@ -12,6 +12,7 @@
 #include "fs/store.h"
 #include "fs/tree.h"
 #include "util/cleanup.h"
+#include "util/dl-curl.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -62,7 +63,8 @@ error_from_curl(struct download *d, CURLcode c, struct kl_error **err)
 		return -ECANCELED;
 	if (c == CURLE_WRITE_ERROR && d->write_err)
 		return kl_error_setf(err, d->write_err->code, "%s", d->write_err->msg);
-	return kl_error_setf(err, code, "%s", d->errbuf[0] ? d->errbuf : curl_easy_strerror(c));
+	return kl_error_setf(err, code, "%s",
+	                     d->errbuf[0] ? d->errbuf : kl_curl()->easy_strerror(c));
 }
 
 /* The file name a download of url gets without an explicit one (a new string). */
@@ -88,31 +90,31 @@ httpsrc_filename(const char *url)
 static int
 transfer(struct download *d, long *ret_status, int64_t *ret_mtime, struct kl_error **err)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = kl_curl()->easy_init();
 	long filetime = -1;
 	CURLcode cc;
 
 	if (!c)
 		return kl_error_setf(err, ENOMEM, "creating a libcurl handle");
-	curl_easy_setopt(c, CURLOPT_URL, d->o->url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 0L);
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
-	curl_easy_getinfo(c, CURLINFO_FILETIME, &filetime);
-	curl_easy_cleanup(c);
+	kl_curl()->easy_setopt(c, CURLOPT_URL, d->o->url);
+	kl_curl()->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	kl_curl()->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	kl_curl()->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	kl_curl()->easy_setopt(c, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	kl_curl()->easy_setopt(c, CURLOPT_FILETIME, 1L);
+	kl_curl()->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	kl_curl()->easy_setopt(c, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
+	kl_curl()->easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
+	kl_curl()->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	kl_curl()->easy_setopt(c, CURLOPT_WRITEDATA, d);
+	kl_curl()->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	kl_curl()->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	kl_curl()->easy_setopt(c, CURLOPT_XFERINFODATA, d);
+	kl_curl()->easy_setopt(c, CURLOPT_FAILONERROR, 0L);
+	cc = kl_curl()->easy_perform(c);
+	kl_curl()->easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+	kl_curl()->easy_getinfo(c, CURLINFO_FILETIME, &filetime);
+	kl_curl()->easy_cleanup(c);
 	*ret_mtime = filetime > 0 ? filetime : 0;
 	return cc == CURLE_OK ? 0 : error_from_curl(d, cc, err);
 }
@@ -157,7 +159,10 @@ httpsrc_fetch(struct store *s, const struct httpsrc_options *o, struct digest *r
 	uint64_t size;
 	int r;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	r = kl_curl_load(err);
+	if (r < 0)
+		return r;
+	if (kl_curl()->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return kl_error_setf(err, EIO, "initializing libcurl");
 	r = store_writer_begin(s, &d.w, err);
 	if (r < 0)

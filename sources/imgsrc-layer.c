@@ -19,6 +19,7 @@
 #include "oci/whiteout.h"
 #include "sources/imgsrc-internal.h"
 #include "util/cleanup.h"
+#include "util/dl-archive.h"
 #include "util/error.h"
 #include "util/xalloc.h"
 
@@ -197,7 +198,7 @@ on_read(struct archive *a, void *userdata, const void **ret)
 		n = read(l->fd, l->buf, READ_CHUNK);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
-		archive_set_error(a, errno, "reading the layer blob");
+		kl_archive()->set_error(a, errno, "reading the layer blob");
 		return -1;
 	}
 	digest_ctx_update(l->hash, l->buf, (size_t)n);
@@ -210,8 +211,8 @@ on_read(struct archive *a, void *userdata, const void **ret)
 static int
 error_from_archive(struct archive *a, struct kl_error **err, const char *source, const char *what)
 {
-	int code = archive_errno(a);
-	const char *msg = archive_error_string(a);
+	int code = kl_archive()->errno_code(a);
+	const char *msg = kl_archive()->error_string(a);
 
 	return kl_error_setf(err, code > 0 ? code : EBADMSG, "layer %s: %s: %s", source, what,
 	                     msg ? msg : "corrupt or truncated");
@@ -228,9 +229,9 @@ read_xattrs(struct layer *l, struct archive_entry *ae, const char *path, struct 
 
 	*ret = NULL;
 	*ret_n = 0;
-	if (archive_entry_xattr_reset(ae) == 0)
+	if (kl_archive()->entry_xattr_reset(ae) == 0)
 		return 0;
-	while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
+	while (kl_archive()->entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
 		bool seen = false;
 
 		/* pax archives may carry one xattr twice (LIBARCHIVE.xattr. and SCHILY.xattr.). */
@@ -265,7 +266,7 @@ ingest(void *userdata, const char *path, struct tree_entry *e, struct kl_error *
 	r = store_writer_begin(l->store, &w, err);
 	if (r < 0)
 		return r;
-	while ((n = archive_read_data(l->a, l->data, READ_CHUNK)) > 0) {
+	while ((n = kl_archive()->read_data(l->a, l->data, READ_CHUNK)) > 0) {
 		got += (uint64_t)n;
 		if (got > e->size)
 			break;
@@ -291,7 +292,7 @@ static int
 entry_type(struct layer *l, struct archive_entry *ae, const char *path, enum tree_entry_type *ret,
            struct kl_error **err)
 {
-	switch (archive_entry_filetype(ae)) {
+	switch (kl_archive()->entry_filetype(ae)) {
 	case AE_IFREG:
 		*ret = TREE_REG;
 		return 0;
@@ -312,17 +313,17 @@ entry_type(struct layer *l, struct archive_entry *ae, const char *path, enum tre
 		return 0;
 	default:
 		return kl_error_setf(err, EBADMSG, "layer %s: '%s' has an unsupported type 0%o",
-		                     l->source, path, (unsigned)archive_entry_filetype(ae));
+		                     l->source, path, (unsigned)kl_archive()->entry_filetype(ae));
 	}
 }
 
 static int
 read_entry(struct layer *l, struct archive_entry *ae, struct kl_error **err)
 {
-	const char *name = archive_entry_pathname(ae), *hl = archive_entry_hardlink(ae);
+	const char *name = kl_archive()->entry_pathname(ae), *hl = kl_archive()->entry_hardlink(ae);
 	_cleanup_free_ struct tree_xattr *x = NULL;
 	struct tree_entry e = {0};
-	la_int64_t size = archive_entry_size(ae);
+	la_int64_t size = kl_archive()->entry_size(ae);
 	size_t n_x;
 	int r;
 
@@ -333,17 +334,18 @@ read_entry(struct layer *l, struct archive_entry *ae, struct kl_error **err)
 		if (r < 0)
 			return r;
 	}
-	e.mode = archive_entry_perm(ae) & 07777;
-	e.uid = (uint32_t)archive_entry_uid(ae);
-	e.gid = (uint32_t)archive_entry_gid(ae);
-	e.mtime_sec = archive_entry_mtime(ae);
-	e.mtime_nsec = (uint32_t)archive_entry_mtime_nsec(ae);
+	e.mode = kl_archive()->entry_perm(ae) & 07777;
+	e.uid = (uint32_t)kl_archive()->entry_uid(ae);
+	e.gid = (uint32_t)kl_archive()->entry_gid(ae);
+	e.mtime_sec = kl_archive()->entry_mtime(ae);
+	e.mtime_nsec = (uint32_t)kl_archive()->entry_mtime_nsec(ae);
 	if (e.mtime_nsec >= 1000000000u)
 		e.mtime_nsec = 0;
 	if (e.type == TREE_CHAR || e.type == TREE_BLOCK)
-		e.rdev = makedev(archive_entry_rdevmajor(ae), archive_entry_rdevminor(ae));
+		e.rdev =
+		    makedev(kl_archive()->entry_rdevmajor(ae), kl_archive()->entry_rdevminor(ae));
 	if (e.type == TREE_SYMLINK) {
-		e.link = archive_entry_symlink(ae);
+		e.link = kl_archive()->entry_symlink(ae);
 		e.link_len = e.link ? strlen(e.link) : 0;
 	}
 	if (e.type == TREE_REG) {
@@ -382,14 +384,14 @@ read_all(struct layer *l, struct archive *a, struct kl_error **err)
 	struct archive_entry *ae;
 	int r;
 
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_none(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open(a, l, NULL, on_read, NULL) != ARCHIVE_OK)
+	kl_archive()->read_support_filter_gzip(a);
+	kl_archive()->read_support_filter_zstd(a);
+	kl_archive()->read_support_filter_none(a);
+	kl_archive()->read_support_format_tar(a);
+	if (kl_archive()->read_open(a, l, NULL, on_read, NULL) != ARCHIVE_OK)
 		return error_from_archive(a, err, l->source, "not a tar archive");
 	for (;;) {
-		r = archive_read_next_header(a, &ae);
+		r = kl_archive()->read_next_header(a, &ae);
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
@@ -400,9 +402,9 @@ read_all(struct layer *l, struct archive *a, struct kl_error **err)
 	}
 }
 
-int
-imgsrc_layer_from_tar(struct store *s, int fd, const struct digest *blob, const char *source,
-                      struct digest *ret, struct kl_error **err)
+static int
+layer_from_tar(struct store *s, int fd, const struct digest *blob, const char *source,
+               struct digest *ret, struct kl_error **err)
 {
 	struct layer l = {.source = source,
 	                  .fd = fd,
@@ -412,7 +414,7 @@ imgsrc_layer_from_tar(struct store *s, int fd, const struct digest *blob, const 
 	                  .store = s,
 	                  .d = imgsrc_diff_new(s, source)};
 	_cleanup_(tree_builder_freep) struct tree_builder *b = NULL;
-	struct archive *a = archive_read_new();
+	struct archive *a = kl_archive()->read_new();
 	char id[DIGEST_STRING_SIZE];
 	struct digest got;
 	int r;
@@ -421,7 +423,7 @@ imgsrc_layer_from_tar(struct store *s, int fd, const struct digest *blob, const 
 		abort();
 	l.a = a;
 	r = read_all(&l, a, err);
-	archive_read_free(a);
+	kl_archive()->read_free(a);
 	if (r >= 0)
 		r = drain(&l, err);
 	if (r >= 0 && blob) {
@@ -443,4 +445,16 @@ imgsrc_layer_from_tar(struct store *s, int fd, const struct digest *blob, const 
 	free(l.buf);
 	free(l.data);
 	return r;
+}
+
+int
+imgsrc_layer_from_tar(struct store *s, int fd, const struct digest *blob, const char *source,
+                      struct digest *ret, struct kl_error **err)
+{
+	int r;
+
+	r = kl_archive_load(err);
+	if (r < 0)
+		return r;
+	return layer_from_tar(s, fd, blob, source, ret, err);
 }

@@ -1,4 +1,4 @@
-/* base64 — standard base64 (RFC 4648, "+/" alphabet), the one copy in kiln, over openssl. */
+/* base64 — standard base64 (RFC 4648, "+/" alphabet), the one copy in kiln, over nettle. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
