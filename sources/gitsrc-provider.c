@@ -219,8 +219,6 @@ provider_git_fetch(void *data, const struct provider_request *req, struct store_
 	r = parse_locator(req, name, &oid, &loose, err);
 	if (r < 0)
 		return r;
-	/* here, not when the provider is added: most builds and mounts read no git object */
-	gitsrc_init_libgit2();
 	odb = odb_take(g, name);
 	if (!odb) {
 		r = find_objects(g, name, req, &objects, err);
