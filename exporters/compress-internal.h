@@ -15,6 +15,7 @@
 
 #include "fs/digest.h"
 
+struct compress_hasher;
 struct kl_error;
 struct layer_blob;
 struct store_writer;
@@ -25,9 +26,9 @@ struct compress_out {
 	struct store_writer *w;
 	char *buf;
 	size_t len, cap;
-	uint64_t offset;         /* compressed bytes so far (written and buffered) */
-	struct digest_ctx *diff; /* the uncompressed stream: the diff id */
-	uint64_t usize;          /* bytes of the uncompressed stream */
+	uint64_t offset;              /* compressed bytes so far (written and buffered) */
+	struct compress_hasher *diff; /* the uncompressed stream: the diff id */
+	uint64_t usize;               /* bytes of the uncompressed stream */
 };
 
 /* An output into w (lent: the caller commits or aborts it), with a fresh diff id hash; with w

@@ -12,6 +12,7 @@
 #include "util/xalloc.h"
 
 #define STAGE (1u << 20)
+#define DIRECT (64u << 10) /* pieces at least this large skip the stage */
 
 struct zstd {
 	struct compress_out *out;
@@ -59,11 +60,11 @@ zstd_new(struct compress_out *out, int level, unsigned threads, void **ret, stru
 	return 0;
 }
 
-/* Feeds the staged input (with end, the end of the stream) and writes what comes out. */
+/* Feeds n bytes at buf (with end, the end of the stream) and writes what comes out. */
 static int
-compress_stage(struct zstd *z, ZSTD_EndDirective end, struct kl_error **err)
+feed(struct zstd *z, const void *buf, size_t n, ZSTD_EndDirective end, struct kl_error **err)
 {
-	ZSTD_inBuffer in = {z->stage, z->stage_len, 0};
+	ZSTD_inBuffer in = {buf, n, 0};
 	size_t left;
 	int r;
 
@@ -77,8 +78,17 @@ compress_stage(struct zstd *z, ZSTD_EndDirective end, struct kl_error **err)
 		if (r < 0)
 			return r;
 	} while (end == ZSTD_e_end ? left != 0 : in.pos < in.size);
-	z->stage_len = 0;
 	return 0;
+}
+
+/* Feeds the staged input (with end, the end of the stream). */
+static int
+compress_stage(struct zstd *z, ZSTD_EndDirective end, struct kl_error **err)
+{
+	int r = feed(z, z->stage, z->stage_len, end, err);
+
+	z->stage_len = 0;
+	return r;
 }
 
 static int
@@ -86,10 +96,17 @@ zstd_write(void *c, const void *buf, size_t n, struct kl_error **err)
 {
 	struct zstd *z = c;
 	const char *p = buf;
+	int r;
 
+	/* Large pieces (file contents) go to libzstd as they are: copying them into the stage
+	 * first would be a second copy of every byte. Where libzstd cuts its jobs depends on
+	 * the bytes alone, not on how they were handed to it. */
+	if (n >= DIRECT) {
+		r = z->stage_len ? compress_stage(z, ZSTD_e_continue, err) : 0;
+		return r < 0 ? r : feed(z, buf, n, ZSTD_e_continue, err);
+	}
 	while (n) {
 		size_t k = STAGE - z->stage_len < n ? STAGE - z->stage_len : n;
-		int r;
 
 		memcpy(z->stage + z->stage_len, p, k);
 		z->stage_len += k;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporters/compress-hasher-internal.h"
 #include "exporters/layer.h"
 #include "fs/store.h"
 #include "util/xalloc.h"
@@ -15,7 +16,7 @@
 void
 compress_out_init(struct compress_out *o, struct store_writer *w)
 {
-	*o = (struct compress_out){.w = w, .cap = OUT_BUFFER, .diff = digest_ctx_new()};
+	*o = (struct compress_out){.w = w, .cap = OUT_BUFFER, .diff = compress_hasher_new()};
 	o->buf = xmalloc(o->cap);
 }
 
@@ -23,7 +24,7 @@ void
 compress_out_done(struct compress_out *o)
 {
 	free(o->buf);
-	digest_ctx_free(o->diff);
+	compress_hasher_free(o->diff);
 	*o = (struct compress_out){0};
 }
 
@@ -64,7 +65,7 @@ compress_out_write(struct compress_out *o, const void *buf, size_t n, struct kl_
 void
 compress_out_uncompressed(struct compress_out *o, const void *buf, size_t n)
 {
-	digest_ctx_update(o->diff, buf, n);
+	compress_hasher_update(o->diff, buf, n);
 	o->usize += n;
 }
 

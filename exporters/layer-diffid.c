@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporters/compress-hasher-internal.h"
 #include "exporters/compress-internal.h"
 #include "exporters/layer-internal.h"
 #include "exporters/layer.h"
@@ -90,7 +91,7 @@ layer_diff_id(struct store *s, struct provider_set *ps, const struct tree *diff,
 	if (c)
 		compress_none_ops.free(c);
 	if (r >= 0) {
-		digest_ctx_final(out.diff, ret_diff_id);
+		compress_hasher_final(out.diff, ret_diff_id);
 		size = out.usize;
 	}
 	compress_out_done(&out);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exporters/compress-hasher-internal.h"
 #include "exporters/compress-internal.h"
 #include "exporters/layer-internal.h"
 #include "fs/store.h"
@@ -126,7 +127,7 @@ make_layer(struct store *s, struct provider_set *ps, const struct tree *diff,
 	if (r >= 0) {
 		ret->size = out.offset;
 		ret->tar_size = out.usize;
-		digest_ctx_final(out.diff, &ret->diff_id);
+		compress_hasher_final(out.diff, &ret->diff_id);
 	}
 	compress_out_done(&out);
 	if (r < 0)

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/* sha256 through nettle, which picks the SHA-NI code path when present. Not openssl's EVP: its
- * provider machinery costs a millisecond to set up in every process that hashes anything,
- * which alone would be a fifth of what a no-op build may cost; the throughput is the same. */
+/* sha256 through openssl's SHA256_Init/Update/Final: the same SHA-NI assembly as its EVP
+ * interface (~1.40 GB/s here, nettle's 1.27), without EVP's provider set-up, which costs
+ * 1.2-1.7 ms on the first digest of every process — a third of what a no-op solve may cost.
+ * The functions are deprecated since openssl 3.0 in favour of EVP, not removed. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "fs/digest.h"
 
 #include <errno.h>
-#include <nettle/sha2.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,7 +17,7 @@
 #include "util/xalloc.h"
 
 struct digest_ctx {
-	struct sha256_ctx sha;
+	SHA256_CTX sha;
 };
 
 struct digest_ctx *
@@ -23,7 +25,7 @@ digest_ctx_new(void)
 {
 	struct digest_ctx *c = xmalloc(sizeof(*c));
 
-	sha256_init(&c->sha);
+	SHA256_Init(&c->sha);
 	return c;
 }
 
@@ -31,13 +33,14 @@ void
 digest_ctx_update(struct digest_ctx *c, const void *buf, size_t n)
 {
 	if (n)
-		sha256_update(&c->sha, n, buf);
+		SHA256_Update(&c->sha, buf, n);
 }
 
 void
 digest_ctx_final(struct digest_ctx *c, struct digest *ret)
 {
-	sha256_digest(&c->sha, DIGEST_SIZE, ret->bytes); /* and starts a new stream */
+	SHA256_Final(ret->bytes, &c->sha);
+	SHA256_Init(&c->sha); /* a new stream */
 }
 
 struct digest_ctx *
@@ -50,12 +53,12 @@ digest_ctx_free(struct digest_ctx *c)
 void
 digest_buffer(const void *buf, size_t n, struct digest *ret)
 {
-	struct sha256_ctx sha;
+	SHA256_CTX sha;
 
-	sha256_init(&sha);
+	SHA256_Init(&sha);
 	if (n)
-		sha256_update(&sha, n, buf);
-	sha256_digest(&sha, DIGEST_SIZE, ret->bytes);
+		SHA256_Update(&sha, buf, n);
+	SHA256_Final(ret->bytes, &sha);
 }
 
 int

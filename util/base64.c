@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Standard base64 over nettle's coder (not openssl's: libcrypto would be loaded for it alone). */
+/* Standard base64 over openssl's EVP block coder. */
 #include "util/base64.h"
 
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
+#include <string.h>
 
-#include <nettle/base64.h>
+#include <openssl/evp.h>
 
+#include "util/cleanup.h"
 #include "util/xalloc.h"
 
 char *
@@ -15,33 +16,33 @@ kl_base64_encode(const void *in, size_t n)
 {
 	char *out;
 
-	if (n > SIZE_MAX / 4 * 3 - 3)
+	if (n > INT32_MAX / 4 * 3)
 		abort(); /* callers encode credentials and small values */
-	out = xmalloc(BASE64_ENCODE_RAW_LENGTH(n) + 1);
-	base64_encode_raw(out, n, in);
-	out[BASE64_ENCODE_RAW_LENGTH(n)] = '\0';
+	out = xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 	return out;
 }
 
 int
 kl_base64_decode(const char *in, size_t len, uint8_t *out, size_t *ret_n)
 {
-	static const char padding[] = "===";
-	struct base64_decode_ctx ctx;
-	size_t data = len, n = 0, tail = 0;
+	size_t full = (len + 3) / 4 * 4, pad = 0, data = len;
+	_cleanup_free_ char *padded = NULL;
+	int n;
 
 	while (data > 0 && in[data - 1] == '=')
 		data--;
-	if (data % 4 == 1) /* one character is never a whole byte */
+	if (full > INT32_MAX || data % 4 == 1) /* one character is never a whole byte */
 		return -EINVAL;
-	base64_decode_init(&ctx);
-	if (!base64_decode_update(&ctx, &n, out, len, in))
+	padded = xmalloc(full + 1);
+	memcpy(padded, in, len);
+	memset(padded + len, '=', full - len);
+	/* openssl decodes padding as zero bytes and counts them: take them off again */
+	while (pad < 2 && pad < full && padded[full - 1 - pad] == '=')
+		pad++;
+	n = EVP_DecodeBlock(out, (const unsigned char *)padded, (int)full);
+	if (n < 0 || (size_t)n < pad)
 		return -EINVAL;
-	/* nettle wants the padding that the input may leave out */
-	if (len % 4 && !base64_decode_update(&ctx, &tail, out + n, 4 - len % 4, padding))
-		return -EINVAL;
-	if (!base64_decode_final(&ctx))
-		return -EINVAL;
-	*ret_n = n + tail;
+	*ret_n = (size_t)n - pad;
 	return 0;
 }

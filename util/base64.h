@@ -1,4 +1,4 @@
-/* base64 — standard base64 (RFC 4648, "+/" alphabet), the one copy in kiln, over nettle. */
+/* base64 — standard base64 (RFC 4648, "+/" alphabet), the one copy in kiln, over openssl. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

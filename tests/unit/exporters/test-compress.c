@@ -4,7 +4,8 @@
  * members of 1 MiB; zstd:chunked and eStargz have the layouts their readers expect — checked with
  * kiln's own reader (sources/imgsrc-*), which must see the same diff tree through the table of
  * contents as through the tar, and whose every file range decompresses to that file alone; the
- * tar-split rebuilds the tar exactly. */
+ * tar-split rebuilds the tar exactly; the diff id hashed on its own thread is the sha256 of the
+ * bytes in the order given, whatever pieces they came in. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "exporters-helpers.h"
+#include "exporters/compress-hasher-internal.h"
 #include "exporters/compress-tarsplit-internal.h"
 #include "fs/digest.h"
 #include "sources/imgsrc-internal.h"
@@ -501,6 +503,44 @@ test_crc64_is_go_iso(void **state)
 	assert_int_equal(compress_crc64(0, "", 0), 0);
 }
 
+static void
+test_hasher_is_sha256_of_the_stream(void **state)
+{
+	/* 9 MiB + 5 bytes: more than the hasher's ring of 1 MiB buffers holds, in pieces that
+	 * straddle its buffers (1 byte, 3 MiB, odd sizes) */
+	static const size_t pieces[] = {1, 3u << 20, 511, 1u << 20, 7, (1u << 20) - 1, 4099};
+	size_t total = (9u << 20) + 5, off = 0;
+	char *data = malloc(total);
+	struct compress_hasher *h;
+	struct digest want, got;
+
+	(void)state;
+	for (size_t i = 0; i < total; i++)
+		data[i] = (char)(i * 2654435761u >> 13);
+	digest_buffer(data, total, &want);
+	for (int round = 0; round < 2; round++) {
+		h = compress_hasher_new();
+		off = 0;
+		for (size_t i = 0; off < total; i++) {
+			size_t n = pieces[i % (sizeof(pieces) / sizeof(pieces[0]))];
+
+			n = n < total - off ? n : total - off;
+			compress_hasher_update(h, data + off, n);
+			off += n;
+		}
+		compress_hasher_final(h, &got);
+		assert_memory_equal(got.bytes, want.bytes, DIGEST_SIZE);
+		compress_hasher_free(h);
+	}
+	h = compress_hasher_new(); /* an empty stream */
+	compress_hasher_final(h, &got);
+	digest_buffer("", 0, &want);
+	assert_memory_equal(got.bytes, want.bytes, DIGEST_SIZE);
+	compress_hasher_free(h);
+	compress_hasher_free(NULL);
+	free(data);
+}
+
 int
 main(void)
 {
@@ -512,6 +552,7 @@ main(void)
 	    cmocka_unit_test(test_estargz_layout),
 	    cmocka_unit_test(test_toc_needs_utf8_names),
 	    cmocka_unit_test(test_crc64_is_go_iso),
+	    cmocka_unit_test(test_hasher_is_sha256_of_the_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
