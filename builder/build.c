@@ -334,6 +334,7 @@ convert(struct bld *b, struct kl_error **err)
 	    .n_contexts = o->n_contexts,
 	    .no_cache_stages = o->no_cache_filter,
 	    .n_no_cache_stages = o->n_no_cache_filter,
+	    .no_cache = o->no_cache,
 	    .network_none = o->network_none,
 	    .resolve = build_resolve,
 	    .userdata = &b->images,

@@ -243,6 +243,44 @@ store_open(const char *root, const struct store_options *opts, struct store **re
 	return 0;
 }
 
+/* Reopens dir (relative to the root, or the root itself) onto *fd, keeping the number; the
+ * directory must be the one *fd was. */
+static int
+reopen_dir(struct store *s, const char *dir, int *fd, struct kl_error **err)
+{
+	_cleanup_free_ char *path = dir ? kl_path_join(s->root, dir) : xstrdup(s->root);
+	_cleanup_close_ int nfd = -1;
+	struct stat was, now;
+
+	if (*fd < 0)
+		return 0;
+	nfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (nfd < 0)
+		return kl_error_set(err, errno, "reopening '%s'", path);
+	if (fstat(*fd, &was) < 0 || fstat(nfd, &now) < 0)
+		return kl_error_set(err, errno, "stat of '%s'", path);
+	if (was.st_dev != now.st_dev || was.st_ino != now.st_ino)
+		return kl_error_setf(err, ESTALE, "reopening '%s': another directory is there now",
+		                     path);
+	if (dup3(nfd, *fd, O_CLOEXEC) < 0)
+		return kl_error_set(err, errno, "reopening '%s'", path);
+	return 0;
+}
+
+int
+store_reopen(struct store *s, struct kl_error **err)
+{
+	int r = reopen_dir(s, NULL, &s->root_fd, err);
+
+	if (r >= 0)
+		r = reopen_dir(s, "content/sha256", &s->content_fd, err);
+	if (r >= 0)
+		r = reopen_dir(s, "verified", &s->verified_fd, err);
+	if (r >= 0)
+		r = reopen_dir(s, "ingest", &s->ingest_fd, err);
+	return r;
+}
+
 struct store *
 store_ref(struct store *s)
 {
@@ -836,17 +874,13 @@ store_ingest_buffer(struct store *s, const void *buf, size_t n, struct digest *r
 	return store_writer_commit(w, /* expected= */ NULL, ret, err);
 }
 
-int
-store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
-                struct kl_error **err)
+/* Writes what is left of fd into w. */
+static int
+writer_write_fd(struct store_writer *w, int fd, struct kl_error **err)
 {
-	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
 	_cleanup_free_ char *buf = xmalloc(1 << 20);
 	int r;
 
-	r = store_writer_begin(s, &w, err);
-	if (r < 0)
-		return r;
 	for (;;) {
 		ssize_t n = read(fd, buf, 1 << 20);
 		if (n < 0 && errno == EINTR)
@@ -854,11 +888,25 @@ store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct d
 		if (n < 0)
 			return kl_error_set(err, errno, "reading content to ingest");
 		if (n == 0)
-			break;
+			return 0;
 		r = store_writer_write(w, buf, (size_t)n, err);
 		if (r < 0)
 			return r;
 	}
+}
+
+int
+store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
+                struct kl_error **err)
+{
+	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
+	int r;
+
+	r = store_writer_begin(s, &w, err);
+	if (r >= 0)
+		r = writer_write_fd(w, fd, err);
+	if (r < 0)
+		return r;
 	return store_writer_commit(TAKE_PTR(w), expected, ret, err);
 }
 
@@ -956,6 +1004,25 @@ adopt_strip(int fd)
 	return 0;
 }
 
+/* Copies fd into the store as blob d (checked against it), made visible with b when given:
+ * a file that cannot be moved in. */
+static int
+adopt_copy(struct store *s, struct store_batch *b, int fd, const struct digest *d,
+           struct kl_error **err)
+{
+	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
+	int r;
+
+	r = store_writer_begin(s, &w, err);
+	if (r >= 0)
+		r = writer_write_fd(w, fd, err);
+	if (r < 0)
+		return r;
+	if (b)
+		return store_writer_commit_batch(TAKE_PTR(w), b, d, /* ret= */ NULL, err);
+	return store_writer_commit(TAKE_PTR(w), d, /* ret= */ NULL, err);
+}
+
 int
 store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char *name,
                  const struct digest *d, struct kl_error **err)
@@ -984,13 +1051,12 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 	tmp = xasprintf("%s.%" PRIuFAST64, s->token,
 	                atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
 	if (renameat(dir_fd, name, s->ingest_fd, tmp) < 0) {
-		struct digest got;
-
 		if (errno != EXDEV)
 			return kl_error_set(err, errno, "moving '%s' into '%s/ingest'", name,
 			                    s->root);
-		/* another filesystem: copy, verifying the caller's digest */
-		r = store_ingest_fd(s, fd, d, &got, err);
+		/* another filesystem (or mount): copy, verifying the caller's digest */
+		kl_debug("store: '%s' is on another mount than '%s': copying it in", name, s->root);
+		r = adopt_copy(s, b, fd, d, err);
 		if (r < 0)
 			return r;
 		(void)unlinkat(dir_fd, name, 0);

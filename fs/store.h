@@ -40,6 +40,13 @@ struct store_options {
  * processes that died. */
 int store_open(const char *root, const struct store_options *opts, struct store **ret,
                struct kl_error **err);
+/* Reopens the store's directories by path in the caller's mount namespace, keeping their
+ * descriptors' numbers (so a thread using one meanwhile sees the same directory). For a
+ * process that moved to a new mount namespace after store_open: descriptors opened before
+ * stay on the old namespace's mounts, and rename(2) between them and a path opened after
+ * fails with EXDEV, which would make store_adopt_file() copy instead of move. -ESTALE when a
+ * path now names another directory. */
+int store_reopen(struct store *s, struct kl_error **err);
 struct store *store_ref(struct store *s);
 struct store *store_unref(struct store *s);
 KL_DEFINE_CLEANUP(struct store *, store_unref)
@@ -146,6 +153,7 @@ int store_remove_blob(struct store *s, const struct digest *d, int64_t unless_si
  * inode (hardlinks) must not be used afterwards. With b (a batch of s), the blob becomes
  * visible at store_batch_commit(), made durable by the batch's one sync; without, now, synced
  * unless STORE_NO_SYNC. When the blob is already present the file is only removed. A file on
- * another filesystem (EXDEV) is copied instead, and then verified against d (-EBADMSG). */
+ * another filesystem or mount (EXDEV) is copied instead, verified against d (-EBADMSG), into b
+ * as well when given (so still one sync for the batch). */
 int store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char *name,
                      const struct digest *d, struct kl_error **err);

@@ -221,6 +221,10 @@ solve_build_mount(struct solve *sv, struct kl_error **err)
 		                    "making a private mount namespace for exec steps (needs root)");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return kl_error_set(err, errno, "making the mounts of the build private");
+	/* the store's fds name the old namespace's mounts: a step's upper dir is moved into it */
+	r = store_reopen(sv->store, err);
+	if (r < 0)
+		return r;
 	if (mkdir(lazy, 0700) < 0)
 		return kl_error_set(err, errno, "creating '%s'", lazy);
 	o.providers = new_providers(sv); /* owned by the lazyfs from here */

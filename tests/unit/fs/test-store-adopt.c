@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -256,6 +258,107 @@ test_file_on_another_filesystem_is_copied_and_verified(void **state)
 	test_rmdir(other);
 }
 
+static void
+test_batch_copy_from_another_filesystem_is_visible_only_at_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct store_batch *b = store_batch_new(f->store);
+	struct kl_error *err = NULL;
+	char *other = tmpdir_on("/dev/shm");
+	struct digest d, wrong;
+	struct stat a, w;
+	int fd;
+
+	fd = open(other, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(fstat(f->work_fd, &w), 0);
+	if (a.st_dev == w.st_dev) { /* one filesystem here: nothing to show */
+		close(fd);
+		store_batch_free(b);
+		test_rmdir(other);
+		return;
+	}
+	d = make_file(fd, "far", "batched from afar\n", 0644);
+	digest_buffer("something else", 14, &wrong);
+	make_file(fd, "liar", "batched from afar\n", 0644);
+	assert_int_equal(store_adopt_file(f->store, b, fd, "liar", &wrong, &err), -EBADMSG);
+	kl_error_freep(&err);
+	assert_int_equal(store_adopt_file(f->store, b, fd, "far", &d, NULL), 0);
+	assert_int_equal(faccessat(fd, "far", F_OK, 0), -1);
+	assert_int_equal(store_has_blob(f->store, &d), 0); /* not before the batch's sync */
+	assert_int_equal(store_batch_commit(b, NULL), 0);
+	assert_int_equal(store_has_blob(f->store, &d), 1);
+	assert_int_equal(store_has_blob(f->store, &wrong), 0);
+	assert_int_equal(store_verify_blob(f->store, &d), 0);
+	store_batch_free(b);
+	close(fd);
+	test_rmdir(other);
+}
+
+/* In a child: (as root) a new mount namespace, the work dir opened by path there, the store
+ * reopened; then a file adopted must be the blob's inode. 0 when it was moved. */
+static int
+adopt_after_reopen(struct fixture *f, bool new_namespace)
+{
+	char *work = xasprintf("%s/work", f->dir), *path;
+	struct digest d;
+	struct stat before, after;
+	int root_fd = store_root_fd(f->store), fd;
+
+	if (new_namespace && unshare(CLONE_NEWNS) < 0)
+		return 10;
+	fd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || store_reopen(f->store, NULL) < 0)
+		return 11;
+	if (store_root_fd(f->store) != root_fd)
+		return 12; /* the number is kept */
+	d = make_file(fd, "moved", "moved after a reopen\n", 0644);
+	path = blob_path(f, &d);
+	if (fstatat(fd, "moved", &before, 0) < 0 ||
+	    store_adopt_file(f->store, NULL, fd, "moved", &d, NULL) < 0 || stat(path, &after) < 0)
+		return 13;
+	if (after.st_ino != before.st_ino)
+		return 14; /* copied */
+	return store_verify_blob(f->store, &d) == 0 ? 0 : 15;
+}
+
+static void
+test_reopened_store_moves_files_opened_in_a_new_namespace(void **state)
+{
+	struct fixture *f = *state;
+	bool root = geteuid() == 0;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(adopt_after_reopen(f, root));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_reopen_refuses_a_replaced_directory(void **state)
+{
+	struct fixture *f = *state;
+	char *ingest = xasprintf("%s/ingest", f->dir), *moved = xasprintf("%s/ingest.old", f->dir);
+	struct kl_error *err = NULL;
+
+	assert_int_equal(rename(ingest, moved), 0);
+	assert_int_equal(mkdir(ingest, 0755), 0);
+	assert_int_equal(store_reopen(f->store, &err), -ESTALE);
+	assert_non_null(strstr(err->msg, ingest));
+	kl_error_freep(&err);
+	assert_int_equal(rmdir(ingest), 0);
+	assert_int_equal(rename(moved, ingest), 0);
+	assert_int_equal(store_reopen(f->store, NULL), 0);
+	free(ingest);
+	free(moved);
+}
+
 int
 main(void)
 {
@@ -270,6 +373,12 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_adopting_a_directory_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_file_on_another_filesystem_is_copied_and_verified,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_batch_copy_from_another_filesystem_is_visible_only_at_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reopened_store_moves_files_opened_in_a_new_namespace, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_refuses_a_replaced_directory, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
