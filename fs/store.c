@@ -895,9 +895,11 @@ writer_write_fd(struct store_writer *w, int fd, struct kl_error **err)
 	}
 }
 
-int
-store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
-                struct kl_error **err)
+/* What is left of fd as a blob (checked against expected when given), made visible with b
+ * when given, now otherwise. */
+static int
+ingest_fd(struct store *s, struct store_batch *b, int fd, const struct digest *expected,
+          struct digest *ret, struct kl_error **err)
 {
 	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
 	int r;
@@ -907,7 +909,16 @@ store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct d
 		r = writer_write_fd(w, fd, err);
 	if (r < 0)
 		return r;
+	if (b)
+		return store_writer_commit_batch(TAKE_PTR(w), b, expected, ret, err);
 	return store_writer_commit(TAKE_PTR(w), expected, ret, err);
+}
+
+int
+store_ingest_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
+                struct kl_error **err)
+{
+	return ingest_fd(s, NULL, fd, expected, ret, err);
 }
 
 int
@@ -1004,25 +1015,6 @@ adopt_strip(int fd)
 	return 0;
 }
 
-/* Copies fd into the store as blob d (checked against it), made visible with b when given:
- * a file that cannot be moved in. */
-static int
-adopt_copy(struct store *s, struct store_batch *b, int fd, const struct digest *d,
-           struct kl_error **err)
-{
-	_cleanup_(store_writer_abortp) struct store_writer *w = NULL;
-	int r;
-
-	r = store_writer_begin(s, &w, err);
-	if (r >= 0)
-		r = writer_write_fd(w, fd, err);
-	if (r < 0)
-		return r;
-	if (b)
-		return store_writer_commit_batch(TAKE_PTR(w), b, d, /* ret= */ NULL, err);
-	return store_writer_commit(TAKE_PTR(w), d, /* ret= */ NULL, err);
-}
-
 int
 store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char *name,
                  const struct digest *d, struct kl_error **err)
@@ -1056,7 +1048,7 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 			                    s->root);
 		/* another filesystem (or mount): copy, verifying the caller's digest */
 		kl_debug("store: '%s' is on another mount than '%s': copying it in", name, s->root);
-		r = adopt_copy(s, b, fd, d, err);
+		r = ingest_fd(s, b, fd, d, /* ret= */ NULL, err);
 		if (r < 0)
 			return r;
 		(void)unlinkat(dir_fd, name, 0);
