@@ -9,12 +9,12 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 
 #include "fs/provider.h"
 #include "fs/store.h"
 #include "fs/tree-layer.h"
 #include "fs/tree.h"
+#include "oci/tar-entry.h"
 #include "oci/whiteout.h"
 #include "solver/fileop-internal.h"
 #include "solver/fileop.h"
@@ -63,72 +63,6 @@ new_reader(void)
 	kl_archive()->read_support_filter_zstd(a);
 	kl_archive()->read_support_format_tar(a);
 	return a;
-}
-
-static int
-entry_type(struct unpacker *u, struct archive_entry *ae, const char *name,
-           enum tree_entry_type *ret, struct kl_error **err)
-{
-	switch (kl_archive()->entry_filetype(ae)) {
-	case AE_IFREG:
-		*ret = TREE_REG;
-		return 0;
-	case AE_IFDIR:
-		*ret = TREE_DIR;
-		return 0;
-	case AE_IFLNK:
-		*ret = TREE_SYMLINK;
-		return 0;
-	case AE_IFCHR:
-		*ret = TREE_CHAR;
-		return 0;
-	case AE_IFBLK:
-		*ret = TREE_BLOCK;
-		return 0;
-	case AE_IFIFO:
-		*ret = TREE_FIFO;
-		return 0;
-	default:
-		return kl_error_setf(err, EBADMSG,
-		                     "archive '/%s': '%s' has an unsupported type 0%o", u->name,
-		                     name, (unsigned)kl_archive()->entry_filetype(ae));
-	}
-}
-
-static int
-read_xattrs(struct unpacker *u, struct archive_entry *ae, const char *name, struct tree_xattr **ret,
-            size_t *ret_n, struct kl_error **err)
-{
-	struct tree_xattr *x = NULL;
-	const char *key;
-	const void *value;
-	size_t size, n = 0;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (kl_archive()->entry_xattr_reset(ae) == 0)
-		return 0;
-	while (kl_archive()->entry_xattr_next(ae, &key, &value, &size) == ARCHIVE_OK) {
-		bool seen = false;
-
-		/* pax archives may carry one xattr twice (LIBARCHIVE.xattr. and SCHILY.xattr.) */
-		for (size_t i = 0; i < n && !seen; i++)
-			seen = !strcmp(x[i].name, key);
-		if (seen)
-			continue;
-		if (n >= MAX_XATTRS || size > TREE_MAX_XATTR_VALUE) {
-			free(x);
-			return kl_error_setf(err, EBADMSG,
-			                     "archive '/%s': '%s' has too many or too "
-			                     "large xattrs",
-			                     u->name, name);
-		}
-		x = xrealloc(x, (n + 1) * sizeof(*x));
-		x[n++] = (struct tree_xattr){key, strlen(key), value, size};
-	}
-	*ret = x;
-	*ret_n = n;
-	return 0;
 }
 
 /* Streams the current entry's data into the store; its digest goes to e. */
@@ -190,37 +124,27 @@ read_entry(struct unpacker *u, struct archive_entry *ae, struct kl_error **err)
 		                     u->name, hl ? hl : name);
 	e.path = path;
 	e.path_len = strlen(path);
-	e.mode = kl_archive()->entry_perm(ae) & 07777;
-	e.uid = (uint32_t)kl_archive()->entry_uid(ae);
-	e.gid = (uint32_t)kl_archive()->entry_gid(ae);
-	e.mtime_sec = kl_archive()->entry_mtime(ae);
-	e.mtime_nsec = (uint32_t)kl_archive()->entry_mtime_nsec(ae);
-	if (e.mtime_nsec >= 1000000000u)
-		e.mtime_nsec = 0;
 	if (hl) {
 		e.type = TREE_HARDLINK;
 		e.link = link;
 		e.link_len = strlen(link);
-	} else {
-		r = entry_type(u, ae, name, &e.type, err);
-		if (r < 0)
-			return r;
 	}
-	if (e.type == TREE_CHAR || e.type == TREE_BLOCK)
-		e.rdev =
-		    makedev(kl_archive()->entry_rdevmajor(ae), kl_archive()->entry_rdevminor(ae));
+	if (oci_tar_entry(ae, &e) < 0)
+		return kl_error_setf(err, EBADMSG,
+		                     "archive '/%s': '%s' has an unsupported type 0%o", u->name,
+		                     name, (unsigned)kl_archive()->entry_filetype(ae));
 	if (e.type == TREE_SYMLINK) {
-		e.link = kl_archive()->entry_symlink(ae);
-		e.link_len = e.link ? strlen(e.link) : 0;
 		if (!e.link_len)
 			return kl_error_setf(err, EBADMSG,
 			                     "archive '/%s': symlink '%s' has no target", u->name,
 			                     name);
 		e.size = e.link_len;
 	}
-	r = read_xattrs(u, ae, name, &x, &n_x, err);
+	r = oci_tar_xattrs(ae, MAX_XATTRS, &x, &n_x);
 	if (r < 0)
-		return r;
+		return kl_error_setf(err, EBADMSG,
+		                     "archive '/%s': '%s' has too many or too large xattrs",
+		                     u->name, name);
 	if (e.type == TREE_REG && size > 0) {
 		e.size = (uint64_t)size;
 		r = ingest(u, name, &e, err);

@@ -9,13 +9,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fs/digest.h"
 #include "fs/store.h"
 #include "fs/tree-layer.h"
 #include "fs/tree.h"
+#include "oci/tar-entry.h"
 #include "oci/whiteout.h"
 #include "sources/imgsrc-internal.h"
 #include "util/cleanup.h"
@@ -218,41 +218,6 @@ error_from_archive(struct archive *a, struct kl_error **err, const char *source,
 	                     msg ? msg : "corrupt or truncated");
 }
 
-static int
-read_xattrs(struct layer *l, struct archive_entry *ae, const char *path, struct tree_xattr **ret,
-            size_t *ret_n, struct kl_error **err)
-{
-	const char *name;
-	const void *value;
-	size_t size, n = 0;
-	struct tree_xattr *x = NULL;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (kl_archive()->entry_xattr_reset(ae) == 0)
-		return 0;
-	while (kl_archive()->entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
-		bool seen = false;
-
-		/* pax archives may carry one xattr twice (LIBARCHIVE.xattr. and SCHILY.xattr.). */
-		for (size_t i = 0; i < n && !seen; i++)
-			seen = !strcmp(x[i].name, name);
-		if (seen)
-			continue;
-		if (n >= IMGSRC_MAX_XATTRS) {
-			free(x);
-			return kl_error_setf(err, EBADMSG, "layer %s: '%s' has more than %u xattrs",
-			                     l->source, path, IMGSRC_MAX_XATTRS);
-		}
-		x = xrealloc(x, (n + 1) * sizeof(*x));
-		x[n++] = (struct tree_xattr){
-		    .name = name, .name_len = strlen(name), .value = value, .value_len = size};
-	}
-	*ret = x;
-	*ret_n = n;
-	return 0;
-}
-
 /* Streams the current entry's data into the store; its digest goes to e. */
 static int
 ingest(void *userdata, const char *path, struct tree_entry *e, struct kl_error **err)
@@ -289,35 +254,6 @@ ingest(void *userdata, const char *path, struct tree_entry *e, struct kl_error *
 }
 
 static int
-entry_type(struct layer *l, struct archive_entry *ae, const char *path, enum tree_entry_type *ret,
-           struct kl_error **err)
-{
-	switch (kl_archive()->entry_filetype(ae)) {
-	case AE_IFREG:
-		*ret = TREE_REG;
-		return 0;
-	case AE_IFDIR:
-		*ret = TREE_DIR;
-		return 0;
-	case AE_IFLNK:
-		*ret = TREE_SYMLINK;
-		return 0;
-	case AE_IFCHR:
-		*ret = TREE_CHAR;
-		return 0;
-	case AE_IFBLK:
-		*ret = TREE_BLOCK;
-		return 0;
-	case AE_IFIFO:
-		*ret = TREE_FIFO;
-		return 0;
-	default:
-		return kl_error_setf(err, EBADMSG, "layer %s: '%s' has an unsupported type 0%o",
-		                     l->source, path, (unsigned)kl_archive()->entry_filetype(ae));
-	}
-}
-
-static int
 read_entry(struct layer *l, struct archive_entry *ae, struct kl_error **err)
 {
 	const char *name = kl_archive()->entry_pathname(ae), *hl = kl_archive()->entry_hardlink(ae);
@@ -329,25 +265,9 @@ read_entry(struct layer *l, struct archive_entry *ae, struct kl_error **err)
 
 	if (!name)
 		return kl_error_setf(err, EBADMSG, "layer %s: an entry without a name", l->source);
-	if (!hl) {
-		r = entry_type(l, ae, name, &e.type, err);
-		if (r < 0)
-			return r;
-	}
-	e.mode = kl_archive()->entry_perm(ae) & 07777;
-	e.uid = (uint32_t)kl_archive()->entry_uid(ae);
-	e.gid = (uint32_t)kl_archive()->entry_gid(ae);
-	e.mtime_sec = kl_archive()->entry_mtime(ae);
-	e.mtime_nsec = (uint32_t)kl_archive()->entry_mtime_nsec(ae);
-	if (e.mtime_nsec >= 1000000000u)
-		e.mtime_nsec = 0;
-	if (e.type == TREE_CHAR || e.type == TREE_BLOCK)
-		e.rdev =
-		    makedev(kl_archive()->entry_rdevmajor(ae), kl_archive()->entry_rdevminor(ae));
-	if (e.type == TREE_SYMLINK) {
-		e.link = kl_archive()->entry_symlink(ae);
-		e.link_len = e.link ? strlen(e.link) : 0;
-	}
+	if (oci_tar_entry(ae, &e) < 0)
+		return kl_error_setf(err, EBADMSG, "layer %s: '%s' has an unsupported type 0%o",
+		                     l->source, name, (unsigned)kl_archive()->entry_filetype(ae));
 	if (e.type == TREE_REG) {
 		if (size < 0 || (uint64_t)size > IMGSRC_MAX_FILE_SIZE)
 			return kl_error_setf(err, EFBIG,
@@ -355,9 +275,14 @@ read_entry(struct layer *l, struct archive_entry *ae, struct kl_error **err)
 			                     l->source, name, (int64_t)size);
 		e.size = (uint64_t)size;
 	}
-	r = read_xattrs(l, ae, name, &x, &n_x, err);
+	r = oci_tar_xattrs(ae, IMGSRC_MAX_XATTRS, &x, &n_x);
+	if (r == -E2BIG)
+		return kl_error_setf(err, EBADMSG, "layer %s: '%s' has more than %u xattrs",
+		                     l->source, name, IMGSRC_MAX_XATTRS);
 	if (r < 0)
-		return r;
+		return kl_error_setf(err, EBADMSG,
+		                     "layer %s: '%s' has an xattr value over %u bytes", l->source,
+		                     name, TREE_MAX_XATTR_VALUE);
 	return imgsrc_diff_add(l->d, name, hl, &e, x, n_x, ingest, l, err);
 }
 
