@@ -294,19 +294,23 @@ test_file_changed_in_the_scan_tick_is_not_cached(void **state)
 {
 	struct fixture *f = *state;
 	struct ctxsrc_stats st = {0};
-	struct timespec coarse;
+	struct timespec coarse, after;
 	struct stat sb;
 	char *p = xasprintf("%s/fresh", f->ctx);
 
 	/* a change in the same coarse tick as the scan could be followed by another one that
-	 * leaves size and times alone: such a file is hashed again next time */
+	 * leaves size and times alone: such a file is hashed again next time. The scan reads the
+	 * coarse clock itself: only when the tick is the same before and after it is the scan's
+	 * tick the one the file changed in. */
 	do {
 		put(f, "fresh", "one\n");
 		clock_gettime(CLOCK_REALTIME_COARSE, &coarse);
 		tree_unref(scan(f, &(struct ctxsrc_options){.stats = &st}));
+		clock_gettime(CLOCK_REALTIME_COARSE, &after);
 		assert_int_equal(stat(p, &sb), 0);
 	} while (sb.st_ctim.tv_sec < coarse.tv_sec ||
-	         (sb.st_ctim.tv_sec == coarse.tv_sec && sb.st_ctim.tv_nsec < coarse.tv_nsec));
+	         (sb.st_ctim.tv_sec == coarse.tv_sec && sb.st_ctim.tv_nsec < coarse.tv_nsec) ||
+	         after.tv_sec != coarse.tv_sec || after.tv_nsec != coarse.tv_nsec);
 	tree_unref(scan(f, &(struct ctxsrc_options){.stats = &st}));
 	assert_int_equal(st.hashed_files, 1);
 	free(p);
