@@ -2,7 +2,7 @@
 /* libarchive loaded on first use and its functions resolved by name; why: util/dl-archive.h. */
 #include "util/dl-archive.h"
 
-#include <stdlib.h>
+#include <stddef.h>
 
 #include "util/dl.h"
 
@@ -79,9 +79,5 @@ kl_archive_load(struct kl_error **err)
 const struct kl_archive *
 kl_archive(void)
 {
-	/* only when a caller skipped kl_archive_load(), which reports the error, and the library
-	 * is missing: a bug, not a condition to handle */
-	if (kl_dl_load(&library, /* err= */ NULL) < 0)
-		abort();
-	return &table;
+	return kl_dl_table(&library);
 }

@@ -2,7 +2,7 @@
 /* libcurl loaded on first use and its functions resolved by name; why: util/dl-curl.h. */
 #include "util/dl-curl.h"
 
-#include <stdlib.h>
+#include <stddef.h>
 
 #include "util/dl.h"
 
@@ -43,9 +43,5 @@ kl_curl_load(struct kl_error **err)
 const struct kl_curl *
 kl_curl(void)
 {
-	/* only when a caller skipped kl_curl_load(), which reports the error, and the library
-	 * is missing: a bug, not a condition to handle */
-	if (kl_dl_load(&library, /* err= */ NULL) < 0)
-		abort();
-	return &table;
+	return kl_dl_table(&library);
 }

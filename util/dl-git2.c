@@ -2,7 +2,7 @@
 /* libgit2 loaded on first use and its functions resolved by name; why: util/dl-git2.h. */
 #include "util/dl-git2.h"
 
-#include <stdlib.h>
+#include <stddef.h>
 
 #include "util/dl.h"
 
@@ -88,9 +88,5 @@ kl_git2_load(struct kl_error **err)
 const struct kl_git2 *
 kl_git2(void)
 {
-	/* only when a caller skipped kl_git2_load(), which reports the error, and the library
-	 * is missing: a bug, not a condition to handle */
-	if (kl_dl_load(&library, /* err= */ NULL) < 0)
-		abort();
-	return &table;
+	return kl_dl_table(&library);
 }

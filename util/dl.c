@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/error.h"
@@ -54,4 +55,12 @@ kl_dl_load(struct kl_dl_library *lib, struct kl_error **err)
 out:
 	pthread_mutex_unlock(&lib->lock);
 	return r;
+}
+
+const void *
+kl_dl_table(struct kl_dl_library *lib)
+{
+	if (kl_dl_load(lib, /* err= */ NULL) < 0)
+		abort();
+	return lib->table;
 }

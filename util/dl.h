@@ -43,3 +43,7 @@ struct kl_dl_library {
  * dynamic loader said, when it or one of its functions cannot be found; a later call tries
  * again. */
 int kl_dl_load(struct kl_dl_library *lib, struct kl_error **err);
+/* lib's table, loaded if it was not: for the accessors kiln calls the library through. Aborts
+ * when it cannot be loaded — only reached when a caller skipped its kl_*_load(), which reports
+ * the error: a bug, not a condition to handle. */
+const void *kl_dl_table(struct kl_dl_library *lib);
