@@ -54,11 +54,14 @@ struct store {
 	int verified_fd; /* verified/, one record per blob; -1 when absent (read-only) */
 	int ingest_fd;   /* ingest/; -1 when read-only */
 	/* Each writable store holds an flock on ingest/<token>.lock; its temporary files are named
-	 * ingest/<token>.<n>. A token whose lock can be taken belongs to a dead process, so its
-	 * files are leftovers of killed ingests and are removed on the next open. */
+	 * ingest/<token>/<n>, the directory made at the first one. A token whose lock can be taken
+	 * belongs to a dead process, so its files are leftovers of killed ingests and are removed
+	 * on the next open. */
 	int lock_fd;
 	char token[33];
 	atomic_uint_fast64_t seq;
+	pthread_mutex_t temp_dir_lock;
+	atomic_bool temp_dir_made; /* ingest/<token>/ exists */
 };
 
 /* A temporary file as finished: the blob is trusted if its name is still that inode. */
@@ -104,7 +107,19 @@ open_dir_at(int dir_fd, const char *name, bool create, int *ret)
 	return 0;
 }
 
-/* Removes ingest leftovers of dead processes; live ones hold their token's lock. */
+/* Whether the process whose temporary files are ingest/<token>... is gone: nobody holds
+ * ingest/<token>.lock (or it is not there). */
+static bool
+token_is_dead(struct store *s, const char *token, size_t len)
+{
+	_cleanup_free_ char *lock_name = xasprintf("%.*s.lock", (int)len, token);
+	_cleanup_close_ int lfd = openat(s->ingest_fd, lock_name, O_RDONLY | O_CLOEXEC);
+
+	return lfd < 0 || flock(lfd, LOCK_SH | LOCK_NB) == 0;
+}
+
+/* Removes ingest leftovers of dead processes (their directories, and files named
+ * <token>.<n> as older kilns made them); live ones hold their token's lock. */
 static void
 clean_ingest_leftovers(struct store *s)
 {
@@ -122,17 +137,13 @@ clean_ingest_leftovers(struct store *s)
 	rewinddir(d);
 	while ((de = readdir(d))) {
 		const char *dot = strchr(de->d_name, '.');
-		_cleanup_free_ char *lock_name = NULL;
-		_cleanup_close_ int lfd = -1;
+		size_t len = dot ? (size_t)(dot - de->d_name) : strlen(de->d_name);
 
-		if (de->d_name[0] == '.' || !dot || strcmp(dot, ".lock") == 0)
+		if (de->d_name[0] == '.' || (dot && strcmp(dot, ".lock") == 0) ||
+		    !token_is_dead(s, de->d_name, len))
 			continue;
-		lock_name = xasprintf("%.*s.lock", (int)(dot - de->d_name), de->d_name);
-		lfd = openat(s->ingest_fd, lock_name, O_RDONLY | O_CLOEXEC);
-		if (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) < 0)
-			continue; /* its owner is alive */
 		kl_debug("store: removing ingest leftover '%s'", de->d_name);
-		(void)unlinkat(s->ingest_fd, de->d_name, 0);
+		(void)kl_path_rm_rf_at(s->ingest_fd, de->d_name);
 	}
 	rewinddir(d);
 	while ((de = readdir(d))) {
@@ -233,6 +244,7 @@ store_open(const char *root, const struct store_options *opts, struct store **re
 
 	atomic_init(&s->refs, 1);
 	pthread_mutex_init(&s->trusted_lock, NULL);
+	pthread_mutex_init(&s->temp_dir_lock, NULL);
 	s->flags = opts ? opts->flags : 0;
 	s->root = xstrdup(root);
 	s->root_fd = s->content_fd = s->verified_fd = s->ingest_fd = s->lock_fd = -1;
@@ -293,8 +305,17 @@ store_free(struct store *s)
 {
 	if (s->lock_fd >= 0) {
 		_cleanup_free_ char *name = xasprintf("%s.lock", s->token);
-		(void)unlinkat(s->ingest_fd, name, 0);
+		_cleanup_close_ int fd = -1;
+
+		/* A process forked from this one (kiln mount's server) holds the token too: the
+		 * lock belongs to the open file they share, so its temporary files stay until the
+		 * last of them lets go of it. */
 		close(s->lock_fd);
+		fd = openat(s->ingest_fd, name, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			(void)kl_path_rm_rf_at(s->ingest_fd, s->token);
+			(void)unlinkat(s->ingest_fd, name, 0);
+		}
 	}
 	if (s->ingest_fd >= 0)
 		close(s->ingest_fd);
@@ -306,6 +327,7 @@ store_free(struct store *s)
 		close(s->root_fd);
 	free(s->root);
 	pthread_mutex_destroy(&s->trusted_lock);
+	pthread_mutex_destroy(&s->temp_dir_lock);
 	free(s);
 }
 
@@ -436,11 +458,40 @@ store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
 	return 0;
 }
 
-/* A new name for a temporary file of this store in ingest/. */
+/* Makes ingest/<token>/ for this store's temporary files, at the first one. ingest/ spreads
+ * its subdirectories (kl_path_spread_subdirs), so a process's new blobs are not made among
+ * the inodes that a prune or an earlier build has just freed. */
+static int
+make_temp_dir(struct store *s)
+{
+	int r = 0;
+
+	if (atomic_load_explicit(&s->temp_dir_made, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&s->temp_dir_lock);
+	if (!atomic_load_explicit(&s->temp_dir_made, memory_order_relaxed)) {
+		kl_path_spread_subdirs(s->ingest_fd);
+		if (mkdirat(s->ingest_fd, s->token, 0700) < 0)
+			r = -errno;
+		else
+			atomic_store_explicit(&s->temp_dir_made, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&s->temp_dir_lock);
+	return r;
+}
+
+/* A new name for a temporary file of this store, relative to ingest/; NULL (errno set) when
+ * its directory cannot be made. */
 static char *
 temp_name(struct store *s)
 {
-	return xasprintf("%s.%" PRIuFAST64, s->token,
+	int r = make_temp_dir(s);
+
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	return xasprintf("%s/%" PRIuFAST64, s->token,
 	                 atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
 }
 
@@ -454,7 +505,7 @@ store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error *
 	if (s->flags & STORE_READ_ONLY)
 		return kl_error_setf(err, EROFS, "store '%s' is open read-only", s->root);
 	name = temp_name(s);
-	fd = openat(s->ingest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	fd = name ? openat(s->ingest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444) : -1;
 	if (fd < 0) {
 		int e = errno;
 		free(name);
@@ -620,7 +671,7 @@ record_write(struct store *s, const char *hex, const char *rec, size_t len)
 	if (s->verified_fd < 0 || s->ingest_fd < 0)
 		return; /* read-only */
 	tmp = temp_name(s);
-	fd = openat(s->ingest_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	fd = tmp ? openat(s->ingest_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444) : -1;
 	if (fd < 0) {
 		kl_debug("store: no verification record for sha256:%s: %s", hex, strerror(errno));
 		return;
@@ -1040,8 +1091,9 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 		return kl_error_set(err, errno, "stat '%s'", name);
 	if (!S_ISREG(st.st_mode))
 		return kl_error_setf(err, EINVAL, "adopting '%s': not a regular file", name);
-	tmp = xasprintf("%s.%" PRIuFAST64, s->token,
-	                atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed));
+	tmp = temp_name(s);
+	if (!tmp)
+		return kl_error_set(err, errno, "creating '%s/ingest/%s'", s->root, s->token);
 	if (renameat(dir_fd, name, s->ingest_fd, tmp) < 0) {
 		if (errno != EXDEV)
 			return kl_error_set(err, errno, "moving '%s' into '%s/ingest'", name,

@@ -181,6 +181,8 @@ solve_build_begin(struct solve *sv, struct kl_error **err)
 	builds_fd = open(builds, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (builds_fd < 0)
 		return kl_error_set(err, errno, "opening '%s'", builds);
+	/* a build's steps make their files in its own dir: away from those the last one freed */
+	kl_path_spread_subdirs(builds_fd);
 	r = make_build_dir(sv, builds_fd, builds, err);
 	if (r < 0)
 		return r;

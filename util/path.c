@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Path helpers: joining, mkdir -p, rm -rf, and checking relative paths. */
+/* Path helpers: joining, mkdir -p, rm -rf, spreading subdirectories, checking relative paths. */
 #include "util/path.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,4 +101,15 @@ kl_path_is_clean_relative(const char *p, size_t len)
 			return false; /* trailing slash */
 	}
 	return true;
+}
+
+void
+kl_path_spread_subdirs(int dir_fd)
+{
+	int flags;
+
+	if (ioctl(dir_fd, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL))
+		return;
+	flags |= FS_TOPDIR_FL;
+	(void)ioctl(dir_fd, FS_IOC_SETFLAGS, &flags);
 }

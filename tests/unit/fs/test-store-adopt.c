@@ -94,8 +94,10 @@ fsetxattrat_ok(int dir_fd, const char *name)
 	return ok;
 }
 
+/* The files below dir_fd, in its subdirectories too (a store's temporary files are in
+ * ingest/<token>/). */
 static size_t
-count_entries(int dir_fd)
+count_files_below(int dir_fd)
 {
 	DIR *d = fdopendir(dup(dir_fd));
 	struct dirent *de;
@@ -103,8 +105,16 @@ count_entries(int dir_fd)
 
 	assert_non_null(d);
 	rewinddir(d);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
+	while ((de = readdir(d))) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		n += fd >= 0 ? count_files_below(fd) : 1;
+		if (fd >= 0)
+			close(fd);
+	}
 	closedir(d);
 	return n;
 }
@@ -206,7 +216,7 @@ test_dropped_batch_leaves_nothing(void **state)
 	assert_int_equal(store_has_blob(f->store, &d), 0);
 	fd = open(ingest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(count_entries(fd), 1); /* only this store's lock file */
+	assert_int_equal(count_files_below(fd), 1); /* only this store's lock file */
 	close(fd);
 	free(ingest);
 }

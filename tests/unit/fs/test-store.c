@@ -59,8 +59,34 @@ blob_path(struct fixture *f, const struct digest *d)
 	return xasprintf("%s/content/sha256/%s", f->dir, digest_to_hex(d, hex));
 }
 
+/* The files below dir, in its subdirectories too (a store's temporary files are in
+ * ingest/<token>/). */
 static size_t
 count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char *p;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		assert_int_equal(lstat(p, &st), 0);
+		n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
+		free(p);
+	}
+	closedir(d);
+	return n;
+}
+
+/* The entries of dir itself. */
+static size_t
+count_entries(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -261,17 +287,100 @@ test_killed_ingest_leaves_nothing_visible_and_is_cleaned(void **state)
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	/* our lock + the dead one's lock + its temporary file */
+	/* our lock + the dead one's lock + its temporary file, in a directory of its own */
 	assert_int_equal(count_files(ingest), 3);
+	assert_int_equal(count_entries(ingest), 3);
 	assert_int_equal(count_files(content), 0);
 	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0);
-	/* ours + the new store's lock: the dead process's files are gone */
+	/* ours + the new store's lock: the dead process's files and directory are gone */
 	assert_int_equal(count_files(ingest), 2);
+	assert_int_equal(count_entries(ingest), 2);
 	store_unref(s2);
 	close(ready[0]);
 	close(ready[1]);
 	free(ingest);
 	free(content);
+}
+
+/* A store's temporary files live in ingest/<token>/, gone when it closes; files a kiln of the
+ * old layout left (ingest/<token>.<n>, no lock held) are removed as before. */
+static void
+test_temporary_dir_goes_with_its_store_and_old_leftovers_are_removed(void **state)
+{
+	struct fixture *f = *state;
+	char *ingest = xasprintf("%s/ingest", f->dir),
+	     *old = xasprintf("%s/0123456789abcdef0123456789abcdef.7", ingest);
+	struct store *s2;
+	int fd;
+
+	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0);
+	assert_int_equal(count_entries(ingest), 2); /* two locks: no directory before a write */
+	assert_int_equal(store_ingest_buffer(s2, "temporary", 9, NULL, NULL), 0);
+	assert_int_equal(count_entries(ingest), 3); /* s2's directory, empty again */
+	assert_int_equal(count_files(ingest), 2);
+	store_unref(s2);
+	assert_int_equal(count_entries(ingest), 1);
+	fd = open(old, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0);
+	assert_int_equal(count_entries(ingest), 2);
+	assert_int_equal(access(old, F_OK), -1);
+	store_unref(s2);
+	free(ingest);
+	free(old);
+}
+
+/* kiln mount's server is a fork of the process that opened the store: when the parent lets
+ * go first, the child's temporary files (and its token) stay, also through another open's
+ * cleanup, and its ingests still work. */
+static void
+test_forked_child_keeps_its_token_after_the_parent_closes(void **state)
+{
+	struct fixture *f = *state;
+	char *ingest = xasprintf("%s/ingest", f->dir);
+	int go[2], done[2], status;
+	struct store *s, *s2;
+	struct digest d;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(store_open(f->dir, NULL, &s, NULL), 0);
+	assert_int_equal(store_ingest_buffer(s, "before", 6, NULL, NULL), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int r;
+
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		r = store_ingest_buffer(s, "after", 5, NULL, NULL);
+		(void)!write(done[1], "x", 1);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		store_unref(s);
+		_exit(r < 0);
+	}
+	store_unref(s);                                           /* the parent first */
+	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0); /* its cleanup runs */
+	assert_int_equal(count_entries(ingest),
+	                 4); /* the fixture's and s2's locks, s's lock and dir */
+	assert_int_equal(write(go[1], "x", 1), 1);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	digest_buffer("after", 5, &d);
+	assert_int_equal(store_has_blob(s2, &d), 1);
+	assert_int_equal(write(go[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(count_entries(ingest), 2); /* the child, last, cleaned up */
+	store_unref(s2);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+	}
+	free(ingest);
 }
 
 static void
@@ -723,6 +832,11 @@ main(void)
 	        test_concurrent_ingest_from_processes_leaves_one_good_copy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_killed_ingest_leaves_nothing_visible_and_is_cleaned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_temporary_dir_goes_with_its_store_and_old_leftovers_are_removed, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_forked_child_keeps_its_token_after_the_parent_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_makes_blobs_visible_only_at_commit, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_foreach_lists_every_blob, setup, teardown),

@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +122,23 @@ test_rm_rf_removes_a_tree_without_following_symlinks(void **state)
 	free(outside);
 	free(link);
 	free(kept);
+	test_rmdir(dir);
+}
+
+/* The flag ext4 reads when it places a new directory (the store's ingest/ and builds/). */
+static void
+test_spread_subdirs_sets_the_topdir_flag_where_the_filesystem_has_it(void **state)
+{
+	char *dir = test_tmpdir();
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), flags;
+
+	(void)state;
+	assert_true(fd >= 0);
+	kl_path_spread_subdirs(fd);
+	kl_path_spread_subdirs(fd); /* set already: nothing changes */
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0)
+		assert_true(flags & FS_TOPDIR_FL);
+	close(fd);
 	test_rmdir(dir);
 }
 
@@ -265,6 +284,7 @@ main(void)
 	    cmocka_unit_test(test_clean_relative_paths),
 	    cmocka_unit_test(test_path_join),
 	    cmocka_unit_test(test_rm_rf_removes_a_tree_without_following_symlinks),
+	    cmocka_unit_test(test_spread_subdirs_sets_the_topdir_flag_where_the_filesystem_has_it),
 	    cmocka_unit_test(test_read_all_respects_limit),
 	    cmocka_unit_test(test_strpool_keeps_strings_until_done),
 	    cmocka_unit_test(test_hex_is_lower_accepts_only_lowercase_digits),
