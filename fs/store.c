@@ -471,7 +471,8 @@ make_temp_dir(struct store *s)
 	pthread_mutex_lock(&s->temp_dir_lock);
 	if (!atomic_load_explicit(&s->temp_dir_made, memory_order_relaxed)) {
 		kl_path_spread_subdirs(s->ingest_fd);
-		if (mkdirat(s->ingest_fd, s->token, 0700) < 0)
+		/* EEXIST: made by the process this one was forked from, with the same token */
+		if (mkdirat(s->ingest_fd, s->token, 0700) < 0 && errno != EEXIST)
 			r = -errno;
 		else
 			atomic_store_explicit(&s->temp_dir_made, true, memory_order_release);
