@@ -305,10 +305,11 @@ lazyfs_inode_forget(struct lazyfs *fs, uint64_t ino, uint64_t n)
 			(void)close(gone->fd);
 			atomic_fetch_sub(&fs->kept_fds, 1);
 		}
-		/* The kernel forgets an inode only once its files were released: never here. */
+		/* The kernel forgets an inode once its files were released (none is counted here)
+		 * and no open of it can be on its way: its backing file can go. */
 		atomic_fetch_sub(&fs->open_files,
 		                 (int64_t)gone->cached_opens + gone->passthrough_opens);
-		if (gone->passthrough_opens > 0)
+		if (gone->backing_id > 0)
 			lazyfs_passthrough_backing_close(&fs->pt, gone->backing_id);
 		free(gone);
 		atomic_fetch_sub(&fs->n_inodes, 1);
@@ -556,11 +557,12 @@ lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owne
 
 /* Opens. */
 
-/* Counts one more open of in, served the way its other opens are; false when it has none. */
+/* Counts one more open of in, served the way its other opens are (an inode once served by
+ * passthrough keeps its backing file); false when there is no way yet. */
 static bool
 open_join(struct lazy_inode *in, uint64_t *ret_fh)
 {
-	if (in->passthrough_opens > 0) {
+	if (in->backing_id > 0) {
 		in->passthrough_opens++;
 		*ret_fh = (uint64_t)in->backing_id;
 		return true;
@@ -649,7 +651,6 @@ lazyfs_inode_release(struct lazyfs *fs, uint64_t ino, uint64_t fh)
 	struct inode_shard *is = inode_shard(fs, ino);
 	struct lazy_inode *in;
 	bool counted = false;
-	int done = -1;
 
 	pthread_mutex_lock(&is->lock);
 	in = inode_find(is, inode_bucket(is, ino), ino);
@@ -657,19 +658,12 @@ lazyfs_inode_release(struct lazyfs *fs, uint64_t ino, uint64_t fh)
 		in->cached_opens--;
 		counted = true;
 	} else if (in && fh != 0 && in->passthrough_opens > 0) {
+		in->passthrough_opens--; /* the backing id stays for the next open, until forget */
 		counted = true;
-		/* No open naming the id is on its way to the kernel any more: each was counted
-		 * before its reply was written and is released only after the kernel took it. */
-		if (--in->passthrough_opens == 0) {
-			done = in->backing_id;
-			in->backing_id = 0;
-		}
 	}
 	pthread_mutex_unlock(&is->lock);
 	if (counted)
 		atomic_fetch_sub(&fs->open_files, 1);
-	if (done > 0)
-		lazyfs_passthrough_backing_close(&fs->pt, done);
 }
 
 int

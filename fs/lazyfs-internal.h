@@ -31,14 +31,15 @@ struct lazy_tree {
 
 /* A regular file the kernel holds (looked up and not yet forgotten). Its open files are all
  * served one way at a time, as the kernel requires: through op_read (cached_opens) or by the
- * kernel from one backing file (passthrough_opens, backing_id). */
+ * kernel from one backing file (passthrough_opens, backing_id; once registered, the backing
+ * file stays until the inode is forgotten, so that reopening costs no ioctl). */
 struct lazy_inode {
 	uint64_t ino;
 	uint64_t nlookup;           /* protected by the shard's lock */
 	int fd;                     /* verified content, -1 until first read; protected by lock */
 	uint32_t cached_opens;      /* open, read through op_read; protected by the lock */
 	uint32_t passthrough_opens; /* open, served by the kernel; protected by the lock */
-	int backing_id;             /* while passthrough_opens > 0; protected by the lock */
+	int backing_id;             /* > 0: registered; protected by the lock */
 	struct lazy_inode *next;    /* hash chain; protected by the lock */
 };
 
@@ -147,6 +148,5 @@ int lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_
  * this mount verified it) but never fetched. -ESTALE for an inode the kernel does not hold, -EIO
  * for a corrupt blob (logged as a failed read is). */
 int lazyfs_inode_open(struct lazyfs *fs, uint32_t slot, uint32_t idx, uint64_t *ret_fh);
-/* The release of an open that lazyfs_inode_open() answered with fh; the last passthrough one
- * closes the inode's backing id. */
+/* The release of an open that lazyfs_inode_open() answered with fh. */
 void lazyfs_inode_release(struct lazyfs *fs, uint64_t ino, uint64_t fh);

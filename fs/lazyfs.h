@@ -58,7 +58,7 @@ struct lazyfs_stats {
 	uint64_t inodes;       /* file inodes the kernel currently holds */
 	uint64_t reads;        /* READ requests the server answered */
 	uint64_t passthrough;  /* opens the kernel serves from a store blob itself */
-	uint64_t backing;      /* backing files registered now (one per inode open so) */
+	uint64_t backing;      /* backing files registered now (one per inode served so) */
 	uint64_t open_files;   /* opens the kernel has not released yet (passthrough or not) */
 };
 

@@ -2,8 +2,9 @@
 # FUSE passthrough: an open of a file whose content is a verified store blob is served by the
 # kernel from the blob (read, mmap, and through an overlay), no READ reaching the server; content
 # not local yet still goes through the server and is fetched once; an inode read through the
-# server keeps being so while that open lasts; no backing file or fd outlives its opens; and a
-# server that may not register backing files (no CAP_SYS_ADMIN) serves everything itself.
+# server keeps being so while that open lasts; no backing file outlives its inode, no blob fd
+# is kept; and a server that may not register backing files (no CAP_SYS_ADMIN) serves every
+# read itself.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-mount.sh"
 need_fuse
@@ -77,25 +78,30 @@ mmap_same "$T/merged/d/f7" "$src/d/f7" || fail "mmap through the overlay differs
 umount "$T/merged"
 ok "an overlay over the mount reads through passthrough too"
 
-# Many opens, some held at once: one backing file per inode while it is open, none after, and
-# the server keeps no blob open (the kernel holds the backing files).
+# Many opens, some held at once: an inode keeps one backing file for all its opens until the
+# kernel forgets it, the server keeps no blob open (the kernel holds the backing files), and
+# nothing is left once the kernel dropped its inodes.
 pid=$(mount_pid "$m")
 [ -n "$pid" ] || fail "no server process for $m"
-wait_stat "$m" open_files 0
-[ "$(mount_stat "$m" backing)" = 0 ] || fail "backing files left after every file was closed"
-[ "$(blob_fds "$pid")" = 0 ] || fail "the server keeps $(blob_fds "$pid") blobs open"
 exec 3<"$m/big" 4<"$m/d/f1"
 for r in $(seq 1 200); do head -c 1 "$m/d/f$((r % 20 + 1))" >/dev/null; done
 for r in $(seq 1 20); do head -c 1 "$m/big" >/dev/null & done
 wait
-[ "$(mount_stat "$m" backing)" = 2 ] ||
-	fail "$(mount_stat "$m" backing) backing files for the 2 files held open"
+[ "$(mount_stat "$m" open_files)" = 2 ] || fail "$(mount_stat "$m" open_files) files open, not 2"
 exec 3<&- 4<&-
 wait_stat "$m" open_files 0
-[ "$(mount_stat "$m" backing)" = 0 ] || fail "$(mount_stat "$m" backing) backing files leaked"
-[ "$(blob_fds "$pid")" = 0 ] || fail "the server kept $(blob_fds "$pid") blobs open"
+[ "$(mount_stat "$m" backing)" = 21 ] ||
+	fail "$(mount_stat "$m" backing) backing files for the 21 inodes opened"
+[ "$(mount_stat "$m" inodes)" = 21 ] || fail "the kernel holds $(mount_stat "$m" inodes) inodes, not 21"
+[ "$(blob_fds "$pid")" = 0 ] || fail "the server keeps $(blob_fds "$pid") blobs open"
 [ "$(mount_stat "$m" reads)" = 0 ] || fail "the opens' reads reached the server"
-ok "no backing file or blob fd outlives 242 opens"
+echo 2 >/proc/sys/vm/drop_caches
+wait_stat "$m" inodes 0
+[ "$(mount_stat "$m" backing)" = 0 ] ||
+	fail "$(mount_stat "$m" backing) backing files left after the kernel forgot every inode"
+cmp -s "$src/big" "$m/big" || fail "big differs after the kernel forgot it"
+[ "$(mount_stat "$m" backing)" = 1 ] || fail "a reopened inode has no backing file"
+ok "one backing file per inode until it is forgotten, no blob fd kept, after 242 opens"
 
 # A directory mount: content not in the store yet is read through the server and fetched once;
 # opens of it while that one lasts are read so too; once closed, it is local and passed through.
