@@ -305,6 +305,12 @@ lazyfs_inode_forget(struct lazyfs *fs, uint64_t ino, uint64_t n)
 			(void)close(gone->fd);
 			atomic_fetch_sub(&fs->kept_fds, 1);
 		}
+		/* The kernel forgets an inode once its files were released (none is counted here)
+		 * and no open of it can be on its way: its backing file can go. */
+		atomic_fetch_sub(&fs->open_files,
+		                 (int64_t)gone->cached_opens + gone->passthrough_opens);
+		if (gone->backing_id > 0)
+			lazyfs_passthrough_backing_close(&fs->pt, gone->backing_id);
 		free(gone);
 		atomic_fetch_sub(&fs->n_inodes, 1);
 	}
@@ -395,8 +401,21 @@ content_key(const struct tree_entry *e, struct digest *ret)
 	digest_ctx_free(c);
 }
 
+/* The single flight of an open that must not fetch: its own key, so that a read waiting on it
+ * never gets its "not local" answer instead of a fetch. */
 static void
-make_request(const struct tree_entry *e, struct provider_request *ret)
+local_key(const struct digest *key, struct digest *ret)
+{
+	struct digest_ctx *c = digest_ctx_new();
+
+	digest_ctx_update(c, "kiln-local\0", 11);
+	digest_ctx_update(c, key->bytes, sizeof(key->bytes));
+	digest_ctx_final(c, ret);
+	digest_ctx_free(c);
+}
+
+static void
+make_request(const struct tree_entry *e, bool store_only, struct provider_request *ret)
 {
 	*ret = (struct provider_request){
 	    .path = e->path_len ? e->path : "/",
@@ -404,6 +423,7 @@ make_request(const struct tree_entry *e, struct provider_request *ret)
 	    .locator_len = e->locator ? e->locator_len : 0,
 	    .digest = (e->flags & TREE_ENTRY_HAS_DIGEST) ? &e->digest : NULL,
 	    .size = e->size,
+	    .store_only = store_only,
 	};
 }
 
@@ -411,7 +431,8 @@ struct fetch {
 	struct lazyfs *fs;
 	const struct tree_entry *e;
 	const struct digest *key;
-	int fd; /* the leader's fd */
+	bool local_only; /* a blob already in the store or nothing (-ENOENT), never a fetch */
+	int fd;          /* the leader's fd */
 };
 
 /* The single flight's function: open a content resolved meanwhile, else fetch and verify it. */
@@ -434,7 +455,7 @@ fetch_content(void *userdata, void *ret_value, struct kl_error **err)
 	r = uring_pool_get(f->fs->rings, &u, err);
 	if (r < 0)
 		return r;
-	make_request(f->e, &req);
+	make_request(f->e, f->local_only, &req);
 	r = provider_set_open(f->fs->providers, u, &req, d, err);
 	if (r < 0)
 		return r;
@@ -443,13 +464,16 @@ fetch_content(void *userdata, void *ret_value, struct kl_error **err)
 	return 0;
 }
 
+/* An fd of e's verified content; local_only: -ENOENT (not logged) unless its blob is in the
+ * store already. */
 static int
-resolve_content(struct lazyfs *fs, const struct tree *t, const struct tree_entry *e)
+resolve_content(struct lazyfs *fs, const struct tree *t, const struct tree_entry *e,
+                bool local_only)
 {
 	struct kl_error *err = NULL;
-	struct fetch f = {.fs = fs, .e = e, .fd = -1};
+	struct fetch f = {.fs = fs, .e = e, .local_only = local_only, .fd = -1};
 	char id_s[DIGEST_STRING_SIZE];
-	struct digest key, d;
+	struct digest key, flight, d;
 	int r, shared = 0;
 
 	content_key(e, &key);
@@ -459,16 +483,38 @@ resolve_content(struct lazyfs *fs, const struct tree *t, const struct tree_entry
 		if (r >= 0)
 			return r;
 	}
-	r = singleflight_do(fs->flights, &key, fetch_content, &f, &d, sizeof(d), &shared, &err);
+	if (local_only && !(e->flags & TREE_ENTRY_HAS_DIGEST))
+		return -ENOENT; /* only its locator can tell, by a fetch */
+	flight = key;
+	if (local_only)
+		local_key(&key, &flight);
+	r = singleflight_do(fs->flights, &flight, fetch_content, &f, &d, sizeof(d), &shared, &err);
 	if (r >= 0 && !shared)
 		return f.fd;
 	if (r >= 0)
 		r = store_open_blob(fs->store, &d, &err);
+	if (r == -ENOENT && local_only)
+		return r; /* not in the store: an answer */
 	if (r < 0 && !shared)
 		kl_warn("lazyfs: reading '%s' in tree %s failed: %s", e->path_len ? e->path : "/",
 		        digest_to_string(tree_id(t), id_s), err ? err->msg : strerror(-r));
 	kl_error_free(err);
 	return r;
+}
+
+/* The inode's kept content fd (valid while the kernel holds the inode), or -1. */
+static int
+kept_fd(struct lazyfs *fs, uint64_t ino)
+{
+	struct inode_shard *is = inode_shard(fs, ino);
+	struct lazy_inode *in;
+	int fd;
+
+	pthread_mutex_lock(&is->lock);
+	in = inode_find(is, inode_bucket(is, ino), ino);
+	fd = in ? in->fd : -1;
+	pthread_mutex_unlock(&is->lock);
+	return fd;
 }
 
 int
@@ -481,10 +527,7 @@ lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owne
 	struct tree_entry e;
 	int fd;
 
-	pthread_mutex_lock(&is->lock);
-	in = inode_find(is, inode_bucket(is, ino), ino);
-	fd = in ? in->fd : -1;
-	pthread_mutex_unlock(&is->lock);
+	fd = kept_fd(fs, ino);
 	if (fd >= 0) {
 		*ret_owned = false;
 		return fd;
@@ -492,7 +535,7 @@ lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owne
 	if (!t)
 		return -ESTALE;
 	tree_entry_at(t, idx, &e);
-	fd = resolve_content(fs, t, &e);
+	fd = resolve_content(fs, t, &e, /* local_only= */ false);
 	if (fd < 0)
 		return fd;
 	*ret_owned = true;
@@ -510,6 +553,117 @@ lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owne
 	}
 	pthread_mutex_unlock(&is->lock);
 	return fd;
+}
+
+/* Opens. */
+
+/* Counts one more open of in, served the way its other opens are (an inode once served by
+ * passthrough keeps its backing file); false when there is no way yet. */
+static bool
+open_join(struct lazy_inode *in, uint64_t *ret_fh)
+{
+	if (in->backing_id > 0) {
+		in->passthrough_opens++;
+		*ret_fh = (uint64_t)in->backing_id;
+		return true;
+	}
+	if (in->cached_opens > 0) {
+		in->cached_opens++;
+		*ret_fh = 0;
+		return true;
+	}
+	return false;
+}
+
+/* A backing id for the local, verified content of file idx; -ENOENT when it is not local (or
+ * passthrough is not to be had), -EIO for content found corrupt. */
+static int
+open_backing(struct lazyfs *fs, uint32_t slot, uint32_t idx)
+{
+	struct tree *t = lazyfs_slot_tree(fs, slot);
+	_cleanup_close_ int owned = -1;
+	struct tree_entry e;
+	int fd, id;
+
+	if (!lazyfs_passthrough_usable(&fs->pt) || !t)
+		return -ENOENT;
+	fd = kept_fd(fs, lazyfs_ino(slot, idx));
+	if (fd < 0) {
+		tree_entry_at(t, idx, &e);
+		fd = owned = resolve_content(fs, t, &e, /* local_only= */ true);
+	}
+	if (fd == -ENOENT || fd == -ENOMEM)
+		return fd;
+	if (fd < 0)
+		return -EIO; /* logged, with the path, as a failed read */
+	id = lazyfs_passthrough_backing_open(&fs->pt, fd);
+	return id > 0 ? id : -ENOENT; /* refused (-EPERM, -ELOOP…): read through op_read */
+}
+
+int
+lazyfs_inode_open(struct lazyfs *fs, uint32_t slot, uint32_t idx, uint64_t *ret_fh)
+{
+	uint64_t ino = lazyfs_ino(slot, idx);
+	struct inode_shard *is = inode_shard(fs, ino);
+	struct lazy_inode *in;
+	bool joined;
+	int id;
+
+	pthread_mutex_lock(&is->lock);
+	in = inode_find(is, inode_bucket(is, ino), ino);
+	joined = in && open_join(in, ret_fh);
+	pthread_mutex_unlock(&is->lock);
+	if (!in)
+		return -ESTALE;
+	if (joined) {
+		atomic_fetch_add(&fs->open_files, 1);
+		return 0;
+	}
+	/* The first open: registering the backing file runs unlocked, so a concurrent first open
+	 * of the same inode may win; the loser joins it and drops its own id. */
+	id = open_backing(fs, slot, idx);
+	if (id < 0 && id != -ENOENT)
+		return id;
+	pthread_mutex_lock(&is->lock);
+	in = inode_find(is, inode_bucket(is, ino), ino);
+	joined = in && open_join(in, ret_fh);
+	if (in && !joined && id > 0) {
+		in->passthrough_opens = 1;
+		in->backing_id = id;
+		*ret_fh = (uint64_t)id;
+		id = -ENOENT; /* the inode's now */
+	} else if (in && !joined) {
+		in->cached_opens = 1;
+		*ret_fh = 0;
+	}
+	pthread_mutex_unlock(&is->lock);
+	if (id > 0)
+		lazyfs_passthrough_backing_close(&fs->pt, id); /* another open won, or no inode */
+	if (!in)
+		return -ESTALE;
+	atomic_fetch_add(&fs->open_files, 1);
+	return 0;
+}
+
+void
+lazyfs_inode_release(struct lazyfs *fs, uint64_t ino, uint64_t fh)
+{
+	struct inode_shard *is = inode_shard(fs, ino);
+	struct lazy_inode *in;
+	bool counted = false;
+
+	pthread_mutex_lock(&is->lock);
+	in = inode_find(is, inode_bucket(is, ino), ino);
+	if (in && fh == 0 && in->cached_opens > 0) {
+		in->cached_opens--;
+		counted = true;
+	} else if (in && fh != 0 && in->passthrough_opens > 0) {
+		in->passthrough_opens--; /* the backing id stays for the next open, until forget */
+		counted = true;
+	}
+	pthread_mutex_unlock(&is->lock);
+	if (counted)
+		atomic_fetch_sub(&fs->open_files, 1);
 }
 
 int
@@ -537,7 +691,7 @@ lazyfs_prefetch(struct lazyfs *fs, const struct tree *t, const uint32_t *entries
 		content_key(&es[m], &keys[m]);
 		if (known_get(fs, &keys[m], &d))
 			continue;
-		make_request(&es[m], &reqs[m]);
+		make_request(&es[m], /* store_only= */ false, &reqs[m]);
 		m++;
 	}
 	r = uring_pool_get(fs->rings, &u, err);
@@ -567,6 +721,10 @@ lazyfs_get_stats(struct lazyfs *fs, struct lazyfs_stats *ret)
 	    .bytes = ps.bytes,
 	    .trees_loaded = atomic_load(&fs->trees_loaded),
 	    .inodes = atomic_load(&fs->n_inodes),
+	    .reads = atomic_load(&fs->reads),
+	    .passthrough = atomic_load(&fs->pt.opens),
+	    .backing = (uint64_t)atomic_load(&fs->pt.backing_files),
+	    .open_files = (uint64_t)atomic_load(&fs->open_files),
 	};
 }
 
@@ -576,9 +734,10 @@ lazyfs_stats_string(struct lazyfs *fs)
 	struct lazyfs_stats st;
 
 	lazyfs_get_stats(fs, &st);
-	return xasprintf("verified=%" PRIu64 " trusted=%" PRIu64 " fetched=%" PRIu64
-	                 " failed=%" PRIu64 " shared=%" PRIu64 " bytes=%" PRIu64
-	                 " trees_loaded=%" PRIu64 " inodes=%" PRIu64,
-	                 st.verified, st.trusted, st.fetched, st.failed, st.shared, st.bytes,
-	                 st.trees_loaded, st.inodes);
+	return xasprintf(
+	    "verified=%" PRIu64 " trusted=%" PRIu64 " fetched=%" PRIu64 " failed=%" PRIu64
+	    " shared=%" PRIu64 " bytes=%" PRIu64 " trees_loaded=%" PRIu64 " inodes=%" PRIu64
+	    " reads=%" PRIu64 " passthrough=%" PRIu64 " backing=%" PRIu64 " open_files=%" PRIu64,
+	    st.verified, st.trusted, st.fetched, st.failed, st.shared, st.bytes, st.trees_loaded,
+	    st.inodes, st.reads, st.passthrough, st.backing, st.open_files);
 }

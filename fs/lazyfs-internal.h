@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "fs/digest.h"
+#include "fs/lazyfs-passthrough-internal.h"
 #include "fs/lazyfs.h"
 #include "fs/tree.h"
 
@@ -28,12 +29,18 @@ struct lazy_tree {
 	_Atomic uint64_t nlookup;    /* kernel references to this tree's inodes */
 };
 
-/* A regular file the kernel holds (looked up and not yet forgotten). */
+/* A regular file the kernel holds (looked up and not yet forgotten). Its open files are all
+ * served one way at a time, as the kernel requires: through op_read (cached_opens) or by the
+ * kernel from one backing file (passthrough_opens, backing_id; once registered, the backing
+ * file stays until the inode is forgotten, so that reopening costs no ioctl). */
 struct lazy_inode {
 	uint64_t ino;
-	uint64_t nlookup;        /* protected by the shard's lock */
-	int fd;                  /* verified content, -1 until first read; protected by the lock */
-	struct lazy_inode *next; /* hash chain; protected by the lock */
+	uint64_t nlookup;           /* protected by the shard's lock */
+	int fd;                     /* verified content, -1 until first read; protected by lock */
+	uint32_t cached_opens;      /* open, read through op_read; protected by the lock */
+	uint32_t passthrough_opens; /* open, served by the kernel; protected by the lock */
+	int backing_id;             /* > 0: registered; protected by the lock */
+	struct lazy_inode *next;    /* hash chain; protected by the lock */
 };
 
 struct inode_shard {
@@ -79,6 +86,10 @@ struct lazyfs {
 	_Atomic int64_t kept_fds;
 	int64_t max_kept_fds;
 	struct known_shard known[N_SHARDS];
+
+	struct lazyfs_passthrough pt;
+	_Atomic uint64_t reads;     /* READ requests answered */
+	_Atomic int64_t open_files; /* opens counted by lazyfs_inode_open, not released */
 
 	struct fuse_session *session;
 	char *mountpoint;
@@ -129,3 +140,13 @@ void lazyfs_inode_forget(struct lazyfs *fs, uint64_t ino, uint64_t n);
  * slot; *ret_owned says whether the caller must close it (else it is the inode's, valid while
  * the kernel holds the inode). Failures are logged once per fetch, with the path. */
 int lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owned);
+/* An open of file idx of the tree in slot (a looked-up inode): decides how the kernel serves it
+ * and counts it until lazyfs_inode_release(). *ret_fh gets 0 for an open read through op_read,
+ * or a backing id: the kernel serves it from that store blob (passthrough). Passthrough is
+ * chosen when usable, no open of the inode is being read through op_read, and the content is
+ * local: a blob already in the store, verified (hashed now unless the store vouches for it or
+ * this mount verified it) but never fetched. -ESTALE for an inode the kernel does not hold, -EIO
+ * for a corrupt blob (logged as a failed read is). */
+int lazyfs_inode_open(struct lazyfs *fs, uint32_t slot, uint32_t idx, uint64_t *ret_fh);
+/* The release of an open that lazyfs_inode_open() answered with fh. */
+void lazyfs_inode_release(struct lazyfs *fs, uint64_t ino, uint64_t fh);

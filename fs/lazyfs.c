@@ -232,15 +232,44 @@ static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lazyfs *fs = fs_of(req);
+	uint32_t slot, idx;
+	struct tree *t;
+	uint64_t fh;
+	int r;
 
-	(void)ino;
-	(void)fs;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	/* The kernel then stops sending opens (and releases) and treats files as keep_cache. */
-	fuse_reply_err(req, ENOSYS);
+	if (!lazyfs_passthrough_usable(&fs->pt)) {
+		/* The kernel then stops sending opens (and releases) and treats files as
+		 * keep_cache. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (lazyfs_is_store_root(fs, ino) || inode_tree(fs, ino, &t, &slot, &idx) < 0) {
+		fuse_reply_err(req, lazyfs_is_store_root(fs, ino) ? EISDIR : ESTALE);
+		return;
+	}
+	r = lazyfs_inode_open(fs, slot, idx, &fh);
+	if (r < 0) {
+		fuse_reply_err(req, r == -ENOMEM ? ENOMEM : r == -ESTALE ? ESTALE : EIO);
+		return;
+	}
+	/* fh 0: read through op_read, with the pages kept; else the backing id that the reply
+	 * carries (lazyfs-passthrough.c), and the kernel allows no keep_cache with it. */
+	fi->fh = fh;
+	fi->keep_cache = fh == 0;
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		lazyfs_inode_release(fs, ino, fh); /* the kernel has no such open: no release */
+}
+
+static void
+op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	lazyfs_inode_release(fs_of(req), ino, fi->fh);
+	fuse_reply_err(req, 0);
 }
 
 static void
@@ -264,6 +293,7 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	int fd;
 
 	(void)fi;
+	atomic_fetch_add_explicit(&fs->reads, 1, memory_order_relaxed);
 	if (lazyfs_is_store_root(fs, ino) || inode_tree(fs, ino, &t, &slot, &idx) < 0) {
 		fuse_reply_err(req, lazyfs_is_store_root(fs, ino) ? EISDIR : ESTALE);
 		return;
@@ -495,17 +525,23 @@ static void
 op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct lazyfs *fs = userdata;
-	unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_NO_OPEN_SUPPORT |
-	                FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_CACHE_SYMLINKS |
-	                FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ;
+	unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_NO_OPENDIR_SUPPORT |
+	                FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS |
+	                FUSE_CAP_ASYNC_READ;
+	bool passthrough = lazyfs_passthrough_offered(&fs->pt);
 
+	/* With passthrough, opens decide how each file is served; without, there is nothing to
+	 * decide and no open need reach the server. */
+	if (!passthrough)
+		want |= FUSE_CAP_NO_OPEN_SUPPORT;
 	conn->want |= conn->capable & want;
 	/* Nothing ever changes: no revalidation on reads, plus always (no heuristic). */
 	conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_READDIRPLUS_AUTO |
 	                FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ);
 	conn->time_gran = 1;
-	kl_debug("lazyfs: kernel FUSE %u.%u, capable 0x%x, want 0x%x", conn->proto_major,
-	         conn->proto_minor, conn->capable, conn->want);
+	kl_debug("lazyfs: kernel FUSE %u.%u, capable 0x%x, want 0x%x, passthrough %s",
+	         conn->proto_major, conn->proto_minor, conn->capable, conn->want,
+	         passthrough ? "offered" : "not offered");
 	if (fs->ready)
 		fs->ready(fs->ready_userdata);
 }
@@ -518,6 +554,7 @@ static const struct fuse_lowlevel_ops lazyfs_ops = {
     .getattr = op_getattr,
     .readlink = op_readlink,
     .open = op_open,
+    .release = op_release,
     .read = op_read,
     .opendir = op_opendir,
     .readdir = op_readdir,
@@ -555,6 +592,7 @@ lazyfs_new(struct store *s, const struct lazyfs_options *opts, struct lazyfs **r
 	    rl.rlim_cur / 2 > 64)
 		fs->max_kept_fds = (int64_t)(rl.rlim_cur / 2);
 	lazyfs_tables_init(fs);
+	lazyfs_passthrough_init(&fs->pt);
 	if (fs->single) {
 		_cleanup_(tree_unrefp) struct tree *t = NULL;
 
@@ -584,6 +622,7 @@ lazyfs_free(struct lazyfs *fs)
 	if (fs->session)
 		fuse_session_destroy(fs->session);
 	lazyfs_tables_done(fs);
+	lazyfs_passthrough_done(&fs->pt);
 	uring_pool_free(fs->rings);
 	singleflight_free(fs->flights);
 	provider_set_free(fs->providers);
@@ -599,6 +638,7 @@ lazyfs_mount(struct lazyfs *fs, const char *mountpoint, struct kl_error **err)
 	char *argv[] = {"kiln", "-o", "ro,default_permissions,allow_other,fsname=kiln,subtype=kiln",
 	                NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	int r;
 
 	if (fs->session)
 		return kl_error_setf(err, EBUSY, "lazyfs already mounted at '%s'", fs->mountpoint);
@@ -613,6 +653,14 @@ lazyfs_mount(struct lazyfs *fs, const char *mountpoint, struct kl_error **err)
 	}
 	fs->mountpoint = xstrdup(mountpoint);
 	fs->mounted = true;
+	r = lazyfs_passthrough_attach(&fs->pt, fs->session, err);
+	if (r < 0) {
+		lazyfs_unmount(fs);
+		fuse_session_destroy(TAKE_PTR(fs->session));
+		free(TAKE_PTR(fs->mountpoint));
+		kl_error_prefix(err, "mounting FUSE at '%s'", mountpoint);
+		return r;
+	}
 	return 0;
 }
 

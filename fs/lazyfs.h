@@ -9,6 +9,12 @@
  * readers. Everything the kernel may cache, it caches forever: entries, attributes,
  * directory listings, symlinks and file pages (trees never change).
  *
+ * Where the kernel offers FUSE passthrough (and the server may register backing files: root),
+ * an open of a file whose content is already a verified blob in the store is served by the
+ * kernel from that blob, reads and mmap never reaching the server; an open of content not local
+ * yet is read through the server as above (fetched on its first read), and so are all the opens
+ * of an inode while one such open lasts. Elsewhere the kernel sends no opens at all.
+ *
  * Inode numbers: (tree slot << 32) | (entry index + 1), hardlinks resolved to their target, so
  * they are stable for the life of the mount; the mount root is inode 1.
  *
@@ -50,6 +56,10 @@ struct lazyfs_stats {
 	uint64_t bytes;        /* bytes read by verify and fetch */
 	uint64_t trees_loaded; /* tree loads (store mode: each load after an unload counts) */
 	uint64_t inodes;       /* file inodes the kernel currently holds */
+	uint64_t reads;        /* READ requests the server answered */
+	uint64_t passthrough;  /* opens the kernel serves from a store blob itself */
+	uint64_t backing;      /* backing files registered now (one per inode served so) */
+	uint64_t open_files;   /* opens the kernel has not released yet (passthrough or not) */
 };
 
 /* Prepares a filesystem over s (a reference is taken); in single-tree mode loads the tree,

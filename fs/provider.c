@@ -118,6 +118,8 @@ resolve(struct provider_set *ps, const struct provider_request *req, const struc
 			return r;
 		}
 	}
+	if (req->store_only)
+		return -ENOENT;
 	if (!req->locator)
 		return req->digest ? kl_error_setf(err, ENOENT,
 		                                   "content of '%s' is not in the store "
@@ -324,6 +326,8 @@ provider_set_open(struct provider_set *ps, struct uring *u, const struct provide
 
 	req = normalize(req, &copy, &d);
 	r = open_content(ps, u, req, ret_digest, err);
+	if (r == -ENOENT && req->store_only)
+		return r; /* an answer: not in the store */
 	if (r < 0) {
 		atomic_fetch_add(&ps->failed, 1);
 		return r;

@@ -40,6 +40,10 @@ struct provider_request {
 	size_t locator_len;
 	const struct digest *digest; /* the expected content; NULL when unknown */
 	uint64_t size;               /* the expected byte count */
+	/* Only a blob already in the store, verified as any other: never fetched through the
+	 * locator; absent, provider_set_open() returns -ENOENT (err untouched, not counted as a
+	 * failure). */
+	bool store_only;
 };
 
 /* An fd-backed source: the caller reads fd from offset 0 for size bytes, then closes it. */
@@ -97,9 +101,10 @@ struct provider_set *provider_set_new_default(struct store *s, const char *local
 
 /* Makes req's content present and verified in the store and returns a read-only fd of its
  * blob (the caller owns it); its digest goes to ret_digest. Failures: -ENOENT when nothing can
- * provide it (no blob, no locator), -ENOTSUP for an unknown scheme, -EBADMSG when bytes do not
- * match the expected digest (a corrupt store blob included), -EIO when a source changed since it
- * was scanned, other -errno on I/O errors; err names the path or blob. */
+ * provide it (no blob, no locator; for a store_only request, no blob), -ENOTSUP for an unknown
+ * scheme, -EBADMSG when bytes do not match the expected digest (a corrupt store blob included),
+ * -EIO when a source changed since it was scanned, other -errno on I/O errors; err names the
+ * path or blob. */
 int provider_set_open(struct provider_set *ps, struct uring *u, const struct provider_request *req,
                       struct digest *ret_digest, struct kl_error **err);
 

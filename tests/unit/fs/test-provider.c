@@ -402,6 +402,51 @@ test_local_file_is_ingested_and_hashed(void **state)
 	free(path);
 }
 
+/* A store_only request never fetches: absent from the store it is -ENOENT (not a failure) even
+ * with a locator that could provide it; present, it is verified like any other. */
+static void
+test_store_only_request_never_fetches(void **state)
+{
+	struct fixture *f = *state;
+	char *path = make_file(f, "f", 3000, 3), *loc = locator_of(path);
+	struct provider_request req = {.path = "f",
+	                               .locator = loc,
+	                               .locator_len = strlen(loc),
+	                               .size = 3000,
+	                               .store_only = true};
+	struct kl_error *err = NULL;
+	struct provider_stats st;
+	struct digest want, got;
+	int fd;
+
+	digest_of_file(path, &want);
+	req.digest = &want;
+	assert_int_equal(provider_set_open(f->ps, f->u, &req, &got, &err), -ENOENT);
+	assert_null(err);
+	assert_int_equal(store_has_blob(f->store, &want), 0);
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.fetched, 0);
+	assert_int_equal(st.failed, 0);
+	assert_int_equal(st.bytes, 0);
+
+	req.store_only = false;
+	fd = provider_set_open(f->ps, f->u, &req, &got, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	reopen(f); /* the blob is no longer this process's own: hashed again */
+	req.store_only = true;
+	fd = provider_set_open(f->ps, f->u, &req, &got, NULL);
+	assert_true(fd >= 0);
+	assert_true(digest_equal(&want, &got));
+	assert_fd_holds(fd, path);
+	close(fd);
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.verified, 1);
+	assert_int_equal(st.fetched, 0);
+	free(loc);
+	free(path);
+}
+
 static void
 test_local_file_changed_since_scan_fails_with_eio(void **state)
 {
@@ -629,6 +674,7 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_local_file_is_ingested_and_hashed, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_store_only_request_never_fetches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_local_file_changed_since_scan_fails_with_eio,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_local_bytes_must_match_known_digest, setup,
