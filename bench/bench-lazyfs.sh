@@ -13,7 +13,8 @@
 # seconds for reads (1.0 = as fast as native, higher is faster), mount seconds / native seconds
 # for walks. Rows marked "median of N" alternate native and mount cold reads N times (COLD_RUNS,
 # default 5; the host caches the virtual disk, so single cold reads vary a lot) and show the
-# medians and the per-pair ratios. BIG_ONLY=1 stops after the big file's rows.
+# medians and the per-pair ratios. BIG_ONLY=1 stops after the big file's rows. PASSTHROUGH=1
+# mounts with `kiln mount --passthrough` (FUSE passthrough for verified blobs).
 set -euo pipefail
 
 big_mib=${1:-1024}
@@ -102,7 +103,7 @@ fresh_mount() {
 	local id=$1 dir=$2
 	if grep -q " $dir fuse.kiln " /proc/self/mounts; then "$KILN" umount "$dir"; fi
 	mkdir -p "$dir"
-	"$KILN" mount "$(cat "$id")" "$dir"
+	"$KILN" mount ${PASSTHROUGH:+--passthrough} "$(cat "$id")" "$dir"
 	[[ " ${mounts[*]} " == *" $dir "* ]] || mounts+=("$dir")
 }
 
@@ -223,7 +224,7 @@ mount_ls() {
 	while pgrep -f "kiln mount .*$M/tree\$" >/dev/null; do sleep 0.1; done
 	[ "$1" = cold ] && drop
 	t0=$(now)
-	"$KILN" mount "$(cat "$B/id.tree")" "$M/tree"
+	"$KILN" mount ${PASSTHROUGH:+--passthrough} "$(cat "$B/id.tree")" "$M/tree"
 	ls "$M/tree" >/dev/null
 	t1=$(now)
 	printf '| mount of a %s-entry tree to first ls, %s | — | %.3f | %.0f ms |\n' "$n_tree" "$2" \

@@ -54,6 +54,9 @@ static const char usage[] =
     "      --network MODE       RUN's default network: default, host or none\n"
     "      --allow security.insecure   let RUN --security=insecure run\n"
     "      --runtime PATH       the OCI runtime (default crun, else runc)\n"
+    "      --passthrough        RUN steps read files already in the store through FUSE\n"
+    "                           passthrough: large files at native speed, every open a\n"
+    "                           round trip to kiln (see kiln mount --help)\n"
     "      --progress MODE      auto, tty, plain or rawjson (default auto)\n"
     "      --iidfile FILE       write the image id there\n"
     "      --metadata-file FILE write the build's metadata (JSON) there\n"
@@ -297,6 +300,7 @@ enum {
 	OPT_SSH,
 	OPT_NO_CACHE,
 	OPT_NO_CACHE_FILTER,
+	OPT_PASSTHROUGH,
 	OPT_NETWORK,
 	OPT_ALLOW,
 	OPT_RUNTIME,
@@ -332,6 +336,7 @@ static const struct option options[] = {
     {"network", required_argument, NULL, OPT_NETWORK},
     {"allow", required_argument, NULL, OPT_ALLOW},
     {"runtime", required_argument, NULL, OPT_RUNTIME},
+    {"passthrough", no_argument, NULL, OPT_PASSTHROUGH},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"iidfile", required_argument, NULL, OPT_IIDFILE},
     {"metadata-file", required_argument, NULL, OPT_METADATA},
@@ -440,6 +445,9 @@ parse_one(struct cli *c, struct parsed *p, int opt, struct kl_error **err)
 		break;
 	case OPT_RUNTIME:
 		p->so.runtime = optarg;
+		break;
+	case OPT_PASSTHROUGH:
+		p->so.lazy_passthrough = true;
 		break;
 	case OPT_PROGRESS:
 		if (cli_progress_parse(optarg, &p->mode) < 0)

@@ -23,8 +23,8 @@
 #include "util/xalloc.h"
 
 static const char mount_usage[] =
-    "usage: kiln mount [-f] [--log FILE] [--registry-timeout DURATION] [--pull POLICY]\n"
-    "                  SOURCE DIR\n"
+    "usage: kiln mount [-f] [--log FILE] [--passthrough] [--registry-timeout DURATION]\n"
+    "                  [--pull POLICY] SOURCE DIR\n"
     "\n"
     "Shows SOURCE at DIR, read-only; file contents are read only when first used.\n"
     "SOURCE is a tree id (sha256:<hex>) in the store, a local directory, which is scanned\n"
@@ -36,6 +36,10 @@ static const char mount_usage[] =
     "\n"
     "  -f, --foreground  serve in the foreground until unmounted or interrupted\n"
     "  --log FILE        in the background, append log lines to FILE (default: discard)\n"
+    "  --passthrough     files whose contents are already verified blobs in the store are\n"
+    "                    read by the kernel straight from them (FUSE passthrough, as root,\n"
+    "                    where the kernel has it): large files at native speed, but every\n"
+    "                    open of a file then costs a round trip to the server\n"
     "  --platform P      images: the platform to pick from a multi-platform image\n"
     "                    (OS/ARCH[/VARIANT], default linux/amd64)\n"
     "  --insecure-registry HOST  images: allow plain HTTP to HOST[:PORT] (loopback always\n"
@@ -63,6 +67,7 @@ struct mount_job {
 	char *mountpoint;
 	const char *log_file;
 	bool foreground;
+	bool passthrough;
 	struct cli_daemon *daemon;    /* background: the handshake with the waiting parent */
 	struct source_options source; /* git and image sources */
 };
@@ -142,6 +147,7 @@ serve(struct mount_job *job, struct kl_error **err)
 	    .root_tree = &job->tree,
 	    .providers = ps, /* owned by the lazyfs from here */
 	    .handle_signals = true,
+	    .passthrough = job->passthrough,
 	    .ready = on_ready,
 	    .ready_userdata = job,
 	};
@@ -190,6 +196,7 @@ parse_mount_args(struct cli *c, int argc, char **argv, struct mount_job *job, co
 {
 	static const struct option opts[] = {
 	    {"foreground", no_argument, NULL, 'f'},
+	    {"passthrough", no_argument, NULL, 'T'},
 	    {"log", required_argument, NULL, 'l'},
 	    {"platform", required_argument, NULL, 'p'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
@@ -208,6 +215,9 @@ parse_mount_args(struct cli *c, int argc, char **argv, struct mount_job *job, co
 		switch (opt) {
 		case 'f':
 			job->foreground = true;
+			break;
+		case 'T':
+			job->passthrough = true;
 			break;
 		case 'l':
 			job->log_file = optarg;

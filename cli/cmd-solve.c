@@ -44,6 +44,9 @@ static const char usage[] =
     "  --progress MODE        auto, tty, plain or rawjson (default auto)\n"
     "  --no-cache             run every vertex (the new results are recorded)\n"
     "  --runtime PATH         the OCI runtime: crun, runc or a path (default: crun, else runc)\n"
+    "  --passthrough          steps read files already in the store through FUSE\n"
+    "                         passthrough: large files at native speed, every open a round\n"
+    "                         trip to kiln (see kiln mount --help)\n"
     "  --allow security.insecure  let exec vertices ask for security=insecure\n"
     "  --secret id=ID,src=PATH|env=VAR  a secret for type=secret mounts (repeatable)\n"
     "  --ssh ID=SOCKET        an ssh agent socket for type=ssh mounts; ID alone takes\n"
@@ -273,6 +276,7 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 	    {"progress", required_argument, NULL, 'p'},
 	    {"no-cache", no_argument, NULL, 'n'},
 	    {"runtime", required_argument, NULL, 'r'},
+	    {"passthrough", no_argument, NULL, 'T'},
 	    {"allow", required_argument, NULL, 'a'},
 	    {"secret", required_argument, NULL, 's'},
 	    {"ssh", required_argument, NULL, 'S'},
@@ -310,6 +314,9 @@ cmd_solve(struct cli *c, int argc, char **argv, struct kl_error **err)
 			break;
 		case 'r':
 			o.runtime = optarg;
+			break;
+		case 'T':
+			o.lazy_passthrough = true;
 			break;
 		case 'a':
 			if (strcmp(optarg, "security.insecure") != 0)

@@ -66,7 +66,8 @@ struct lazyfs {
 	struct provider_set *providers;
 	struct singleflight *flights;
 	struct uring_pool *rings;
-	bool single; /* single-tree mode: slot 0 is the tree at the root */
+	bool single;           /* single-tree mode: slot 0 is the tree at the root */
+	bool want_passthrough; /* lazyfs_options.passthrough */
 	unsigned max_threads;
 	bool handle_signals;
 	void (*ready)(void *userdata);

@@ -582,6 +582,7 @@ lazyfs_new(struct store *s, const struct lazyfs_options *opts, struct lazyfs **r
 	fs->flights = singleflight_new();
 	fs->rings = uring_pool_new();
 	fs->single = opts->root_tree != NULL;
+	fs->want_passthrough = opts->passthrough;
 	fs->max_threads = opts->max_threads ? opts->max_threads : DEFAULT_THREADS;
 	fs->handle_signals = opts->handle_signals;
 	fs->ready = opts->ready;
@@ -653,7 +654,8 @@ lazyfs_mount(struct lazyfs *fs, const char *mountpoint, struct kl_error **err)
 	}
 	fs->mountpoint = xstrdup(mountpoint);
 	fs->mounted = true;
-	r = lazyfs_passthrough_attach(&fs->pt, fs->session, err);
+	/* Without the hooks the INIT reply offers no passthrough: no opens, as always. */
+	r = fs->want_passthrough ? lazyfs_passthrough_attach(&fs->pt, fs->session, err) : 0;
 	if (r < 0) {
 		lazyfs_unmount(fs);
 		fuse_session_destroy(TAKE_PTR(fs->session));

@@ -9,7 +9,8 @@
  * readers. Everything the kernel may cache, it caches forever: entries, attributes,
  * directory listings, symlinks and file pages (trees never change).
  *
- * Where the kernel offers FUSE passthrough (and the server may register backing files: root),
+ * With the passthrough option, where the kernel offers FUSE passthrough (and the server may
+ * register backing files: root),
  * an open of a file whose content is already a verified blob in the store is served by the
  * kernel from that blob, reads and mmap never reaching the server; an open of content not local
  * yet is read through the server as above (fetched on its first read), and so are all the opens
@@ -42,6 +43,11 @@ struct lazyfs_options {
 	const char *local_root;
 	unsigned max_threads; /* FUSE worker threads; 0: a default */
 	bool handle_signals;  /* SIGINT/SIGTERM/SIGHUP end lazyfs_serve() */
+	/* Serve files through FUSE passthrough where the kernel offers it (see above). Off, the
+	 * kernel sends no opens at all: a warm open costs nothing, where passthrough pays a
+	 * round trip to the server for each (3x a small file's warm read here), so it is for
+	 * mounts whose readers read large files. */
+	bool passthrough;
 	/* Called once, from a FUSE thread, when the kernel finished the mount handshake. */
 	void (*ready)(void *userdata);
 	void *ready_userdata;

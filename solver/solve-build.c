@@ -230,6 +230,7 @@ solve_build_mount(struct solve *sv, struct kl_error **err)
 	if (mkdir(lazy, 0700) < 0)
 		return kl_error_set(err, errno, "creating '%s'", lazy);
 	o.providers = new_providers(sv); /* owned by the lazyfs from here */
+	o.passthrough = sv->opts->lazy_passthrough;
 	r = lazyfs_new(sv->store, &o, &sv->lazy, err);
 	if (r >= 0)
 		r = lazyfs_mount(sv->lazy, lazy, err);
@@ -282,6 +283,15 @@ solve_build_end(struct solve *sv)
 	if (sv->lazy_running)
 		stop_lazy(sv);
 	sv->lazy_running = false;
+	if (sv->lazy) {
+		struct lazyfs_stats st;
+
+		lazyfs_get_stats(sv->lazy, &st);
+		kl_debug("build: lazy filesystem: %llu reads served, %llu opens passed through, "
+		         "%llu contents fetched",
+		         (unsigned long long)st.reads, (unsigned long long)st.passthrough,
+		         (unsigned long long)st.fetched);
+	}
 	sv->lazy = lazyfs_free(sv->lazy);
 	sv->providers = provider_set_free(sv->providers);
 	sv->rings = uring_pool_free(sv->rings);

@@ -51,6 +51,7 @@ struct solve_options {
 	const char *runtime;   /* "crun", "runc" or a path; NULL: crun, else runc, from PATH */
 	bool no_cache;         /* run every vertex (and record the new results) */
 	bool allow_insecure;   /* exec ops may ask for security=insecure */
+	bool lazy_passthrough; /* the steps' lazy filesystem uses FUSE passthrough (lazyfs.h) */
 	unsigned max_parallel; /* vertices run at once; 0: the number of cores */
 	int cancel_fd;         /* becomes readable to cancel (a pipe a signal handler writes);
 	                        * -1: none */

@@ -1,11 +1,11 @@
 # lib-mount.sh — fixtures and helpers for the kiln mount tests; source after lib.sh.
 
 # Mounts SOURCE at DIR in the background with a log file DIR.log; registers it for unmounting.
-mount_bg() {
+mount_bg() { # SOURCE DIR [MOUNT-OPTION...]
 	local src=$1 dir=$2
 	mkdir -p "$dir"
 	track_mount "$dir"
-	kiln mount --log "$dir.log" "$src" "$dir" || fail "kiln mount $src $dir failed"
+	kiln mount --log "$dir.log" "${@:3}" "$src" "$dir" || fail "kiln mount $src $dir failed"
 	grep -q " $dir fuse.kiln " /proc/self/mounts || fail "no fuse.kiln mount at $dir"
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# FUSE passthrough: an open of a file whose content is a verified store blob is served by the
+# FUSE passthrough (kiln mount --passthrough; without it the kernel sends no opens, as
+# before): an open of a file whose content is a verified store blob is served by the
 # kernel from the blob (read, mmap, and through an overlay), no READ reaching the server; content
 # not local yet still goes through the server and is fetched once; an inode read through the
 # server keeps being so while that open lasts; no backing file outlives its inode, no blob fd
@@ -50,8 +51,17 @@ head -c $((24 << 20)) /dev/urandom >"$src/big"
 for i in $(seq 1 20); do head -c $((i * 3000 + 1)) /dev/urandom >"$src/d/f$i"; done
 ln "$src/big" "$src/d/big-link"
 id=$(kiln tree import "$src")
+
+# Without --passthrough: no open reaches the server, it answers the reads.
+mount_bg "$id" "$T/plain"
+cmp -s "$src/big" "$T/plain/big" || fail "big differs through a mount without passthrough"
+[ "$(mount_stat "$T/plain" passthrough)" = 0 ] || fail "a mount without --passthrough passed opens through"
+[ "$(mount_stat "$T/plain" open_files)" = 0 ] || fail "a mount without --passthrough got opens"
+[ "$(mount_stat "$T/plain" reads)" -gt 0 ] || fail "a mount without --passthrough answered no reads"
+ok "without --passthrough the kernel sends no opens and the server answers the reads"
+
 m=$T/m
-mount_bg "$id" "$m"
+mount_bg "$id" "$m" --passthrough
 
 # The imported blobs are in the store and trusted: every read is the kernel's.
 cmp -s "$src/big" "$m/big" || fail "big differs through the mount"
@@ -106,7 +116,7 @@ ok "one backing file per inode until it is forgotten, no blob fd kept, after 242
 # A directory mount: content not in the store yet is read through the server and fetched once;
 # opens of it while that one lasts are read so too; once closed, it is local and passed through.
 rm -rf "$src/big" "$src/d/big-link"
-mount_bg "$src" "$T/dir"
+mount_bg "$src" "$T/dir" --passthrough
 exec 3<"$T/dir/d/f3"
 cmp -s "$src/d/f3" - <&3 || fail "d/f3 differs through the directory mount"
 [ "$(mount_stat "$T/dir" fetched)" = 1 ] || fail "fetched $(mount_stat "$T/dir" fetched) times, wanted 1"
@@ -126,7 +136,7 @@ ok "content not local yet is fetched once through the server, then passed throug
 out=$(unshare -Urm --propagation private bash -c '
 	set -e
 	mkdir -p "$2"
-	"$KILN" mount --log "$2.log" "$1" "$2"
+	"$KILN" mount --log "$2.log" --passthrough "$1" "$2"
 	trap "\"$KILN\" umount \"$2\"" EXIT
 	cmp "$3/d/f9" "$2/d/f9"
 	head -c 1 "$2/d/f9" >/dev/null
