@@ -94,31 +94,6 @@ fsetxattrat_ok(int dir_fd, const char *name)
 	return ok;
 }
 
-/* The files below dir_fd, in its subdirectories too (a store's temporary files are in
- * ingest/<token>/). */
-static size_t
-count_files_below(int dir_fd)
-{
-	DIR *d = fdopendir(dup(dir_fd));
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		fd = openat(dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		n += fd >= 0 ? count_files_below(fd) : 1;
-		if (fd >= 0)
-			close(fd);
-	}
-	closedir(d);
-	return n;
-}
-
 static char *
 tmpdir_on(const char *base)
 {
@@ -127,6 +102,22 @@ tmpdir_on(const char *base)
 	if (!mkdtemp(p))
 		abort();
 	return p;
+}
+
+/* A directory on another filesystem than the store's (/dev/shm, a tmpfs), its path in *ret. */
+static int
+open_other_filesystem(struct fixture *f, char **ret)
+{
+	struct stat a, b;
+	int fd;
+
+	*ret = tmpdir_on("/dev/shm");
+	fd = open(*ret, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(fstat(f->work_fd, &b), 0);
+	assert_true(a.st_dev != b.st_dev);
+	return fd;
 }
 
 static void
@@ -209,15 +200,11 @@ test_dropped_batch_leaves_nothing(void **state)
 	struct digest d = make_file(f->work_fd, "x", "dropped\n", 0600);
 	char *ingest = xasprintf("%s/ingest", f->dir);
 	struct kl_error *err = NULL;
-	int fd;
 
 	assert_int_equal(store_adopt_file(f->store, b, f->work_fd, "x", &d, &err), 0);
 	store_batch_free(b);
 	assert_int_equal(store_has_blob(f->store, &d), 0);
-	fd = open(ingest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(count_files_below(fd), 1); /* only this store's lock file */
-	close(fd);
+	assert_int_equal(test_count_files(ingest), 1); /* only this store's lock file */
 	free(ingest);
 }
 
@@ -241,20 +228,10 @@ test_file_on_another_filesystem_is_copied_and_verified(void **state)
 {
 	struct fixture *f = *state;
 	struct kl_error *err = NULL;
-	char *other = tmpdir_on("/dev/shm");
+	char *other;
+	int fd = open_other_filesystem(f, &other);
 	struct digest d, wrong;
-	struct stat a, b;
-	int fd;
 
-	fd = open(other, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &a), 0);
-	assert_int_equal(fstat(f->work_fd, &b), 0);
-	if (a.st_dev == b.st_dev) { /* one filesystem here: nothing to show */
-		close(fd);
-		test_rmdir(other);
-		return;
-	}
 	d = make_file(fd, "far", "far away\n", 0644);
 	digest_buffer("something else", 14, &wrong);
 	make_file(fd, "liar", "far away\n", 0644);
@@ -274,21 +251,10 @@ test_batch_copy_from_another_filesystem_is_visible_only_at_commit(void **state)
 	struct fixture *f = *state;
 	struct store_batch *b = store_batch_new(f->store);
 	struct kl_error *err = NULL;
-	char *other = tmpdir_on("/dev/shm");
+	char *other;
+	int fd = open_other_filesystem(f, &other);
 	struct digest d, wrong;
-	struct stat a, w;
-	int fd;
 
-	fd = open(other, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &a), 0);
-	assert_int_equal(fstat(f->work_fd, &w), 0);
-	if (a.st_dev == w.st_dev) { /* one filesystem here: nothing to show */
-		close(fd);
-		store_batch_free(b);
-		test_rmdir(other);
-		return;
-	}
 	d = make_file(fd, "far", "batched from afar\n", 0644);
 	digest_buffer("something else", 14, &wrong);
 	make_file(fd, "liar", "batched from afar\n", 0644);

@@ -59,31 +59,6 @@ blob_path(struct fixture *f, const struct digest *d)
 	return xasprintf("%s/content/sha256/%s", f->dir, digest_to_hex(d, hex));
 }
 
-/* The files below dir, in its subdirectories too (a store's temporary files are in
- * ingest/<token>/). */
-static size_t
-count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		char *p;
-		struct stat st;
-
-		if (de->d_name[0] == '.')
-			continue;
-		p = xasprintf("%s/%s", dir, de->d_name);
-		assert_int_equal(lstat(p, &st), 0);
-		n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
-		free(p);
-	}
-	closedir(d);
-	return n;
-}
-
 /* The entries of dir itself. */
 static size_t
 count_entries(const char *dir)
@@ -118,7 +93,7 @@ test_ingest_buffer_then_read_back(void **state)
 	/* the same bytes again: one blob */
 	assert_int_equal(store_ingest_buffer(f->store, "hello", 5, &d, NULL), 0);
 	char *content = xasprintf("%s/content/sha256", f->dir);
-	assert_int_equal(count_files(content), 1);
+	assert_int_equal(test_count_files(content), 1);
 	free(content);
 }
 
@@ -152,7 +127,7 @@ test_commit_with_wrong_expected_digest_stores_nothing(void **state)
 	kl_error_freep(&err);
 	digest_buffer("hello", 5, &d);
 	assert_int_equal(store_has_blob(f->store, &d), 0);
-	assert_int_equal(count_files(ingest), 1); /* only this store's lock file */
+	assert_int_equal(test_count_files(ingest), 1); /* only this store's lock file */
 	free(ingest);
 }
 
@@ -288,12 +263,12 @@ test_killed_ingest_leaves_nothing_visible_and_is_cleaned(void **state)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	/* our lock + the dead one's lock + its temporary file, in a directory of its own */
-	assert_int_equal(count_files(ingest), 3);
+	assert_int_equal(test_count_files(ingest), 3);
 	assert_int_equal(count_entries(ingest), 3);
-	assert_int_equal(count_files(content), 0);
+	assert_int_equal(test_count_files(content), 0);
 	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0);
 	/* ours + the new store's lock: the dead process's files and directory are gone */
-	assert_int_equal(count_files(ingest), 2);
+	assert_int_equal(test_count_files(ingest), 2);
 	assert_int_equal(count_entries(ingest), 2);
 	store_unref(s2);
 	close(ready[0]);
@@ -317,7 +292,7 @@ test_temporary_dir_goes_with_its_store_and_old_leftovers_are_removed(void **stat
 	assert_int_equal(count_entries(ingest), 2); /* two locks: no directory before a write */
 	assert_int_equal(store_ingest_buffer(s2, "temporary", 9, NULL, NULL), 0);
 	assert_int_equal(count_entries(ingest), 3); /* s2's directory, empty again */
-	assert_int_equal(count_files(ingest), 2);
+	assert_int_equal(test_count_files(ingest), 2);
 	store_unref(s2);
 	assert_int_equal(count_entries(ingest), 1);
 	fd = open(old, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -576,7 +551,7 @@ test_batch_records_big_blobs_at_commit(void **state)
 	assert_int_equal(store_batch_commit(b, NULL), 0);
 	store_batch_free(b);
 	char *verified = xasprintf("%s/verified", f->dir);
-	assert_int_equal(count_files(verified), 1);
+	assert_int_equal(test_count_files(verified), 1);
 	free(verified);
 	reopen(f);
 	assert_true(trusted_by(f->store, &d_big));
@@ -806,7 +781,7 @@ test_concurrent_processes_recording_one_blob_agree(void **state)
 		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	assert_int_equal(count_files(ingest), 1); /* only this store's lock */
+	assert_int_equal(test_count_files(ingest), 1); /* only this store's lock */
 	if (!has_record(f, &d)) /* the last unlink may have come after the last write */
 		assert_int_equal(store_verify_blob(f->store, &d), 0);
 	reopen(f);
