@@ -45,8 +45,11 @@ exec_overlay_mount(const char *lower, const char *upper, const char *work, const
 	put_escaped(f, upper);
 	fputs(",workdir=", f);
 	put_escaped(f, work);
-	/* the upper must be a plain diff: no redirects, no metadata-only copies, no index */
-	fputs(",redirect_dir=off,metacopy=off,index=off,xino=off", f);
+	/* the upper must be a plain diff: no redirects, no metadata-only copies, no index; and
+	 * volatile: the overlay never syncs the upper, not even at unmount, since the step's files
+	 * that are kept are made durable where they land (the store's batch syncfs) and the rest is
+	 * removed with the step */
+	fputs(",redirect_dir=off,metacopy=off,index=off,xino=off,volatile", f);
 	fclose(f);
 	if (mount("overlay", merged, "overlay", MS_NODEV, opts) < 0)
 		return kl_error_set(err, errno, "mounting an overlay of '%s' at '%s'", lower,
