@@ -107,6 +107,20 @@ lazyfs_slot_tree(struct lazyfs *fs, uint32_t slot)
 	return lt ? atomic_load_explicit(&lt->tree, memory_order_acquire) : NULL;
 }
 
+struct tree *
+lazyfs_slot_tree_ref(struct lazyfs *fs, uint32_t slot)
+{
+	struct lazy_tree *lt = slot_at(fs, slot);
+	struct tree *t;
+
+	if (!lt)
+		return NULL;
+	pthread_mutex_lock(&fs->trees_lock); /* unloading happens under it */
+	t = tree_ref(atomic_load(&lt->tree));
+	pthread_mutex_unlock(&fs->trees_lock);
+	return t;
+}
+
 /* Assigns the next slot; called with trees_lock held. */
 static struct lazy_tree *
 new_slot(struct lazyfs *fs, uint32_t *ret)
@@ -517,11 +531,25 @@ kept_fd(struct lazyfs *fs, uint64_t ino)
 	return fd;
 }
 
-int
-lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owned)
+bool
+lazyfs_inode_held(struct lazyfs *fs, uint64_t ino)
+{
+	struct inode_shard *is = inode_shard(fs, ino);
+	bool held;
+
+	pthread_mutex_lock(&is->lock);
+	held = inode_find(is, inode_bucket(is, ino), ino) != NULL;
+	pthread_mutex_unlock(&is->lock);
+	return held;
+}
+
+/* The content fd of file idx of t, kept by its inode when there is room (see lazyfs_content_fd);
+ * local_only as for resolve_content. */
+static int
+content_fd(struct lazyfs *fs, const struct tree *t, uint32_t slot, uint32_t idx, bool local_only,
+           bool *ret_owned)
 {
 	uint64_t ino = lazyfs_ino(slot, idx);
-	struct tree *t = lazyfs_slot_tree(fs, slot);
 	struct inode_shard *is = inode_shard(fs, ino);
 	struct lazy_inode *in;
 	struct tree_entry e;
@@ -535,7 +563,7 @@ lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owne
 	if (!t)
 		return -ESTALE;
 	tree_entry_at(t, idx, &e);
-	fd = resolve_content(fs, t, &e, /* local_only= */ false);
+	fd = resolve_content(fs, t, &e, local_only);
 	if (fd < 0)
 		return fd;
 	*ret_owned = true;
@@ -553,6 +581,20 @@ lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owne
 	}
 	pthread_mutex_unlock(&is->lock);
 	return fd;
+}
+
+int
+lazyfs_content_fd(struct lazyfs *fs, uint32_t slot, uint32_t idx, bool *ret_owned)
+{
+	return content_fd(fs, lazyfs_slot_tree(fs, slot), slot, idx, /* local_only= */ false,
+	                  ret_owned);
+}
+
+int
+lazyfs_local_content_fd(struct lazyfs *fs, const struct tree *t, uint32_t slot, uint32_t idx,
+                        bool *ret_owned)
+{
+	return content_fd(fs, t, slot, idx, /* local_only= */ true, ret_owned);
 }
 
 /* Opens. */
@@ -725,6 +767,7 @@ lazyfs_get_stats(struct lazyfs *fs, struct lazyfs_stats *ret)
 	    .passthrough = atomic_load(&fs->pt.opens),
 	    .backing = (uint64_t)atomic_load(&fs->pt.backing_files),
 	    .open_files = (uint64_t)atomic_load(&fs->open_files),
+	    .warmed = atomic_load(&fs->warm.files),
 	};
 }
 
@@ -737,7 +780,8 @@ lazyfs_stats_string(struct lazyfs *fs)
 	return xasprintf(
 	    "verified=%" PRIu64 " trusted=%" PRIu64 " fetched=%" PRIu64 " failed=%" PRIu64
 	    " shared=%" PRIu64 " bytes=%" PRIu64 " trees_loaded=%" PRIu64 " inodes=%" PRIu64
-	    " reads=%" PRIu64 " passthrough=%" PRIu64 " backing=%" PRIu64 " open_files=%" PRIu64,
+	    " reads=%" PRIu64 " passthrough=%" PRIu64 " backing=%" PRIu64 " open_files=%" PRIu64
+	    " warmed=%" PRIu64,
 	    st.verified, st.trusted, st.fetched, st.failed, st.shared, st.bytes, st.trees_loaded,
-	    st.inodes, st.reads, st.passthrough, st.backing, st.open_files);
+	    st.inodes, st.reads, st.passthrough, st.backing, st.open_files, st.warmed);
 }

@@ -8,6 +8,7 @@
 
 #include "fs/digest.h"
 #include "fs/lazyfs-passthrough-internal.h"
+#include "fs/lazyfs-warm-internal.h"
 #include "fs/lazyfs.h"
 #include "fs/tree.h"
 
@@ -89,6 +90,7 @@ struct lazyfs {
 	struct known_shard known[N_SHARDS];
 
 	struct lazyfs_passthrough pt;
+	struct lazyfs_warm warm;
 	_Atomic uint64_t reads;     /* READ requests answered */
 	_Atomic int64_t open_files; /* opens counted by lazyfs_inode_open, not released */
 
@@ -137,6 +139,15 @@ void lazyfs_tree_install_root(struct lazyfs *fs, struct tree *t);
 void lazyfs_inode_ref(struct lazyfs *fs, uint32_t slot, uint32_t idx, enum tree_entry_type type);
 /* The kernel dropped n references to ino. */
 void lazyfs_inode_forget(struct lazyfs *fs, uint64_t ino, uint64_t n);
+/* The tree of a slot with a reference of the caller's, or NULL when it is not loaded: for
+ * threads that hold no kernel inode of it. */
+struct tree *lazyfs_slot_tree_ref(struct lazyfs *fs, uint32_t slot);
+/* Whether the kernel holds file inode ino (looked up and not forgotten). */
+bool lazyfs_inode_held(struct lazyfs *fs, uint64_t ino);
+/* As lazyfs_content_fd for file idx of t (the tree in slot, referenced by the caller), but
+ * -ENOENT unless its blob is in the store already: never a fetch. */
+int lazyfs_local_content_fd(struct lazyfs *fs, const struct tree *t, uint32_t slot, uint32_t idx,
+                            bool *ret_owned);
 /* Returns an fd of the verified content of file idx (resolved with hardlinks) of the tree in
  * slot; *ret_owned says whether the caller must close it (else it is the inode's, valid while
  * the kernel holds the inode). Failures are logged once per fetch, with the path. */

@@ -312,6 +312,8 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 		fuse_reply_err(req, fd == -ENOMEM ? ENOMEM : EIO);
 		return;
 	}
+	if (off == 0)
+		lazyfs_warm_note_read(fs, slot, idx, e.size);
 	if ((uint64_t)off + size > e.size)
 		size = (size_t)(e.size - (uint64_t)off);
 	/* Straight from the blob's fd: spliced into the reply where the kernel allows it. */
@@ -594,6 +596,7 @@ lazyfs_new(struct store *s, const struct lazyfs_options *opts, struct lazyfs **r
 		fs->max_kept_fds = (int64_t)(rl.rlim_cur / 2);
 	lazyfs_tables_init(fs);
 	lazyfs_passthrough_init(&fs->pt);
+	lazyfs_warm_init(&fs->warm);
 	if (fs->single) {
 		_cleanup_(tree_unrefp) struct tree *t = NULL;
 
@@ -620,6 +623,7 @@ lazyfs_free(struct lazyfs *fs)
 	if (!fs)
 		return NULL;
 	lazyfs_unmount(fs);
+	lazyfs_warm_done(fs); /* before the session it pushes through goes */
 	if (fs->session)
 		fuse_session_destroy(fs->session);
 	lazyfs_tables_done(fs);

@@ -66,6 +66,7 @@ struct lazyfs_stats {
 	uint64_t passthrough;  /* opens the kernel serves from a store blob itself */
 	uint64_t backing;      /* backing files registered now (one per inode served so) */
 	uint64_t open_files;   /* opens the kernel has not released yet (passthrough or not) */
+	uint64_t warmed;       /* small files pushed into the page cache before their first read */
 };
 
 /* Prepares a filesystem over s (a reference is taken); in single-tree mode loads the tree,

@@ -288,9 +288,9 @@ solve_build_end(struct solve *sv)
 
 		lazyfs_get_stats(sv->lazy, &st);
 		kl_debug("build: lazy filesystem: %llu reads served, %llu opens passed through, "
-		         "%llu contents fetched",
+		         "%llu contents fetched, %llu files pushed into the page cache",
 		         (unsigned long long)st.reads, (unsigned long long)st.passthrough,
-		         (unsigned long long)st.fetched);
+		         (unsigned long long)st.fetched, (unsigned long long)st.warmed);
 	}
 	sv->lazy = lazyfs_free(sv->lazy);
 	sv->providers = provider_set_free(sv->providers);
