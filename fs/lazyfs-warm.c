@@ -104,7 +104,8 @@ next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32
 			uint32_t c = w->cursor, target = tree_resolve_hardlink(w->active, c);
 
 			w->cursor = tree_next_sibling(w->active, c);
-			if (target != c && tree_parent(w->active, target) == tree_parent(w->active, c))
+			if (target != c &&
+			    tree_parent(w->active, target) == tree_parent(w->active, c))
 				continue; /* a hardlink to a sibling: that one is warmed itself */
 			tree_entry_at(w->active, target, &e);
 			if (e.type != TREE_REG || e.size == 0 || e.size > WARM_MAX_FILE)
