@@ -46,8 +46,8 @@ struct lazyfs_warm {
 	uint32_t active_slot, cursor;      /* its slot; the next entry to look at */
 	uint64_t budget;                   /* bytes left for the active job */
 	uint64_t *dir_keys; /* directories warmed (open addressing, 0 = free); protected by lock */
-	size_t dir_cap, n_dirs;        /* protected by lock */
-	_Atomic uint64_t files, bytes; /* files pushed and their bytes */
+	size_t dir_cap, n_dirs; /* protected by lock */
+	_Atomic uint64_t files; /* files pushed (the stats' warmed) */
 };
 
 void lazyfs_warm_init(struct lazyfs_warm *w);

@@ -82,7 +82,6 @@ push_file(struct lazyfs *fs, uint64_t ino, int fd, uint64_t size, char *buf)
 	r = fuse_lowlevel_notify_store(fs->session, ino, 0, &bv, 0);
 	if (r == 0) {
 		atomic_fetch_add_explicit(&fs->warm.files, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&fs->warm.bytes, size, memory_order_relaxed);
 	} else if (r != -ENOENT) {
 		kl_debug("lazyfs: pushing inode %llu into the page cache: %s",
 		         (unsigned long long)ino, strerror(-r));
