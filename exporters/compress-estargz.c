@@ -107,11 +107,12 @@ submit(struct estargz *g, struct kl_error **err)
 	return 0;
 }
 
+/* The member being filled, started with room for cap bytes (it grows past them). */
 static struct compress_job *
-member(struct estargz *g)
+member(struct estargz *g, size_t cap)
 {
 	if (!g->cur)
-		g->cur = compress_job_get(&g->free_list, COMPRESS_CHUNK_SIZE + 4096);
+		g->cur = compress_job_get(&g->free_list, cap);
 	return g->cur;
 }
 
@@ -120,7 +121,7 @@ estargz_meta(void *x, const void *buf, size_t n, struct kl_error **err)
 {
 	struct estargz *g = x;
 
-	compress_job_append(member(g), buf, n);
+	compress_job_append(member(g, COMPRESS_HEADERS_CAP), buf, n);
 	/* Long runs of headers are cut too, to use every core. */
 	return g->cur->in_len >= COMPRESS_CHUNK_SIZE ? submit(g, err) : 0;
 }
@@ -151,8 +152,9 @@ estargz_data(void *x, const void *buf, size_t n, struct kl_error **err)
 		size_t k;
 
 		if (!g->cur) {
-			/* a chunk starts a member of its own */
-			member(g);
+			/* a chunk starts a member of its own, with room for the padding and the
+			 * next headers after it */
+			member(g, (left < COMPRESS_CHUNK_SIZE ? left : COMPRESS_CHUNK_SIZE) + 4096);
 			g->cur->tag = (long)g->entry;
 			g->cur->tag2 = (long)g->chunk++;
 			g->chunk_len = 0;

@@ -106,6 +106,8 @@ extern const struct compress_ops compress_estargz_ops;
 /* Files of a format with a table of contents are cut in pieces of this size (each its own
  * frame or member), as eStargz does by default: big files compress on every core. */
 #define COMPRESS_CHUNK_SIZE (4u << 20)
+/* What a job holding tar headers alone starts with room for (it grows past it). */
+#define COMPRESS_HEADERS_CAP (64u << 10)
 
 /* Annotations: adds key=value (both copied) to ret's list, kept sorted. */
 void compress_annotate(struct layer_blob *ret, const char *key, const char *value);

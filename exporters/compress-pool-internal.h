@@ -53,7 +53,8 @@ void compress_pool_submit(struct compress_pool *p, struct compress_job *j);
 struct compress_job *compress_pool_take(struct compress_pool *p);
 /* A job with an input buffer of at least cap bytes, from free (a list of taken jobs) or new. */
 struct compress_job *compress_job_get(struct compress_job **free_list, size_t cap);
-/* Puts a taken job on the list for reuse; frees every job of the list. */
+/* Puts a taken job on the list for reuse (buffers over 2 MiB freed: the list can hold many
+ * jobs); frees every job of the list. */
 void compress_job_put(struct compress_job **free_list, struct compress_job *j);
 void compress_job_list_free(struct compress_job **free_list);
 /* Appends n bytes to j->in, growing it as needed. */

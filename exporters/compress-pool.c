@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporters/compress-internal.h"
 #include "util/error.h"
 #include "util/xalloc.h"
+
+#define POOL_KEEP_CAP (2u << 20) /* a job put back keeps buffers up to this size */
 
 struct compress_pool {
 	const struct compress_pool_ops *ops;
@@ -22,7 +25,8 @@ struct compress_pool {
 	 * on are not yet picked by a worker. Protected by lock, as are the jobs' done flags. */
 	struct compress_job **ring;
 	size_t cap, head, n, started;
-	bool stop; /* protected by lock */
+	size_t bytes, budget; /* input bytes in flight and their bound (the driving thread's) */
+	bool stop;            /* protected by lock */
 };
 
 static void *
@@ -49,7 +53,9 @@ worker(void *userdata)
 		}
 		pthread_mutex_lock(&p->lock);
 		j->done = true;
-		pthread_cond_broadcast(&p->done);
+		/* the driving thread only ever waits for the oldest job */
+		if (j == p->ring[p->head])
+			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (state)
@@ -68,9 +74,12 @@ compress_pool_new(unsigned threads, const struct compress_pool_ops *ops, void *a
 	p->arg = arg;
 	if (threads == 0)
 		threads = 1;
-	/* Enough in flight that every worker has the next job waiting while the oldest one is
-	 * written out. */
-	p->cap = 2 * (size_t)threads + 2;
+	/* Jobs are handed back in order, so while a worker is on a long job (a 4 MiB chunk) the
+	 * others go on only as far as the ring reaches: it takes many small jobs (a file each, in
+	 * zstd:chunked and eStargz), their bytes bounded by what 2 jobs of 4 MiB per thread come
+	 * to, so the one driving thread always has room to feed every worker. */
+	p->cap = 64 * (size_t)threads + 2;
+	p->budget = (2 * (size_t)threads + 2) * COMPRESS_CHUNK_SIZE;
 	p->ring = xcalloc(p->cap, sizeof(*p->ring));
 	p->threads = xcalloc(threads, sizeof(*p->threads));
 	pthread_mutex_init(&p->lock, NULL);
@@ -119,7 +128,7 @@ compress_pool_free(struct compress_pool *p)
 bool
 compress_pool_full(const struct compress_pool *p)
 {
-	return p->n == p->cap; /* only the driving thread changes n */
+	return p->n == p->cap || p->bytes >= p->budget; /* only the driving thread changes them */
 }
 
 int
@@ -146,6 +155,7 @@ compress_pool_submit(struct compress_pool *p, struct compress_job *j)
 	if (p->n == p->cap)
 		abort(); /* a programming error: take before submitting */
 	p->ring[(p->head + p->n++) % p->cap] = j;
+	p->bytes += j->in_len;
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -165,6 +175,7 @@ compress_pool_take(struct compress_pool *p)
 		pthread_cond_wait(&p->done, &p->lock);
 	p->head = (p->head + 1) % p->cap;
 	p->n--;
+	p->bytes -= j->in_len;
 	p->started--;
 	pthread_mutex_unlock(&p->lock);
 	return j;
@@ -195,6 +206,17 @@ compress_job_get(struct compress_job **free_list, size_t cap)
 void
 compress_job_put(struct compress_job **free_list, struct compress_job *j)
 {
+	/* A long free list of small jobs would otherwise end up pinning a big buffer each. */
+	if (j->in_cap > POOL_KEEP_CAP) {
+		free(j->in);
+		j->in = NULL;
+		j->in_cap = 0;
+	}
+	if (j->out_cap > POOL_KEEP_CAP) {
+		free(j->out);
+		j->out = NULL;
+		j->out_cap = 0;
+	}
 	j->next_free = *free_list;
 	*free_list = j;
 }

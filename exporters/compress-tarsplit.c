@@ -5,7 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
+#include <isa-l/crc64.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,45 +177,11 @@ compress_tarsplit_finish(struct compress_tarsplit *ts, const char **ret, size_t 
 	return 0;
 }
 
-/* CRC-64 with the ISO polynomial, reflected, slicing by 8 as Go's hash/crc64 does. */
-#define CRC64_ISO 0xd800000000000000ull
-
-static uint64_t crc_tables[8][256]; /* written once by crc_init, then only read */
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void
-crc_init(void)
-{
-	for (unsigned i = 0; i < 256; i++) {
-		uint64_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ CRC64_ISO : c >> 1;
-		crc_tables[0][i] = c;
-	}
-	for (unsigned i = 0; i < 256; i++)
-		for (int t = 1; t < 8; t++)
-			crc_tables[t][i] = (crc_tables[t - 1][i] >> 8) ^
-			                   crc_tables[0][crc_tables[t - 1][i] & 0xff];
-}
-
+/* ISA-L's CRC-64/ISO takes and returns the sum with the same pre- and post-inversion as Go's
+ * hash/crc64, so a running sum chains across calls; it folds with carry-less multiplies, about
+ * ten times the speed of a table-driven loop. */
 uint64_t
 compress_crc64(uint64_t crc, const void *buf, size_t n)
 {
-	const uint8_t *p = buf;
-
-	pthread_once(&crc_once, crc_init);
-	crc = ~crc;
-	for (; n >= 8; n -= 8, p += 8) {
-		crc ^= (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-		       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-		       (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-		crc = crc_tables[7][crc & 0xff] ^ crc_tables[6][(crc >> 8) & 0xff] ^
-		      crc_tables[5][(crc >> 16) & 0xff] ^ crc_tables[4][(crc >> 24) & 0xff] ^
-		      crc_tables[3][(crc >> 32) & 0xff] ^ crc_tables[2][(crc >> 40) & 0xff] ^
-		      crc_tables[1][(crc >> 48) & 0xff] ^ crc_tables[0][crc >> 56];
-	}
-	for (; n; n--, p++)
-		crc = crc_tables[0][(uint8_t)crc ^ *p] ^ (crc >> 8);
-	return ~crc;
+	return crc64_iso_refl(crc, buf, n);
 }

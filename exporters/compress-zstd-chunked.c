@@ -177,11 +177,12 @@ submit(struct chunked *c, struct kl_error **err)
 	return 0;
 }
 
+/* The frame being filled, started with room for cap bytes (it grows past them). */
 static struct compress_job *
-frame(struct chunked *c)
+frame(struct chunked *c, size_t cap)
 {
 	if (!c->cur)
-		c->cur = compress_job_get(&c->free_list, COMPRESS_CHUNK_SIZE);
+		c->cur = compress_job_get(&c->free_list, cap);
 	return c->cur;
 }
 
@@ -193,7 +194,7 @@ chunked_meta(void *x, const void *buf, size_t n, struct kl_error **err)
 	c->seg = xgrow(c->seg, &c->seg_cap, c->seg_len + n, 1);
 	memcpy(c->seg + c->seg_len, buf, n);
 	c->seg_len += n;
-	compress_job_append(frame(c), buf, n);
+	compress_job_append(frame(c, COMPRESS_HEADERS_CAP), buf, n);
 	/* Long runs of headers (thousands of directories) are cut too, to use every core. */
 	return c->cur->in_len >= COMPRESS_CHUNK_SIZE ? submit(c, err) : 0;
 }
@@ -224,7 +225,7 @@ static void
 start_chunk(struct chunked *c)
 {
 	uint64_t left = c->size - c->done;
-	struct compress_job *j = frame(c);
+	struct compress_job *j = frame(c, left < COMPRESS_CHUNK_SIZE ? left : COMPRESS_CHUNK_SIZE);
 
 	j->tag = (long)c->entry;
 	j->tag2 = (long)c->chunk;
