@@ -3,9 +3,12 @@
  * (sources, file ops, merge, diff, exec), the local contents it refers to ingested, and the
  * result recorded. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs/provider.h"
 #include "fs/store.h"
@@ -22,7 +25,8 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define INGEST_BATCH 256u /* local files ingested at once */
+#define INGEST_BATCH 256u     /* local files ingested at once */
+#define INGEST_MAX_THREADS 4u /* threads sharing one ingest */
 
 /* The empty tree's id (written once). */
 static int
@@ -301,40 +305,110 @@ ingest_batch(struct solve *sv, struct uring **u, const struct provider_request *
 	return provider_set_fetch_batch(sv->providers, *u, reqs, n, results, NULL, err);
 }
 
+/* One thread's share of an ingest: reqs[0..n) in batches, on the thread's own ring. */
+struct ingest_part {
+	struct solve *sv;
+	const struct provider_request *reqs;
+	size_t n;
+	int r;
+	struct kl_error *err;
+};
+
+static void *
+ingest_part_run(void *userdata)
+{
+	struct ingest_part *p = userdata;
+	struct uring *u = NULL;
+
+	for (size_t i = 0; i < p->n && p->r >= 0; i += INGEST_BATCH) {
+		size_t k = p->n - i < INGEST_BATCH ? p->n - i : INGEST_BATCH;
+
+		p->r = ingest_batch(p->sv, &u, p->reqs + i, k, &p->err);
+	}
+	return NULL;
+}
+
+/* How many threads share an ingest of n files: one per core, each with a batch at least. */
+static size_t
+ingest_threads(size_t n)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t t = n / INGEST_BATCH;
+
+	if (cores < 1)
+		cores = 1;
+	if (t > (size_t)cores)
+		t = (size_t)cores;
+	if (t > INGEST_MAX_THREADS)
+		t = INGEST_MAX_THREADS;
+	return t ? t : 1;
+}
+
 /* The contents of a local context that t names, copied into the store (verified against
- * their digests): a record must stay readable once the context is gone. */
+ * their digests): a record must stay readable once the context is gone. A large context is
+ * split between threads: each file costs a create, a copy and a rename, which keep a core
+ * busy only in part. */
 static int
 ingest_local(struct solve *sv, const struct tree *t, struct kl_error **err)
 {
-	struct provider_request reqs[INGEST_BATCH];
-	struct digest want[INGEST_BATCH];
-	uint32_t n = tree_count(t);
-	struct uring *u = NULL;
-	size_t k = 0;
-	int r;
+	_cleanup_free_ struct provider_request *reqs = NULL;
+	_cleanup_free_ struct digest *want = NULL;
+	struct ingest_part parts[INGEST_MAX_THREADS] = {{0}};
+	pthread_t threads[INGEST_MAX_THREADS];
+	bool started[INGEST_MAX_THREADS] = {false};
+	uint32_t count = tree_count(t);
+	size_t n = 0, cap = 0, n_threads, share;
+	int r = 0;
 
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < count; i++) {
 		struct tree_entry e;
 
 		tree_entry_at(t, i, &e);
 		if (!needs_ingest(sv, &e))
 			continue;
-		want[k] = e.digest;
-		reqs[k] = (struct provider_request){
+		reqs = xgrow(reqs, &cap, n + 1, sizeof(*reqs));
+		reqs[n++] = (struct provider_request){
 		    .path = e.path,
 		    .locator = e.locator,
 		    .locator_len = e.locator_len,
-		    .digest = &want[k],
 		    .size = e.size,
 		};
-		if (++k < INGEST_BATCH)
-			continue;
-		r = ingest_batch(sv, &u, reqs, k, err);
-		if (r < 0)
-			return r;
-		k = 0;
+		want = xrealloc(want, cap * sizeof(*want));
+		want[n - 1] = e.digest;
 	}
-	return k ? ingest_batch(sv, &u, reqs, k, err) : 0;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		reqs[i].digest = &want[i]; /* want no longer moves */
+	n_threads = ingest_threads(n);
+	share = (n + n_threads - 1) / n_threads;
+	for (size_t i = 0; i < n_threads; i++) {
+		size_t from = i * share < n ? i * share : n;
+
+		parts[i] = (struct ingest_part){
+		    .sv = sv, .reqs = reqs + from, .n = n - from < share ? n - from : share};
+	}
+	/* the calling thread takes the first share */
+	for (size_t i = 1; i < n_threads; i++)
+		started[i] = pthread_create(&threads[i], NULL, ingest_part_run, &parts[i]) == 0;
+	for (size_t i = 1; i < n_threads; i++)
+		if (!started[i])
+			ingest_part_run(&parts[i]);
+	ingest_part_run(&parts[0]);
+	for (size_t i = 0; i < n_threads; i++) {
+		if (started[i])
+			pthread_join(threads[i], NULL);
+		if (parts[i].r < 0 && r >= 0) {
+			r = parts[i].r;
+			if (err && !*err)
+				*err = TAKE_PTR(parts[i].err);
+		}
+		kl_error_free(parts[i].err);
+	}
+	if (r >= 0)
+		kl_debug("solve: %zu local files ingested on %zu thread%s", n, n_threads,
+		         n_threads == 1 ? "" : "s");
+	return r;
 }
 
 static int
