@@ -531,16 +531,21 @@ kept_fd(struct lazyfs *fs, uint64_t ino)
 	return fd;
 }
 
-bool
-lazyfs_inode_held(struct lazyfs *fs, uint64_t ino)
+int
+lazyfs_inode_claim_warm(struct lazyfs *fs, uint64_t ino)
 {
 	struct inode_shard *is = inode_shard(fs, ino);
-	bool held;
+	struct lazy_inode *in;
+	int r = -1;
 
 	pthread_mutex_lock(&is->lock);
-	held = inode_find(is, inode_bucket(is, ino), ino) != NULL;
+	in = inode_find(is, inode_bucket(is, ino), ino);
+	if (in) {
+		r = !in->warmed && in->fd < 0;
+		in->warmed = true;
+	}
 	pthread_mutex_unlock(&is->lock);
-	return held;
+	return r;
 }
 
 /* The content fd of file idx of t, kept by its inode when there is room (see lazyfs_content_fd);

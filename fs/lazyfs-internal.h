@@ -41,6 +41,7 @@ struct lazy_inode {
 	uint32_t cached_opens;      /* open, read through op_read; protected by the lock */
 	uint32_t passthrough_opens; /* open, served by the kernel; protected by the lock */
 	int backing_id;             /* > 0: registered; protected by the lock */
+	bool warmed;                /* claimed by a warming thread; protected by the lock */
 	struct lazy_inode *next;    /* hash chain; protected by the lock */
 };
 
@@ -142,8 +143,10 @@ void lazyfs_inode_forget(struct lazyfs *fs, uint64_t ino, uint64_t n);
 /* The tree of a slot with a reference of the caller's, or NULL when it is not loaded: for
  * threads that hold no kernel inode of it. */
 struct tree *lazyfs_slot_tree_ref(struct lazyfs *fs, uint32_t slot);
-/* Whether the kernel holds file inode ino (looked up and not forgotten). */
-bool lazyfs_inode_held(struct lazyfs *fs, uint64_t ino);
+/* Claims file inode ino for warming: 1 once per inode the kernel holds (looked up, not
+ * forgotten) whose content no read has opened yet; 0 for one claimed or opened before; -1
+ * when the kernel does not hold it (its directory not listed yet). */
+int lazyfs_inode_claim_warm(struct lazyfs *fs, uint64_t ino);
 /* As lazyfs_content_fd for file idx of t (the tree in slot, referenced by the caller), but
  * -ENOENT unless its blob is in the store already: never a fetch. */
 int lazyfs_local_content_fd(struct lazyfs *fs, const struct tree *t, uint32_t slot, uint32_t idx,

@@ -3,16 +3,20 @@
  * A step that reads a directory's files one after another (a hash over a source tree, a compiler
  * over its headers) pays one READ round trip through the server per file: ~100 µs each here,
  * five times a read from the page cache. At the first read of a file of a directory, background
- * threads take the directory's following files (in the tree's order, which is the listing
- * order) of at most WARM_MAX_FILE bytes whose blobs are already in the store and whose inodes the
- * kernel holds, verify them as a read would, and push each whole into the kernel's page cache
- * (FUSE_NOTIFY_STORE): their reads then never reach the server. Nothing is fetched for it, so
- * contents stay lazy. Bounded: WARM_MAX_DIR_BYTES per directory, each directory once, a queue of
- * WARM_QUEUE directories (more are dropped). Off with passthrough, whose opens bypass the page
- * cache.
+ * threads take the files that follow it in the tree's order (the listing order, depth first: the
+ * rest of its directory, then the directories after it) of at most WARM_MAX_FILE bytes whose
+ * blobs are already in the store and whose inodes the kernel holds (a directory listed, as a
+ * walk over the tree lists them ahead of its reads), verify them as a read would, and push each
+ * whole into the kernel's page cache (FUSE_NOTIFY_STORE): their reads then never reach the
+ * server. Each inode is pushed once, and not once a read opened it. Nothing is fetched for it,
+ * so contents stay lazy. Bounded: a job looks at WARM_MAX_JOB_ENTRIES entries and pushes
+ * WARM_MAX_JOB_BYTES at most; a read inside what the last job walked through starts the next
+ * one where that ended, so the warmed window moves ahead of a reader going through the tree;
+ * each directory queues one job, in a queue of WARM_QUEUE (more are dropped). Off with
+ * passthrough, whose opens bypass the page cache.
  *
  * Threads: lazyfs_warm_note_read() from any FUSE worker; WARM_THREADS warming threads share the
- * directory at the head of the queue file by file (started with the first job, joined by
+ * job at the head of the queue file by file (started with the first job, joined by
  * lazyfs_warm_done()). */
 #pragma once
 #include <pthread.h>
@@ -25,13 +29,14 @@ struct lazyfs;
 struct tree;
 
 #define WARM_MAX_FILE (128u << 10)
-#define WARM_MAX_DIR_BYTES (16u << 20)
+#define WARM_MAX_JOB_BYTES (16u << 20)
+#define WARM_MAX_JOB_ENTRIES 4096u
 #define WARM_QUEUE 64u
 #define WARM_THREADS 2u
 #define WARM_MAX_DIRS (1u << 20) /* directories remembered; past it, no more warming */
 
 struct warm_job {
-	uint32_t slot, after; /* warm the files that follow entry after in its directory */
+	uint32_t slot, after; /* warm the files that follow entry after in the tree's order */
 };
 
 struct lazyfs_warm {
@@ -45,6 +50,10 @@ struct lazyfs_warm {
 	struct tree *active;               /* the job's tree being warmed (a reference) */
 	uint32_t active_slot, cursor;      /* its slot; the next entry to look at */
 	uint64_t budget;                   /* bytes left for the active job */
+	uint32_t scan_left;                /* entries left for it to look at */
+	/* What the jobs warmed last, in the tree of covered_slot: from covered_start, walked up
+	 * to walked, except from hole on (the first file the kernel did not hold, or TREE_NONE) */
+	uint32_t covered_slot, covered_start, walked, hole;
 	uint64_t *dir_keys; /* directories warmed (open addressing, 0 = free); protected by lock */
 	size_t dir_cap, n_dirs; /* protected by lock */
 	_Atomic uint64_t files; /* files pushed (the stats' warmed) */

@@ -88,11 +88,19 @@ push_file(struct lazyfs *fs, uint64_t ino, int fd, uint64_t size, char *buf)
 	}
 }
 
+/* Where the warmed run from covered_start ends: at the first entry the jobs walked past
+ * unwarmed because the kernel did not hold it, or where they stopped. */
+static uint32_t
+covered_end(const struct lazyfs_warm *w)
+{
+	return w->hole < w->walked ? w->hole : w->walked;
+}
+
 /* The next file of the active job for a thread to push, with a reference on its tree; false
  * when the thread is to stop. Called with the lock held: waits for work. */
 static bool
-next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32_t *ret_idx,
-          uint64_t *ret_size, struct lazyfs *fs)
+next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32_t *ret_pos,
+          uint32_t *ret_idx, uint64_t *ret_size, struct lazyfs *fs)
 {
 	struct tree_entry e;
 
@@ -102,10 +110,9 @@ next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32
 		if (w->active && w->cursor != TREE_NONE) {
 			uint32_t c = w->cursor, target = tree_resolve_hardlink(w->active, c);
 
-			w->cursor = tree_next_sibling(w->active, c);
-			if (target != c &&
-			    tree_parent(w->active, target) == tree_parent(w->active, c))
-				continue; /* a hardlink to a sibling: that one is warmed itself */
+			w->cursor =
+			    --w->scan_left && c + 1 < tree_count(w->active) ? c + 1 : TREE_NONE;
+			w->walked = c + 1;
 			tree_entry_at(w->active, target, &e);
 			if (e.type != TREE_REG || e.size == 0 || e.size > WARM_MAX_FILE)
 				continue;
@@ -116,6 +123,7 @@ next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32
 			w->budget -= e.size;
 			*ret_t = tree_ref(w->active);
 			*ret_slot = w->active_slot;
+			*ret_pos = c;
 			*ret_idx = target;
 			*ret_size = e.size;
 			return true;
@@ -123,6 +131,7 @@ next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32
 		w->active = tree_unref(w->active);
 		if (w->n_queued) {
 			struct warm_job job = w->queue[w->head];
+			uint32_t from = job.after + 1;
 
 			w->head = (w->head + 1) % WARM_QUEUE;
 			w->n_queued--;
@@ -130,10 +139,19 @@ next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32
 			 */
 			w->active = lazyfs_slot_tree_ref(fs, job.slot);
 			w->active_slot = job.slot;
-			w->cursor = w->active && job.after < tree_count(w->active)
-			                ? tree_next_sibling(w->active, job.after)
-			                : TREE_NONE;
-			w->budget = WARM_MAX_DIR_BYTES;
+			/* a read inside what the last jobs warmed goes on from where they stopped:
+			 * the reader is catching up, the window moves ahead */
+			if (job.slot == w->covered_slot && job.after >= w->covered_start &&
+			    job.after < covered_end(w))
+				from = covered_end(w);
+			else
+				w->covered_start = from;
+			w->covered_slot = job.slot;
+			w->walked = from;
+			w->hole = TREE_NONE;
+			w->cursor = w->active && from < tree_count(w->active) ? from : TREE_NONE;
+			w->budget = WARM_MAX_JOB_BYTES;
+			w->scan_left = WARM_MAX_JOB_ENTRIES;
 			continue;
 		}
 		pthread_cond_wait(&w->wake, &w->lock);
@@ -146,21 +164,23 @@ warm_thread(void *arg)
 	struct lazyfs *fs = arg;
 	struct lazyfs_warm *w = &fs->warm;
 	_cleanup_free_ char *buf = xmalloc(WARM_MAX_FILE);
-	uint32_t slot, idx;
+	uint32_t slot, pos, idx;
 	struct tree *t;
 	uint64_t size;
 
 	pthread_mutex_lock(&w->lock);
-	while (next_file(w, &t, &slot, &idx, &size, fs)) {
+	while (next_file(w, &t, &slot, &pos, &idx, &size, fs)) {
 		uint64_t ino = lazyfs_ino(slot, idx);
 		bool owned;
-		int fd;
+		int claim, fd = -ENOENT;
 
 		pthread_mutex_unlock(&w->lock);
-		/* only inodes the kernel holds can take pages; a content not in the store is left
-		 * to be fetched when read, a corrupt one to be reported then */
-		fd = lazyfs_inode_held(fs, ino) ? lazyfs_local_content_fd(fs, t, slot, idx, &owned)
-		                                : -ENOENT;
+		/* only inodes the kernel holds can take pages, each once, and none a read has
+		 * opened already; a content not in the store is left to be fetched when read, a
+		 * corrupt one to be reported then */
+		claim = lazyfs_inode_claim_warm(fs, ino);
+		if (claim > 0)
+			fd = lazyfs_local_content_fd(fs, t, slot, idx, &owned);
 		if (fd >= 0) {
 			push_file(fs, ino, fd, size, buf);
 			if (owned)
@@ -168,6 +188,9 @@ warm_thread(void *arg)
 		}
 		tree_unref(t);
 		pthread_mutex_lock(&w->lock);
+		/* what is not listed yet was not warmed: a later read there warms it */
+		if (claim < 0 && slot == w->covered_slot && pos < w->hole)
+			w->hole = pos;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Page-cache warming: the first read of a file of a directory has the mount push that
-# directory's following small files whose blobs are in the store into the kernel's page cache,
-# so that reading them reaches the server no more; every byte read equals the source, a corrupt
-# blob is never pushed (its read still fails), large files and contents not in the store (a
-# context mount) are never warmed, and a mount with --passthrough warms nothing.
+# Page-cache warming: the first read of a file of a directory has the mount push the small
+# files that follow it in the tree (the rest of its directory, then the next directories) whose
+# blobs are in the store and whose directories were listed into the kernel's page cache, so that
+# reading them reaches the server no more; a directory listed later is warmed at its own first
+# read; every byte read equals the source, a corrupt blob is never pushed (its read still fails),
+# large files and contents not in the store (a context mount) are never warmed, and a mount with
+# --passthrough warms nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-mount.sh"
 need_fuse
@@ -22,8 +24,9 @@ ln "$src/a/f01" "$src/a/f99-link"
 echo last >"$src/a/zlast"
 id=$(kiln tree import "$src")
 # per directory: the regular files after f00 of 1..131072 bytes, f01–f08 and f11 (a's link is
-# f01's inode, warmed once), and a's zlast
+# f01's inode, warmed once), and a's zlast; the directories after a also their f00
 warmable=9
+all=$((warmable + 1 + 2 * (warmable + 1)))
 
 # Waits until the mount's stat FIELD reaches at least N (the warming runs in the background).
 wait_at_least() { # DIR FIELD N
@@ -38,21 +41,39 @@ wait_at_least() { # DIR FIELD N
 mount_bg "$id" "$T/m"
 ls -lR "$T/m" >/dev/null # the kernel looks every inode up (READDIRPLUS)
 cmp -s "$src/a/f00" "$T/m/a/f00" || fail "a/f00 differs"
-wait_at_least "$T/m" warmed $((warmable + 1))
+wait_at_least "$T/m" warmed "$all"
 reads=$(mount_stat "$T/m" reads)
-for f in "$src"/a/*; do
+for f in "$src"/a/* "$src"/b/*; do
+	d=${f%/*} && d=${d##*/}
 	[ "${f##*/}" = f10 ] && continue
-	cmp -s "$f" "$T/m/a/${f##*/}" || fail "a/${f##*/} differs after warming"
+	cmp -s "$f" "$T/m/$d/${f##*/}" || fail "$d/${f##*/} differs after warming"
 	now=$(mount_stat "$T/m" reads)
-	[ "$now" = "$reads" ] || fail "reading the warmed a/${f##*/} took $((now - reads)) reads"
+	[ "$now" = "$reads" ] || fail "reading the warmed $d/${f##*/} took $((now - reads)) reads"
 done
 after=$(mount_stat "$T/m" reads)
-[ "$(mount_stat "$T/m" warmed)" = $((warmable + 1)) ] ||
-	fail "warmed $(mount_stat "$T/m" warmed), not $((warmable + 1))"
+[ "$(mount_stat "$T/m" warmed)" = "$all" ] || fail "warmed $(mount_stat "$T/m" warmed), not $all"
 # the file over the limit (131073 bytes) was left to its reads
 cmp -s "$src/a/f10" "$T/m/a/f10" || fail "a/f10 differs"
 [ "$(mount_stat "$T/m" reads)" -gt "$after" ] || fail "a/f10 was read without a READ"
-ok "the first read of a directory pushes its small files: they read back equal with no READ"
+ok "the first read pushes the small files after it, next directories too: they read with no READ"
+
+# Only listed directories take pages: b listed after a's first read is warmed at its own.
+mount_bg "$id" "$T/m5"
+ls -l "$T/m5/a" >/dev/null
+cmp -s "$src/a/f00" "$T/m5/a/f00" || fail "a/f00 differs"
+wait_at_least "$T/m5" warmed $((warmable + 1))
+sleep 0.3
+[ "$(mount_stat "$T/m5" warmed)" = $((warmable + 1)) ] ||
+	fail "unlisted directories took pages: warmed $(mount_stat "$T/m5" warmed), not $((warmable + 1))"
+ls -l "$T/m5/b" >/dev/null
+cmp -s "$src/b/f00" "$T/m5/b/f00" || fail "b/f00 differs"
+wait_at_least "$T/m5" warmed $((2 * warmable + 1))
+reads=$(mount_stat "$T/m5" reads)
+for f in f01 f04 f08 f11; do
+	cmp -s "$src/b/$f" "$T/m5/b/$f" || fail "b/$f differs"
+done
+[ "$(mount_stat "$T/m5" reads)" = "$reads" ] || fail "b's warmed files took reads"
+ok "a directory listed after the first read is warmed at its own first read"
 
 # Every other directory reads back equal too, whatever the order.
 for d in c b; do
