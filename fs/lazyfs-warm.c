@@ -189,7 +189,8 @@ warm_thread(void *arg)
 		tree_unref(t);
 		pthread_mutex_lock(&w->lock);
 		/* what is not listed yet was not warmed: a later read there warms it */
-		if (claim < 0 && slot == w->covered_slot && pos < w->hole)
+		if (claim < 0 && slot == w->covered_slot && pos >= w->covered_start &&
+		    pos < w->hole)
 			w->hole = pos;
 	}
 	pthread_mutex_unlock(&w->lock);
