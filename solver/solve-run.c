@@ -357,7 +357,7 @@ ingest_local(struct solve *sv, const struct tree *t, struct kl_error **err)
 	pthread_t threads[INGEST_MAX_THREADS];
 	bool started[INGEST_MAX_THREADS] = {false};
 	uint32_t count = tree_count(t);
-	size_t n = 0, cap = 0, n_threads, share;
+	size_t n = 0, cap = 0, want_cap = 0, n_threads, share;
 	int r = 0;
 
 	for (uint32_t i = 0; i < count; i++) {
@@ -367,14 +367,14 @@ ingest_local(struct solve *sv, const struct tree *t, struct kl_error **err)
 		if (!needs_ingest(sv, &e))
 			continue;
 		reqs = xgrow(reqs, &cap, n + 1, sizeof(*reqs));
+		want = xgrow(want, &want_cap, n + 1, sizeof(*want));
+		want[n] = e.digest;
 		reqs[n++] = (struct provider_request){
 		    .path = e.path,
 		    .locator = e.locator,
 		    .locator_len = e.locator_len,
 		    .size = e.size,
 		};
-		want = xrealloc(want, cap * sizeof(*want));
-		want[n - 1] = e.digest;
 	}
 	if (n == 0)
 		return 0;
