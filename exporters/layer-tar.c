@@ -23,6 +23,7 @@
 #include "oci/whiteout.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 #define READ_SIZE (1u << 20)
@@ -43,6 +44,8 @@ struct tar {
 	char *buf;    /* contents being read */
 	uint64_t pad; /* zeros owed after the last contents, written before what comes next */
 	struct digest_ctx *file_hash;
+	struct store_trust_set *trust; /* the diff's, when recorded */
+	size_t hashed;                 /* store blobs this export hashed */
 	struct tree_xattr *xattrs;
 	size_t xattrs_cap;
 };
@@ -120,10 +123,11 @@ write_contents(struct tar *t, const struct tree_entry *e, struct compress_entry_
 		return kl_error_setf(
 		    t->err, EIO, "'%s': its content has %" PRIu64 " bytes, the tree says %" PRIu64,
 		    e->path, (uint64_t)st.st_size, e->size);
-	/* a blob whose verification record matches its stat was hashed before, as the lazy
-	 * filesystem trusts it */
-	if (verify && store_blob_trusted(t->store, &e->digest, &st))
+	/* a blob whose verification record or trust set matches its stat was hashed before, as
+	 * the lazy filesystem trusts it */
+	if (verify && store_blob_trusted_by(t->store, t->trust, &e->digest, &st))
 		verify = false;
+	t->hashed += verify;
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	end->crc64 = 0;
 	while (off < e->size) {
@@ -150,12 +154,14 @@ write_contents(struct tar *t, const struct tree_entry *e, struct compress_entry_
 	}
 	if (verify) {
 		digest_ctx_final(t->file_hash, &d);
-		if (!digest_equal(&d, &e->digest))
+		if (!digest_equal(&d, &e->digest)) {
+			store_blob_distrust(t->store, &e->digest);
 			return kl_error_setf(
 			    t->err, EBADMSG,
 			    "blob %s in the store is corrupt (its bytes hash to %s), "
 			    "needed by '%s'",
 			    digest_to_string(&e->digest, want), digest_to_string(&d, got), e->path);
+		}
 		store_blob_trust(t->store, &e->digest, &st);
 	}
 	t->pad = (BLOCK - e->size % BLOCK) % BLOCK;
@@ -280,7 +286,9 @@ layer_tar_write(const struct tree *diff, struct store *s, struct provider_set *p
 	                .out = out,
 	                .err = err,
 	                .buf = xmalloc(READ_SIZE),
-	                .file_hash = digest_ctx_new()};
+	                .file_hash = digest_ctx_new(),
+	                .trust = store_trust_set_load(s, tree_id(diff))};
+	char hex[DIGEST_HEX_LEN + 1];
 	int r;
 
 	r = tree_layer_walk(diff, walk_item, &t);
@@ -288,6 +296,12 @@ layer_tar_write(const struct tree *diff, struct store *s, struct provider_set *p
 		r = flush_pad(&t);
 	if (r >= 0)
 		r = meta(&t, zeros, sizeof(zeros)); /* the end of the archive: two zero blocks */
+	kl_debug("layer tar of tree sha256:%.12s: %zu store blobs hashed",
+	         digest_to_hex(tree_id(diff), hex), t.hashed);
+	/* what was hashed here need not be by the next export of this diff */
+	if (r >= 0 && t.hashed)
+		(void)tree_trust_save(s, diff);
+	store_trust_set_free(t.trust);
 	uring_free(t.ring);
 	digest_ctx_free(t.file_hash);
 	free(t.buf);

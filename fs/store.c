@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The content store: blobs by sha256, ingested through temporary files renamed into place. */
 #include "fs/store.h"
+#include "fs/store-internal.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -25,45 +26,6 @@
 #include "util/path.h"
 #include "util/xalloc.h"
 
-/* A blob this process wrote or hashed (or whose record it read), as the inode it was then:
- * while the file is still that inode, unchanged, its bytes need no hashing again (a tree just
- * built, then mounted) and its record no reading. */
-struct trusted_blob {
-	bool valid;
-	struct digest digest;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	mode_t mode;
-	uid_t uid;
-	gid_t gid;
-	struct timespec mtime, ctime;
-};
-
-#define TRUSTED_BLOBS 16
-
-struct store {
-	atomic_int refs;
-	pthread_mutex_t trusted_lock;
-	struct trusted_blob trusted[TRUSTED_BLOBS]; /* a ring; protected by trusted_lock */
-	unsigned n_trusted;                         /* protected by trusted_lock */
-	enum store_flags flags;
-	char *root;
-	int root_fd;
-	int content_fd;  /* content/sha256 */
-	int verified_fd; /* verified/, one record per blob; -1 when absent (read-only) */
-	int ingest_fd;   /* ingest/; -1 when read-only */
-	/* Each writable store holds an flock on ingest/<token>.lock; its temporary files are named
-	 * ingest/<token>/<n>, the directory made at the first one. A token whose lock can be taken
-	 * belongs to a dead process, so its files are leftovers of killed ingests and are removed
-	 * on the next open. */
-	int lock_fd;
-	char token[33];
-	atomic_uint_fast64_t seq;
-	pthread_mutex_t temp_dir_lock;
-	atomic_bool temp_dir_made; /* ingest/<token>/ exists */
-};
-
 /* A temporary file as finished: the blob is trusted if its name is still that inode. */
 struct written {
 	dev_t dev;
@@ -84,7 +46,7 @@ struct store_writer {
 struct batch_item {
 	char *tmp_name;
 	struct digest digest;
-	struct written written; /* ino 0 below STORE_RECORD_MIN_SIZE: not worth a stat */
+	struct written written;
 };
 
 struct store_batch {
@@ -326,6 +288,7 @@ store_free(struct store *s)
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	free(s->root);
+	store_trust_fini(s);
 	pthread_mutex_destroy(&s->trusted_lock);
 	pthread_mutex_destroy(&s->temp_dir_lock);
 	free(s);
@@ -481,10 +444,8 @@ make_temp_dir(struct store *s)
 	return r;
 }
 
-/* A new name for a temporary file of this store, relative to ingest/; NULL (errno set) when
- * its directory cannot be made. */
-static char *
-temp_name(struct store *s)
+char *
+store_temp_name(struct store *s)
 {
 	int r = make_temp_dir(s);
 
@@ -505,7 +466,7 @@ store_writer_begin(struct store *s, struct store_writer **ret, struct kl_error *
 
 	if (s->flags & STORE_READ_ONLY)
 		return kl_error_setf(err, EROFS, "store '%s' is open read-only", s->root);
-	name = temp_name(s);
+	name = store_temp_name(s);
 	fd = name ? openat(s->ingest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444) : -1;
 	if (fd < 0) {
 		int e = errno;
@@ -582,163 +543,6 @@ writer_finish(struct store_writer *w, const struct digest *expected, bool sync, 
 	w->fd = -1;
 	*ret = got;
 	return 0;
-}
-
-static bool
-same_inode(const struct trusted_blob *t, const struct stat *st)
-{
-	return t->dev == st->st_dev && t->ino == st->st_ino && t->size == st->st_size &&
-	       t->mode == st->st_mode && t->uid == st->st_uid && t->gid == st->st_gid &&
-	       t->mtime.tv_sec == st->st_mtim.tv_sec && t->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-	       t->ctime.tv_sec == st->st_ctim.tv_sec && t->ctime.tv_nsec == st->st_ctim.tv_nsec;
-}
-
-static void
-remember(struct store *s, const struct digest *d, const struct stat *st)
-{
-	pthread_mutex_lock(&s->trusted_lock);
-	s->trusted[s->n_trusted++ % TRUSTED_BLOBS] = (struct trusted_blob){
-	    .valid = true,
-	    .digest = *d,
-	    .dev = st->st_dev,
-	    .ino = st->st_ino,
-	    .size = st->st_size,
-	    .mode = st->st_mode,
-	    .uid = st->st_uid,
-	    .gid = st->st_gid,
-	    .mtime = st->st_mtim,
-	    .ctime = st->st_ctim,
-	};
-	pthread_mutex_unlock(&s->trusted_lock);
-}
-
-static bool
-remembered(struct store *s, const struct digest *d, const struct stat *st)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&s->trusted_lock);
-	for (unsigned i = 0; i < TRUSTED_BLOBS && !found; i++)
-		found = s->trusted[i].valid && digest_equal(&s->trusted[i].digest, d) &&
-		        same_inode(&s->trusted[i], st);
-	pthread_mutex_unlock(&s->trusted_lock);
-	return found;
-}
-
-/* A verification record: one line naming the digest and the inode it was verified as. A
- * record is compared byte for byte with the one the blob's current stat makes, so a torn,
- * stale or foreign record never matches. */
-#define RECORD_MAX 320
-
-static size_t
-record_format(const struct digest *d, const struct stat *st, char buf[static RECORD_MAX])
-{
-	char name[DIGEST_STRING_SIZE];
-	int n = snprintf(buf, RECORD_MAX,
-	                 "kiln-verified 1 %s dev=%" PRIu64 " ino=%" PRIu64 " size=%" PRId64
-	                 " mode=%o uid=%u gid=%u mtime=%" PRId64 ".%09ld ctime=%" PRId64 ".%09ld\n",
-	                 digest_to_string(d, name), (uint64_t)st->st_dev, (uint64_t)st->st_ino,
-	                 (int64_t)st->st_size, (unsigned)st->st_mode, (unsigned)st->st_uid,
-	                 (unsigned)st->st_gid, (int64_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-	                 (int64_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
-
-	assert(n > 0 && n < RECORD_MAX);
-	return (size_t)n;
-}
-
-static bool
-record_matches(struct store *s, const char *hex, const char *want, size_t len)
-{
-	_cleanup_close_ int fd = -1;
-	char got[RECORD_MAX + 1];
-	ssize_t n;
-
-	if (s->verified_fd < 0)
-		return false;
-	fd = openat(s->verified_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	n = kl_io_read_full(fd, got, sizeof(got));
-	return n == (ssize_t)len && memcmp(got, want, len) == 0;
-}
-
-/* Replaces the record of blob hex, atomically; unsynced: a lost record costs one hash. */
-static void
-record_write(struct store *s, const char *hex, const char *rec, size_t len)
-{
-	_cleanup_free_ char *tmp = NULL;
-	int fd, r;
-
-	if (s->verified_fd < 0 || s->ingest_fd < 0)
-		return; /* read-only */
-	tmp = temp_name(s);
-	fd = tmp ? openat(s->ingest_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444) : -1;
-	if (fd < 0) {
-		kl_debug("store: no verification record for sha256:%s: %s", hex, strerror(errno));
-		return;
-	}
-	r = kl_io_write_all(fd, rec, len);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && renameat(s->ingest_fd, tmp, s->verified_fd, hex) < 0)
-		r = -errno;
-	if (r < 0) {
-		kl_debug("store: no verification record for sha256:%s: %s", hex, strerror(-r));
-		(void)unlinkat(s->ingest_fd, tmp, 0);
-	}
-}
-
-void
-store_blob_trust(struct store *s, const struct digest *d, const struct stat *st)
-{
-	char hex[DIGEST_HEX_LEN + 1], rec[RECORD_MAX];
-	size_t len;
-
-	remember(s, d, st);
-	if ((uint64_t)st->st_size < STORE_RECORD_MIN_SIZE)
-		return;
-	len = record_format(d, st, rec);
-	record_write(s, digest_to_hex(d, hex), rec, len);
-}
-
-/* Whether blob d has a record, and it matches st. */
-static bool
-recorded(struct store *s, const struct digest *d, const struct stat *st)
-{
-	char hex[DIGEST_HEX_LEN + 1], rec[RECORD_MAX];
-	size_t len;
-
-	if ((uint64_t)st->st_size < STORE_RECORD_MIN_SIZE)
-		return false;
-	len = record_format(d, st, rec);
-	return record_matches(s, digest_to_hex(d, hex), rec, len);
-}
-
-bool
-store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st)
-{
-	if (remembered(s, d, st))
-		return true;
-	if (!recorded(s, d, st))
-		return false;
-	remember(s, d, st);
-	return true;
-}
-
-void
-store_blob_distrust(struct store *s, const struct digest *d)
-{
-	char hex[DIGEST_HEX_LEN + 1];
-
-	pthread_mutex_lock(&s->trusted_lock);
-	for (unsigned i = 0; i < TRUSTED_BLOBS; i++)
-		if (s->trusted[i].valid && digest_equal(&s->trusted[i].digest, d))
-			s->trusted[i].valid = false;
-	pthread_mutex_unlock(&s->trusted_lock);
-	digest_to_hex(d, hex);
-	if (s->verified_fd >= 0 && !(s->flags & STORE_READ_ONLY) &&
-	    unlinkat(s->verified_fd, hex, 0) < 0 && errno != ENOENT)
-		kl_debug("store: removing the record of sha256:%s: %s", hex, strerror(errno));
 }
 
 /* Trusts a blob just moved into place if its name is still the temporary file written (as it is
@@ -852,9 +656,7 @@ store_writer_commit_batch(struct store_writer *w, struct store_batch *b,
 	b->items = xgrow(b->items, &b->cap, b->n + 1, sizeof(*b->items));
 	b->items[b->n].tmp_name = TAKE_PTR(w->tmp_name);
 	b->items[b->n].digest = got;
-	b->items[b->n].written = (uint64_t)w->written.size >= STORE_RECORD_MIN_SIZE
-	                             ? w->written
-	                             : (struct written){.ino = 0};
+	b->items[b->n].written = w->written;
 	b->n++;
 	if (ret)
 		*ret = got;
@@ -1014,7 +816,7 @@ store_verify_blob(struct store *s, const struct digest *d)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	/* A record that matches is kept if the bytes are good, dropped if not. */
-	return verify_open_blob(s, d, fd, &st, recorded(s, d, &st), /* err= */ NULL);
+	return verify_open_blob(s, d, fd, &st, store_blob_recorded(s, d, &st), /* err= */ NULL);
 }
 
 int
@@ -1092,7 +894,7 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 		return kl_error_set(err, errno, "stat '%s'", name);
 	if (!S_ISREG(st.st_mode))
 		return kl_error_setf(err, EINVAL, "adopting '%s': not a regular file", name);
-	tmp = temp_name(s);
+	tmp = store_temp_name(s);
 	if (!tmp)
 		return kl_error_set(err, errno, "creating '%s/ingest/%s'", s->root, s->token);
 	if (renameat(dir_fd, name, s->ingest_fd, tmp) < 0) {
@@ -1113,7 +915,7 @@ store_adopt_file(struct store *s, struct store_batch *b, int dir_fd, const char 
 		return kl_error_set(err, -r, "making '%s' a read-only blob", name);
 	}
 	/* the caller hashed these bytes: once named, the inode is trusted as ingest's are */
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < STORE_RECORD_MIN_SIZE)
+	if (fstat(fd, &st) < 0)
 		written.ino = 0;
 	else
 		written = (struct written){st.st_dev, st.st_ino, st.st_size, st.st_mtim};

@@ -76,17 +76,42 @@ int store_has_blob(struct store *s, const struct digest *d);
 #define STORE_RECORD_MIN_SIZE (1u << 20)
 /* Says whether the blob d, open with fstat st, holds the bytes its name says without hashing
  * them: this process wrote or hashed that very inode, unchanged (same device, inode, size, mode,
- * owner, mtime and ctime; the last few blobs), or, for a blob of at least STORE_RECORD_MIN_SIZE
+ * owner, mtime and ctime; up to 2^18 blobs), or, for a blob of at least STORE_RECORD_MIN_SIZE
  * bytes, its verification record matches st. */
 bool store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st);
 /* Vouches that the bytes of blob d were hashed equal to d, st being the blob's fstat taken
  * before they were read: remembered in this process and, for a blob of at least
  * STORE_RECORD_MIN_SIZE bytes in a writable store, recorded for every process (failures to
  * write the record are ignored). Blobs that ingest makes visible are trusted so by the store
- * itself, batches' ones from STORE_RECORD_MIN_SIZE bytes. */
+ * itself. */
 void store_blob_trust(struct store *s, const struct digest *d, const struct stat *st);
-/* Forgets any trust in blob d, its record included: for a blob found corrupt. */
+/* Forgets any trust in blob d, its record included, and every trust set (which of them vouch
+ * for d is not known): for a blob found corrupt. */
 void store_blob_distrust(struct store *s, const struct digest *d);
+
+/* Trust sets: one record vouching for many small blobs at once, named after what holds them (a
+ * tree's id), so that a later process reading all of a tree's files below
+ * STORE_RECORD_MIN_SIZE (an export) hashes none it was vouched for, where a record each costs
+ * more to write than the hash it saves. A set vouches for a blob as the inode it was, as a
+ * record does. */
+struct store_trust_set;
+/* Records under name the blobs among blobs[0..n) that this process trusts now (it wrote or
+ * hashed them), each as the inode it trusts, replacing any set of that name; returns how many
+ * it holds: 0, nothing written, when none is trusted or the store is read-only. Failures to
+ * write are ignored, as a record's. */
+size_t store_trust_set_save(struct store *s, const struct digest *name, const struct digest *blobs,
+                            size_t n);
+/* The set recorded under name; NULL when there is none or it is torn or foreign. */
+struct store_trust_set *store_trust_set_load(struct store *s, const struct digest *name);
+/* As store_blob_trusted, or else whether set (may be NULL) vouches for the bytes of blob d open
+ * with fstat st, this process trusting the blob from then on. */
+bool store_blob_trusted_by(struct store *s, const struct store_trust_set *set,
+                           const struct digest *d, const struct stat *st);
+struct store_trust_set *store_trust_set_free(struct store_trust_set *set);
+KL_DEFINE_CLEANUP(struct store_trust_set *, store_trust_set_free)
+/* Removes verification records and trust sets named after blobs no longer in the store: for a
+ * collector, after it removed blobs. */
+void store_trust_prune(struct store *s);
 /* Reads a whole verified blob into memory (at most max bytes, else -EFBIG). */
 int store_read_blob(struct store *s, const struct digest *d, size_t max, char **ret,
                     size_t *ret_len, struct kl_error **err);

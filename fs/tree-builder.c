@@ -732,3 +732,19 @@ tree_builder_write(struct tree_builder *b, struct store *s, struct digest *ret,
 		return r;
 	return store_ingest_buffer(s, buf, len, ret, err);
 }
+
+int
+tree_builder_write_trusted(struct tree_builder *b, struct store *s, struct digest *ret,
+                           struct kl_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = tree_builder_serialize(b, &buf, &len, err);
+	if (r >= 0)
+		r = store_ingest_buffer(s, buf, len, ret, err);
+	if (r >= 0)
+		(void)tree_trust_save_serialized(s, buf, len);
+	return r;
+}

@@ -330,7 +330,7 @@ tree_import_dir(struct store *s, const char *dir, const struct tree_import_optio
 	if (r >= 0)
 		r = store_batch_commit(im.batch, err);
 	if (r >= 0)
-		r = tree_builder_write(im.builder, s, ret, err);
+		r = tree_builder_write_trusted(im.builder, s, ret, err);
 	if (r < 0) {
 		kl_error_prefix(err, "importing '%s'", dir);
 		return r;

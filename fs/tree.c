@@ -12,6 +12,7 @@
 #include "fs/store.h"
 #include "fs/tree-internal.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /* Byte order of paths: '/' first, then every other byte as unsigned (NUL never occurs). */
@@ -651,4 +652,36 @@ tree_subtree_end(const struct tree *t, uint32_t idx)
 {
 	assert(idx < t->n);
 	return rec_u32(t, idx, TREE_R_SUBTREE_END);
+}
+
+size_t
+tree_trust_save(struct store *s, const struct tree *t)
+{
+	_cleanup_free_ struct digest *blobs = NULL;
+	size_t n = 0, cap = 0, saved;
+	char hex[DIGEST_HEX_LEN + 1];
+	struct tree_entry e;
+
+	for (uint32_t i = 0; i < tree_count(t); i++) {
+		tree_entry_at(t, i, &e);
+		if (e.type != TREE_REG || !(e.flags & TREE_ENTRY_HAS_DIGEST) ||
+		    e.size >= STORE_RECORD_MIN_SIZE)
+			continue;
+		blobs = xgrow(blobs, &cap, n + 1, sizeof(*blobs));
+		blobs[n++] = e.digest;
+	}
+	saved = store_trust_set_save(s, tree_id(t), blobs, n);
+	kl_debug("tree sha256:%.12s: a trust set of %zu of its %zu small files",
+	         digest_to_hex(tree_id(t), hex), saved, n);
+	return saved;
+}
+
+size_t
+tree_trust_save_serialized(struct store *s, const void *buf, size_t len)
+{
+	_cleanup_(tree_unrefp) struct tree *t = NULL;
+
+	if (tree_parse(buf, len, /* free_fn= */ NULL, &t, /* err= */ NULL) < 0)
+		return 0;
+	return tree_trust_save(s, t);
 }

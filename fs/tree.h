@@ -127,6 +127,12 @@ uint32_t tree_nlink(const struct tree *t, uint32_t idx);
 uint32_t tree_subtree_end(const struct tree *t, uint32_t idx);
 /* Component-wise order of two paths ('/' before every other byte): <0, 0, >0. */
 int tree_path_compare(const char *a, size_t alen, const char *b, size_t blen);
+/* Records a trust set (store_trust_set_save) named after t's id for t's files below
+ * STORE_RECORD_MIN_SIZE whose blobs this process trusts now: where a tree was just made from
+ * blobs it wrote or hashed, so a later export of it hashes none of them. Returns how many. */
+size_t tree_trust_save(struct store *s, const struct tree *t);
+/* tree_trust_save of the serialized tree buf (0 when it does not parse). */
+size_t tree_trust_save_serialized(struct store *s, const void *buf, size_t len);
 
 /* Building. The builder copies everything it is given. Entries may be added in any order;
  * missing parent directories are created (mode 0755, owner 0:0, mtime 0, flagged
@@ -154,6 +160,10 @@ int tree_builder_serialize(struct tree_builder *b, char **ret_buf, size_t *ret_l
 /* Serializes into the store; the id is written to ret. */
 int tree_builder_write(struct tree_builder *b, struct store *s, struct digest *ret,
                        struct kl_error **err);
+/* tree_builder_write, then tree_trust_save: for a tree of blobs this process just wrote or
+ * hashed (an import, a diff to export). */
+int tree_builder_write_trusted(struct tree_builder *b, struct store *s, struct digest *ret,
+                               struct kl_error **err);
 
 /* Diffs (trees holding whiteouts and opaque directories). A layer tar becomes one, and one
  * becomes a tar again, through fs/tree-layer.h. */

@@ -418,6 +418,9 @@ cacheidx_prune(struct cacheidx *ci, struct store *s, const struct cacheidx_prune
 		    s, &live, (int64_t)start.tv_sec * 1000000000 + (int64_t)start.tv_nsec, &stats};
 
 		r = store_foreach_blob(s, sweep_blob, &sw, err);
+		/* the records of removed blobs and the trust sets of removed trees go too */
+		if (r >= 0 && stats.blobs_removed)
+			store_trust_prune(s);
 	}
 	if (r >= 0) {
 		pthread_mutex_lock(&ci->lock);

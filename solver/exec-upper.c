@@ -457,9 +457,13 @@ exec_write_tree(struct store *s, struct tree_builder *b, struct digest *ret, str
 	if (r < 0)
 		return r;
 	digest_buffer(buf, len, ret);
-	if (store_has_blob(s, ret) == 1)
-		return 0; /* written before: no ingest, no sync */
-	return store_ingest_buffer(s, buf, len, ret, err);
+	/* written before: no ingest, no sync */
+	if (store_has_blob(s, ret) != 1)
+		r = store_ingest_buffer(s, buf, len, ret, err);
+	/* the adopted files were hashed here: an export of the diff need not hash them again */
+	if (r >= 0)
+		(void)tree_trust_save_serialized(s, buf, len);
+	return r;
 }
 
 int

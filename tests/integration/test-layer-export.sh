@@ -270,6 +270,37 @@ for c in gzip zstd; do
 done
 ok "another store and one thread give the same digests"
 
+# What an import hashed, an export in another process does not hash again (the tree's trust
+# set); an export that had to hash leaves one for the next; a small blob changed in place, its
+# size and mtime kept, is still found corrupt, and no set is left to vouch for anything.
+hashed() { sed -n 's/.*layer tar of tree sha256:[0-9a-f]*: \([0-9]*\) store blobs hashed.*/\1/p' "$1"; }
+KILN_ROOT=$T/root2 kiln --debug layer export --compression uncompressed "$t2" >/dev/null \
+	2>"$T/trust.log" || fail "export after import"
+[ "$(hashed "$T/trust.log")" = 0 ] || fail "an export after the import hashed: $(cat "$T/trust.log")"
+rm -rf "$T/root2/verified/trees" "$T/root2/exporters"
+KILN_ROOT=$T/root2 kiln --debug layer export --compression uncompressed "$t2" >/dev/null \
+	2>"$T/trust.log" || fail "export without a trust set"
+[ "$(hashed "$T/trust.log")" -gt 300 ] || fail "without a trust set: $(hashed "$T/trust.log")"
+rm -rf "$T/root2/exporters"
+KILN_ROOT=$T/root2 kiln --debug layer export --compression uncompressed "$t2" >/dev/null \
+	2>"$T/trust.log" || fail "export after an export"
+[ "$(hashed "$T/trust.log")" = 0 ] || fail "the second export hashed $(hashed "$T/trust.log")"
+small=$T/root2/content/sha256/$(sha256sum <"$T/src/many/file-with-a-longish-name-7" | cut -c1-64)
+python3 - "$small" <<'PY'
+import os, sys
+p = sys.argv[1]
+st = os.stat(p)
+os.chmod(p, 0o644)
+with open(p, "r+b") as f:
+    f.write(b"X")
+os.chmod(p, st.st_mode & 0o7777)
+os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+PY
+rm -rf "$T/root2/exporters"
+KILN_ROOT=$T/root2 expect_fail 1 "is corrupt" kiln layer export --compression gzip "$t2"
+[ -z "$(ls -A "$T/root2/verified/trees")" ] || fail "trust sets left after a corrupt blob"
+ok "an export hashes no blob an import or export in another process hashed; corruption still found"
+
 # SOURCE_DATE_EPOCH with --rewrite-timestamp: no time after the epoch.
 SOURCE_DATE_EPOCH=1200000000 kiln layer export --rewrite-timestamp --compression uncompressed \
 	"$tree" >"$T/epoch.json" || fail "export with SOURCE_DATE_EPOCH"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for fs/store: ingest, dedup, concurrent ingest, corruption, leftovers, and the
- * verification records that spare a hash across processes. */
+ * verification records and trust sets that spare a hash across processes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -790,6 +790,214 @@ test_concurrent_processes_recording_one_blob_agree(void **state)
 	free(rec);
 }
 
+/* Whether blob d, as it is now, is vouched for without hashing by s, or else by set. */
+static bool
+trusted_by_set(struct store *s, const struct store_trust_set *set, const struct digest *d)
+{
+	int fd = store_open_blob(s, d, NULL);
+	struct stat st;
+	bool r;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	r = store_blob_trusted_by(s, set, d, &st);
+	close(fd);
+	return r;
+}
+
+static char *
+set_path(struct fixture *f, const struct digest *name)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	return xasprintf("%s/verified/trees/%s", f->dir, digest_to_hex(name, hex));
+}
+
+/* Every blob this process wrote is trusted, not only the last few. */
+static void
+test_process_trusts_every_blob_it_wrote(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 5000 };
+	struct digest *d = xcalloc(N, sizeof(*d));
+	struct store_batch *b = store_batch_new(f->store);
+
+	for (unsigned i = 0; i < N; i++) {
+		struct store_writer *w;
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "blob %u", i);
+
+		assert_int_equal(store_writer_begin(f->store, &w, NULL), 0);
+		assert_int_equal(store_writer_write(w, buf, (size_t)n, NULL), 0);
+		assert_int_equal(store_writer_commit_batch(w, b, NULL, &d[i], NULL), 0);
+	}
+	assert_int_equal(store_batch_commit(b, NULL), 0);
+	store_batch_free(b);
+	for (unsigned i = 0; i < N; i++)
+		assert_true(trusted_by(f->store, &d[i]));
+	reopen(f);
+	assert_false(trusted_by(f->store, &d[0]));
+	free(d);
+}
+
+/* A trust set vouches, in another process, for the small blobs this one trusted, as the inodes
+ * they were: not for one touched, corrupted in place or left out. */
+static void
+test_trust_set_vouches_for_small_blobs_across_processes(void **state)
+{
+	struct fixture *f = *state;
+	struct digest d[5], name, absent;
+	struct store_trust_set *set;
+
+	for (unsigned i = 0; i < 5; i++)
+		ingest_bytes(f, 2000 + i, 40 + i, &d[i]);
+	digest_buffer("no such blob", 12, &absent);
+	digest_buffer("a tree", 6, &name);
+	reopen(f);
+	assert_false(trusted_by(f->store, &d[0]));
+	/* a new process trusts what it hashes: d[4] stays out */
+	for (unsigned i = 0; i < 4; i++) {
+		int fd = store_open_blob_verified(f->store, &d[i], NULL);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(
+	    store_trust_set_save(f->store, &name,
+	                         (struct digest[]){d[0], d[1], d[2], d[3], d[4], absent}, 6),
+	    4);
+	reopen(f);
+	set = store_trust_set_load(f->store, &name);
+	assert_non_null(set);
+	assert_true(trusted_by_set(f->store, set, &d[0]));
+	assert_true(trusted_by(f->store, &d[0])); /* and remembered from then on */
+	assert_false(trusted_by_set(f->store, set, &d[4]));
+	{
+		char *path = blob_path(f, &d[1]);
+
+		assert_int_equal(utimensat(AT_FDCWD, path,
+		                           (struct timespec[2]){{0, UTIME_OMIT}, {1234567890, 5}},
+		                           0),
+		                 0);
+		free(path);
+	}
+	assert_false(trusted_by_set(f->store, set, &d[1]));
+	corrupt_blob(f, &d[2], /* keep_mtime= */ true);
+	assert_false(trusted_by_set(f->store, set, &d[2]));
+	assert_true(trusted_by_set(f->store, set, &d[3]));
+	assert_false(trusted_by_set(f->store, NULL, &d[4]));
+	store_trust_set_free(set);
+	/* nothing trusted: nothing written, the set before kept */
+	reopen(f);
+	assert_int_equal(store_trust_set_save(f->store, &name, &d[4], 1), 0);
+	set = store_trust_set_load(f->store, &name);
+	assert_non_null(set);
+	store_trust_set_free(set);
+}
+
+/* A set cut short, with a byte changed or another's header vouches for nothing. */
+static void
+test_torn_or_foreign_trust_set_is_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct digest d, name;
+	char *path, *buf;
+	size_t len;
+	int fd;
+
+	ingest_bytes(f, 3000, 50, &d);
+	digest_buffer("tree", 4, &name);
+	assert_int_equal(store_trust_set_save(f->store, &name, &d, 1), 1);
+	path = set_path(f, &name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(kl_io_read_all(fd, 1 << 20, &buf, &len), 0);
+	close(fd);
+	for (int change = 0; change < 3; change++) {
+		struct store_trust_set *set;
+
+		assert_int_equal(chmod(path, 0644), 0);
+		fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		assert_true(fd >= 0);
+		if (change == 0)
+			assert_int_equal(kl_io_write_all(fd, buf, len - 1), 0);
+		else {
+			buf[change == 1 ? len - 40 : 0] ^= 1;
+			assert_int_equal(kl_io_write_all(fd, buf, len), 0);
+			buf[change == 1 ? len - 40 : 0] ^= 1;
+		}
+		close(fd);
+		reopen(f);
+		set = store_trust_set_load(f->store, &name);
+		assert_null(set);
+		assert_false(trusted_by_set(f->store, set, &d));
+	}
+	free(buf);
+	free(path);
+}
+
+/* A blob found corrupt drops every set (which vouch for it is not known); a collection drops
+ * the records and sets named after blobs it removed, and keeps the others. */
+static void
+test_distrust_and_prune_drop_trust_sets(void **state)
+{
+	struct fixture *f = *state;
+	struct digest small, big, tree_a, tree_b;
+	char *path_a, *path_b, *trees = xasprintf("%s/verified/trees", f->dir);
+
+	ingest_bytes(f, 1000, 60, &small);
+	ingest_bytes(f, STORE_RECORD_MIN_SIZE, 61, &big);
+	ingest_bytes(f, 100, 62, &tree_a);
+	ingest_bytes(f, 101, 63, &tree_b);
+	path_a = set_path(f, &tree_a);
+	path_b = set_path(f, &tree_b);
+	assert_int_equal(store_trust_set_save(f->store, &tree_a, &small, 1), 1);
+	assert_int_equal(store_trust_set_save(f->store, &tree_b, &small, 1), 1);
+	assert_int_equal(test_count_files(trees), 2);
+	store_blob_distrust(f->store, &small);
+	assert_int_equal(test_count_files(trees), 0);
+	assert_false(trusted_by(f->store, &small));
+
+	assert_int_equal(store_verify_blob(f->store, &small), 0);
+	assert_int_equal(store_trust_set_save(f->store, &tree_a, &small, 1), 1);
+	assert_int_equal(store_trust_set_save(f->store, &tree_b, &small, 1), 1);
+	assert_true(has_record(f, &big));
+	assert_int_equal(store_remove_blob(f->store, &tree_a, 0), 0);
+	assert_int_equal(store_remove_blob(f->store, &big, 0), 0);
+	store_trust_prune(f->store);
+	assert_int_equal(access(path_a, F_OK), -1);
+	assert_int_equal(access(path_b, F_OK), 0);
+	assert_false(has_record(f, &big));
+	free(path_a);
+	free(path_b);
+	free(trees);
+}
+
+/* A read-only store reads sets and writes none. */
+static void
+test_read_only_store_reads_trust_sets_and_writes_none(void **state)
+{
+	struct fixture *f = *state;
+	struct digest d, name, other;
+	struct store_trust_set *set;
+	struct store *ro;
+	char *path;
+
+	ingest_bytes(f, 4000, 70, &d);
+	digest_buffer("tree", 4, &name);
+	digest_buffer("other", 5, &other);
+	assert_int_equal(store_trust_set_save(f->store, &name, &d, 1), 1);
+	assert_int_equal(
+	    store_open(f->dir, &(struct store_options){.flags = STORE_READ_ONLY}, &ro, NULL), 0);
+	set = store_trust_set_load(ro, &name);
+	assert_true(trusted_by_set(ro, set, &d));
+	assert_int_equal(store_trust_set_save(ro, &other, &d, 1), 0);
+	path = set_path(f, &other);
+	assert_int_equal(access(path, F_OK), -1);
+	store_trust_set_free(set);
+	store_unref(ro);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -832,6 +1040,16 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_read_only_store_reads_records_and_writes_none,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_processes_recording_one_blob_agree,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_process_trusts_every_blob_it_wrote, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_trust_set_vouches_for_small_blobs_across_processes,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_or_foreign_trust_set_is_ignored, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_distrust_and_prune_drop_trust_sets, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_store_reads_trust_sets_and_writes_none,
 	                                    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
