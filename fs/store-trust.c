@@ -68,19 +68,11 @@ table_grow(struct trusted_table *t)
 	free(old);
 }
 
-static void
-remember(struct store *s, const struct digest *d, const struct stat *st)
+/* Blob d as the inode st describes. */
+static struct trusted_blob
+blob_as(const struct digest *d, const struct stat *st)
 {
-	struct trusted_table *t = &s->trusted;
-	struct trusted_blob *slot;
-
-	pthread_mutex_lock(&s->trusted_lock);
-	if ((t->n + 1) * 4 > t->cap * 3)
-		table_grow(t);
-	slot = table_slot(t, d);
-	if (!slot->used)
-		t->n++;
-	*slot = (struct trusted_blob){
+	return (struct trusted_blob){
 	    .used = true,
 	    .valid = true,
 	    .digest = *d,
@@ -93,6 +85,21 @@ remember(struct store *s, const struct digest *d, const struct stat *st)
 	    .mtime = st->st_mtim,
 	    .ctime = st->st_ctim,
 	};
+}
+
+static void
+remember(struct store *s, const struct digest *d, const struct stat *st)
+{
+	struct trusted_table *t = &s->trusted;
+	struct trusted_blob *slot;
+
+	pthread_mutex_lock(&s->trusted_lock);
+	if ((t->n + 1) * 4 > t->cap * 3)
+		table_grow(t);
+	slot = table_slot(t, d);
+	if (!slot->used)
+		t->n++;
+	*slot = blob_as(d, st);
 	pthread_mutex_unlock(&s->trusted_lock);
 }
 
@@ -221,17 +228,6 @@ store_blob_recorded(struct store *s, const struct digest *d, const struct stat *
 	return record_matches(s, digest_to_hex(d, hex), rec, len);
 }
 
-bool
-store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st)
-{
-	if (remembered(s, d, st))
-		return true;
-	if (!store_blob_recorded(s, d, st))
-		return false;
-	remember(s, d, st);
-	return true;
-}
-
 /* Trust sets live in verified/trees/, one file per name: a header, the sorted fingerprints of
  * the (blob, inode) pairs vouched for, and a checksum of all that, so a torn or foreign file
  * vouches for nothing. */
@@ -246,7 +242,8 @@ struct set_header {
 
 struct store_trust_set {
 	size_t n;
-	uint8_t (*fps)[FINGERPRINT_SIZE];
+	uint8_t *buf;                     /* the file as read */
+	uint8_t (*fps)[FINGERPRINT_SIZE]; /* inside buf */
 };
 
 /* What a fingerprint hashes: the blob and the inode it was trusted as, every field at a fixed
@@ -260,25 +257,23 @@ struct fingerprint_input {
 };
 
 static void
-fingerprint(const struct digest *d, dev_t dev, ino_t ino, off_t size, mode_t mode, uid_t uid,
-            gid_t gid, const struct timespec *mtime, const struct timespec *ctime,
-            uint8_t ret[FINGERPRINT_SIZE])
+fingerprint(const struct trusted_blob *b, uint8_t ret[FINGERPRINT_SIZE])
 {
 	struct fingerprint_input in;
 	struct digest h;
 
 	memset(&in, 0, sizeof(in));
-	memcpy(in.digest, d->bytes, DIGEST_SIZE);
-	in.dev = (uint64_t)dev;
-	in.ino = (uint64_t)ino;
-	in.size = (int64_t)size;
-	in.mode = (uint32_t)mode;
-	in.uid = (uint32_t)uid;
-	in.gid = (uint32_t)gid;
-	in.mtime_sec = (int64_t)mtime->tv_sec;
-	in.mtime_nsec = (int64_t)mtime->tv_nsec;
-	in.ctime_sec = (int64_t)ctime->tv_sec;
-	in.ctime_nsec = (int64_t)ctime->tv_nsec;
+	memcpy(in.digest, b->digest.bytes, DIGEST_SIZE);
+	in.dev = (uint64_t)b->dev;
+	in.ino = (uint64_t)b->ino;
+	in.size = (int64_t)b->size;
+	in.mode = (uint32_t)b->mode;
+	in.uid = (uint32_t)b->uid;
+	in.gid = (uint32_t)b->gid;
+	in.mtime_sec = (int64_t)b->mtime.tv_sec;
+	in.mtime_nsec = (int64_t)b->mtime.tv_nsec;
+	in.ctime_sec = (int64_t)b->ctime.tv_sec;
+	in.ctime_nsec = (int64_t)b->ctime.tv_nsec;
 	digest_buffer(&in, sizeof(in), &h);
 	memcpy(ret, h.bytes, FINGERPRINT_SIZE);
 }
@@ -325,8 +320,7 @@ store_trust_set_save(struct store *s, const struct digest *name, const struct di
 		struct trusted_blob t;
 
 		if (remembered_locked(s, &blobs[i], &t))
-			fingerprint(&t.digest, t.dev, t.ino, t.size, t.mode, t.uid, t.gid, &t.mtime,
-			            &t.ctime, fps[found++]);
+			fingerprint(&t, fps[found++]);
 	}
 	pthread_mutex_unlock(&s->trusted_lock);
 	if (found == 0)
@@ -375,40 +369,48 @@ store_trust_set_load(struct store *s, const struct digest *name)
 	}
 	set = xcalloc(1, sizeof(*set));
 	set->n = (size_t)h.count;
-	set->fps = xmalloc(set->n * FINGERPRINT_SIZE + 1);
-	memcpy(set->fps, buf + sizeof(h), set->n * FINGERPRINT_SIZE);
+	set->buf = TAKE_PTR(buf);
+	set->fps = (uint8_t(*)[FINGERPRINT_SIZE])(set->buf + sizeof(h));
 	return set;
 }
 
 static bool
 set_vouches(const struct store_trust_set *set, const struct digest *d, const struct stat *st)
 {
+	struct trusted_blob b;
 	uint8_t fp[FINGERPRINT_SIZE];
 
 	if (!set || set->n == 0)
 		return false;
-	fingerprint(d, st->st_dev, st->st_ino, st->st_size, st->st_mode, st->st_uid, st->st_gid,
-	            &st->st_mtim, &st->st_ctim, fp);
+	b = blob_as(d, st);
+	fingerprint(&b, fp);
 	return bsearch(fp, set->fps, set->n, FINGERPRINT_SIZE, fingerprint_compare) != NULL;
 }
 
+/* This process first, then the set (in memory), then the record (a file to read). */
 bool
 store_blob_trusted_by(struct store *s, const struct store_trust_set *set, const struct digest *d,
                       const struct stat *st)
 {
-	if (store_blob_trusted(s, d, st))
+	if (remembered(s, d, st))
 		return true;
-	if (!set_vouches(set, d, st))
+	if (!set_vouches(set, d, st) && !store_blob_recorded(s, d, st))
 		return false;
 	remember(s, d, st);
 	return true;
+}
+
+bool
+store_blob_trusted(struct store *s, const struct digest *d, const struct stat *st)
+{
+	return store_blob_trusted_by(s, /* set= */ NULL, d, st);
 }
 
 struct store_trust_set *
 store_trust_set_free(struct store_trust_set *set)
 {
 	if (set) {
-		free(set->fps);
+		free(set->buf);
 		free(set);
 	}
 	return NULL;

@@ -719,23 +719,10 @@ tree_builder_serialize(struct tree_builder *b, char **ret_buf, size_t *ret_len,
 	return r;
 }
 
-int
-tree_builder_write(struct tree_builder *b, struct store *s, struct digest *ret,
-                   struct kl_error **err)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	int r;
-
-	r = tree_builder_serialize(b, &buf, &len, err);
-	if (r < 0)
-		return r;
-	return store_ingest_buffer(s, buf, len, ret, err);
-}
-
-int
-tree_builder_write_trusted(struct tree_builder *b, struct store *s, struct digest *ret,
-                           struct kl_error **err)
+/* Serializes and ingests b; with trust, records the tree's trust set too. */
+static int
+write_to_store(struct tree_builder *b, struct store *s, bool trust, struct digest *ret,
+               struct kl_error **err)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -744,7 +731,21 @@ tree_builder_write_trusted(struct tree_builder *b, struct store *s, struct diges
 	r = tree_builder_serialize(b, &buf, &len, err);
 	if (r >= 0)
 		r = store_ingest_buffer(s, buf, len, ret, err);
-	if (r >= 0)
+	if (r >= 0 && trust)
 		(void)tree_trust_save_serialized(s, buf, len);
 	return r;
+}
+
+int
+tree_builder_write(struct tree_builder *b, struct store *s, struct digest *ret,
+                   struct kl_error **err)
+{
+	return write_to_store(b, s, /* trust= */ false, ret, err);
+}
+
+int
+tree_builder_write_trusted(struct tree_builder *b, struct store *s, struct digest *ret,
+                           struct kl_error **err)
+{
+	return write_to_store(b, s, /* trust= */ true, ret, err);
 }

@@ -657,8 +657,8 @@ tree_subtree_end(const struct tree *t, uint32_t idx)
 size_t
 tree_trust_save(struct store *s, const struct tree *t)
 {
-	_cleanup_free_ struct digest *blobs = NULL;
-	size_t n = 0, cap = 0, saved;
+	_cleanup_free_ struct digest *blobs = xcalloc(tree_count(t), sizeof(*blobs));
+	size_t n = 0, saved;
 	char hex[DIGEST_HEX_LEN + 1];
 	struct tree_entry e;
 
@@ -667,7 +667,6 @@ tree_trust_save(struct store *s, const struct tree *t)
 		if (e.type != TREE_REG || !(e.flags & TREE_ENTRY_HAS_DIGEST) ||
 		    e.size >= STORE_RECORD_MIN_SIZE)
 			continue;
-		blobs = xgrow(blobs, &cap, n + 1, sizeof(*blobs));
 		blobs[n++] = e.digest;
 	}
 	saved = store_trust_set_save(s, tree_id(t), blobs, n);
