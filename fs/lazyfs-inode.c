@@ -548,6 +548,19 @@ lazyfs_inode_claim_warm(struct lazyfs *fs, uint64_t ino)
 	return r;
 }
 
+void
+lazyfs_inode_unclaim_warm(struct lazyfs *fs, uint64_t ino)
+{
+	struct inode_shard *is = inode_shard(fs, ino);
+	struct lazy_inode *in;
+
+	pthread_mutex_lock(&is->lock);
+	in = inode_find(is, inode_bucket(is, ino), ino);
+	if (in && in->fd < 0)
+		in->warmed = false;
+	pthread_mutex_unlock(&is->lock);
+}
+
 /* The content fd of file idx of t, kept by its inode when there is room (see lazyfs_content_fd);
  * local_only as for resolve_content. */
 static int

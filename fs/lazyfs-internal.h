@@ -147,6 +147,9 @@ struct tree *lazyfs_slot_tree_ref(struct lazyfs *fs, uint32_t slot);
  * forgotten) whose content no read has opened yet; 0 for one claimed or opened before; -1
  * when the kernel does not hold it (its directory not listed yet). */
 int lazyfs_inode_claim_warm(struct lazyfs *fs, uint64_t ino);
+/* Gives back a claim that warmed nothing (the content not in the store yet): a later job may
+ * claim the inode again. */
+void lazyfs_inode_unclaim_warm(struct lazyfs *fs, uint64_t ino);
 /* As lazyfs_content_fd for file idx of t (the tree in slot, referenced by the caller), but
  * -ENOENT unless its blob is in the store already: never a fetch. */
 int lazyfs_local_content_fd(struct lazyfs *fs, const struct tree *t, uint32_t slot, uint32_t idx,

@@ -9,10 +9,12 @@
  * walk over the tree lists them ahead of its reads), verify them as a read would, and push each
  * whole into the kernel's page cache (FUSE_NOTIFY_STORE): their reads then never reach the
  * server. Each inode is pushed once, and not once a read opened it. Nothing is fetched for it,
- * so contents stay lazy. Bounded: a job looks at WARM_MAX_JOB_ENTRIES entries and pushes
- * WARM_MAX_JOB_BYTES at most; a read inside what the last job walked through starts the next
- * one where that ended, so the warmed window moves ahead of a reader going through the tree;
- * each directory queues one job, in a queue of WARM_QUEUE (more are dropped). Off with
+ * so contents stay lazy; a content not in the store yet (a context file the solver is still
+ * copying in) is a hole a later read there warms again, and WARM_MAX_MISSING of them end a job,
+ * so a tree of remote contents costs few looks. Bounded: a job looks at WARM_MAX_JOB_ENTRIES
+ * entries and pushes WARM_MAX_JOB_BYTES at most; a read inside what the last job walked through
+ * starts the next one where that ended, so the warmed window moves ahead of a reader going through
+ * the tree; each directory queues one job, in a queue of WARM_QUEUE (more are dropped). Off with
  * passthrough, whose opens bypass the page cache.
  *
  * Threads: lazyfs_warm_note_read() from any FUSE worker; WARM_THREADS warming threads share the
@@ -34,6 +36,7 @@ struct tree;
 #define WARM_QUEUE 64u
 #define WARM_THREADS 2u
 #define WARM_MAX_DIRS (1u << 20) /* directories remembered; past it, no more warming */
+#define WARM_MAX_MISSING 64u     /* contents not in the store that end a job */
 
 struct warm_job {
 	uint32_t slot, after; /* warm the files that follow entry after in the tree's order */
@@ -51,8 +54,10 @@ struct lazyfs_warm {
 	uint32_t active_slot, cursor;      /* its slot; the next entry to look at */
 	uint64_t budget;                   /* bytes left for the active job */
 	uint32_t scan_left;                /* entries left for it to look at */
+	uint32_t missing;                  /* contents it found not in the store */
 	/* What the jobs warmed last, in the tree of covered_slot: from covered_start, walked up
-	 * to walked, except from hole on (the first file the kernel did not hold, or TREE_NONE) */
+	 * to walked, except from hole on (the first file the kernel did not hold or whose content
+	 * was not in the store yet, or TREE_NONE) */
 	uint32_t covered_slot, covered_start, walked, hole;
 	uint64_t *dir_keys; /* directories warmed (open addressing, 0 = free); protected by lock */
 	size_t dir_cap, n_dirs; /* protected by lock */

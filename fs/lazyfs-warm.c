@@ -152,6 +152,7 @@ next_file(struct lazyfs_warm *w, struct tree **ret_t, uint32_t *ret_slot, uint32
 			w->cursor = w->active && from < tree_count(w->active) ? from : TREE_NONE;
 			w->budget = WARM_MAX_JOB_BYTES;
 			w->scan_left = WARM_MAX_JOB_ENTRIES;
+			w->missing = 0;
 			continue;
 		}
 		pthread_cond_wait(&w->wake, &w->lock);
@@ -185,13 +186,19 @@ warm_thread(void *arg)
 			push_file(fs, ino, fd, size, buf);
 			if (owned)
 				(void)close(fd);
+		} else if (claim > 0 && fd == -ENOENT) {
+			lazyfs_inode_unclaim_warm(fs, ino);
 		}
-		tree_unref(t);
 		pthread_mutex_lock(&w->lock);
-		/* what is not listed yet was not warmed: a later read there warms it */
-		if (claim < 0 && slot == w->covered_slot && pos >= w->covered_start &&
-		    pos < w->hole)
+		if (claim > 0 && fd == -ENOENT && w->active == t &&
+		    ++w->missing >= WARM_MAX_MISSING)
+			w->cursor = TREE_NONE;
+		/* what is not listed or not in the store yet was not warmed: a later read there
+		 * warms it */
+		if ((claim < 0 || (claim > 0 && fd == -ENOENT)) && slot == w->covered_slot &&
+		    pos >= w->covered_start && pos < w->hole)
 			w->hole = pos;
+		tree_unref(t); /* under the lock, as next_file drops its trees */
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;

@@ -28,7 +28,9 @@ struct vstate {
 	bool cached;    /* its tree came from the cache: nothing ran */
 	bool reported;  /* a first event went out */
 	bool done;      /* protected by solve.lock in the run pass: tree is final */
-	bool failed;
+	bool released;  /* protected by lock: its users were let go before its record was written */
+	bool recorded;  /* protected by lock: it ran and its record is written */
+	bool failed;    /* protected by lock: it ran and failed or was cancelled */
 	struct digest key;
 	struct cacheidx_hit h;
 	char *content; /* what a source resolved to, for its key */
@@ -97,6 +99,12 @@ void solve_emit_vertex(struct solve *sv, uint32_t idx, enum progress_event_kind 
 int solve_run_vertex(struct solve *sv, uint32_t idx, struct kl_error **err);
 /* The loaded tree of vertex idx (loading it once); lent. */
 int solve_vertex_tree(struct solve *sv, uint32_t idx, struct tree **ret, struct kl_error **err);
+/* Lets the users of idx start while idx's record is still being written: its tree is final. */
+void solve_release_users(struct solve *sv, uint32_t idx);
+/* Waits until every input of idx that ran has its record, so that a record never comes before
+ * its inputs' and what an input's record copies into the store is not copied twice.
+ * -ECANCELED when the solve stops first. */
+int solve_wait_inputs_recorded(struct solve *sv, uint32_t idx);
 
 /* The build's resources (solve-build.c). */
 /* Makes the build's state dir (cleaning up those of builds that died) and its providers. */

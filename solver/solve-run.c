@@ -423,7 +423,10 @@ load(struct solve *sv, const struct digest *id, struct tree **ret, struct kl_err
 }
 
 /* Writes the record of what idx made: its tree (kept as the vertex's loaded tree), the tree
- * it was made from, and exec's diff. */
+ * it was made from, and exec's diff. The users of idx start as soon as its tree is known: the
+ * copy of context files into the store that the record waits for (most of a COPY's time) then
+ * runs beside the next step, whose reads of files not copied yet go to the context (not with
+ * passthrough, see below). */
 static int
 record(struct solve *sv, uint32_t idx, const struct outcome *o, struct kl_error **err)
 {
@@ -436,6 +439,12 @@ record(struct solve *sv, uint32_t idx, const struct outcome *o, struct kl_error 
 	vs->tree = o->tree;
 	vs->created = (int64_t)time(NULL);
 	r = solve_vertex_tree(sv, idx, &t, err);
+	/* with passthrough, the next step's opens are served by the kernel only from blobs
+	 * already in the store: they wait for the copy */
+	if (r >= 0 && !sv->opts->lazy_passthrough) {
+		solve_release_users(sv, idx);
+		r = solve_wait_inputs_recorded(sv, idx);
+	}
 	if (r >= 0)
 		r = ingest_local(sv, t, err);
 	if (r >= 0 && o->has_diff)

@@ -568,6 +568,49 @@ stop_locked(struct solve *sv)
 }
 
 static void
+release_locked(struct solve *sv, uint32_t idx)
+{
+	struct vstate *vs = &sv->v[idx];
+
+	vs->released = true;
+	for (size_t k = 0; k < vs->n_users; k++)
+		if (--sv->v[vs->users[k]].waiting == 0 && !sv->stopping)
+			push_ready(sv, vs->users[k]);
+}
+
+void
+solve_release_users(struct solve *sv, uint32_t idx)
+{
+	pthread_mutex_lock(&sv->lock);
+	if (!sv->v[idx].released)
+		release_locked(sv, idx);
+	pthread_cond_broadcast(&sv->cond);
+	pthread_mutex_unlock(&sv->lock);
+}
+
+int
+solve_wait_inputs_recorded(struct solve *sv, uint32_t idx)
+{
+	const struct graph_vertex *v = graph_vertex(sv->g, idx);
+	int r = 0;
+
+	pthread_mutex_lock(&sv->lock);
+	for (size_t k = 0; k < v->n_inputs && r == 0; k++) {
+		uint32_t in = v->inputs[k];
+
+		if (in == GRAPH_NO_INPUT || !sv->v[in].run)
+			continue;
+		/* released, so its worker is writing the record: it ends one way or the other */
+		while (!sv->v[in].recorded && !sv->v[in].failed)
+			pthread_cond_wait(&sv->cond, &sv->lock);
+		if (!sv->v[in].recorded)
+			r = -ECANCELED;
+	}
+	pthread_mutex_unlock(&sv->lock);
+	return r;
+}
+
+static void
 finish_vertex(struct solve *sv, uint32_t idx, int r, struct kl_error *e)
 {
 	struct vstate *vs = &sv->v[idx];
@@ -576,11 +619,11 @@ finish_vertex(struct solve *sv, uint32_t idx, int r, struct kl_error *e)
 	sv->running--;
 	sv->n_finished++;
 	if (r >= 0) {
-		vs->done = true;
-		for (size_t k = 0; k < vs->n_users; k++)
-			if (--sv->v[vs->users[k]].waiting == 0 && !sv->stopping)
-				push_ready(sv, vs->users[k]);
+		vs->done = vs->recorded = true;
+		if (!vs->released)
+			release_locked(sv, idx);
 	} else if (r == -ECANCELED && sv->cancelled) {
+		vs->failed = true;
 		kl_error_free(e);
 	} else {
 		vs->failed = true;

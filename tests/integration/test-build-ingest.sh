@@ -38,3 +38,22 @@ kiln mount "$tree" "$T/mnt" && track_mount "$T/mnt"
 diff -r "$T/want" "$T/mnt/d" >"$T/diff.out" 2>&1 || fail "the stage's tree differs: $(head "$T/diff.out")"
 kiln umount "$T/mnt"
 ok "the stage's tree reads the ingested bytes, byte for byte, once the context changed"
+
+# The step after a COPY starts while the COPY's files are still being copied into the store; a
+# failure there stops the build, but the COPY's record is still written, with its files in the
+# store: the next build finds the COPY cached.
+make_build_base
+C2=$T/ctx2
+mkdir -p "$C2/d"
+for i in $(seq 1500); do { echo second; seq "$i" $((i + 50)); } >"$C2/d/f$i"; done
+printf 'FROM busybox:test\nCOPY d /d\nRUN exit 3\n' >"$C2/Dockerfile"
+kiln --debug build --progress plain "$C2" 2>"$T/f1.log" && fail "a build with RUN exit 3 succeeded"
+grep -q 'solve: 1500 local files ingested' "$T/f1.log" ||
+	fail "the COPY's ingest did not finish: $(grep -E 'ingested|ERROR' "$T/f1.log")"
+printf 'FROM busybox:test\nCOPY d /d\nRUN cat /d/f1500 >/out\n' >"$C2/Dockerfile"
+build "$T/f2.log" "$C2"
+grep -qE '^#[0-9]+ \[[0-9]/3\] COPY d /d$' "$T/f2.log" || fail "no COPY step: $(steps "$T/f2.log")"
+n=$(grep -E '^#[0-9]+ \[[0-9]/3\] COPY d /d$' "$T/f2.log" | head -1 | cut -d' ' -f1)
+grep -q "^$n CACHED$" "$T/f2.log" || fail "the COPY ran again after the failed build: $(cat "$T/f2.log")"
+kiln store verify >"$T/verify2.out" 2>&1 || fail "kiln store verify: $(cat "$T/verify2.out")"
+ok "a RUN failing beside its COPY's ingest: the COPY is recorded, the next build finds it cached"

@@ -4,8 +4,8 @@
 # blobs are in the store and whose directories were listed into the kernel's page cache, so that
 # reading them reaches the server no more; a directory listed later is warmed at its own first
 # read; every byte read equals the source, a corrupt blob is never pushed (its read still fails),
-# large files and contents not in the store (a context mount) are never warmed, and a mount with
-# --passthrough warms nothing.
+# large files and contents not in the store (a context mount) are never warmed, but are once they
+# are there, at a later directory's first read; and a mount with --passthrough warms nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-mount.sh"
 need_fuse
@@ -108,6 +108,27 @@ sleep 0.3
 [ "$(mount_stat "$T/m3" warmed)" = 0 ] || fail "a context mount warmed $(mount_stat "$T/m3" warmed) files"
 [ "$(mount_stat "$T/m3" fetched)" = 1 ] || fail "a context mount fetched $(mount_stat "$T/m3" fetched) files for one read"
 ok "contents not in the store are never warmed (one read, one fetch)"
+
+# Contents that reach the store after a walk passed them (a build's ingest running beside a
+# step's reads): a directory first read afterwards is warmed.
+mkdir -p "$T/late/a" "$T/late/b"
+for d in a b; do for i in $(seq 10); do echo "$d file $i" >"$T/late/$d/f$i"; done; done
+late=$(kiln tree import "$T/late")
+for f in "$T"/late/a/f[02-9]* "$T"/late/a/f10 "$T"/late/b/*; do
+	rm -f "$KILN_ROOT/content/sha256/$(sha256sum "$f" | cut -d' ' -f1)"
+done
+mount_bg "$late" "$T/m6"
+ls -lR "$T/m6" >/dev/null
+cmp -s "$T/late/a/f1" "$T/m6/a/f1" || fail "late a/f1 differs"
+sleep 0.3
+[ "$(mount_stat "$T/m6" warmed)" = 0 ] || fail "warmed $(mount_stat "$T/m6" warmed) files not in the store"
+kiln tree import "$T/late" >/dev/null
+cmp -s "$T/late/b/f1" "$T/m6/b/f1" || fail "late b/f1 differs"
+wait_at_least "$T/m6" warmed 9
+reads=$(mount_stat "$T/m6" reads)
+for i in $(seq 2 10); do cmp -s "$T/late/b/f$i" "$T/m6/b/f$i" || fail "late b/f$i differs"; done
+[ "$(mount_stat "$T/m6" reads)" = "$reads" ] || fail "b's warmed files took reads"
+ok "contents that reach the store after a walk passed them are warmed at a later first read"
 
 # --passthrough: opens bypass the page cache, so nothing is pushed.
 mount_bg "$id" "$T/m4" --passthrough
