@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/singleflight.h"
 #include "fs/store.h"
 #include "fs/uring.h"
 #include "util/cleanup.h"
@@ -27,6 +28,9 @@ struct provider_set {
 	struct store *store;
 	struct provider providers[MAX_PROVIDERS];
 	size_t n_providers;
+	/* one hash of a store blob among the callers that open it at once (a read and the
+	 * lazy filesystem's warming, say), keyed by its digest */
+	struct singleflight *verifies;
 	_Atomic uint64_t verified, trusted, fetched, failed, bytes;
 };
 
@@ -36,6 +40,7 @@ provider_set_new(struct store *s)
 	struct provider_set *ps = xcalloc(1, sizeof(*ps));
 
 	ps->store = store_ref(s);
+	ps->verifies = singleflight_new();
 	provider_set_add(ps, &provider_store_ops, NULL);
 	return ps;
 }
@@ -57,6 +62,7 @@ provider_set_free(struct provider_set *ps)
 	for (size_t i = 0; i < ps->n_providers; i++)
 		if (ps->providers[i].ops->free)
 			ps->providers[i].ops->free(ps->providers[i].data);
+	singleflight_free(ps->verifies);
 	store_unref(ps->store);
 	free(ps);
 	return NULL;
@@ -218,6 +224,25 @@ verify_blob(struct provider_set *ps, struct uring *u, const struct provider_requ
 	return verify_result(ps, req, src, &got, err);
 }
 
+struct verify {
+	struct provider_set *ps;
+	struct uring *u;
+	const struct provider_request *req;
+	const struct provider_source *src;
+};
+
+static int
+verify_flight(void *userdata, void *ret_value, struct kl_error **err)
+{
+	struct verify *v = userdata;
+
+	(void)ret_value;
+	/* a flight that ended just before this one began may have trusted it */
+	if (store_blob_trusted(v->ps->store, v->req->digest, &v->src->st))
+		return 0;
+	return verify_blob(v->ps, v->u, v->req, v->src, err);
+}
+
 /* Streams an fd-backed source into a new writer (not yet committed). */
 static int
 copy_source(struct provider_set *ps, struct uring *u, const struct provider *p,
@@ -303,7 +328,11 @@ open_content(struct provider_set *ps, struct uring *u, const struct provider_req
 	if (src.in_store && src.trusted)
 		atomic_fetch_add(&ps->trusted, 1);
 	if (src.in_store) {
-		r = src.trusted ? 0 : verify_blob(ps, u, req, &src, err);
+		struct verify v = {.ps = ps, .u = u, .req = req, .src = &src};
+
+		r = src.trusted ? 0
+		                : singleflight_do(ps->verifies, req->digest, verify_flight, &v,
+		                                  NULL, 0, NULL, err);
 		if (r < 0)
 			return r;
 		*ret_digest = *req->digest;

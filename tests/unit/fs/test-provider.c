@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -265,6 +266,76 @@ test_blob_changed_behind_kilns_back_is_refused(void **state)
 		assert_int_equal(st.trusted, 0);
 		assert_int_equal(st.failed, 2);
 	}
+}
+
+#define OPENERS 4
+
+struct opener {
+	struct fixture *f;
+	const struct digest *d;
+	uint64_t size;
+	pthread_barrier_t *start;
+	int fd;
+};
+
+static void *
+open_at_once(void *arg)
+{
+	struct opener *o = arg;
+	struct digest got;
+	struct uring *u;
+
+	if (uring_new(0, &u, NULL) < 0)
+		return NULL;
+	pthread_barrier_wait(o->start);
+	o->fd = provider_set_open(
+	    o->f->ps, u, &(struct provider_request){.path = "big", .digest = o->d, .size = o->size},
+	    &got, NULL);
+	if (o->fd >= 0 && !digest_equal(o->d, &got)) {
+		close(o->fd);
+		o->fd = -EBADMSG;
+	}
+	uring_free(u);
+	return NULL;
+}
+
+/* Callers opening one blob that needs a hash at the same moment (a read and the lazy
+ * filesystem's warming) share one hash of it. */
+static void
+test_blob_opened_at_once_is_hashed_once(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n = 32u << 20;
+	struct opener o[OPENERS];
+	pthread_t th[OPENERS];
+	pthread_barrier_t start;
+	struct provider_stats st;
+	struct digest d, got;
+	char *path;
+
+	ingest_bytes(f, n, 9, &d);
+	path = store_path(f, "content/sha256", &d);
+	assert_int_equal(
+	    utimensat(AT_FDCWD, path, (struct timespec[2]){{0, UTIME_OMIT}, {1000000000, 0}}, 0),
+	    0);
+	reopen(f);
+	assert_int_equal(pthread_barrier_init(&start, NULL, OPENERS), 0);
+	for (int i = 0; i < OPENERS; i++) {
+		o[i] = (struct opener){.f = f, .d = &d, .size = n, .start = &start, .fd = -ENOMEM};
+		assert_int_equal(pthread_create(&th[i], NULL, open_at_once, &o[i]), 0);
+	}
+	for (int i = 0; i < OPENERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_true(o[i].fd >= 0);
+		assert_int_equal(digest_fd(o[i].fd, &got), 0);
+		assert_true(digest_equal(&d, &got));
+		close(o[i].fd);
+	}
+	pthread_barrier_destroy(&start);
+	provider_set_get_stats(f->ps, &st);
+	assert_int_equal(st.verified, 1);
+	assert_int_equal(st.bytes, n);
+	free(path);
 }
 
 /* A touched blob is hashed again (its bytes are good), recorded, then trusted by the next. */
@@ -667,6 +738,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_blob_changed_behind_kilns_back_is_refused, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_touched_blob_is_hashed_again_then_trusted, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_blob_opened_at_once_is_hashed_once, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_batch_trusts_recorded_blobs_and_refuses_corrupt_ones, setup, teardown),
