@@ -204,6 +204,18 @@ corrupt_blob(struct fixture *f, const struct digest *d, bool keep_mtime)
 	free(path);
 }
 
+/* Moves blob d's mtime behind kiln's back: its record no longer vouches for it. */
+static void
+touch_blob(struct fixture *f, const struct digest *d)
+{
+	char *path = store_path(f, "content/sha256", d);
+
+	assert_int_equal(
+	    utimensat(AT_FDCWD, path, (struct timespec[2]){{0, UTIME_OMIT}, {1000000000, 0}}, 0),
+	    0);
+	free(path);
+}
+
 static int
 open_blob(struct fixture *f, const struct digest *d, uint64_t size, struct kl_error **err)
 {
@@ -311,13 +323,9 @@ test_blob_opened_at_once_is_hashed_once(void **state)
 	pthread_barrier_t start;
 	struct provider_stats st;
 	struct digest d, got;
-	char *path;
 
 	ingest_bytes(f, n, 9, &d);
-	path = store_path(f, "content/sha256", &d);
-	assert_int_equal(
-	    utimensat(AT_FDCWD, path, (struct timespec[2]){{0, UTIME_OMIT}, {1000000000, 0}}, 0),
-	    0);
+	touch_blob(f, &d);
 	reopen(f);
 	assert_int_equal(pthread_barrier_init(&start, NULL, OPENERS), 0);
 	for (int i = 0; i < OPENERS; i++) {
@@ -335,7 +343,6 @@ test_blob_opened_at_once_is_hashed_once(void **state)
 	provider_set_get_stats(f->ps, &st);
 	assert_int_equal(st.verified, 1);
 	assert_int_equal(st.bytes, n);
-	free(path);
 }
 
 /* A touched blob is hashed again (its bytes are good), recorded, then trusted by the next. */
@@ -346,14 +353,10 @@ test_touched_blob_is_hashed_again_then_trusted(void **state)
 	uint64_t n = STORE_RECORD_MIN_SIZE;
 	struct provider_stats st;
 	struct digest d;
-	char *path;
 	int fd;
 
 	ingest_bytes(f, n, 4, &d);
-	path = store_path(f, "content/sha256", &d);
-	assert_int_equal(
-	    utimensat(AT_FDCWD, path, (struct timespec[2]){{0, UTIME_OMIT}, {1000000000, 0}}, 0),
-	    0);
+	touch_blob(f, &d);
 	reopen(f);
 	fd = open_blob(f, &d, n, NULL);
 	assert_true(fd >= 0);
@@ -368,7 +371,6 @@ test_touched_blob_is_hashed_again_then_trusted(void **state)
 	provider_set_get_stats(f->ps, &st);
 	assert_int_equal(st.verified, 0);
 	assert_int_equal(st.trusted, 1);
-	free(path);
 }
 
 /* A batch reads nothing of a recorded blob, hashes a small one and refuses a corrupt one. */
