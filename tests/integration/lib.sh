@@ -104,6 +104,16 @@ expect_fail() {
 	grep -qE -- "$pattern" "$T/err" || fail "'$*' stderr lacks /$pattern/: $(cat "$T/err")"
 }
 
+# Changes the byte at OFFSET of FILE in place to another value (its low bit flipped), size kept:
+# a fixed replacement byte would leave random content unchanged once in 256.
+flip_byte() {
+	local file=$1 off=$2 b
+	b=$(od -An -tu1 -j "$off" -N1 "$file" 2>/dev/null | tr -d ' ')
+	[ -n "$b" ] || fail "flip_byte: $file has no byte at $off"
+	# shellcheck disable=SC2059 # the format is the octal escape of the new byte
+	printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$file" bs=1 seek="$off" conv=notrunc status=none
+}
+
 # Lists every entry under a dir with its metadata, one line each, sorted: the round-trip truth.
 # Prints path, type, mode, uid, gid, size (files), mtime (ns), rdev, link target, xattrs.
 meta_listing() {

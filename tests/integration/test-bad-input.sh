@@ -38,7 +38,7 @@ kiln tree ls "$good" >/dev/null || fail "the other tree stopped loading"
 ok "truncated tree blob"
 
 # a corrupted tree blob of the right length
-printf 'x' | dd of="$tb" bs=1 seek=10 conv=notrunc status=none
+flip_byte "$tb" 10
 expect_fail 1 "corrupt" kiln tree export "$victim" "$T/out-victim"
 ok "corrupted tree blob"
 

@@ -49,7 +49,7 @@ hex=$(sha256sum "$src/d/f5" | cut -d' ' -f1)
 blob=$KILN_ROOT/content/sha256/$hex
 [ -f "$blob" ] || fail "no blob at $blob"
 chmod u+w "$blob"
-printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$blob" 100
 mount_bg "$id" "$T/m3"
 cat "$T/m3/d/f5" >"$T/out" 2>"$T/err" && fail "reading a corrupt blob succeeded"
 grep -q 'Input/output error' "$T/err" || fail "corrupt blob: wrong error: $(cat "$T/err")"

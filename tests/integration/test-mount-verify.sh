@@ -39,7 +39,7 @@ expect_eio() {
 	[ ! -s "$T/out" ] || fail "$(stat -c %s "$T/out") bytes of corrupt '$1' were served"
 }
 # Flips one byte of a blob in place; its size stays.
-corrupt() { printf 'X' | dd of="$1" bs=1 seek=1000 conv=notrunc status=none; }
+corrupt() { flip_byte "$1" 1000; }
 # The record kiln writes for blob FILE as it is now (format: fs/store.c, record_format).
 record_of() {
 	local f=$1

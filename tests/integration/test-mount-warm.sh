@@ -87,7 +87,7 @@ ok "every file reads back equal in reverse order with warming on"
 hex=$(sha256sum "$src/b/f05" | cut -d' ' -f1)
 blob=$KILN_ROOT/content/sha256/$hex
 chmod u+w "$blob"
-printf 'X' | dd of="$blob" bs=1 seek=10 conv=notrunc status=none
+flip_byte "$blob" 10
 mount_bg "$id" "$T/m2"
 ls -lR "$T/m2" >/dev/null
 cmp -s "$src/b/f00" "$T/m2/b/f00" || fail "b/f00 differs"
