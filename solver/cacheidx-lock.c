@@ -18,6 +18,8 @@
 #include "util/error.h"
 #include "util/xalloc.h"
 
+#define RECHECK_MS 50 /* a waiter for a lock tries it again at least this often */
+
 static char *
 key_path(struct cacheidx *ci, const struct digest *key)
 {
@@ -38,7 +40,9 @@ still_linked(int fd, const char *path)
 }
 
 /* Waits until path is closed or unlinked by someone (the holder letting go), or cancel_fd
- * becomes readable (-ECANCELED). Spurious wakeups are fine: the caller tries again. */
+ * becomes readable (-ECANCELED), or RECHECK_MS passed: the kernel sends a close event before
+ * it drops the closed file's lock, so a holder that died can leave no event to wait for.
+ * Spurious wakeups are fine: the caller tries again. */
 static int
 wait_release(int ino_fd, int cancel_fd)
 {
@@ -47,12 +51,12 @@ wait_release(int ino_fd, int cancel_fd)
 	char buf[4096];
 
 	for (;;) {
-		int n = poll(p, cancel_fd >= 0 ? 2 : 1, -1);
+		int n = poll(p, cancel_fd >= 0 ? 2 : 1, RECHECK_MS);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
 		if (cancel_fd >= 0 && p[1].revents)
 			return -ECANCELED;
 		if (p[0].revents) {

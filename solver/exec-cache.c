@@ -26,7 +26,8 @@
 #include "util/path.h"
 #include "util/xalloc.h"
 
-#define ID_MAX 4096 /* bytes of a cache id */
+#define ID_MAX 4096        /* bytes of a cache id */
+#define LOCK_RECHECK_MS 50 /* a waiter for a cache lock tries it again at least this often */
 
 char *
 exec_cache_path(struct store *s, const char *id)
@@ -98,7 +99,9 @@ exec_cache_lock(int dir_fd, unsigned instance, int op, int cancel_fd, int *ret_f
 	if (op & LOCK_NB)
 		return -EWOULDBLOCK;
 	/* Wait for a holder to close the lock (a close of any opener wakes the watch; a holder
-	 * that dies closes it too), watching the cancel fd meanwhile. */
+	 * that dies closes it too), watching the cancel fd meanwhile. The kernel sends the close
+	 * event before it drops the closed file's lock, so a wakeup can find the lock still held
+	 * with no event to follow: each wait is also bounded by LOCK_RECHECK_MS. */
 	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ino < 0)
 		return kl_error_set(err, errno, "watching cache lock '%s'", name);
@@ -116,7 +119,7 @@ exec_cache_lock(int dir_fd, unsigned instance, int op, int cancel_fd, int *ret_f
 			goto locked;
 		if (errno != EWOULDBLOCK)
 			return kl_error_set(err, errno, "locking cache lock '%s'", name);
-		if (poll(p, cancel_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+		if (poll(p, cancel_fd >= 0 ? 2 : 1, LOCK_RECHECK_MS) < 0 && errno != EINTR)
 			return kl_error_set(err, errno, "waiting for cache lock '%s'", name);
 		if (cancel_fd >= 0 && (p[1].revents & POLLIN))
 			return kl_error_setf(err, ECANCELED,
