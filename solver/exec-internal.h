@@ -140,11 +140,17 @@ struct exec_spec {
 	size_t n_mounts;
 	enum exec_runtime_kind kind;
 	const char *cgroups_path; /* NULL: none (the runtime's default) */
+	/* the profile compiled (exec_seccomp_bpf), for crun's run.oci.seccomp_bpf_data
+	 * annotation; NULL: the runtime compiles the config's profile itself */
+	const char *seccomp_bpf;
 };
 /* The config.json text of s; a new string. */
 char *exec_spec_json(const struct exec_spec *s);
 /* kiln's default seccomp profile in the OCI form (a json_t * as void *, a new reference). */
 void *exec_seccomp_profile(void);
+/* That profile as the kernel's filter program, base64 (a new string in *ret): compiled with
+ * libseccomp once per store and kept in <root>/seccomp/. */
+int exec_seccomp_bpf(struct store *s, char **ret, struct kl_error **err);
 /* Docker's default capability set, NULL-terminated. */
 extern const char *const exec_default_caps[];
 

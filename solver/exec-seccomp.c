@@ -43,6 +43,25 @@ static const uint64_t personality_allowed[] = {
     PER_LINUX, PER_LINUX32, UNAME26, UNAME26 | PER_LINUX32, 0xffffffffu,
 };
 
+/* The host's architectures and those its kernel also runs, as Docker lists them: a filter
+ * for any other would be code no system call reaches. */
+static const char *const host_arches[] = {
+#if defined(__x86_64__)
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X32",
+#elif defined(__aarch64__)
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_ARM",
+#elif defined(__i386__)
+    "SCMP_ARCH_X86",
+#elif defined(__arm__)
+    "SCMP_ARCH_ARM",
+#else
+#error "kiln's seccomp profile does not know this architecture"
+#endif
+};
+
 static json_t *
 rule(const char *name, int errno_ret)
 {
@@ -125,7 +144,9 @@ exec_seccomp_profile(void)
 	    vsock, "args",
 	    json_pack("[{s:i,s:i,s:s}]", "index", 0, "value", AF_VSOCK, "op", "SCMP_CMP_EQ"));
 	json_array_append_new(rules, vsock);
-	return json_pack("{s:s,s:[s,s,s,s,s],s:o}", "defaultAction", "SCMP_ACT_ALLOW",
-	                 "architectures", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
-	                 "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "syscalls", rules);
+	json_t *arches = json_array();
+	for (size_t i = 0; i < sizeof(host_arches) / sizeof(host_arches[0]); i++)
+		json_array_append_new(arches, json_string(host_arches[i]));
+	return json_pack("{s:s,s:o,s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures",
+	                 arches, "syscalls", rules);
 }

@@ -374,9 +374,18 @@ write_config(struct exec_step *st, const struct exec_runtime *rt, char **ret_bun
 	_cleanup_free_ char *json = NULL, *bundle = xstrdup(exec_step_private_dir(st)),
 	                    *home = NULL;
 	_cleanup_free_ char **env = NULL;
+	_cleanup_free_ char *bpf = NULL;
 	const char *cwd = st->x->cwd && *st->x->cwd ? st->x->cwd : "/";
+	bool insecure = st->x->security == GRAPH_SECURITY_INSECURE;
 	size_t n_env;
 	int r;
+
+	/* crun takes the profile compiled once instead of compiling it at every start */
+	if (rt->kind == EXEC_RUNTIME_CRUN && !insecure) {
+		r = exec_seccomp_bpf(st->env->store, &bpf, err);
+		if (r < 0)
+			return r;
+	}
 
 	env = command_env(st, &n_env);
 	if (!has_var(env, n_env, "HOME")) {
@@ -394,12 +403,13 @@ write_config(struct exec_step *st, const struct exec_runtime *rt, char **ret_bun
 	    .user = &st->user,
 	    .hostname = st->x->hostname ? st->x->hostname : EXEC_DEFAULT_HOSTNAME,
 	    .network_none = st->x->network == GRAPH_NET_NONE,
-	    .insecure = st->x->security == GRAPH_SECURITY_INSECURE,
+	    .insecure = insecure,
 	    .mounts = st->mounts,
 	    .n_mounts = st->n_mounts,
 	    .kind = rt->kind,
 	    /* runc: below kiln's own cgroup in each hierarchy, removed with the container */
 	    .cgroups_path = rt->kind == EXEC_RUNTIME_RUNC ? st->id : NULL,
+	    .seccomp_bpf = bpf,
 	};
 	json = exec_spec_json(&spec);
 	r = write_file(bundle, "config.json", json, strlen(json), 0600, NULL, err);

@@ -85,7 +85,8 @@ spec(bool none, bool insecure)
 	                      .network_none = none,
 	                      .insecure = insecure,
 	                      .mounts = &m,
-	                      .n_mounts = 1};
+	                      .n_mounts = 1,
+	                      .seccomp_bpf = "AAAAAAAAAAA="};
 	char *text = exec_spec_json(&s);
 	json_t *j = json_loads(text, 0, NULL);
 
@@ -122,6 +123,10 @@ test_config_is_sandboxed_by_default(void **state)
 	assert_true(has_namespace(j, "network"));
 	assert_true(has_namespace(j, "pid"));
 	assert_non_null(json_object_get(json_object_get(j, "linux"), "seccomp"));
+	/* the compiled profile goes to crun as its annotation */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "annotations"),
+	                                                      "run.oci.seccomp_bpf_data")),
+	                    "AAAAAAAAAAA=");
 	assert_true(json_array_size(json_object_get(json_object_get(j, "linux"), "maskedPaths")) >
 	            5);
 	mounts = json_object_get(j, "mounts");
@@ -155,6 +160,7 @@ test_insecure_config_has_no_seccomp_and_more_caps(void **state)
 	(void)state;
 	assert_false(has_namespace(j, "network"));
 	assert_null(json_object_get(lin, "seccomp"));
+	assert_null(json_object_get(j, "annotations"));
 	assert_null(json_object_get(lin, "maskedPaths"));
 	assert_true(
 	    json_array_size(json_object_get(
