@@ -74,10 +74,12 @@ serve_main(void *arg)
 }
 
 /* The baseline's config: what kiln writes for the same step (the standard mounts, the files
- * it binds, seccomp, capabilities). */
+ * it binds, seccomp, for crun compiled as a step gets it, capabilities). */
 static void
-write_bundle(const char *dir, const char *rootfs, const struct exec_runtime *rt)
+write_bundle(struct store *st, const char *dir, const char *rootfs, const struct exec_runtime *rt)
 {
+	struct kl_error *err = NULL;
+	char *bpf = NULL;
 	static const char *const ro[] = {"nosuid", "noexec", "nodev", "rbind", "ro"};
 	char *args[] = {"/bin/true"}, *env[] = {"PATH=" EXEC_DEFAULT_PATH, "HOME=/root"};
 	struct exec_user user = {.home = "/root"};
@@ -95,6 +97,8 @@ write_bundle(const char *dir, const char *rootfs, const struct exec_runtime *rt)
 		(void)!write(fd, "# bench\n", 8);
 		close(fd);
 	}
+	if (rt->kind == EXEC_RUNTIME_CRUN && exec_seccomp_bpf(st, &bpf, &err) < 0)
+		die("compiling the seccomp profile", err);
 	struct exec_spec s = {.rootfs = rootfs,
 	                      .args = args,
 	                      .n_args = 1,
@@ -106,13 +110,15 @@ write_bundle(const char *dir, const char *rootfs, const struct exec_runtime *rt)
 	                      .mounts = m,
 	                      .n_mounts = 2,
 	                      .kind = rt->kind,
-	                      .cgroups_path = rt->kind == EXEC_RUNTIME_RUNC ? "kiln-bench" : NULL};
+	                      .cgroups_path = rt->kind == EXEC_RUNTIME_RUNC ? "kiln-bench" : NULL,
+	                      .seccomp_bpf = bpf};
 	json = exec_spec_json(&s);
 	fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || kl_io_write_all(fd, json, strlen(json)) < 0)
 		die("writing the bundle", NULL);
 	close(fd);
 	free(json);
+	free(bpf);
 	free(cfg);
 	free(hosts);
 	free(resolv);
@@ -220,7 +226,7 @@ main(int argc, char **argv)
 		die("mounting the lazy filesystem", err);
 	pthread_create(&server, NULL, serve_main, fs);
 	lower = exec_lazy_path(&(struct exec_env){.lazy_root = mnt}, &root);
-	write_bundle(bundle, rootfs_dir, &rt);
+	write_bundle(s, bundle, rootfs_dir, &rt);
 
 	struct graph_vertex v = {.id = "bench", .kind = GRAPH_OP_EXEC};
 	char *args[] = {"/bin/true"};
