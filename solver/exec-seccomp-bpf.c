@@ -194,7 +194,7 @@ compile(json_t *profile, char **ret, size_t *ret_len, struct kl_error **err)
 	return 0;
 }
 
-/* The kept program at path, or -ENOENT when there is none or it is not a whole program. */
+/* The program kept under name, or -ENOENT when there is none or it is not whole instructions. */
 static int
 read_kept(int dir_fd, const char *name, char **ret, size_t *ret_len)
 {

@@ -213,6 +213,7 @@ exec_spec_json(const struct exec_spec *s)
 	root = json_pack("{s:s,s:o,s:{s:s,s:b},s:s,s:o,s:o}", "ociVersion", "1.0.2", "process",
 	                 process(s), "root", "path", s->rootfs, "readonly", 0, "hostname",
 	                 s->hostname, "mounts", mounts(s), "linux", linux_obj);
+	/* crun loads the program and ignores linux.seccomp, kept as the profile's readable form */
 	if (!s->insecure && s->seccomp_bpf)
 		json_object_set_new(root, "annotations",
 		                    json_pack("{s:s}", "run.oci.seccomp_bpf_data", s->seccomp_bpf));
