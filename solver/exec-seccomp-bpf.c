@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "solver/exec-internal.h"
 #include "util/base64.h"
 #include "util/cleanup.h"
+#include "util/dl-seccomp.h"
 #include "util/error.h"
 #include "util/io.h"
 #include "util/log.h"
@@ -62,7 +62,7 @@ static void
 filter_releasep(scmp_filter_ctx *ctx)
 {
 	if (*ctx)
-		seccomp_release(*ctx);
+		kl_seccomp()->release(*ctx);
 }
 
 static int
@@ -83,7 +83,7 @@ add_arches(scmp_filter_ctx ctx, json_t *list, struct kl_error **err)
 			return kl_error_setf(err, EINVAL,
 			                     "seccomp profile: unknown architecture '%s'",
 			                     name ? name : "?");
-		r = seccomp_arch_add(ctx, arches[k].token);
+		r = kl_seccomp()->arch_add(ctx, arches[k].token);
 		if (r < 0 && r != -EEXIST)
 			return kl_error_set(err, -r, "seccomp: adding architecture '%s'", name);
 	}
@@ -141,12 +141,12 @@ add_rule(scmp_filter_ctx ctx, json_t *rule, struct kl_error **err)
 		return r;
 	json_array_foreach(json_object_get(rule, "names"), i, name)
 	{
-		int nr = seccomp_syscall_resolve_name(json_string_value(name));
+		int nr = kl_seccomp()->syscall_resolve_name(json_string_value(name));
 
 		/* a name no architecture knows has nothing to filter, as runtimes skip it */
 		if (nr == __NR_SCMP_ERROR)
 			continue;
-		r = seccomp_rule_add_array(ctx, act, nr, (unsigned)n, cmp);
+		r = kl_seccomp()->rule_add_array(ctx, act, nr, (unsigned)n, cmp);
 		if (r < 0)
 			return kl_error_set(err, -r, "seccomp: a rule for '%s'",
 			                    json_string_value(name));
@@ -154,7 +154,7 @@ add_rule(scmp_filter_ctx ctx, json_t *rule, struct kl_error **err)
 	return 0;
 }
 
-/* The program of profile, as libseccomp exports it. */
+/* The program of profile, as libseccomp (loaded) exports it. */
 static int
 compile(json_t *profile, char **ret, size_t *ret_len, struct kl_error **err)
 {
@@ -169,7 +169,7 @@ compile(json_t *profile, char **ret, size_t *ret_len, struct kl_error **err)
 		return kl_error_setf(err, EINVAL,
 		                     "seccomp profile: default action '%s' is not compiled",
 		                     def ? def : "?");
-	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	ctx = kl_seccomp()->init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return kl_error_setf(err, ENOMEM, "seccomp: making a filter");
 	r = add_arches(ctx, json_object_get(profile, "architectures"), err);
@@ -183,7 +183,7 @@ compile(json_t *profile, char **ret, size_t *ret_len, struct kl_error **err)
 	fd = memfd_create("kiln-seccomp", MFD_CLOEXEC);
 	if (fd < 0)
 		return kl_error_set(err, errno, "seccomp: making a memfd");
-	r = seccomp_export_bpf(ctx, fd);
+	r = kl_seccomp()->export_bpf(ctx, fd);
 	if (r < 0)
 		return kl_error_set(err, -r, "seccomp: exporting the filter");
 	if (lseek(fd, 0, SEEK_SET) < 0)
@@ -245,7 +245,7 @@ keep(int dir_fd, const char *name, const char *prog, size_t len, struct kl_error
 static char *
 program_name(json_t *profile)
 {
-	const struct scmp_version *v = seccomp_version();
+	const struct scmp_version *v = kl_seccomp()->version();
 	_cleanup_free_ char *text = json_dumps(profile, JSON_COMPACT | JSON_SORT_KEYS);
 	_cleanup_free_ char *keyed = NULL;
 	char hex[DIGEST_HEX_LEN + 1];
@@ -279,6 +279,10 @@ exec_seccomp_bpf(struct store *s, char **ret, struct kl_error **err)
 		*ret = out;
 		return 0;
 	}
+	/* the key names libseccomp's version: loaded once per process that runs a step */
+	r = kl_seccomp_load(err);
+	if (r < 0)
+		return r;
 	name = program_name(profile);
 	dir = xasprintf("%s/" BPF_DIR, store_root(s));
 	(void)mkdir(dir, 0755);

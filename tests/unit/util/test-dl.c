@@ -12,6 +12,7 @@
 #include "util/dl-archive.h"
 #include "util/dl-curl.h"
 #include "util/dl-git2.h"
+#include "util/dl-seccomp.h"
 #include "util/dl.h"
 #include "util/error.h"
 
@@ -80,7 +81,7 @@ test_missing_function_is_an_error_naming_it(void **state)
 	kl_error_free(err);
 }
 
-/* kiln's three loaders find every function they list in the libraries the build found */
+/* kiln's loaders find every function they list in the libraries the build found */
 static void
 test_kiln_loaders_load_their_libraries(void **state)
 {
@@ -91,7 +92,10 @@ test_kiln_loaders_load_their_libraries(void **state)
 	assert_int_equal(kl_curl_load(&err), 0);
 	assert_int_equal(kl_git2_load(&err), 0);
 	assert_int_equal(kl_archive_load(&err), 0);
+	assert_int_equal(kl_seccomp_load(&err), 0);
 	assert_null(err);
+	assert_int_equal(kl_seccomp()->version()->major, 2);
+	assert_true(kl_seccomp()->syscall_resolve_name("getpid") >= 0);
 	assert_string_equal(kl_curl()->easy_strerror(CURLE_OK), "No error");
 	assert_string_equal(kl_git2()->object_type2string(GIT_OBJECT_BLOB), "blob");
 	e = kl_archive()->entry_new();
