@@ -221,7 +221,7 @@ read_kept(int dir_fd, const char *name, char **ret, size_t *ret_len)
 static int
 keep(int dir_fd, const char *name, const char *prog, size_t len, struct kl_error **err)
 {
-	_cleanup_free_ char *tmp = xasprintf(".%s.%d", name, (int)getpid());
+	_cleanup_free_ char *tmp = xasprintf(".%s.%d", name, (int)getpid()); /* one per process */
 	_cleanup_close_ int fd =
 	    openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int r;
@@ -258,27 +258,16 @@ program_name(json_t *profile)
 	return xasprintf("%s.bpf", digest_to_hex(&d, hex));
 }
 
-static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *memo_root, *memo; /* the last store's program, base64 */
-
-int
-exec_seccomp_bpf(struct store *s, char **ret, struct kl_error **err)
+/* The program of the profile, from the store or compiled and kept there. */
+static int
+load_or_compile(struct store *s, char **ret_prog, size_t *ret_len, struct kl_error **err)
 {
 	_cleanup_(profile_decrefp) json_t *profile = exec_seccomp_profile();
-	_cleanup_free_ char *name = NULL, *dir = NULL, *prog = NULL;
+	_cleanup_free_ char *name = NULL, *dir = NULL;
 	_cleanup_close_ int dir_fd = -1;
-	char *out = NULL;
-	size_t len;
+	_cleanup_(kl_error_freep) struct kl_error *keep_err = NULL;
 	int r, open_errno;
 
-	pthread_mutex_lock(&memo_lock);
-	if (memo && !strcmp(memo_root, store_root(s)))
-		out = xstrdup(memo);
-	pthread_mutex_unlock(&memo_lock);
-	if (out) {
-		*ret = out;
-		return 0;
-	}
 	/* the key names libseccomp's version: loaded once per process that runs a step */
 	r = kl_seccomp_load(err);
 	if (r < 0)
@@ -288,26 +277,43 @@ exec_seccomp_bpf(struct store *s, char **ret, struct kl_error **err)
 	(void)mkdir(dir, 0755);
 	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	open_errno = errno;
-	if (dir_fd < 0 || read_kept(dir_fd, name, &prog, &len) < 0) {
-		_cleanup_(kl_error_freep) struct kl_error *keep_err = NULL;
-
-		r = compile(profile, &prog, &len, err);
-		if (r < 0)
-			return r;
-		/* a program not kept is compiled again by the next build, nothing worse */
-		if (dir_fd < 0)
-			kl_debug("seccomp: cannot keep the program in '%s': %s", dir,
-			         strerror(open_errno));
-		else if (keep(dir_fd, name, prog, len, &keep_err) < 0)
-			kl_debug("%s", keep_err->msg);
-	}
-	out = kl_base64_encode(prog, len);
-	pthread_mutex_lock(&memo_lock);
-	free(memo_root);
-	free(memo);
-	memo_root = xstrdup(store_root(s));
-	memo = xstrdup(out);
-	pthread_mutex_unlock(&memo_lock);
-	*ret = out;
+	if (dir_fd >= 0 && read_kept(dir_fd, name, ret_prog, ret_len) == 0)
+		return 0;
+	r = compile(profile, ret_prog, ret_len, err);
+	if (r < 0)
+		return r;
+	/* a program not kept is compiled again by the next build, nothing worse */
+	if (dir_fd < 0)
+		kl_debug("seccomp: cannot keep the program in '%s': %s", dir, strerror(open_errno));
+	else if (keep(dir_fd, name, *ret_prog, *ret_len, &keep_err) < 0)
+		kl_debug("%s", keep_err->msg);
 	return 0;
+}
+
+/* One program per process, for the last store asked: steps that start together wait for one
+ * compile. */
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *memo_root, *memo; /* base64 */
+
+int
+exec_seccomp_bpf(struct store *s, char **ret, struct kl_error **err)
+{
+	_cleanup_free_ char *prog = NULL;
+	size_t len;
+	int r = 0;
+
+	pthread_mutex_lock(&memo_lock);
+	if (!memo || strcmp(memo_root, store_root(s)) != 0) {
+		r = load_or_compile(s, &prog, &len, err);
+		if (r >= 0) {
+			free(memo_root);
+			free(memo);
+			memo_root = xstrdup(store_root(s));
+			memo = kl_base64_encode(prog, len);
+		}
+	}
+	if (r >= 0)
+		*ret = xstrdup(memo);
+	pthread_mutex_unlock(&memo_lock);
+	return r;
 }

@@ -4,6 +4,7 @@
  * there, and compiled again when what is kept is not a whole program. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <setjmp.h>
@@ -56,6 +57,21 @@ kept_program(const char *root)
 	closedir(d);
 	assert_non_null(found);
 	return found;
+}
+
+/* The entries of dir, hidden ones too (a temporary file would be one). */
+static size_t
+entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return n;
 }
 
 /* 0 when a call that returned ret failed with errno want (want 0: succeeded), else 1. */
@@ -175,12 +191,60 @@ test_program_is_kept_and_read_back(void **state)
 	test_rmdir(dir);
 }
 
+struct asker {
+	struct store *s;
+	char *b64;
+	int r;
+};
+
+static void *
+ask(void *p)
+{
+	struct asker *a = p;
+
+	a->r = exec_seccomp_bpf(a->s, &a->b64, NULL);
+	return NULL;
+}
+
+/* steps starting together on a new store: one program, kept once, no temporary file left */
+static void
+test_steps_at_once_get_one_program(void **state)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, "a");
+	struct asker a[4];
+	pthread_t th[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct asker){.s = s};
+		assert_int_equal(pthread_create(&th[i], NULL, ask, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(a[i].r, 0);
+		assert_string_equal(a[i].b64, a[0].b64);
+	}
+	{
+		_cleanup_free_ char *sub = xasprintf("%s/seccomp", store_root(s));
+		_cleanup_free_ char *kept = kept_program(store_root(s));
+
+		assert_int_equal(entries(sub), 1);
+		assert_int_equal(probe_under(a[0].b64), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		free(a[i].b64);
+	store_unref(s);
+	test_rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_program_refuses_what_the_profile_refuses),
 	    cmocka_unit_test(test_program_is_kept_and_read_back),
+	    cmocka_unit_test(test_steps_at_once_get_one_program),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
