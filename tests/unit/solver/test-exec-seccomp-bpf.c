@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for solver/exec-seccomp-bpf: the compiled profile, loaded into a child, refuses
  * what the profile refuses and lets the rest through; it is kept in the store, read back from
- * there, and compiled again when what is kept is not a whole program. */
+ * there, compiled again when what is kept is not a whole program, and compiled once for steps
+ * that ask at the same time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -39,7 +40,7 @@ open_store(const char *dir, const char *name)
 	return s;
 }
 
-/* The one program kept under root/seccomp, by its file name. */
+/* The path of the one program kept under root/seccomp. */
 static char *
 kept_program(const char *root)
 {
