@@ -4,7 +4,6 @@
  * alone. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -14,11 +13,10 @@
 
 #include "solver/cacheidx-internal.h"
 #include "solver/cacheidx.h"
+#include "solver/lock-wait.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/xalloc.h"
-
-#define RECHECK_MS 50 /* a waiter for a lock tries it again at least this often */
 
 static char *
 key_path(struct cacheidx *ci, const struct digest *key)
@@ -37,33 +35,6 @@ still_linked(int fd, const char *path)
 
 	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
 	       a.st_dev == b.st_dev;
-}
-
-/* Waits until path is closed or unlinked by someone (the holder letting go), or cancel_fd
- * becomes readable (-ECANCELED), or RECHECK_MS passed: the kernel sends a close event before
- * it drops the closed file's lock, so a holder that died can leave no event to wait for.
- * Spurious wakeups are fine: the caller tries again. */
-static int
-wait_release(int ino_fd, int cancel_fd)
-{
-	struct pollfd p[2] = {{.fd = ino_fd, .events = POLLIN},
-	                      {.fd = cancel_fd, .events = POLLIN}};
-	char buf[4096];
-
-	for (;;) {
-		int n = poll(p, cancel_fd >= 0 ? 2 : 1, RECHECK_MS);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : 0;
-		if (cancel_fd >= 0 && p[1].revents)
-			return -ECANCELED;
-		if (p[0].revents) {
-			(void)!read(ino_fd, buf, sizeof(buf));
-			return 0;
-		}
-	}
 }
 
 int
@@ -106,7 +77,8 @@ cacheidx_lock_key(struct cacheidx *ci, const struct digest *key, int cancel_fd,
 				return TAKE_FD(fd);
 			continue;
 		}
-		r = wait_release(ino, cancel_fd);
+		/* the holder unlinking or closing the file wakes the watch */
+		r = lock_wait(ino, cancel_fd);
 		if (r < 0)
 			return r == -ECANCELED
 			           ? r

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "fs/store.h"
 #include "fs/tree-import.h"
 #include "solver/exec-internal.h"
+#include "solver/lock-wait.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/hex.h"
@@ -26,8 +26,7 @@
 #include "util/path.h"
 #include "util/xalloc.h"
 
-#define ID_MAX 4096        /* bytes of a cache id */
-#define LOCK_RECHECK_MS 50 /* a waiter for a cache lock tries it again at least this often */
+#define ID_MAX 4096 /* bytes of a cache id */
 
 char *
 exec_cache_path(struct store *s, const char *id)
@@ -99,9 +98,7 @@ exec_cache_lock(int dir_fd, unsigned instance, int op, int cancel_fd, int *ret_f
 	if (op & LOCK_NB)
 		return -EWOULDBLOCK;
 	/* Wait for a holder to close the lock (a close of any opener wakes the watch; a holder
-	 * that dies closes it too), watching the cancel fd meanwhile. The kernel sends the close
-	 * event before it drops the closed file's lock, so a wakeup can find the lock still held
-	 * with no event to follow: each wait is also bounded by LOCK_RECHECK_MS. */
+	 * that dies closes it too), watching the cancel fd meanwhile (solver/lock-wait.h). */
 	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ino < 0)
 		return kl_error_set(err, errno, "watching cache lock '%s'", name);
@@ -112,20 +109,18 @@ exec_cache_lock(int dir_fd, unsigned instance, int op, int cancel_fd, int *ret_f
 			return kl_error_set(err, errno, "watching cache lock '%s'", name);
 	}
 	for (;;) {
-		struct pollfd p[2] = {{ino, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
-		char buf[4096];
+		int r;
 
 		if (flock(fd, op | LOCK_NB) == 0)
 			goto locked;
 		if (errno != EWOULDBLOCK)
 			return kl_error_set(err, errno, "locking cache lock '%s'", name);
-		if (poll(p, cancel_fd >= 0 ? 2 : 1, LOCK_RECHECK_MS) < 0 && errno != EINTR)
-			return kl_error_set(err, errno, "waiting for cache lock '%s'", name);
-		if (cancel_fd >= 0 && (p[1].revents & POLLIN))
+		r = lock_wait(ino, cancel_fd);
+		if (r == -ECANCELED)
 			return kl_error_setf(err, ECANCELED,
 			                     "cancelled while waiting for the cache");
-		while (read(ino, buf, sizeof(buf)) > 0)
-			;
+		if (r < 0)
+			return kl_error_set(err, -r, "waiting for cache lock '%s'", name);
 	}
 locked:
 	*ret_fd = TAKE_FD(fd);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/filter.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,6 @@
 
 #define BPF_DIR "seccomp"
 #define BPF_MAX (1 << 20) /* bytes of a kept program; the profile's is ~5 KiB */
-#define BPF_INSN_SIZE 8   /* sizeof(struct sock_filter) */
 
 static const struct {
 	const char *name;
@@ -208,7 +208,7 @@ read_kept(int dir_fd, const char *name, char **ret, size_t *ret_len)
 	r = kl_io_read_all(fd, BPF_MAX, &buf, &len);
 	if (r < 0)
 		return r;
-	if (len == 0 || len % BPF_INSN_SIZE != 0) {
+	if (len == 0 || len % sizeof(struct sock_filter) != 0) {
 		free(buf);
 		return -ENOENT;
 	}

@@ -2,6 +2,7 @@
  * counting the files below one. */
 #pragma once
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,24 @@ test_rmdir(char *p)
 {
 	(void)kl_path_rm_rf_at(-100 /* AT_FDCWD */, p);
 	free(p);
+}
+
+/* The entries of dir itself, those whose names start with '.' too when hidden (a temporary
+ * file may be one); aborts when dir cannot be read. */
+static inline size_t
+test_count_entries(const char *dir, bool hidden)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		abort();
+	while ((de = readdir(d)))
+		n += hidden ? strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0
+		            : de->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* The files below dir, in its subdirectories too (a store's temporary files are in

@@ -59,21 +59,6 @@ blob_path(struct fixture *f, const struct digest *d)
 	return xasprintf("%s/content/sha256/%s", f->dir, digest_to_hex(d, hex));
 }
 
-/* The entries of dir itself. */
-static size_t
-count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void
 test_ingest_buffer_then_read_back(void **state)
 {
@@ -264,12 +249,12 @@ test_killed_ingest_leaves_nothing_visible_and_is_cleaned(void **state)
 	waitpid(pid, &status, 0);
 	/* our lock + the dead one's lock + its temporary file, in a directory of its own */
 	assert_int_equal(test_count_files(ingest), 3);
-	assert_int_equal(count_entries(ingest), 3);
+	assert_int_equal(test_count_entries(ingest, false), 3);
 	assert_int_equal(test_count_files(content), 0);
 	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0);
 	/* ours + the new store's lock: the dead process's files and directory are gone */
 	assert_int_equal(test_count_files(ingest), 2);
-	assert_int_equal(count_entries(ingest), 2);
+	assert_int_equal(test_count_entries(ingest, false), 2);
 	store_unref(s2);
 	close(ready[0]);
 	close(ready[1]);
@@ -289,17 +274,18 @@ test_temporary_dir_goes_with_its_store_and_old_leftovers_are_removed(void **stat
 	int fd;
 
 	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0);
-	assert_int_equal(count_entries(ingest), 2); /* two locks: no directory before a write */
+	assert_int_equal(test_count_entries(ingest, false),
+	                 2); /* two locks: no directory before a write */
 	assert_int_equal(store_ingest_buffer(s2, "temporary", 9, NULL, NULL), 0);
-	assert_int_equal(count_entries(ingest), 3); /* s2's directory, empty again */
+	assert_int_equal(test_count_entries(ingest, false), 3); /* s2's directory, empty again */
 	assert_int_equal(test_count_files(ingest), 2);
 	store_unref(s2);
-	assert_int_equal(count_entries(ingest), 1);
+	assert_int_equal(test_count_entries(ingest, false), 1);
 	fd = open(old, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0);
-	assert_int_equal(count_entries(ingest), 2);
+	assert_int_equal(test_count_entries(ingest, false), 2);
 	assert_int_equal(access(old, F_OK), -1);
 	store_unref(s2);
 	free(ingest);
@@ -340,7 +326,7 @@ test_forked_child_keeps_its_token_after_the_parent_closes(void **state)
 	}
 	store_unref(s);                                           /* the parent first */
 	assert_int_equal(store_open(f->dir, NULL, &s2, NULL), 0); /* its cleanup runs */
-	assert_int_equal(count_entries(ingest),
+	assert_int_equal(test_count_entries(ingest, false),
 	                 4); /* the fixture's and s2's locks, s's lock and dir */
 	assert_int_equal(write(go[1], "x", 1), 1);
 	assert_int_equal(read(done[0], &c, 1), 1);
@@ -349,7 +335,7 @@ test_forked_child_keeps_its_token_after_the_parent_closes(void **state)
 	assert_int_equal(write(go[1], "x", 1), 1);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(count_entries(ingest), 2); /* the child, last, cleaned up */
+	assert_int_equal(test_count_entries(ingest, false), 2); /* the child, last, cleaned up */
 	store_unref(s2);
 	for (int i = 0; i < 2; i++) {
 		close(go[i]);

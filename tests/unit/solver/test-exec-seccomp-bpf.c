@@ -60,21 +60,6 @@ kept_program(const char *root)
 	return found;
 }
 
-/* The entries of dir, hidden ones too (a temporary file would be one). */
-static size_t
-entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
 /* 0 when a call that returned ret failed with errno want (want 0: succeeded), else 1. */
 static int
 expect(long ret, int want)
@@ -230,7 +215,7 @@ test_steps_at_once_get_one_program(void **state)
 		_cleanup_free_ char *sub = xasprintf("%s/seccomp", store_root(s));
 		_cleanup_free_ char *kept = kept_program(store_root(s));
 
-		assert_int_equal(entries(sub), 1);
+		assert_int_equal(test_count_entries(sub, /* hidden= */ true), 1);
 		assert_int_equal(probe_under(a[0].b64), 0);
 	}
 	for (int i = 0; i < 4; i++)
