@@ -2,7 +2,7 @@
 # bench-build.sh [OUTFILE] — `kiln build` against BuildKit (inside Debian's dockerd 20.10) and
 # buildah 1.28, the same Dockerfile and contexts for all three, in one run.
 #
-#   sudo bash bench/bench-build.sh [OUTFILE]
+#   sudo [TOOLS="buildkit kiln"] bash bench/bench-build.sh [OUTFILE]
 #
 # The build: three stages over a context of 2000 small files plus one 50 MiB file — COPY the
 # context, hash every file of it in a RUN, write 500 files in a RUN; a RUN with a cache mount;
@@ -36,6 +36,19 @@ KILN=$(realpath "${KILN:-$here/../build/cli/kiln}")
 RUNS=${RUNS:-3}
 DOCKER=/usr/bin/docker
 out=${1:-}
+# TOOLS: a subset to time (kiln always among them), e.g. TOOLS="buildkit kiln" to see how the
+# tools run when buildah's builds are not interleaved with theirs; the others' columns are "–".
+tools=${TOOLS:-buildkit buildah kiln}
+for t in $tools; do
+	case $t in
+	buildkit | buildah | kiln) ;;
+	*) echo "bench-build: TOOLS: no tool '$t' (buildkit, buildah, kiln)" >&2; exit 1 ;;
+	esac
+done
+case " $tools " in
+*" kiln "*) ;;
+*) echo "bench-build: TOOLS must include kiln" >&2; exit 1 ;;
+esac
 
 [ "$(id -u)" = 0 ] || { echo "bench-build: run as root" >&2; exit 1; }
 [ -x "$KILN" ] || { echo "bench-build: no kiln at $KILN (ninja -C build)" >&2; exit 1; }
@@ -215,7 +228,6 @@ measure() {
 		echo "failed" >"$W/res/$1.$2"
 	fi
 }
-tools="buildkit buildah kiln"
 cases="cold noop onefile noop20k"
 declare -A load
 start=$(date -u '+%F %H:%M UTC')
@@ -245,14 +257,24 @@ load[end]=$(loadavg)
 declare -A label=([cold]="cold (2000 files + 50 MiB)" [noop]="no-op rebuild"
 	[onefile]="one context file changed" [noop20k]="no-op rebuild, 20k-file context")
 declare -A target=([cold]=0.5 [noop]=0.1 [onefile]=0.3 [noop20k]=0.1)
-med() { [ "$(cat "$W/res/$1.$2")" = failed ] && echo failed || cut -d' ' -f1 "$W/res/$1.$2"; }
+# "–" for a tool not in TOOLS
+med() {
+	if [ ! -e "$W/res/$1.$2" ]; then echo "–"
+	elif [ "$(cat "$W/res/$1.$2")" = failed ]; then echo failed
+	else cut -d' ' -f1 "$W/res/$1.$2"; fi
+}
 ratio() { # A B
-	if [ "$1" = failed ] || [ "$2" = failed ]; then echo "–"; else
+	if [ "$1" = failed ] || [ "$2" = failed ] || [ "$1" = "–" ] || [ "$2" = "–" ]; then
+		echo "–"
+	else
 		printf '%.3f×' "$(echo "$1 / $2" | bc -l)"
 	fi
 }
-secs() { [ "$1" = failed ] && echo failed || printf '%.3f' "$1"; }
-range() { [ "$(cat "$W/res/$1.$2")" = failed ] && echo "–" || awk '{printf "%.3f–%.3f", $2, $3}' "$W/res/$1.$2"; }
+secs() { case $1 in failed | –) echo "$1" ;; *) printf '%.3f' "$1" ;; esac; }
+range() {
+	if [ ! -e "$W/res/$1.$2" ] || [ "$(cat "$W/res/$1.$2")" = failed ]; then echo "–"
+	else awk '{printf "%.3f–%.3f", $2, $3}' "$W/res/$1.$2"; fi
+}
 status=0
 {
 	echo "kiln build vs BuildKit (dockerd $("$DOCKER" version -f '{{.Server.Version}}')) and" \
@@ -264,7 +286,8 @@ status=0
 	for c in $cases; do
 		bk=$(med "$c" buildkit) bh=$(med "$c" buildah) kl=$(med "$c" kiln)
 		r=$(ratio "$kl" "$bk")
-		if [ "$r" = "–" ]; then verdict=failed; status=1
+		if [ "$bk" = "–" ]; then verdict="BuildKit not run"
+		elif [ "$r" = "–" ]; then verdict=failed; status=1
 		elif [ "$(echo "$kl / $bk <= ${target[$c]}" | bc -l)" = 1 ]; then verdict=met
 		else verdict=missed; fi
 		echo "| ${label[$c]} | $(secs "$bk") | $(secs "$bh") | $(secs "$kl") | $r |" \
